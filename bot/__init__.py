@@ -1,0 +1,1 @@
+"""FLEXUS Guardia: runs the FLEXUS outage protocol in the team's Telegram group."""

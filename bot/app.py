@@ -1,0 +1,91 @@
+"""build_application: the one place that wires handlers, jobs and shared resources together."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, Defaults
+
+from bot import texts
+from bot.clock import Clock
+from bot.config import Config
+from bot.db import make_engine, make_session_factory
+from bot.jobs import RUNTIME_KEY, arm_pending
+from bot.people import sync_team_chats
+from bot.runtime import Runtime
+from handlers import deadlines, errors, info, local, report, resolve, sector, votes
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(config: Config, clock: Clock | None = None) -> App:
+    settings = config.settings
+    root = settings.telegram_api_url.rstrip("/")
+    engine = make_engine(settings.database_url)
+    runtime = Runtime(
+        config=config,
+        engine=engine,
+        session=make_session_factory(engine),
+        clock=clock or Clock.from_setting(settings.flexus_now),
+    )
+    limiter = AIORateLimiter(
+        overall_max_rate=settings.telegram_msgs_per_second,
+        group_max_rate=settings.telegram_group_msgs_per_minute,
+        group_time_period=60,
+        max_retries=3,
+    )
+    app = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=runtime.tz))
+        .rate_limiter(limiter)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data[RUNTIME_KEY] = runtime
+
+    # Commands and buttons, in protocol order. `errors` goes last: it answers leftover buttons.
+    report.register(app)  # step 1–2: /caido opens or joins the incident, alert to every chat
+    votes.register(app)  # step 3: confirmation poll on the alert card
+    local.register(app)  # step 4: local checklist, escalate anyway
+    deadlines.register(app)  # step 4: the confirmation deadline decides
+    resolve.register(app)  # step 8: /resuelto, the all-clear
+    info.register(app)  # /soporte, /estado, /ayuda, /start, /help
+    sector.register(app)  # /sector
+    errors.register(app)
+    return app
+
+
+async def _post_init(app: App) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    async with runtime.session() as session:
+        await sync_team_chats(
+            session,
+            chat_ids=runtime.team_chat_ids,
+            chat_sectors=runtime.protocol.team.chat_sectors,
+            now=runtime.clock.now(),
+        )
+    try:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not set the command list (the bot works without it): %s", exc)
+    armed = await arm_pending(app)
+    log.info(
+        "FLEXUS Guardia started: %d team chats, %d timers re-armed",
+        len(runtime.team_chat_ids),
+        armed,
+    )
+
+
+async def _post_shutdown(app: App) -> None:
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    await runtime.engine.dispose()

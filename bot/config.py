@@ -1,0 +1,311 @@
+"""Settings from the environment (.env) and the protocol file (TOML)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, time
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PROTOCOL_FILE = Path(__file__).with_name("protocol.toml")
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+class ConfigError(Exception):
+    """A setting or protocol value is missing or wrong; the message names the key and the reason."""
+
+
+def _parse_ids(value: Any) -> list[int]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [int(v) for v in value]
+    ids = []
+    for part in str(value).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d+", part):
+            raise ValueError(f"{part!r} is not a numeric Telegram id")
+        ids.append(int(part))
+    return ids
+
+
+class Settings(BaseSettings):
+    """Process settings: environment variables, optionally from a .env file."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///data/flexus.db"
+    team_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    flexus_config: str = ""
+    log_level: str = "INFO"
+    # Start the bot's clock at this ISO instant (drills and tests); empty = real time.
+    flexus_now: str = ""
+    # Telegram's flood limits; lower them only for a local Bot API server or a test server.
+    telegram_group_msgs_per_minute: int = 20
+    telegram_msgs_per_second: int = 30
+
+    @field_validator("team_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> list[int]:
+        return _parse_ids(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    def check_token(self) -> None:
+        """Raise ConfigError unless the bot token looks like one BotFather issues."""
+        if not self.telegram_bot_token:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token BotFather gave you in .env"
+            )
+        if not TOKEN_PATTERN.match(self.telegram_bot_token):
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<secret>' as BotFather gives it"
+            )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into a ConfigError that names the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, upper=True)) from None
+
+
+# --- protocol file ---------------------------------------------------------------------------
+
+WindowKind = Literal["comercial", "guardia"]
+
+
+def _hhmm(value: str) -> time | None:
+    match = _HHMM.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not HH:MM")
+    hours, minutes = int(match[1]), int(match[2])
+    if (hours, minutes) == (24, 0):
+        return None  # end of day
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{value!r} is not a time of day")
+    return time(hours, minutes)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowSpec(_Strict):
+    kind: WindowKind
+    start: str
+    end: str
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        start, end = _hhmm(self.start), _hhmm(self.end)
+        if start is None:
+            raise ValueError("start cannot be 24:00")
+        if end is not None and end <= start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        start = _hhmm(self.start)
+        assert start is not None
+        return start.hour * 60 + start.minute
+
+    @property
+    def end_minute(self) -> int:
+        end = _hhmm(self.end)
+        return 24 * 60 if end is None else end.hour * 60 + end.minute
+
+
+def _no_overlap(windows: list[WindowSpec]) -> list[WindowSpec]:
+    ordered = sorted(windows, key=lambda w: w.start_minute)
+    for before, after in pairwise(ordered):
+        if after.start_minute < before.end_minute:
+            raise ValueError(
+                f"windows {before.start}-{before.end} and {after.start}-{after.end} overlap"
+            )
+    return ordered
+
+
+class WindowsSpec(_Strict):
+    weekday: list[WindowSpec] = [
+        WindowSpec(kind="comercial", start="08:00", end="18:30"),
+        WindowSpec(kind="guardia", start="18:30", end="22:00"),
+    ]
+    saturday: list[WindowSpec] = [
+        WindowSpec(kind="comercial", start="08:00", end="13:00"),
+        WindowSpec(kind="guardia", start="13:00", end="22:00"),
+    ]
+    sunday: list[WindowSpec] = [WindowSpec(kind="guardia", start="10:00", end="22:00")]
+    holiday: list[WindowSpec] = [WindowSpec(kind="guardia", start="10:00", end="22:00")]
+
+    _check = field_validator("weekday", "saturday", "sunday", "holiday")(_no_overlap)
+
+
+class SupportSpec(_Strict):
+    phone: str = "0351-5685000"
+    timezone: str = "America/Argentina/Cordoba"
+    holiday_country: str = "AR"
+    extra_holidays: list[date] = []
+    windows: WindowsSpec = WindowsSpec()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        import holidays
+
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday country {value!r}")
+        return value.upper()
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("cannot be empty")
+        return value.strip()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class TeamSpec(_Strict):
+    sectors: list[str] = [
+        "Caja",
+        "Administración",
+        "Atención al cliente",
+        "Presupuestos",
+        "Gerencia",
+    ]
+    chat_sectors: dict[int, str] = {}
+
+    @model_validator(mode="after")
+    def _sectors(self) -> TeamSpec:
+        if not self.sectors:
+            raise ValueError("sectors: at least one sector is needed")
+        if len(set(self.sectors)) != len(self.sectors):
+            raise ValueError("sectors: a sector is listed twice")
+        if any(not s.strip() or len(s) > 40 for s in self.sectors):
+            raise ValueError("sectors: names must be 1 to 40 characters")
+        for chat, sector in self.chat_sectors.items():
+            if sector not in self.sectors:
+                raise ValueError(f"chat_sectors: chat {chat} names unknown sector {sector!r}")
+        return self
+
+
+class GerenciaContact(_Strict):
+    name: str
+    telegram_id: int = 0
+    backup: bool = False
+
+
+class AccessSpec(_Strict):
+    remote_tools: list[str] = ["AnyDesk", "TeamViewer"]
+
+    @field_validator("remote_tools")
+    @classmethod
+    def _tools(cls, value: list[str]) -> list[str]:
+        if not value or len(value) > 4:
+            raise ValueError("list one to four tools")
+        return value
+
+
+class ClassificationSpec(_Strict):
+    general_min_people: int = Field(2, ge=1)
+    general_min_sectors: int = Field(2, ge=1)
+
+
+class DeadlinesSpec(_Strict):
+    confirmation_minutes: float = Field(5, gt=0)
+    coordinator_reminder_minutes: float = Field(20, gt=0)
+    access_repeat_minutes: float = Field(5, gt=0)
+    access_escalate_after: int = Field(3, ge=1)
+    ack_reminder_minutes: float = Field(10, gt=0)
+    ack_max_minutes: float = Field(60, gt=0)
+
+
+class LimitsSpec(_Strict):
+    description_max_chars: int = Field(300, ge=20, le=3000)
+
+
+class Protocol(_Strict):
+    """The protocol file: every value the customer's protocol fixes, with the protocol as default."""
+
+    support: SupportSpec = SupportSpec()
+    team: TeamSpec = TeamSpec()
+    gerencia: list[GerenciaContact] = [GerenciaContact(name="Diego Alvarado")]
+    access: AccessSpec = AccessSpec()
+    classification: ClassificationSpec = ClassificationSpec()
+    deadlines: DeadlinesSpec = DeadlinesSpec()
+    limits: LimitsSpec = LimitsSpec()
+
+
+def _describe(exc: ValidationError, *, upper: bool = False) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(file)"
+        if upper:
+            key = key.upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)
+
+
+def load_protocol(path: str | Path | None = None) -> Protocol:
+    """Read the protocol file (or the built-in defaults) and validate every value."""
+    source = Path(path) if path else DEFAULT_PROTOCOL_FILE
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"FLEXUS_CONFIG: file {source} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    try:
+        return Protocol.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the running bot needs to know, loaded once at start-up."""
+
+    settings: Settings
+    protocol: Protocol
+
+
+def load_config(**overrides: Any) -> Config:
+    settings = load_settings(**overrides)
+    return Config(settings=settings, protocol=load_protocol(settings.flexus_config or None))

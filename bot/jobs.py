@@ -1,0 +1,79 @@
+"""Timers on PTB's JobQueue: armed from stored rows at start and whenever a use case adds one.
+
+A job only claims its row and hands it to the handler registered for the timer's kind; the
+claim is a conditional UPDATE, so a timer fires once even if it was armed twice or overdue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application, CallbackContext
+
+from bot import timers
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+
+log = logging.getLogger(__name__)
+
+RUNTIME_KEY = "runtime"
+HANDLERS_KEY = "timer_handlers"
+TimerHandler = Callable[[Any, AsyncSession, DueTimer], Awaitable[None]]
+
+
+def register_timer_handler(
+    application: Application[Any, Any, Any, Any, Any, Any], kind: str, handler: TimerHandler
+) -> None:
+    application.bot_data.setdefault(HANDLERS_KEY, {})[kind] = handler
+
+
+def _job_name(timer_id: int) -> str:
+    return f"timer-{timer_id}"
+
+
+async def arm_pending(application: Application[Any, Any, Any, Any, Any, Any]) -> int:
+    """Put every pending timer not yet on the JobQueue on it; overdue ones run at once."""
+    runtime: Runtime = application.bot_data[RUNTIME_KEY]
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
+    async with runtime.session() as session:
+        due = await timers.pending(session)
+    armed = 0
+    for timer in due:
+        name = _job_name(timer.id)
+        if job_queue.get_jobs_by_name(name):
+            continue
+        job_queue.run_once(
+            _fire,
+            when=runtime.clock.seconds_until(timer.due_at),
+            data=timer.id,
+            name=name,
+            job_kwargs={"misfire_grace_time": None},
+        )
+        armed += 1
+    return armed
+
+
+async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
+    timer_id = context.job.data if context.job else None
+    if not isinstance(timer_id, int):
+        return
+    async with runtime.session() as session:
+        timer = await timers.claim(session, timer_id=timer_id, now=runtime.clock.now())
+        if timer is None:
+            await session.rollback()
+            return  # cancelled, or fired already
+        handler = context.application.bot_data.get(HANDLERS_KEY, {}).get(timer.kind)
+        if handler is None:
+            log.error("no handler for timer kind %r (timer %s)", timer.kind, timer.id)
+            await session.commit()
+            return
+        # The handler's use case commits the claim together with its own changes.
+        await handler(context, session, timer)
+        if session.in_transaction():
+            await session.commit()

@@ -1,0 +1,83 @@
+"""Team chats and members: who is who, which sector, which chats are enabled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Member, TeamChat
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Telegram user as the handlers saw them."""
+
+    user_id: int
+    full_name: str
+    username: str | None = None
+
+
+async def touch_member(
+    session: AsyncSession, *, person: Person, now: datetime, chat_sector: str | None = None
+) -> Member:
+    """Create or refresh a member; a member with no sector takes their chat's sector. Flushes."""
+    member = await session.get(Member, person.user_id)
+    if member is None:
+        member = Member(user_id=person.user_id, private_chat=False, created_at=now, sector=None)
+        session.add(member)
+    member.full_name = person.full_name[:255] or str(person.user_id)
+    member.username = person.username
+    member.updated_at = now
+    if member.sector is None and chat_sector is not None:
+        member.sector = chat_sector
+    await session.flush()
+    return member
+
+
+async def set_sector(
+    session: AsyncSession, *, person: Person, sector: str, now: datetime
+) -> Member:
+    """Record the sector a person chose with /sector."""
+    member = await touch_member(session, person=person, now=now)
+    member.sector = sector
+    await session.commit()
+    return member
+
+
+async def mark_private_chat(session: AsyncSession, *, person: Person, now: datetime) -> None:
+    """Remember that this person opened a private chat with the bot, so it may write to them."""
+    member = await touch_member(session, person=person, now=now)
+    member.private_chat = True
+    await session.commit()
+
+
+async def get_member(session: AsyncSession, user_id: int) -> Member | None:
+    return await session.get(Member, user_id)
+
+
+async def sync_team_chats(
+    session: AsyncSession, *, chat_ids: list[int], chat_sectors: dict[int, str], now: datetime
+) -> None:
+    """Make the team_chats table match TEAM_CHAT_IDS (and the protocol file's chat sectors)."""
+    existing = {c.chat_id: c for c in (await session.scalars(select(TeamChat))).all()}
+    for chat_id in chat_ids:
+        chat = existing.get(chat_id)
+        if chat is None:
+            chat = TeamChat(chat_id=chat_id, created_at=now)
+            session.add(chat)
+        chat.enabled = True
+        chat.sector = chat_sectors.get(chat_id)
+    for chat_id, chat in existing.items():
+        if chat_id not in chat_ids:
+            chat.enabled = False
+    await session.commit()
+
+
+async def note_chat_title(session: AsyncSession, *, chat_id: int, title: str | None) -> None:
+    chat = await session.get(TeamChat, chat_id)
+    if chat is not None and title and chat.title != title:
+        chat.title = title[:255]
+        await session.commit()

@@ -1,0 +1,1 @@
+"""Thin Telegram adapters: read the update, check who may act, call a service, render, send."""

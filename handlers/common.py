@@ -1,0 +1,99 @@
+"""Pieces every handler uses: the runtime, who is asking, and whether this chat may use the bot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot import texts
+from bot.jobs import RUNTIME_KEY
+from bot.people import Person, get_member
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+
+_IN_CHAT = {
+    ChatMemberStatus.OWNER,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.MEMBER,
+    ChatMemberStatus.RESTRICTED,
+}
+
+
+def runtime(context: Any) -> Runtime:
+    value: Runtime = context.application.bot_data[RUNTIME_KEY]
+    return value
+
+
+def person_of(user: User) -> Person:
+    return Person(user_id=user.id, full_name=user.full_name, username=user.username)
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def belongs_to_team(context: Context, user_id: int) -> bool:
+    """A person known from a team chat, or one Telegram says is in one."""
+    rt = runtime(context)
+    async with rt.session() as session:
+        if await get_member(session, user_id) is not None:
+            return True
+    for chat_id in rt.team_chat_ids:
+        try:
+            member = await context.bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            log.info("membership check in chat %s failed: %s", chat_id, exc)
+            continue
+        if member.status in _IN_CHAT:
+            return True
+    return False
+
+
+async def reply(update: Update, text: str, **kwargs: Any) -> None:
+    if update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(text, **kwargs)
+        except TelegramError as exc:
+            log.warning("could not reply: %s", exc)
+
+
+async def allowed_here(update: Update, context: Context, *, private_ok: bool) -> bool:
+    """Enabled team chat, or (for informational commands) a private chat with a team member.
+
+    Anything else gets one short refusal and nothing is stored.
+    """
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        if not private_ok:
+            await reply(update, texts.REPORT_IN_GROUP)
+            return False
+        if not await belongs_to_team(context, user.id):
+            await reply(update, texts.PRIVATE_NOT_MEMBER)
+            return False
+        return True
+    if not runtime(context).is_team_chat(chat.id):
+        await reply(update, texts.NOT_ENABLED)
+        return False
+    return True
+
+
+async def allowed_button(update: Update, context: Context) -> bool:
+    """Buttons work in team chats and private chats; elsewhere they are answered with a refusal."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None:
+        return False
+    if chat is not None and (
+        chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
+    ):
+        return True
+    await query.answer(texts.NOT_ENABLED, show_alert=True)
+    return False

@@ -1,0 +1,49 @@
+"""/soporte, /estado, /ayuda (also /start, /help): answers anyone on the team may ask for."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot import texts
+from bot.incidents import open_incident_id
+from bot.people import mark_private_chat
+from handlers.cards import card_text, support_text, view_of
+from handlers.common import Context, allowed_here, is_private, person_of, reply, runtime
+
+
+async def soporte(update: Update, context: Context) -> None:
+    if await allowed_here(update, context, private_ok=True):
+        await reply(update, texts.soporte(support_text(context)))
+
+
+async def estado(update: Update, context: Context) -> None:
+    if not await allowed_here(update, context, private_ok=True):
+        return
+    rt = runtime(context)
+    async with rt.session() as session:
+        incident_id = await open_incident_id(session)
+    if incident_id is None:
+        await reply(update, texts.estado_ok())
+        return
+    view = await view_of(context, incident_id)
+    await reply(update, card_text(context, view) + "\n\n" + support_text(context))
+
+
+async def ayuda(update: Update, context: Context) -> None:
+    if not await allowed_here(update, context, private_ok=True):
+        return
+    if is_private(update) and update.effective_user is not None:
+        # A private /start is what lets the bot write to this person later.
+        rt = runtime(context)
+        async with rt.session() as session:
+            await mark_private_chat(
+                session, person=person_of(update.effective_user), now=rt.clock.now()
+            )
+    await reply(update, texts.AYUDA)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("soporte", soporte))
+    app.add_handler(CommandHandler("estado", estado))
+    app.add_handler(CommandHandler(["ayuda", "start", "help"], ayuda))

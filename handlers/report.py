@@ -1,0 +1,69 @@
+"""/caido [lo que ves] (or a photo with /caido as caption): open the incident or join it."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
+
+from bot import notify, texts
+from bot.incidents import open_or_join_incident
+from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
+from handlers.common import Context, allowed_here, person_of, reply, runtime
+from handlers.sector import sector_markup
+
+COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
+PHOTO_CAPTION = r"(?i)^/caido(?:@\w+)?(?:\s|$)"
+
+
+async def caido(update: Update, context: Context) -> None:
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    if not await allowed_here(update, context, private_ok=False):
+        return
+    rt = runtime(context)
+    raw = message.text or message.caption or ""
+    photo = message.photo[-1].file_id if message.photo else None
+    async with rt.session() as session:
+        result = await open_or_join_incident(
+            session,
+            person=person_of(user),
+            chat_id=chat.id,
+            chat_sector=rt.chat_sector(chat.id),
+            message_id=message.message_id,
+            text=COMMAND_PREFIX.sub("", raw, count=1).strip(),
+            photo_file_id=photo,
+            now=rt.clock.now(),
+            protocol=rt.protocol,
+        )
+    if result.opened:
+        await post_alert(context, result.incident_id)
+        if photo is not None:
+            caption = f"📷 Foto del error — incidente #{result.incident_id}"
+            for chat_id in rt.team_chat_ids:
+                if chat_id != chat.id:
+                    await notify.send_photo(context.bot, chat_id, photo, caption)
+    else:
+        already = result.already_affected
+        await reply(
+            update,
+            texts.already_joined(result.incident_id)
+            if already
+            else texts.joined(result.incident_id, result.affected_people),
+        )
+        await refresh_cards(context, result.incident_id)
+    if result.became_general:
+        await announce_outcome(context, await view_of(context, result.incident_id))
+    if result.needs_sector:
+        await reply(
+            update,
+            texts.ask_sector(user.id, user.full_name),
+            reply_markup=sector_markup(rt.protocol.team.sectors),
+        )
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("caido", caido))
+    app.add_handler(MessageHandler(filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), caido))

@@ -1,0 +1,53 @@
+"""/sector: each person picks their sector once, so tallies come out by sector."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import texts
+from bot.people import set_sector
+from handlers.common import Context, allowed_button, allowed_here, person_of, runtime
+
+SECTOR_DATA = re.compile(r"^s:(\d{1,2})$")
+
+
+def sector_markup(sectors: list[str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(name, callback_data=f"s:{i}")] for i, name in enumerate(sectors)]
+    )
+
+
+async def sector_command(update: Update, context: Context) -> None:
+    if not await allowed_here(update, context, private_ok=True) or update.effective_message is None:
+        return
+    await update.effective_message.reply_text(
+        texts.SECTOR_PROMPT, reply_markup=sector_markup(runtime(context).protocol.team.sectors)
+    )
+
+
+async def sector_chosen(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None or not await allowed_button(update, context):
+        return
+    sectors = runtime(context).protocol.team.sectors
+    match = SECTOR_DATA.match(query.data or "")
+    if match is None or int(match[1]) >= len(sectors):
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    rt = runtime(context)
+    async with rt.session() as session:
+        member = await set_sector(
+            session,
+            person=person_of(query.from_user),
+            sector=sectors[int(match[1])],
+            now=rt.clock.now(),
+        )
+    await query.answer(texts.sector_set(member.sector or ""))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("sector", sector_command))
+    app.add_handler(CallbackQueryHandler(sector_chosen, pattern=r"^s:"))

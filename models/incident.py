@@ -1,0 +1,107 @@
+"""An incident and everything recorded about it: reports, votes, timeline, messages sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+# Incident.status values, in protocol order.
+CONFIRMING = "confirming"
+GENERAL = "general"
+PROBABLY_LOCAL = "probably_local"
+UNCONFIRMED = "unconfirmed"
+RESOLVED = "resolved"
+DISMISSED = "dismissed"
+OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED)
+
+# Vote.choice values.
+FAILS = "fails"
+WORKS = "works"
+
+
+class Incident(Base):
+    """One FLEXUS outage, from the first report to the all-clear (or dismissal)."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    # 1 while the incident is open, NULL once closed: the unique constraint lets the database,
+    # not Python, guarantee a single open incident (NULLs never collide, on SQLite and PostgreSQL).
+    open_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
+    reporter_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
+    origin_chat_id: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str] = mapped_column(Text, default="")
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    local_cause: Mapped[str | None] = mapped_column(String(32))
+    instruction: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Report(Base):
+    """A /caido message: who, where, what they saw."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Vote(Base):
+    """One person's answer to "¿Te pasa lo mismo?"; one row per person, changeable."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("incident_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
+    choice: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """The incident's timeline: every step with its time and its author."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentMessage(Base):
+    """A message the bot posted about an incident (the alert card in each chat, ...), to edit it later."""
+
+    __tablename__ = "incident_messages"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "message_id"),
+        Index("ix_incident_messages_incident_kind", "incident_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,102 @@
+"""Run the real `flexus-bot run` process against the fake Bot API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakebotapi import FakeBotAPI
+
+TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
+GROUP_CAJA = -1001001
+GROUP_ADMIN = -1001002
+ADMIN_ID = 7000
+
+
+@dataclass
+class BotProcess:
+    api: FakeBotAPI
+    workdir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "bot.log"
+
+    def start(self, **env: str) -> None:
+        self.env.update(env)
+        mark = self.api.mark()
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=self.workdir, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.starts += 1
+        # Ready once it polls for updates.
+        self.api.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        finally:
+            self.process = None
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def write_protocol(path: Path, extra: str = "") -> Path:
+    path.write_text(
+        '[team]\nchat_sectors = { "%d" = "Caja", "%d" = "Administración" }\n%s'
+        % (GROUP_CAJA, GROUP_ADMIN, extra),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeBotAPI]:
+    api = FakeBotAPI(TOKEN).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def bot(fake_api: FakeBotAPI, tmp_path: Path) -> Iterator[BotProcess]:
+    env: dict[str, Any] = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=fake_api.url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'flexus.db'}",
+        TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
+        ADMIN_USER_IDS=str(ADMIN_ID),
+        FLEXUS_CONFIG=str(write_protocol(tmp_path / "protocol.toml")),
+        LOG_LEVEL="DEBUG",
+        TELEGRAM_GROUP_MSGS_PER_MINUTE="100000",
+        TELEGRAM_MSGS_PER_SECOND="100000",
+        PYTHONUNBUFFERED="1",
+    )
+    process = BotProcess(api=fake_api, workdir=tmp_path, env=env)
+    yield process
+    if process.process is not None:
+        process.kill()
