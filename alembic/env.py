@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import context
 from models import Base
 
 config = context.config

@@ -22,6 +22,8 @@ from handlers import deadlines, errors, info, local, report, resolve, sector, vo
 log = logging.getLogger(__name__)
 
 App = Application[Any, Any, Any, Any, Any, Any]
+# Overdue timers wait this long after start-up so the backlog of updates is handled first.
+STARTUP_GRACE_SECONDS = 3.0
 
 
 def build_application(config: Config, clock: Clock | None = None) -> App:
@@ -78,7 +80,7 @@ async def _post_init(app: App) -> None:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
     except TelegramError as exc:
         log.warning("could not set the command list (the bot works without it): %s", exc)
-    armed = await arm_pending(app)
+    armed = await arm_pending(app, min_delay=STARTUP_GRACE_SECONDS)
     log.info(
         "FLEXUS Guardia started: %d team chats, %d timers re-armed",
         len(runtime.team_chat_ids),

@@ -34,8 +34,14 @@ def _job_name(timer_id: int) -> str:
     return f"timer-{timer_id}"
 
 
-async def arm_pending(application: Application[Any, Any, Any, Any, Any, Any]) -> int:
-    """Put every pending timer not yet on the JobQueue on it; overdue ones run at once."""
+async def arm_pending(
+    application: Application[Any, Any, Any, Any, Any, Any], *, min_delay: float = 0.0
+) -> int:
+    """Put every pending timer not yet on the JobQueue on it; overdue ones run at once.
+
+    At start-up `min_delay` holds overdue timers back a moment, so that updates Telegram kept
+    while the bot was down (a vote, a report) are handled before the deadline decides.
+    """
     runtime: Runtime = application.bot_data[RUNTIME_KEY]
     job_queue = application.job_queue
     if job_queue is None:
@@ -49,7 +55,7 @@ async def arm_pending(application: Application[Any, Any, Any, Any, Any, Any]) ->
             continue
         job_queue.run_once(
             _fire,
-            when=runtime.clock.seconds_until(timer.due_at),
+            when=max(min_delay, runtime.clock.seconds_until(timer.due_at)),
             data=timer.id,
             name=name,
             job_kwargs={"misfire_grace_time": None},

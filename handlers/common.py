@@ -81,6 +81,8 @@ async def allowed_here(update: Update, context: Context, *, private_ok: bool) ->
             return False
         return True
     if not runtime(context).is_team_chat(chat.id):
+        # Logged so the admin can find the id to add to TEAM_CHAT_IDS.
+        log.info("refused group %s (%r): not in TEAM_CHAT_IDS", chat.id, chat.title)
         await reply(update, texts.NOT_ENABLED)
         return False
     return True

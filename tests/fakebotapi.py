@@ -27,7 +27,15 @@ BOT_USER = {
     "can_read_all_group_messages": False,
     "supports_inline_queries": False,
 }
-_INT_KEYS = {"chat_id", "message_id", "user_id", "offset", "timeout", "limit", "reply_to_message_id"}
+_INT_KEYS = {
+    "chat_id",
+    "message_id",
+    "user_id",
+    "offset",
+    "timeout",
+    "limit",
+    "reply_to_message_id",
+}
 
 
 @dataclass
@@ -124,23 +132,33 @@ class FakeBotAPI:
             self._cond.notify_all()
             return int(update["update_id"])
 
-    def fail(self, method: str, *, chat_id: int | None = None, code: int = 403,
-             description: str = "Forbidden: bot was blocked by the user",
-             times: int | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        *,
+        chat_id: int | None = None,
+        code: int = 403,
+        description: str = "Forbidden: bot was blocked by the user",
+        times: int | None = None,
+    ) -> None:
         with self._cond:
             self._failures.append(Failure(method, chat_id, code, description, times))
 
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
         with self._cond:
-            return [c for c in self.calls
-                    if c.method == method and (chat_id is None or c.chat_id == chat_id)]
+            return [
+                c
+                for c in self.calls
+                if c.method == method and (chat_id is None or c.chat_id == chat_id)
+            ]
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Successful sendMessage calls (what appeared as new messages)."""
         return [c for c in self.calls_of("sendMessage", chat_id) if c.result is not None]
 
-    def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 15.0,
-                 after: int = 0) -> Call:
+    def wait_for(
+        self, predicate: Callable[[Call], bool], timeout: float = 15.0, after: int = 0
+    ) -> Call:
         """The first call (from index `after`) matching `predicate`; waits for it to arrive."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -151,7 +169,9 @@ class FakeBotAPI:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     recent = "\n".join(f"  {c.method} {c.params}" for c in self.calls[-15:])
-                    raise AssertionError(f"no matching call within {timeout}s; last calls:\n{recent}")
+                    raise AssertionError(
+                        f"no matching call within {timeout}s; last calls:\n{recent}"
+                    )
                 self._cond.wait(remaining)
 
     def wait_idle(self, quiet: float = 0.4, timeout: float = 15.0) -> None:
@@ -196,7 +216,7 @@ class FakeBotAPI:
                 if not self.path.startswith(prefix):
                     self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                     return
-                method = self.path[len(prefix):].split("?")[0]
+                method = self.path[len(prefix) :].split("?")[0]
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 params = _parse(self.headers.get("Content-Type", ""), body)
@@ -235,8 +255,11 @@ class FakeBotAPI:
             failure = self._failure_for(method, params)
             if failure is not None:
                 self._cond.notify_all()
-                return failure.code, {"ok": False, "error_code": failure.code,
-                                      "description": failure.description}
+                return failure.code, {
+                    "ok": False,
+                    "error_code": failure.code,
+                    "description": failure.description,
+                }
             call.result = self._result(method, params)
             self._cond.notify_all()
             return 200, {"ok": True, "result": call.result}
@@ -261,12 +284,20 @@ class FakeBotAPI:
         if method in ("sendMessage", "sendPhoto"):
             message_id = next(self._message_ids)
             message = {
-                "message_id": message_id, "date": int(time.time()), "chat": chat(int(chat_id or 0)),
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat(int(chat_id or 0)),
                 "from": BOT_USER,
             }
             if method == "sendPhoto":
-                message["photo"] = [{"file_id": str(params.get("photo")), "file_unique_id": "u",
-                                     "width": 10, "height": 10}]
+                message["photo"] = [
+                    {
+                        "file_id": str(params.get("photo")),
+                        "file_unique_id": "u",
+                        "width": 10,
+                        "height": 10,
+                    }
+                ]
                 message["caption"] = params.get("caption", "")
             else:
                 message["text"] = params.get("text", "")
@@ -279,10 +310,17 @@ class FakeBotAPI:
             return message
         if method == "editMessageText":
             key = (int(chat_id or 0), int(params.get("message_id") or 0))
-            self.messages[key] = {"text": params.get("text", ""),
-                                  "reply_markup": params.get("reply_markup")}
-            message = {"message_id": key[1], "date": int(time.time()), "chat": chat(key[0]),
-                       "text": params.get("text", ""), "from": BOT_USER}
+            self.messages[key] = {
+                "text": params.get("text", ""),
+                "reply_markup": params.get("reply_markup"),
+            }
+            message = {
+                "message_id": key[1],
+                "date": int(time.time()),
+                "chat": chat(key[0]),
+                "text": params.get("text", ""),
+                "from": BOT_USER,
+            }
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
             return message
@@ -304,8 +342,10 @@ def _parse(content_type: str, body: bytes) -> dict[str, Any]:
         message = BytesParser(policy=email_policy).parsebytes(
             f"Content-Type: {content_type}\r\n\r\n".encode() + body
         )
-        raw = {part.get_param("name", header="content-disposition"): part.get_content()
-               for part in message.iter_parts()}
+        raw = {
+            part.get_param("name", header="content-disposition"): part.get_content()
+            for part in message.iter_parts()
+        }
     else:
         raw = dict(parse_qsl(body.decode(), keep_blank_values=True))
     return {key: _value(key, value) for key, value in raw.items()}
@@ -337,35 +377,51 @@ _incoming_ids = itertools.count(1)
 def command_update(chat_id: int, sender: dict[str, Any], text: str) -> dict[str, Any]:
     command = text.split()[0] if text.startswith("/") else ""
     message: dict[str, Any] = {
-        "message_id": next(_incoming_ids), "date": int(time.time()), "chat": chat(chat_id),
-        "from": sender, "text": text,
+        "message_id": next(_incoming_ids),
+        "date": int(time.time()),
+        "chat": chat(chat_id),
+        "from": sender,
+        "text": text,
     }
     if command:
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
     return {"message": message}
 
 
-def photo_update(chat_id: int, sender: dict[str, Any], caption: str,
-                 file_id: str = "PHOTO-1") -> dict[str, Any]:
+def photo_update(
+    chat_id: int, sender: dict[str, Any], caption: str, file_id: str = "PHOTO-1"
+) -> dict[str, Any]:
     command = caption.split()[0] if caption.startswith("/") else ""
     message: dict[str, Any] = {
-        "message_id": next(_incoming_ids), "date": int(time.time()), "chat": chat(chat_id),
-        "from": sender, "caption": caption,
-        "photo": [{"file_id": file_id, "file_unique_id": file_id + "u", "width": 640, "height": 480}],
+        "message_id": next(_incoming_ids),
+        "date": int(time.time()),
+        "chat": chat(chat_id),
+        "from": sender,
+        "caption": caption,
+        "photo": [
+            {"file_id": file_id, "file_unique_id": file_id + "u", "width": 640, "height": 480}
+        ],
     }
     if command:
         message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
     return {"message": message}
 
 
-def press_update(chat_id: int, message_id: int, sender: dict[str, Any], data: str) -> dict[str, Any]:
+def press_update(
+    chat_id: int, message_id: int, sender: dict[str, Any], data: str
+) -> dict[str, Any]:
     return {
         "callback_query": {
             "id": str(next(_incoming_ids)),
             "from": sender,
             "chat_instance": str(chat_id),
             "data": data,
-            "message": {"message_id": message_id, "date": int(time.time()), "chat": chat(chat_id),
-                        "from": BOT_USER, "text": "…"},
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat(chat_id),
+                "from": BOT_USER,
+                "text": "…",
+            },
         }
     }

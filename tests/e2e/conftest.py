@@ -38,8 +38,11 @@ class BotProcess:
         mark = self.api.mark()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=self.workdir, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot", "run"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.starts += 1
         # Ready once it polls for updates.
@@ -65,8 +68,8 @@ class BotProcess:
 
 def write_protocol(path: Path, extra: str = "") -> Path:
     path.write_text(
-        '[team]\nchat_sectors = { "%d" = "Caja", "%d" = "Administración" }\n%s'
-        % (GROUP_CAJA, GROUP_ADMIN, extra),
+        f'[team]\nchat_sectors = {{ "{GROUP_CAJA}" = "Caja", "{GROUP_ADMIN}" = "Administración" }}\n'
+        + extra,
         encoding="utf-8",
     )
     return path
@@ -82,7 +85,9 @@ def fake_api() -> Iterator[FakeBotAPI]:
 @pytest.fixture
 def bot(fake_api: FakeBotAPI, tmp_path: Path) -> Iterator[BotProcess]:
     env: dict[str, Any] = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
     }
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,

@@ -1,0 +1,270 @@
+"""The core outage loop through the real `flexus-bot run` process and the fake Bot API."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
+from tests.fakebotapi import Call, FakeBotAPI, command_update, photo_update, press_update, user
+
+ANA = user(101, "Ana", "Gómez")
+LUIS = user(102, "Luis", "Pérez")
+MARTA = user(103, "Marta")
+ADMIN = user(ADMIN_ID, "Admin")
+
+
+def alert_in(api: FakeBotAPI, chat_id: int, after: int = 0) -> Call:
+    return api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.chat_id == chat_id
+            and "incidente #" in c.text
+            and "con problemas" in c.text
+        ),
+        after=after,
+    )
+
+
+def sent_text(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Call:
+    return api.wait_for(
+        lambda c: c.method == "sendMessage" and c.chat_id == chat_id and fragment in c.text,
+        after=after,
+    )
+
+
+def answer(api: FakeBotAPI, after: int) -> Call:
+    return api.wait_for(lambda c: c.method == "answerCallbackQuery", after=after)
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido Error <b>de</b> conexión al facturar"))
+    alerts = {chat: alert_in(fake_api, chat) for chat in (GROUP_CAJA, GROUP_ADMIN)}
+    card = alerts[GROUP_ADMIN]
+    assert "incidente #1" in card.text
+    assert "Reportó Ana Gómez (Caja)" in card.text
+    # user text shown exactly as typed, never as markup
+    assert "«Error &lt;b&gt;de&lt;/b&gt; conexión al facturar»" in card.text
+    assert "Afectados: Caja 1" in card.text
+    assert card.buttons == [("A mí también me falla", "v:1:f"), ("A mí me funciona", "v:1:w")]
+    fake_api.wait_for(lambda c: c.method == "pinChatMessage" and c.chat_id == GROUP_ADMIN)
+
+    # Marta says it works; Luis (other sector) says it fails too → general
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], MARTA, "v:1:w"))
+    assert answer(fake_api, mark).params["text"] == "Anotado: a vos te funciona."
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:f"))
+    general = sent_text(fake_api, GROUP_CAJA, "Falla general de FLEXUS", after=mark)
+    sent_text(fake_api, GROUP_ADMIN, "Falla general de FLEXUS", after=mark)
+    assert "0351-5685000" in general.text
+    assert "Le pasa a 2 personas de 2 sectores." in general.text
+    fake_api.wait_idle()
+    live = fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
+    assert "Falla general confirmada" in live
+    assert "Afectados: Caja 1, Administración 1 · Les funciona: Administración 1" in live
+
+    # A later /caido by someone else joins the same incident
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_CAJA, user(104, "Pedro"), "/caido"))
+    joined = sent_text(fake_api, GROUP_CAJA, "Sumado al incidente #1", after=mark)
+    assert "Ya son 3 afectados" in joined.text
+
+    # Only the reporter or an admin may declare the all-clear
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
+    sent_text(fake_api, GROUP_ADMIN, "Solo quien reportó o un admin", after=mark)
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/resuelto Reiniciá sesión en FLEXUS"))
+    for chat in (GROUP_CAJA, GROUP_ADMIN):
+        clear = sent_text(fake_api, chat, "FLEXUS nuevamente operativo", after=mark)
+        assert "incidente #1" in clear.text and "👉 Reiniciá sesión en FLEXUS" in clear.text
+    fake_api.wait_idle()
+    closed = fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
+    assert "✅ Resuelto a las" in closed
+    assert fake_api.buttons_on(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"]) == []
+
+    # Old buttons answer that the vote closed
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"], LUIS, "v:1:w"))
+    assert "ya cerró" in answer(fake_api, mark).params["text"]
+
+    # No duplicate alerts were ever sent
+    assert len([c for c in fake_api.sent(GROUP_CAJA) if "con problemas" in c.text]) == 1
+    assert bot.stop() == 0
+    assert TOKEN not in bot.log()
+    assert TOKEN.split(":")[1] not in bot.log()
+
+
+def test_photo_report_and_forged_buttons(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start()
+    fake_api.push(photo_update(GROUP_CAJA, ANA, "/caido así se ve", file_id="PHOTO-42"))
+    card = alert_in(fake_api, GROUP_ADMIN)
+    assert "«así se ve»" in card.text and "📷 Adjuntó una foto del error." in card.text
+    photo = fake_api.wait_for(lambda c: c.method == "sendPhoto")
+    assert photo.chat_id == GROUP_ADMIN and photo.params["photo"] == "PHOTO-42"
+    assert not fake_api.calls_of("sendPhoto", GROUP_CAJA)  # the reporter's chat has it already
+
+    for data in ("v:999:f", "v:1:x", "zz", "l:1:nuclear"):
+        mark = fake_api.mark()
+        fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, data))
+        text = answer(fake_api, mark).params["text"]
+        assert text in {
+            "No encuentro ese incidente.",
+            "Este botón ya no sirve. Usá /estado para ver cómo está.",
+        }, (data, text)
+
+
+def test_local_checklist_path(bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path) -> None:
+    protocol = write_protocol(tmp_path / "fast.toml", "[deadlines]\nconfirmation_minutes = 0.03\n")
+    bot.start(FLEXUS_CONFIG=str(protocol))
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido no abre"))
+    card = alert_in(fake_api, GROUP_ADMIN)
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:w"))
+    checklist = sent_text(fake_api, GROUP_CAJA, "a los demás FLEXUS les funciona")
+    assert "Cables de la PC" in checklist.text and "Internet" in checklist.text
+    assert 'href="tg://user?id=101"' in checklist.text
+    assert [data for _, data in checklist.buttons] == ["l:1:pc", "l:1:internet", "l:1:power", "e:1"]
+    message_id = checklist.result["message_id"]
+
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_CAJA, message_id, LUIS, "l:1:internet"))
+    assert answer(fake_api, mark).params["text"] == "Solo quien reportó o un admin puede hacer eso."
+
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_CAJA, message_id, ANA, "l:1:internet"))
+    dismissed = sent_text(fake_api, GROUP_ADMIN, "era un problema local", after=mark)
+    assert "conexión a internet" in dismissed.text
+    fake_api.wait_idle()
+    assert "Descartado" in fake_api.text_of(
+        GROUP_CAJA, alert_in(fake_api, GROUP_CAJA).result["message_id"]
+    )
+
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, LUIS, "/estado"))
+    assert (
+        "no hay incidentes abiertos" in sent_text(fake_api, GROUP_ADMIN, "FLEXUS", after=mark).text
+    )
+
+
+def test_unconfirmed_then_escalate_anyway(
+    bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    protocol = write_protocol(tmp_path / "fast.toml", "[deadlines]\nconfirmation_minutes = 0.03\n")
+    bot.start(FLEXUS_CONFIG=str(protocol))
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    reminder = sent_text(fake_api, GROUP_ADMIN, "nadie más respondió")
+    assert reminder.buttons == [("🚨 Escalar igual: llamar a soporte", "e:1")]
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, reminder.result["message_id"], ANA, "e:1"))
+    escalated = sent_text(fake_api, GROUP_CAJA, "sigue fallando", after=mark)
+    assert "0351-5685000" in escalated.text and "falla general" in escalated.text
+
+
+def test_restart_during_confirmation_loses_nothing(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start(FLEXUS_NOW="2026-11-24T08:40:00-03:00")
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
+    card = alert_in(fake_api, GROUP_ADMIN)
+    assert "a las 08:40" in card.text and "hasta las 08:45" in card.text
+    fake_api.wait_idle()
+    bot.kill()
+
+    # While the bot is down, Luis says it works: the update waits in Telegram's queue.
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:w"))
+    # Back ten minutes later: the overdue deadline fires at start-up, once, after the vote.
+    mark = fake_api.mark()
+    bot.start(FLEXUS_NOW="2026-11-24T08:50:00-03:00")
+    sent_text(fake_api, GROUP_CAJA, "a los demás FLEXUS les funciona", after=mark)
+    fake_api.wait_idle()
+    bot.stop()
+    mark = fake_api.mark()
+    bot.start(FLEXUS_NOW="2026-11-24T08:55:00-03:00")
+    fake_api.wait_idle(quiet=1.0)
+    assert [
+        c for c in fake_api.sent() if "les funciona" in c.text and fake_api.calls.index(c) >= mark
+    ] == []
+    assert (
+        len([c for c in fake_api.sent(GROUP_CAJA) if "a los demás FLEXUS les funciona" in c.text])
+        == 1
+    )
+    assert len([c for c in fake_api.sent(GROUP_CAJA) if "con problemas" in c.text]) == 1
+
+
+def test_disabled_group_is_refused_and_nothing_stored(
+    bot: BotProcess, fake_api: FakeBotAPI
+) -> None:
+    bot.start()
+    stranger_group = -1009999
+    fake_api.push(command_update(stranger_group, ANA, "/caido se cayó"))
+    refusal = sent_text(fake_api, stranger_group, "no está habilitado")
+    fake_api.wait_idle()
+    assert [c.chat_id for c in fake_api.sent()] == [stranger_group]
+    assert refusal.text.count("\n") == 0
+    bot.stop()
+    db = Path(bot.env["DATABASE_URL"].split("///", 1)[1])
+    assert rows(db, "select count(*) from incidents") == [(0,)]
+    assert rows(db, "select count(*) from members") == [(0,)]
+
+
+def test_private_chat_commands(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    fake_api.chat_member_status[(GROUP_CAJA, 201)] = "member"
+    bot.start(FLEXUS_NOW="2026-11-23T09:00:00-03:00")  # national holiday, before guardia opens
+    fake_api.push(command_update(201, user(201, "Caro"), "/soporte"))
+    support = sent_text(fake_api, 201, "0351-5685000")
+    assert "Fuera de horario" in support.text
+    assert (
+        "Abre hoy a las 10:00 (guardia de domingos y feriados — feriado: Día de la Soberanía Nacional)"
+        in support.text
+    )
+
+    fake_api.push(command_update(202, user(202, "Extraño"), "/soporte"))
+    assert "es para el equipo" in sent_text(fake_api, 202, "equipo").text
+
+    fake_api.push(command_update(201, user(201, "Caro"), "/caido"))
+    sent_text(fake_api, 201, "en el grupo del equipo")
+
+    mark = fake_api.mark()
+    fake_api.push(command_update(201, user(201, "Caro"), "/sector"))
+    prompt = sent_text(fake_api, 201, "¿De qué sector sos?", after=mark)
+    assert [label for label, _ in prompt.buttons][:2] == ["Caja", "Administración"]
+    mark = fake_api.mark()
+    fake_api.push(press_update(201, prompt.result["message_id"], user(201, "Caro"), "s:3"))
+    assert answer(fake_api, mark).params["text"] == "Listo: quedaste en Presupuestos."
+
+    mark = fake_api.mark()
+    fake_api.push(command_update(201, user(201, "Caro"), "/ayuda"))
+    help_text = sent_text(fake_api, 201, "Si FLEXUS no funciona", after=mark)
+    assert "/caido" in help_text.text and "Gerencia" in help_text.text
+
+
+def test_member_without_sector_is_asked(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    group_no_sector = -1001003
+    bot.start(TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN},{group_no_sector}")
+    fake_api.push(command_update(group_no_sector, MARTA, "/caido"))
+    ask = sent_text(fake_api, group_no_sector, "¿de qué sector sos?")
+    assert ("Caja", "s:0") in ask.buttons
+    card = alert_in(fake_api, GROUP_CAJA)
+    assert "Reportó Marta a las" in card.text and "sin sector 1" in card.text
+    mark = fake_api.mark()
+    fake_api.push(press_update(group_no_sector, ask.result["message_id"], MARTA, "s:1"))
+    answer(fake_api, mark)
+    mark = fake_api.mark()
+    fake_api.push(command_update(group_no_sector, MARTA, "/estado"))
+    status = sent_text(fake_api, group_no_sector, "incidente #1", after=mark)
+    assert "Reportó Marta (Administración)" in status.text
+
+
+def test_set_my_commands_failure_does_not_stop_the_bot(
+    bot: BotProcess, fake_api: FakeBotAPI
+) -> None:
+    fake_api.fail("setMyCommands", code=400, description="Bad Request: something")
+    bot.start()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/soporte"))
+    sent_text(fake_api, GROUP_CAJA, "0351-5685000")
+    assert "could not set the command list" in bot.log()
