@@ -17,7 +17,20 @@ from bot.db import make_engine, make_session_factory
 from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
-from handlers import deadlines, errors, info, local, report, resolve, sector, votes
+from handlers import (
+    access,
+    allclear,
+    coordination,
+    deadlines,
+    errors,
+    info,
+    local,
+    prompts,
+    report,
+    sector,
+    validation,
+    votes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +69,15 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     app.bot_data[RUNTIME_KEY] = runtime
 
     # Commands and buttons, in protocol order. `errors` goes last: it answers leftover buttons.
-    report.register(app)  # step 1–2: /caido opens or joins the incident, alert to every chat
-    votes.register(app)  # step 3: confirmation poll on the alert card
-    local.register(app)  # step 4: local checklist, escalate anyway
-    deadlines.register(app)  # step 4: the confirmation deadline decides
-    resolve.register(app)  # step 8: /resuelto, the all-clear
+    report.register(app)  # 1–2: /caido opens or joins the incident, alert to every chat
+    votes.register(app)  # 3: confirmation poll on the alert card
+    local.register(app)  # 4: local checklist, escalate anyway
+    coordination.register(app)  # 5: claim, /contactado, hand over
+    access.register(app)  # 6: server access through Gerencia
+    validation.register(app)  # 7: each sector confirms FLEXUS works
+    allclear.register(app)  # 8: /resuelto, "Entendido", summary
+    prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
+    deadlines.register(app)  # every deadline and reminder
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
     errors.register(app)

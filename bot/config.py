@@ -225,6 +225,11 @@ class TeamSpec(_Strict):
         return self
 
 
+class ValidationSpec(_Strict):
+    # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
+    required_sectors: list[str] = []
+
+
 class GerenciaContact(_Strict):
     name: str
     telegram_id: int = 0
@@ -263,9 +268,19 @@ class LimitsSpec(_Strict):
 class Protocol(_Strict):
     """The protocol file: every value the customer's protocol fixes, with the protocol as default."""
 
+    @model_validator(mode="after")
+    def _known_sectors(self) -> Protocol:
+        for sector in self.validation.required_sectors:
+            if sector not in self.team.sectors:
+                raise ValueError(f"validation.required_sectors: unknown sector {sector!r}")
+        if not self.gerencia:
+            raise ValueError("gerencia: at least one contact is needed")
+        return self
+
     support: SupportSpec = SupportSpec()
     team: TeamSpec = TeamSpec()
     gerencia: list[GerenciaContact] = [GerenciaContact(name="Diego Alvarado")]
+    validation: ValidationSpec = ValidationSpec()
     access: AccessSpec = AccessSpec()
     classification: ClassificationSpec = ClassificationSpec()
     deadlines: DeadlinesSpec = DeadlinesSpec()

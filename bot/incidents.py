@@ -1,13 +1,12 @@
-"""The incident's life in the core loop: report, vote, classify, escalate or dismiss, resolve."""
+"""The incident's core: report, vote, classify, escalate or dismiss; shared lifecycle helpers."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,30 +14,38 @@ from bot import timers
 from bot.classify import Tally, classify_at_deadline, is_general
 from bot.config import Protocol
 from bot.people import Person, touch_member
+from bot.support_window import support_status_at
 from models import Event, Incident, IncidentMessage, Member, Report, Vote
 from models.incident import (
+    CLOSED,
     CONFIRMING,
     DISMISSED,
     FAILS,
     GENERAL,
+    IN_PROGRESS,
     OPEN_STATUSES,
     PROBABLY_LOCAL,
     RESOLVED,
     UNCONFIRMED,
+    VALIDATING,
     WORKS,
 )
 
 CONFIRMATION_TIMER = "confirmation"
+NUDGE_TIMER = "nudge"  # "FLEXUS sigue caído hace 35 min. ¿Novedades?"
+SUPPORT_OPENS_TIMER = "support_opens"
 LOCAL_CAUSES = ("pc", "internet", "power")
-ESCALATABLE = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
+UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
+ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
 
 
 class Refused(Exception):
-    """The person may not do this now; `reason` is a key of texts.REFUSALS."""
+    """The person may not do this now; `reason` is a key of texts.REFUSALS, `who` names a person."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, who: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.who = who
 
 
 @dataclass(frozen=True)
@@ -60,58 +67,12 @@ class VoteResult:
     needs_sector: bool
 
 
-@dataclass(frozen=True)
-class SectorCount:
-    sector: str | None
-    people: int
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    """What a person sees about an incident, read in one go for rendering."""
-
-    id: int
-    status: str
-    reporter_id: int
-    reporter_name: str
-    reporter_sector: str | None
-    opened_at: datetime
-    confirm_until: datetime
-    description: str
-    has_photo: bool
-    affected: list[SectorCount]
-    works: list[SectorCount]
-    local_cause: str | None
-    instruction: str | None
-    closed_at: datetime | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def affected_people(self) -> int:
-        return sum(c.people for c in self.affected)
-
-    @property
-    def affected_sectors(self) -> int:
-        return len([c for c in self.affected if c.sector is not None])
-
-
-@dataclass(frozen=True)
-class AllClear:
-    incident_id: int
-    opened_at: datetime
-    closed_at: datetime
-    instruction: str | None
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _event(
+def add_event(
     session: AsyncSession,
     incident_id: int,
     kind: str,
@@ -126,6 +87,100 @@ def _event(
 
 async def open_incident_id(session: AsyncSession) -> int | None:
     return await session.scalar(select(Incident.id).where(Incident.open_slot == 1))
+
+
+async def get_incident(session: AsyncSession, incident_id: int, *, open_only: bool) -> Incident:
+    """The incident, refreshed; Refused if unknown (or closed, when `open_only`)."""
+    incident = await session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        raise Refused("unknown_incident")
+    if open_only and incident.status not in OPEN_STATUSES:
+        raise Refused("closed")
+    return incident
+
+
+async def member_name(session: AsyncSession, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    member = await session.get(Member, user_id)
+    return member.full_name if member else str(user_id)
+
+
+async def require_coordinator(
+    session: AsyncSession, incident: Incident, user_id: int, is_admin: bool
+) -> None:
+    """Only the coordinator (or an admin) may drive the incident; the refusal says who may."""
+    if is_admin or incident.coordinator_id == user_id:
+        return
+    if incident.coordinator_id is None:
+        raise Refused("claim_first")
+    raise Refused("coordinator_or_admin", await member_name(session, incident.coordinator_id))
+
+
+async def touch_progress(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> None:
+    """Something moved: the next "¿Novedades?" reminder is a full interval away again."""
+    await timers.cancel(session, incident_id=incident_id, kinds=(NUDGE_TIMER,))
+    timers.schedule(
+        session,
+        kind=NUDGE_TIMER,
+        incident_id=incident_id,
+        due_at=now + timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes),
+        now=now,
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    incident_id: int,
+    allowed: tuple[str, ...],
+    target: str,
+    now: datetime,
+    *,
+    actor: int | None,
+    kind: str,
+    detail: str | None = None,
+    protocol: Protocol | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Move the incident from one of `allowed` to `target` atomically; False if it was elsewhere."""
+    changes: dict[str, Any] = {"status": target, **(values or {})}
+    if target in (GENERAL, PROBABLY_LOCAL, UNCONFIRMED):
+        changes["classified_at"] = now
+    if target in (RESOLVED, DISMISSED):
+        changes.update(open_slot=None, closed_at=now, closed_by=actor)
+    result: Any = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.status.in_(allowed))
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    add_event(session, incident_id, kind, actor, now, detail)
+    if target == GENERAL and protocol is not None:
+        await _became_general(session, incident_id, now, protocol)
+    if target in (RESOLVED, DISMISSED, CLOSED):
+        await timers.cancel(session, incident_id=incident_id)
+    return True
+
+
+async def _became_general(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> None:
+    """A confirmed outage: stop waiting for votes, start reminding, and wait for support to open."""
+    await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER,))
+    await touch_progress(session, incident_id, now, protocol)
+    status = support_status_at(now, protocol.support)
+    if not status.is_open and status.next_opening is not None:
+        timers.schedule(
+            session,
+            kind=SUPPORT_OPENS_TIMER,
+            incident_id=incident_id,
+            due_at=status.next_opening.start,
+            now=now,
+        )
 
 
 async def open_or_join_incident(
@@ -143,7 +198,7 @@ async def open_or_join_incident(
     """Open the incident, or join the open one; the database decides who opened it."""
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     opened_id = await session.scalar(
-        _insert(session, Incident)
+        dialect_insert(session, Incident)
         .values(
             status=CONFIRMING,
             open_slot=1,
@@ -152,6 +207,7 @@ async def open_or_join_incident(
             description=text,
             photo_file_id=photo_file_id,
             opened_at=now,
+            validation_round=0,
         )
         .on_conflict_do_nothing(index_elements=["open_slot"])
         .returning(Incident.id)
@@ -183,13 +239,16 @@ async def open_or_join_incident(
     )
     previous = await _upsert_vote(session, incident_id, person.user_id, FAILS, now)
     if opened_id is not None:
-        _event(session, incident_id, "opened", person.user_id, now, text or None)
-        confirm_at = now + timedelta(minutes=protocol.deadlines.confirmation_minutes)
+        add_event(session, incident_id, "opened", person.user_id, now, text or None)
         timers.schedule(
-            session, kind=CONFIRMATION_TIMER, incident_id=incident_id, due_at=confirm_at, now=now
+            session,
+            kind=CONFIRMATION_TIMER,
+            incident_id=incident_id,
+            due_at=now + timedelta(minutes=protocol.deadlines.confirmation_minutes),
+            now=now,
         )
     else:
-        _event(session, incident_id, "joined", person.user_id, now, text or None)
+        add_event(session, incident_id, "joined", person.user_id, now, text or None)
     became_general = await _promote_if_general(session, incident_id, now, protocol)
     tally = await _tally(session, incident_id)
     await session.commit()
@@ -210,7 +269,7 @@ async def _upsert_vote(
     previous = await session.scalar(
         select(Vote.choice).where(Vote.incident_id == incident_id, Vote.user_id == user_id)
     )
-    stmt = _insert(session, Vote).values(
+    stmt = dialect_insert(session, Vote).values(
         incident_id=incident_id, user_id=user_id, choice=choice, updated_at=now
     )
     await session.execute(
@@ -245,42 +304,16 @@ async def _promote_if_general(
     await session.flush()
     if not is_general(await _tally(session, incident_id), protocol.classification):
         return False
-    return await _transition(
-        session, incident_id, ESCALATABLE, GENERAL, now, actor=None, kind="general"
+    return await transition(
+        session,
+        incident_id,
+        UNCLASSIFIED,
+        GENERAL,
+        now,
+        actor=None,
+        kind="general",
+        protocol=protocol,
     )
-
-
-async def _transition(
-    session: AsyncSession,
-    incident_id: int,
-    allowed: tuple[str, ...],
-    target: str,
-    now: datetime,
-    *,
-    actor: int | None,
-    kind: str,
-    detail: str | None = None,
-) -> bool:
-    """Move the incident from one of `allowed` to `target` atomically; False if it was elsewhere."""
-    values: dict[str, Any] = {"status": target}
-    if target in (GENERAL, PROBABLY_LOCAL, UNCONFIRMED):
-        values["classified_at"] = now
-    if target in (RESOLVED, DISMISSED):
-        values.update(open_slot=None, closed_at=now, closed_by=actor)
-    result: Any = await session.execute(
-        update(Incident)
-        .where(Incident.id == incident_id, Incident.status.in_(allowed))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    _event(session, incident_id, kind, actor, now, detail)
-    if target == GENERAL:
-        await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER,))
-    if target in (RESOLVED, DISMISSED):
-        await timers.cancel(session, incident_id=incident_id)
-    return True
 
 
 async def cast_vote(
@@ -294,15 +327,11 @@ async def cast_vote(
     protocol: Protocol,
 ) -> VoteResult:
     """Record "me falla" / "me funciona" on an open incident; raises Refused("closed") otherwise."""
-    incident = await session.get(Incident, incident_id)
-    if incident is None:
-        raise Refused("unknown_incident")
-    if incident.status not in OPEN_STATUSES:
-        raise Refused("closed")
+    await get_incident(session, incident_id, open_only=True)
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
     if previous != choice:
-        _event(session, incident_id, "vote", person.user_id, now, choice)
+        add_event(session, incident_id, "vote", person.user_id, now, choice)
     became_general = await _promote_if_general(session, incident_id, now, protocol)
     await session.commit()
     return VoteResult(
@@ -319,38 +348,51 @@ async def confirmation_deadline(
 ) -> str | None:
     """Classify an incident still confirming when its deadline passes; returns the new status."""
     outcome = classify_at_deadline(await _tally(session, incident_id), protocol.classification)
-    moved = await _transition(
-        session, incident_id, (CONFIRMING,), outcome, now, actor=None, kind=outcome
+    moved = await transition(
+        session,
+        incident_id,
+        (CONFIRMING,),
+        outcome,
+        now,
+        actor=None,
+        kind=outcome,
+        protocol=protocol,
     )
     await session.commit()
     return outcome if moved else None
 
 
-async def _check_owner(
-    session: AsyncSession,
-    incident_id: int,
-    user_id: int,
-    is_admin: bool,
+async def _check_reporter(
+    session: AsyncSession, incident_id: int, user_id: int, is_admin: bool
 ) -> Incident:
-    incident = await session.get(Incident, incident_id)
-    if incident is None:
-        raise Refused("unknown_incident")
-    if incident.status not in OPEN_STATUSES:
-        raise Refused("closed")
+    incident = await get_incident(session, incident_id, open_only=True)
     if not is_admin and incident.reporter_id != user_id:
-        raise Refused("reporter_or_admin")
+        raise Refused("reporter_or_admin", await member_name(session, incident.reporter_id))
+    if incident.status not in UNCLASSIFIED:
+        raise Refused("already_general")
     return incident
 
 
 async def escalate(
-    session: AsyncSession, *, incident_id: int, user_id: int, is_admin: bool, now: datetime
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    now: datetime,
+    protocol: Protocol,
 ) -> bool:
     """ "Revisé todo y sigue fallando" / "Escalar igual": treat the incident as general."""
-    incident = await _check_owner(session, incident_id, user_id, is_admin)
-    if incident.status == GENERAL:
-        raise Refused("already_general")
-    moved = await _transition(
-        session, incident_id, ESCALATABLE, GENERAL, now, actor=user_id, kind="escalated"
+    await _check_reporter(session, incident_id, user_id, is_admin)
+    moved = await transition(
+        session,
+        incident_id,
+        UNCLASSIFIED,
+        GENERAL,
+        now,
+        actor=user_id,
+        kind="escalated",
+        protocol=protocol,
     )
     await session.commit()
     return moved
@@ -368,100 +410,20 @@ async def dismiss_as_local(
     """The reporter found a local cause (PC, internet, power): close the incident as local."""
     if cause not in LOCAL_CAUSES:
         raise Refused("unknown_incident")
-    incident = await _check_owner(session, incident_id, user_id, is_admin)
-    if incident.status == GENERAL:
-        raise Refused("already_general")
-    await session.execute(
-        update(Incident).where(Incident.id == incident_id).values(local_cause=cause)
-    )
-    if not await _transition(
+    await _check_reporter(session, incident_id, user_id, is_admin)
+    if not await transition(
         session,
         incident_id,
-        ESCALATABLE,
+        UNCLASSIFIED,
         DISMISSED,
         now,
         actor=user_id,
         kind="dismissed",
         detail=cause,
+        values={"local_cause": cause},
     ):
         raise Refused("closed")
     await session.commit()
-
-
-async def resolve(
-    session: AsyncSession,
-    *,
-    user_id: int,
-    is_admin: bool,
-    instruction: str | None,
-    now: datetime,
-) -> AllClear:
-    """Declare FLEXUS operational again: closes the open incident (reporter or admin)."""
-    incident_id = await open_incident_id(session)
-    if incident_id is None:
-        raise Refused("no_open_incident")
-    incident = await _check_owner(session, incident_id, user_id, is_admin)
-    incident.instruction = instruction or None
-    if not await _transition(
-        session,
-        incident_id,
-        OPEN_STATUSES,
-        RESOLVED,
-        now,
-        actor=user_id,
-        kind="resolved",
-        detail=instruction or None,
-    ):
-        raise Refused("closed")
-    await session.commit()
-    return AllClear(
-        incident_id=incident_id,
-        opened_at=incident.opened_at,
-        closed_at=now,
-        instruction=incident.instruction,
-    )
-
-
-async def incident_view(
-    session: AsyncSession, incident_id: int, protocol: Protocol
-) -> IncidentView:
-    incident = await session.get(Incident, incident_id, populate_existing=True)
-    if incident is None:
-        raise Refused("unknown_incident")
-    reporter = await session.get(Member, incident.reporter_id)
-    rows = (
-        await session.execute(
-            select(Vote.choice, Member.sector)
-            .join(Member, Member.user_id == Vote.user_id)
-            .where(Vote.incident_id == incident_id)
-        )
-    ).all()
-    counts: dict[str, Counter[str | None]] = {FAILS: Counter(), WORKS: Counter()}
-    for choice, sector in rows:
-        counts[choice][sector] += 1
-    order = {name: i for i, name in enumerate(protocol.team.sectors)}
-
-    def by_sector(counter: Counter[str | None]) -> list[SectorCount]:
-        ranked = sorted(counter.items(), key=lambda kv: order.get(kv[0] or "", len(order)))
-        return [SectorCount(sector=s, people=n) for s, n in ranked]
-
-    return IncidentView(
-        id=incident.id,
-        status=incident.status,
-        reporter_id=incident.reporter_id,
-        reporter_name=reporter.full_name if reporter else str(incident.reporter_id),
-        reporter_sector=reporter.sector if reporter else None,
-        opened_at=incident.opened_at,
-        confirm_until=incident.opened_at
-        + timedelta(minutes=protocol.deadlines.confirmation_minutes),
-        description=incident.description,
-        has_photo=incident.photo_file_id is not None,
-        affected=by_sector(counts[FAILS]),
-        works=by_sector(counts[WORKS]),
-        local_cause=incident.local_cause,
-        instruction=incident.instruction,
-        closed_at=incident.closed_at,
-    )
 
 
 async def record_messages(
@@ -497,5 +459,12 @@ async def messages_of(
     return [(chat_id, message_id) for chat_id, message_id in rows.all()]
 
 
-async def latest_incident_id(session: AsyncSession) -> int | None:
-    return await session.scalar(select(func.max(Incident.id)))
+async def prompt_of(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> IncidentMessage | None:
+    """The bot message a person replied to, if it was one of the bot's questions."""
+    return await session.scalar(
+        select(IncidentMessage).where(
+            IncidentMessage.chat_id == chat_id, IncidentMessage.message_id == message_id
+        )
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, ForceReply, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ async def send(
     bot: Bot,
     chat_id: int,
     text: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: InlineKeyboardMarkup | ForceReply | None = None,
     reply_to: int | None = None,
 ) -> int | None:
     """Send one message; returns its id, or None when it could not be sent (already logged)."""

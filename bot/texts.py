@@ -6,12 +6,26 @@ All messages use Telegram's HTML parse mode, so every piece of user text goes th
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.incidents import IncidentView, SectorCount
+from bot.allclear import AckState, Summary
+from bot.incidents import Refused
 from bot.support_window import SupportStatus, Window
-from models.incident import CONFIRMING, DISMISSED, GENERAL, PROBABLY_LOCAL, RESOLVED, UNCONFIRMED
+from bot.validation import FAILS, WORKS, ValidationState
+from bot.views import IncidentView, SectorCount
+from models.incident import (
+    CLOSED,
+    CONFIRMING,
+    DISMISSED,
+    GENERAL,
+    IN_PROGRESS,
+    PROBABLY_LOCAL,
+    RESOLVED,
+    UNCONFIRMED,
+    VALIDATING,
+)
 
 WEEKDAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 NO_SECTOR = "sin sector"
@@ -100,7 +114,10 @@ STATUS_LINES = {
     GENERAL: "🚨 <b>Falla general confirmada</b>: hay que llamar a soporte.",
     PROBABLY_LOCAL: "🟡 A los demás les funciona: parece un problema local de quien reportó.",
     UNCONFIRMED: "❔ Nadie más respondió todavía.",
+    IN_PROGRESS: "🛠️ Soporte está trabajando en el problema.",
+    VALIDATING: "🔎 Soporte terminó: cada sector confirma si FLEXUS funciona.",
     RESOLVED: "✅ Resuelto a las {closed} (caído {down}).",
+    CLOSED: "✅ Resuelto a las {closed} (caído {down}).",
     DISMISSED: "⚪ Descartado: era un problema local ({cause}).",
 }
 LOCAL_CAUSES = {
@@ -136,10 +153,56 @@ def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
             cause=LOCAL_CAUSES.get(view.local_cause or "", "sin detalle"),
         )
     )
+    lines.extend(_progress_lines(view, tz))
     if view.is_open:
         lines.append("¿Te pasa lo mismo? Respondé con los botones.")
     lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
     return "\n".join(lines)
+
+
+def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
+    lines = []
+    if view.coordinator_name:
+        lines.append(f"👤 Coordina: {esc(view.coordinator_name, 64)}")
+    elif view.status in (GENERAL, IN_PROGRESS, VALIDATING):
+        lines.append("👤 Nadie gestiona el reclamo todavía.")
+    if view.support_contacted_at:
+        ref = f" (reclamo {esc(view.support_ref)})" if view.support_ref else ""
+        lines.append(
+            f"📞 Soporte contactado a las {clock_time(view.support_contacted_at, tz)} "
+            f"por {esc(view.support_contacted_by, 64)}{ref}."
+        )
+    if view.access_granted_at:
+        lines.append(
+            f"🖥️ Acceso al servidor: dado por {esc(view.access_granted_by, 64)} "
+            f"({esc(view.access_tool)}) a las {clock_time(view.access_granted_at, tz)}."
+        )
+    elif view.access_requested_at:
+        lines.append(
+            f"🖥️ Acceso al servidor: pedido a Gerencia a las {clock_time(view.access_requested_at, tz)}."
+        )
+    if view.validation is not None:
+        lines.append(f"🔎 Validación: {validation_line(view.validation)}")
+    if view.acks is not None:
+        lines.append(f"👍 Leyeron el aviso: {ack_line(view.acks)}")
+    return lines
+
+
+CHECK_MARKS = {WORKS: "✅", FAILS: "❌"}
+
+
+def validation_line(state: ValidationState) -> str:
+    if not state.checks:
+        return "no hay sectores con gente anotada (/sector)"
+    return " · ".join(f"{esc(c.sector)} {CHECK_MARKS.get(c.state, '⏳')}" for c in state.checks)
+
+
+def ack_line(state: AckState) -> str:
+    parts = []
+    for sector in state.sectors:
+        label = esc(sector.sector or NO_SECTOR)
+        parts.append(f"{label} {len(sector.names)}/{sector.members}")
+    return " · ".join(parts) or "—"
 
 
 BUTTON_FAILS = "A mí también me falla"
@@ -217,13 +280,110 @@ def dismissed(view: IncidentView) -> str:
     )
 
 
-def all_clear(incident_id: int, down_for: timedelta, instruction: str | None, limit: int) -> str:
+def all_clear(clear: AllClearText, limit: int) -> str:
     lines = [
-        f"✅ <b>FLEXUS nuevamente operativo</b> (incidente #{incident_id}, caído {duration(down_for)})"
+        f"✅ <b>FLEXUS nuevamente operativo</b> (incidente #{clear.incident_id}, "
+        f"caído {duration(clear.down_for)})"
     ]
-    if instruction:
-        lines.append(f"👉 {esc(instruction, limit)}")
-    lines.append("Ya pueden retomar el trabajo normal.")
+    if clear.restart_session:
+        lines.append("🔁 <b>Reiniciá sesión en FLEXUS</b> antes de seguir.")
+    else:
+        lines.append("No hace falta reiniciar sesión: podés seguir trabajando.")
+    if clear.instruction:
+        lines.append(f"👉 {esc(clear.instruction, limit)}")
+    lines.append("Tocá «Entendido» para confirmar que lo leíste.")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AllClearText:
+    incident_id: int
+    down_for: timedelta
+    restart_session: bool
+    instruction: str | None
+
+
+BUTTON_ACK = "👍 Entendido"
+ACK_THANKS = "Gracias, quedó registrado."
+ACK_ALREADY = "Ya lo tenías confirmado. Gracias."
+RESTART_QUESTION = "¿Hay que reiniciar sesión en FLEXUS antes de seguir?"
+BUTTON_RESTART_YES = "🔁 Sí, reiniciar sesión"
+BUTTON_RESTART_NO = "No hace falta"
+ALL_CLEAR_SENT = "Listo: avisé a todos que FLEXUS funciona."
+
+
+def ack_reminder(incident_id: int, missing: list[str], people: list[tuple[int, str]]) -> str:
+    names = " ".join(mention(uid, name) for uid, name in people[:20])
+    return (
+        f"⏰ Falta que confirmen el aviso de FLEXUS operativo (incidente #{incident_id}): "
+        f"{esc(', '.join(missing))}.\n{names + ', ' if names else ''}tocá «Entendido» en el aviso."
+    )
+
+
+_TIMELINE = {
+    "opened": "reportó la falla",
+    "joined": "se sumó: también le falla",
+    "general": "se confirmó falla general",
+    "probably_local": "parecía un problema local",
+    "unconfirmed": "nadie más respondió",
+    "escalated": "escaló: sigue fallando",
+    "claimed": "tomó el reclamo",
+    "handed_over": "pasó la coordinación a",
+    "support_contacted": "contactó a soporte",
+    "support_reference": "anotó el reclamo",
+    "in_progress": "soporte trabajando",
+    "access_requested": "pidió acceso al servidor",
+    "access_requested_again": "volvió a pedir acceso al servidor",
+    "access_granted": "dio acceso al servidor por",
+    "validation_started": "pidió validar a los sectores (ronda",
+    "validation_ok": "confirmó que funciona en",
+    "validation_failed": "avisó que sigue fallando en",
+    "validated": "todos los sectores confirmaron",
+    "validation_override": "siguió sin esperar a",
+    "resolved": "avisó que FLEXUS funciona",
+    "ack_reminder": "recordatorio de confirmar el aviso a",
+    "closed": "cierre",
+    "dismissed": "cerró como problema local",
+}
+_TIMELINE_LIMIT = 40
+
+
+def summary(data: Summary, tz: ZoneInfo) -> str:
+    def since_open(instant: datetime | None) -> str:
+        return duration(instant - data.opened_at) if instant else "—"
+
+    lines = [
+        f"📋 <b>Resumen del incidente #{data.incident_id}</b>",
+        f"Caído {since_open(data.restored_at)} ({clock_time(data.opened_at, tz)} → "
+        f"{clock_time(data.restored_at, tz) if data.restored_at else '—'}). "
+        f"Afectados: {data.affected_people}.",
+        f"⏱️ Confirmar la falla: {since_open(data.confirmed_at)} · Contactar a soporte: "
+        f"{since_open(data.support_contacted_at)} · Restablecer: {since_open(data.restored_at)}",
+    ]
+    if data.coordinator:
+        ref = f" · Reclamo: {esc(data.support_ref)}" if data.support_ref else ""
+        lines.append(f"👤 Coordinó: {esc(data.coordinator, 64)}{ref}")
+    if data.access_by:
+        lines.append(f"🖥️ Acceso al servidor: {esc(data.access_by, 64)} por {esc(data.access_tool)}")
+    lines.append("<b>Línea de tiempo</b>")
+    entries = data.timeline
+    for entry in entries[:_TIMELINE_LIMIT]:
+        what = _TIMELINE.get(entry.kind, entry.kind)
+        who = f"{esc(entry.actor, 64)} " if entry.actor else ""
+        detail = (
+            f" {esc(entry.detail, 80)}"
+            if entry.detail and entry.kind not in ("opened", "joined")
+            else ""
+        )
+        if entry.kind == "validation_started" and entry.detail:
+            detail = f" {esc(entry.detail)})"
+        lines.append(f"{clock_time(entry.at, tz)} {who}{what}{detail}")
+    if len(entries) > _TIMELINE_LIMIT:
+        lines.append(f"… y {len(entries) - _TIMELINE_LIMIT} pasos más.")
+    lines.append("<b>Leyeron el aviso</b>")
+    for sector in data.acks.sectors:
+        names = ", ".join(esc(n, 40) for n in sector.names) or "nadie"
+        lines.append(f"{esc(sector.sector or NO_SECTOR)}: {names}")
     return "\n".join(lines)
 
 
@@ -268,9 +428,12 @@ AYUDA = (
     "3. Si es solo tu puesto, revisá cables de la PC, internet y la luz.\n"
     "4. Si es general, llamá a soporte dentro de su horario: /soporte.\n"
     "5. El acceso al servidor es solo desde la PC de Gerencia, por AnyDesk o TeamViewer.\n"
-    "6. Cuando vuelva, quien gestionó el reclamo avisa con /resuelto y dice si hay que reiniciar sesión.\n\n"
+    "6. Cuando soporte termine, cada sector confirma que FLEXUS funciona.\n"
+    "7. Quien gestionó el reclamo avisa a todos con /resuelto y dice si hay que reiniciar sesión: "
+    "tocá «Entendido» cuando lo leas.\n\n"
     "Comandos: /caido reportar · /estado cómo está · /soporte horario y teléfono · "
-    "/sector elegir tu sector · /resuelto avisar que volvió"
+    "/sector elegir tu sector · /contactado anotar que llamaste a soporte · "
+    "/resuelto avisar que volvió"
 )
 
 CLOSED_VOTE = "Esta votación ya cerró: el incidente está cerrado."
@@ -287,9 +450,185 @@ REFUSALS = {
     "closed": "Ese incidente ya está cerrado.",
     "unknown_incident": "No encuentro ese incidente.",
     "no_open_incident": "No hay ningún incidente abierto.",
-    "reporter_or_admin": "Solo quien reportó o un admin puede hacer eso.",
+    "reporter_or_admin": "Solo quien reportó ({who}) o un admin puede hacer eso.",
     "already_general": "Ya se trata como falla general: hay que llamar a soporte.",
+    "coordinator_or_admin": "Solo quien coordina el reclamo ({who}) o un admin puede hacer eso.",
+    "claim_first": "Primero alguien tiene que tomar el reclamo: tocá «Yo gestiono el reclamo» en la alerta.",
+    "already_claimed": "El reclamo ya lo gestiona {who}.",
+    "gerencia_only": "Solo Gerencia ({who}) o un admin puede marcar el acceso al servidor.",
+    "access_already_granted": "El acceso al servidor ya está dado.",
+    "not_general_yet": "Todavía no se confirmó que sea una falla general.",
+    "validation_closed": "Esta validación ya cerró.",
+    "validation_failed": "Un sector avisó que sigue fallando: hay que volver a validar cuando soporte termine.",
+    "no_sector": "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
+    "not_validated": "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
+    "unknown_person": "No encuentro a esa persona.",
 }
+
+
+def refusal(refused: Refused) -> str:
+    return REFUSALS[refused.reason].format(who=esc(refused.who or "—", 64))
+
+
+# --- coordination, support, server access ------------------------------------------------
+
+BUTTON_CLAIM = "🙋 Yo gestiono el reclamo"
+BUTTON_CONTACTED = "📞 Soporte contactado"
+BUTTON_ACCESS = "🖥️ Soporte necesita acceso al servidor"
+BUTTON_VALIDATE = "✅ Soporte terminó, validar"
+BUTTON_HANDOVER = "🔁 Pasar coordinación"
+BUTTON_WORKS_HERE = "✅ Funciona"
+BUTTON_FAILS_HERE = "❌ Sigue fallando"
+BUTTON_OVERRIDE = "⏭️ Seguir sin los que faltan"
+
+
+def granted_button(tool: str) -> str:
+    return f"Acceso otorgado por {tool}"
+
+
+def coordinator_panel(incident_id: int, block: str, support_open: bool, opening: str | None) -> str:
+    lines = [f"🙋 <b>Gestionás el reclamo del incidente #{incident_id}.</b>", block]
+    if support_open:
+        lines.append(
+            "Llamá ahora y, cuando hables con soporte, tocá «Soporte contactado» "
+            "(o escribí /contactado y el número de reclamo)."
+        )
+    elif opening:
+        lines.append(f"Te aviso {opening}, cuando abra soporte.")
+    return "\n".join(lines)
+
+
+def claimed(name: str, incident_id: int) -> str:
+    return f"🙋 {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
+
+
+def already_yours(incident_id: int) -> str:
+    return f"Ya gestionás el reclamo del incidente #{incident_id}."
+
+
+def nudge(incident_id: int, down_for: timedelta, coordinated: bool) -> str:
+    if coordinated:
+        return (
+            f"⏰ FLEXUS sigue caído hace {duration(down_for)} (incidente #{incident_id}). "
+            "¿Novedades? Tocá el paso que sigue."
+        )
+    return (
+        f"⏰ FLEXUS sigue caído hace {duration(down_for)} (incidente #{incident_id}) "
+        "y nadie gestiona el reclamo. ¿Quién llama a soporte?"
+    )
+
+
+def support_opened(incident_id: int, block: str) -> str:
+    return (
+        f"📞 <b>Soporte ya atiende</b> (incidente #{incident_id}): hay que llamar ahora.\n{block}"
+    )
+
+
+def support_contacted(name: str, incident_id: int, reference: str | None, at: str) -> str:
+    ref = f" Reclamo: {esc(reference)}." if reference else ""
+    return f"📞 {esc(name, 64)} habló con soporte a las {at} (incidente #{incident_id}).{ref}"
+
+
+REFERENCE_PROMPT = (
+    "¿Te dieron número de reclamo? Respondé a este mensaje con el número (si no hay, ignoralo)."
+)
+
+
+def reference_saved(reference: str) -> str:
+    return f"Anotado el reclamo {esc(reference)}."
+
+
+def access_request(
+    incident_id: int, contact: str, coordinator: str | None, tools: list[str], reminder: int
+) -> str:
+    again = f"🔁 Recordatorio {reminder}: " if reminder else ""
+    who = f"\nCoordina: {esc(coordinator, 64)}." if coordinator else ""
+    return (
+        f"🖥️ {again}<b>Soporte de FLEXUS necesita entrar al servidor</b> (incidente #{incident_id}).\n"
+        f"La única PC con acceso es la de Gerencia: {esc(contact, 64)}, abrí "
+        f"{esc(' o '.join(tools))} y dale el acceso a soporte.{who}\n"
+        "Cuando lo hayas dado, tocá el botón."
+    )
+
+
+def access_in_group(
+    incident_id: int,
+    contacts: list[tuple[int, str]],
+    tools: list[str],
+    bot_username: str,
+    reminder: int,
+) -> str:
+    who = ", ".join(mention(uid, name) if uid else esc(name, 64) for uid, name in contacts)
+    again = f"🔁 Recordatorio {reminder}: " if reminder else ""
+    return (
+        f"🖥️ {again}{who}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
+        f"(incidente #{incident_id}), por {esc(' o '.join(tools))}.\n"
+        f"No te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» para que pueda avisarte."
+    )
+
+
+def access_requested(names: list[str]) -> str:
+    return f"Pedí acceso a Gerencia ({esc(', '.join(names), 200)}). Te aviso cuando lo den."
+
+
+def access_escalated(names: list[str]) -> str:
+    return f"⚠️ Gerencia no respondió: también le pedí acceso a {esc(', '.join(names), 200)}."
+
+
+ACCESS_NO_ANSWER = "⚠️ Gerencia no respondió al pedido de acceso al servidor. Llamalos por teléfono."
+
+
+def access_granted(name: str, tool: str, incident_id: int, at: str) -> str:
+    return f"🖥️ {esc(name, 64)} dio acceso al servidor por {esc(tool)} a las {at} (incidente #{incident_id})."
+
+
+ACCESS_THANKS = "Gracias: avisé al equipo."
+HANDOVER_PROMPT = "¿A quién le pasás la coordinación?"
+
+
+def handed_over(name: str, incident_id: int) -> str:
+    return f"🔁 Ahora {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
+
+
+def validation_request(incident_id: int, state: ValidationState) -> str:
+    return (
+        f"🔎 <b>Soporte terminó (incidente #{incident_id}). ¿FLEXUS funciona en tu sector?</b>\n"
+        "Probalo y respondé con los botones (una respuesta por sector).\n"
+        f"{validation_line(state)}"
+    )
+
+
+def validation_failed(incident_id: int, sector: str, name: str) -> str:
+    return (
+        f"❌ En {esc(sector)} FLEXUS sigue fallando (avisó {esc(name, 64)}), incidente #{incident_id}.\n"
+        "Se sigue trabajando: hay que avisarle a soporte y, cuando terminen, validar de nuevo."
+    )
+
+
+def validation_complete(
+    incident_id: int, coordinator_id: int | None, coordinator: str | None
+) -> str:
+    who = mention(coordinator_id, coordinator) if coordinator_id and coordinator else "Coordinación"
+    return (
+        f"✅ Todos los sectores confirmaron que FLEXUS funciona (incidente #{incident_id}).\n"
+        f"{who}, mandá el aviso con /resuelto (podés sumar una indicación: "
+        "<code>/resuelto Cerrá FLEXUS y volvé a abrirlo</code>)."
+    )
+
+
+def override_prompt(missing: list[str]) -> str:
+    return (
+        f"¿Por qué seguimos sin {esc(', '.join(missing))}? Respondé a este mensaje con el motivo."
+    )
+
+
+def override_done(missing: list[str], reason: str) -> str:
+    return (
+        f"Anotado: seguimos sin {esc(', '.join(missing) or '—')} ({esc(reason, 200)}).\n"
+        "Mandá el aviso con /resuelto."
+    )
+
+
 SOMETHING_FAILED = (
     "⚠️ Algo falló de mi lado y no pude hacerlo. Probá de nuevo en un momento.\n"
     "Si FLEXUS está caído, avisá en el grupo y llamá a soporte (/soporte)."
@@ -299,6 +638,7 @@ COMMANDS = (
     ("caido", "Avisar que FLEXUS falla"),
     ("estado", "Cómo está FLEXUS ahora"),
     ("soporte", "Horario y teléfono de soporte"),
+    ("contactado", "Anotar que llamaste a soporte"),
     ("resuelto", "Avisar que FLEXUS volvió"),
     ("sector", "Elegir mi sector"),
     ("ayuda", "Qué hacer si FLEXUS falla"),

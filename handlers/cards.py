@@ -1,47 +1,70 @@
-"""Rendering and sending what the whole team sees about an incident: the alert card and outcomes."""
+"""Rendering and sending what the team sees about an incident: the card, outcomes, the coordinator."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import notify, texts
-from bot.incidents import IncidentView, incident_view, messages_of, record_messages
+from bot.coordination import coordinator_contact
+from bot.incidents import messages_of, record_messages
 from bot.jobs import arm_pending
+from bot.views import IncidentView, incident_view
 from handlers.common import Context, runtime
-from models.incident import GENERAL, PROBABLY_LOCAL, UNCONFIRMED
+from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 
 ALERT = "alert"
 
 
-def vote_markup(incident_id: int) -> InlineKeyboardMarkup:
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:
+    return [
+        _button(texts.BUTTON_FAILS, f"v:{incident_id}:f"),
+        _button(texts.BUTTON_WORKS, f"v:{incident_id}:w"),
+    ]
+
+
+def claim_markup(incident_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(texts.BUTTON_CLAIM, f"y:{incident_id}")]])
+
+
+def panel_markup(incident_id: int) -> InlineKeyboardMarkup:
+    """The coordinator's next steps, in protocol order."""
     return InlineKeyboardMarkup(
         [
-            [
-                InlineKeyboardButton(texts.BUTTON_FAILS, callback_data=f"v:{incident_id}:f"),
-                InlineKeyboardButton(texts.BUTTON_WORKS, callback_data=f"v:{incident_id}:w"),
-            ]
+            [_button(texts.BUTTON_CONTACTED, f"sc:{incident_id}")],
+            [_button(texts.BUTTON_ACCESS, f"ax:{incident_id}")],
+            [_button(texts.BUTTON_VALIDATE, f"va:{incident_id}")],
+            [_button(texts.BUTTON_HANDOVER, f"ho:{incident_id}")],
         ]
     )
 
 
 def local_markup(incident_id: int) -> InlineKeyboardMarkup:
     causes = [
-        [InlineKeyboardButton(label, callback_data=f"l:{incident_id}:{cause}")]
-        for cause, label in texts.CHECK_BUTTONS.items()
+        [_button(label, f"l:{incident_id}:{cause}")] for cause, label in texts.CHECK_BUTTONS.items()
     ]
-    still = [InlineKeyboardButton(texts.BUTTON_STILL_FAILS, callback_data=f"e:{incident_id}")]
-    return InlineKeyboardMarkup([*causes, still])
+    return InlineKeyboardMarkup([*causes, [_button(texts.BUTTON_STILL_FAILS, f"e:{incident_id}")]])
 
 
 def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.BUTTON_ESCALATE, callback_data=f"e:{incident_id}")]]
-    )
+    return InlineKeyboardMarkup([[_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")]])
 
 
 def support_text(context: Context) -> str:
     rt = runtime(context)
     return texts.support_block(rt.support_now(), rt.protocol.support.phone)
+
+
+def opening_text(context: Context) -> str | None:
+    """ "hoy a las 10:00" when support is closed, else None."""
+    rt = runtime(context)
+    status = rt.support_now()
+    if status.is_open or status.next_opening is None:
+        return None
+    return texts.when(status.next_opening.start, status.at, rt.tz)
 
 
 async def view_of(context: Context, incident_id: int) -> IncidentView:
@@ -56,7 +79,12 @@ def card_text(context: Context, view: IncidentView) -> str:
 
 
 def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
-    return vote_markup(view.id) if view.is_open else None
+    if not view.is_open:
+        return None
+    rows = [vote_buttons(view.id)]
+    if view.coordinator_id is None and view.status in (GENERAL, IN_PROGRESS, VALIDATING):
+        rows.append([_button(texts.BUTTON_CLAIM, f"y:{view.id}")])
+    return InlineKeyboardMarkup(rows)
 
 
 async def post_alert(context: Context, incident_id: int) -> None:
@@ -76,7 +104,7 @@ async def post_alert(context: Context, incident_id: int) -> None:
 
 
 async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
-    """Edit the alert card in every chat to the incident's current state."""
+    """Edit the card in every chat to the incident's current state; arm any new timer."""
     rt = runtime(context)
     view = await view_of(context, incident_id)
     async with rt.session() as session:
@@ -85,7 +113,31 @@ async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
     if not view.is_open:
         for chat_id, message_id in targets:
             await notify.unpin(context.bot, chat_id, message_id)
+    await arm_pending(context.application)
     return view
+
+
+async def broadcast(
+    context: Context, text: str, markup: InlineKeyboardMarkup | None = None
+) -> list[tuple[int, int]]:
+    return await notify.broadcast(context.bot, runtime(context).team_chat_ids, text, markup)
+
+
+async def tell_coordinator(
+    context: Context, incident_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Privately when possible, else with a mention in the chat where they took the case."""
+    rt = runtime(context)
+    async with rt.session() as session:
+        contact = await coordinator_contact(session, incident_id)
+    if contact is None:
+        return False
+    if contact.private_chat and await notify.send_private(
+        context.bot, contact.user_id, text, markup
+    ):
+        return True
+    mentioned = f"{texts.mention(contact.user_id, contact.name)}: {text}"
+    return await notify.send(context.bot, contact.fallback_chat_id, mentioned, markup) is not None
 
 
 async def announce_outcome(
@@ -96,11 +148,11 @@ async def announce_outcome(
     if view.status == GENERAL:
         render = texts.escalated if escalated else texts.general
         text = render(view, support_text(context), rt.support_now().is_open)
-        await notify.broadcast(context.bot, rt.team_chat_ids, text)
-    elif view.status == PROBABLY_LOCAL:
-        await notify.broadcast(
-            context.bot, rt.team_chat_ids, texts.local_checklist(view), local_markup(view.id)
+        await broadcast(
+            context, text, claim_markup(view.id) if view.coordinator_id is None else None
         )
+    elif view.status == PROBABLY_LOCAL:
+        await broadcast(context, texts.local_checklist(view), local_markup(view.id))
     elif view.status == UNCONFIRMED:
         text = texts.unconfirmed(view, rt.protocol.deadlines.confirmation_minutes)
-        await notify.broadcast(context.bot, rt.team_chat_ids, text, escalate_markup(view.id))
+        await broadcast(context, text, escalate_markup(view.id))

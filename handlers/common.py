@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from telegram import Update, User
+from telegram import CallbackQuery, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.incidents import Refused
 from bot.jobs import RUNTIME_KEY
 from bot.people import Person, get_member
 from bot.runtime import Runtime
@@ -99,3 +101,30 @@ async def allowed_button(update: Update, context: Context) -> bool:
         return True
     await query.answer(texts.NOT_ENABLED, show_alert=True)
     return False
+
+
+async def parse_button(
+    update: Update, context: Context, pattern: re.Pattern[str]
+) -> tuple[CallbackQuery, re.Match[str]] | None:
+    """The pressed button and its validated data; anything else is answered and dropped."""
+    query = update.callback_query
+    if query is None or not await allowed_button(update, context):
+        return None
+    match = pattern.match(query.data or "")
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return None
+    return query, match
+
+
+async def answer_refusal(update: Update, refused: Refused) -> None:
+    """A refusal says why and who may do it: as an alert on a button, as a reply to a command."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.refusal(refused), show_alert=True)
+    else:
+        await reply(update, texts.refusal(refused))
+
+
+def chat_sector_of(update: Update, context: Context) -> str | None:
+    chat = update.effective_chat
+    return runtime(context).chat_sector(chat.id) if chat else None

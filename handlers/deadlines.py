@@ -1,4 +1,4 @@
-"""Jobs whose trigger is time: the confirmation deadline."""
+"""Jobs whose trigger is time: deadlines and reminders, each a stored timer fired once."""
 
 from __future__ import annotations
 
@@ -7,18 +7,43 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
-from bot.incidents import CONFIRMATION_TIMER, confirmation_deadline
+from bot import texts
+from bot.allclear import (
+    ACK_DEADLINE_TIMER,
+    ACK_REMINDER_TIMER,
+    ack_reminder_due,
+    close_with_summary,
+)
+from bot.coordination import ACCESS_TIMER, access_repeat_due
+from bot.incidents import (
+    CONFIRMATION_TIMER,
+    NUDGE_TIMER,
+    SUPPORT_OPENS_TIMER,
+    confirmation_deadline,
+    get_incident,
+    touch_progress,
+)
 from bot.jobs import register_timer_handler
 from bot.timers import DueTimer
-from handlers.cards import announce_outcome, refresh_cards
+from handlers.access import repeat_request
+from handlers.allclear import publish_summary
+from handlers.cards import (
+    announce_outcome,
+    broadcast,
+    claim_markup,
+    panel_markup,
+    refresh_cards,
+    support_text,
+    tell_coordinator,
+)
 from handlers.common import runtime
+from models.incident import OPEN_STATUSES
 
 
 async def on_confirmation_deadline(context: Any, session: AsyncSession, timer: DueTimer) -> None:
     """Nobody can wait forever for votes: decide general, probably local or unconfirmed."""
-    if timer.incident_id is None:
-        return
     rt = runtime(context)
+    assert timer.incident_id is not None
     outcome = await confirmation_deadline(
         session, incident_id=timer.incident_id, now=rt.clock.now(), protocol=rt.protocol
     )
@@ -26,5 +51,83 @@ async def on_confirmation_deadline(context: Any, session: AsyncSession, timer: D
         await announce_outcome(context, await refresh_cards(context, timer.incident_id))
 
 
+async def on_nudge(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """ "FLEXUS sigue caído hace 35 min. ¿Novedades?" to the coordinator, or to the group."""
+    rt = runtime(context)
+    assert timer.incident_id is not None
+    now = rt.clock.now()
+    incident = await get_incident(session, timer.incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        await session.commit()
+        return
+    await touch_progress(session, incident.id, now, rt.protocol)  # the next reminder
+    await session.commit()
+    text = texts.nudge(incident.id, now - incident.opened_at, incident.coordinator_id is not None)
+    if incident.coordinator_id is None:
+        await broadcast(context, text, claim_markup(incident.id))
+    else:
+        await tell_coordinator(context, incident.id, text, panel_markup(incident.id))
+    await refresh_cards(context, incident.id)
+
+
+async def on_support_opens(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """Support just opened: whoever manages the case must call now."""
+    assert timer.incident_id is not None
+    incident = await get_incident(session, timer.incident_id, open_only=False)
+    await session.commit()
+    if incident.status not in OPEN_STATUSES or incident.support_contacted_at is not None:
+        return
+    text = texts.support_opened(incident.id, support_text(context))
+    if incident.coordinator_id is None:
+        await broadcast(context, text, claim_markup(incident.id))
+    else:
+        await tell_coordinator(context, incident.id, text, panel_markup(incident.id))
+
+
+async def on_access_repeat(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    rt = runtime(context)
+    assert timer.incident_id is not None
+    access = await access_repeat_due(
+        session,
+        incident_id=timer.incident_id,
+        round_number=int(timer.payload.get("round", 1)),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if access is not None:
+        await repeat_request(context, access)
+        await refresh_cards(context, timer.incident_id)
+
+
+async def on_ack_reminder(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """Sectors that have not confirmed the all-clear are reminded, by name."""
+    rt = runtime(context)
+    assert timer.incident_id is not None
+    people = await ack_reminder_due(
+        session, incident_id=timer.incident_id, now=rt.clock.now(), protocol=rt.protocol
+    )
+    if people is None:
+        return
+    view = await refresh_cards(context, timer.incident_id)
+    missing = view.acks.missing if view.acks else []
+    await broadcast(context, texts.ack_reminder(timer.incident_id, missing, people))
+
+
+async def on_ack_deadline(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """Time is up for acknowledgements: post the summary with whoever confirmed."""
+    rt = runtime(context)
+    assert timer.incident_id is not None
+    data = await close_with_summary(
+        session, incident_id=timer.incident_id, now=rt.clock.now(), protocol=rt.protocol
+    )
+    if data is not None:
+        await publish_summary(context, data)
+
+
 def register(app: Application) -> None:
     register_timer_handler(app, CONFIRMATION_TIMER, on_confirmation_deadline)
+    register_timer_handler(app, NUDGE_TIMER, on_nudge)
+    register_timer_handler(app, SUPPORT_OPENS_TIMER, on_support_opens)
+    register_timer_handler(app, ACCESS_TIMER, on_access_repeat)
+    register_timer_handler(app, ACK_REMINDER_TIMER, on_ack_reminder)
+    register_timer_handler(app, ACK_DEADLINE_TIMER, on_ack_deadline)

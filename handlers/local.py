@@ -4,72 +4,63 @@ from __future__ import annotations
 
 import re
 
-from telegram import CallbackQuery, Update
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import notify, texts
+from bot import texts
 from bot.incidents import Refused, dismiss_as_local, escalate
-from handlers.cards import announce_outcome, refresh_cards
-from handlers.common import Context, allowed_button, runtime
+from handlers.cards import announce_outcome, broadcast, refresh_cards
+from handlers.common import Context, answer_refusal, parse_button, runtime
 
 CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power)$")
 ESCALATE_DATA = re.compile(r"^e:(\d{1,9})$")
 
 
-async def _refuse(query: CallbackQuery, refused: Refused) -> None:
-    await query.answer(texts.REFUSALS[refused.reason], show_alert=True)
-
-
 async def local_cause(update: Update, context: Context) -> None:
-    query = update.callback_query
-    if query is None or not await allowed_button(update, context):
+    parsed = await parse_button(update, context, CAUSE_DATA)
+    if parsed is None:
         return
-    match = CAUSE_DATA.match(query.data or "")
-    if match is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
-    rt, user_id = runtime(context), query.from_user.id
+    query, match = parsed
+    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
     try:
         async with rt.session() as session:
             await dismiss_as_local(
                 session,
-                incident_id=int(match[1]),
+                incident_id=incident_id,
                 user_id=user_id,
                 is_admin=rt.is_admin(user_id),
                 cause=match[2],
                 now=rt.clock.now(),
             )
     except Refused as refused:
-        await _refuse(query, refused)
+        await answer_refusal(update, refused)
         return
     await query.answer(texts.DISMISSED_OK)
-    view = await refresh_cards(context, int(match[1]))
-    await notify.broadcast(context.bot, rt.team_chat_ids, texts.dismissed(view))
+    view = await refresh_cards(context, incident_id)
+    await broadcast(context, texts.dismissed(view))
 
 
 async def escalate_anyway(update: Update, context: Context) -> None:
-    query = update.callback_query
-    if query is None or not await allowed_button(update, context):
+    parsed = await parse_button(update, context, ESCALATE_DATA)
+    if parsed is None:
         return
-    match = ESCALATE_DATA.match(query.data or "")
-    if match is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
-    rt, user_id = runtime(context), query.from_user.id
+    query, match = parsed
+    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
     try:
         async with rt.session() as session:
             moved = await escalate(
                 session,
-                incident_id=int(match[1]),
+                incident_id=incident_id,
                 user_id=user_id,
                 is_admin=rt.is_admin(user_id),
                 now=rt.clock.now(),
+                protocol=rt.protocol,
             )
     except Refused as refused:
-        await _refuse(query, refused)
+        await answer_refusal(update, refused)
         return
     await query.answer(texts.ESCALATED_OK)
-    view = await refresh_cards(context, int(match[1]))
+    view = await refresh_cards(context, incident_id)
     if moved:
         await announce_outcome(context, view, escalated=True)
 

@@ -9,7 +9,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import texts
 from bot.people import set_sector
-from handlers.common import Context, allowed_button, allowed_here, person_of, runtime
+from handlers.common import Context, allowed_here, parse_button, person_of, runtime
 
 SECTOR_DATA = re.compile(r"^s:(\d{1,2})$")
 
@@ -29,12 +29,12 @@ async def sector_command(update: Update, context: Context) -> None:
 
 
 async def sector_chosen(update: Update, context: Context) -> None:
-    query = update.callback_query
-    if query is None or not await allowed_button(update, context):
+    parsed = await parse_button(update, context, SECTOR_DATA)
+    if parsed is None:
         return
+    query, match = parsed
     sectors = runtime(context).protocol.team.sectors
-    match = SECTOR_DATA.match(query.data or "")
-    if match is None or int(match[1]) >= len(sectors):
+    if int(match[1]) >= len(sectors):
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     rt = runtime(context)

@@ -10,7 +10,15 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot import texts
 from bot.incidents import Refused, cast_vote
 from handlers.cards import announce_outcome, refresh_cards
-from handlers.common import Context, allowed_button, person_of, reply, runtime
+from handlers.common import (
+    Context,
+    answer_refusal,
+    chat_sector_of,
+    parse_button,
+    person_of,
+    reply,
+    runtime,
+)
 from handlers.sector import sector_markup
 from models.incident import FAILS, WORKS
 
@@ -18,13 +26,10 @@ VOTE_DATA = re.compile(r"^v:(\d{1,9}):([fw])$")
 
 
 async def vote(update: Update, context: Context) -> None:
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or not await allowed_button(update, context):
+    parsed = await parse_button(update, context, VOTE_DATA)
+    if parsed is None:
         return
-    match = VOTE_DATA.match(query.data or "")
-    if match is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
+    query, match = parsed
     rt = runtime(context)
     choice = FAILS if match[2] == "f" else WORKS
     try:
@@ -33,16 +38,16 @@ async def vote(update: Update, context: Context) -> None:
                 session,
                 incident_id=int(match[1]),
                 person=person_of(query.from_user),
-                chat_sector=rt.chat_sector(chat.id) if chat else None,
+                chat_sector=chat_sector_of(update, context),
                 choice=choice,
                 now=rt.clock.now(),
                 protocol=rt.protocol,
             )
     except Refused as refused:
-        closed = refused.reason == "closed"
-        await query.answer(
-            texts.CLOSED_VOTE if closed else texts.REFUSALS[refused.reason], show_alert=True
-        )
+        if refused.reason == "closed":
+            await query.answer(texts.CLOSED_VOTE, show_alert=True)
+        else:
+            await answer_refusal(update, refused)
         return
     if not result.changed:
         await query.answer(texts.VOTE_SAME)

@@ -1,11 +1,20 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from models.base import Base, UTCDateTime
-from models.incident import Event, Incident, IncidentMessage, Report, Vote
+from models.incident import (
+    Acknowledgement,
+    Event,
+    Incident,
+    IncidentMessage,
+    Report,
+    ValidationAnswer,
+    Vote,
+)
 from models.team import Member, TeamChat
 from models.timer import Timer
 
 __all__ = [
+    "Acknowledgement",
     "Base",
     "Event",
     "Incident",
@@ -15,5 +24,6 @@ __all__ = [
     "TeamChat",
     "Timer",
     "UTCDateTime",
+    "ValidationAnswer",
     "Vote",
 ]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -14,9 +23,12 @@ CONFIRMING = "confirming"
 GENERAL = "general"
 PROBABLY_LOCAL = "probably_local"
 UNCONFIRMED = "unconfirmed"
-RESOLVED = "resolved"
-DISMISSED = "dismissed"
-OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED)
+IN_PROGRESS = "in_progress"  # support contacted, working on it
+VALIDATING = "validating"  # sectors are checking FLEXUS before going back to work
+RESOLVED = "resolved"  # all-clear sent, acknowledgements being collected
+CLOSED = "closed"  # summary posted
+DISMISSED = "dismissed"  # local problem or false alarm
+OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED, IN_PROGRESS, VALIDATING)
 
 # Vote.choice values.
 FAILS = "fails"
@@ -43,6 +55,20 @@ class Incident(Base):
     instruction: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Coordination and support (protocol steps 5–8).
+    coordinator_id: Mapped[int | None] = mapped_column(BigInteger)
+    coordinator_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    support_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    support_contacted_by: Mapped[int | None] = mapped_column(BigInteger)
+    support_ref: Mapped[str | None] = mapped_column(String(120))
+    access_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    access_granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    access_granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    access_tool: Mapped[str | None] = mapped_column(String(40))
+    validation_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    restart_session: Mapped[bool | None] = mapped_column(Boolean)
+    summary_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Report(Base):
@@ -105,3 +131,30 @@ class IncidentMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ValidationAnswer(Base):
+    """A sector's answer to "¿FLEXUS funciona en tu sector?" in one validation round (latest wins)."""
+
+    __tablename__ = "validation_answers"
+    __table_args__ = (UniqueConstraint("incident_id", "round", "sector"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    sector: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
+    works: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Acknowledgement(Base):
+    """Someone pressed "Entendido" on the all-clear."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("incident_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime())

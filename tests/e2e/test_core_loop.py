@@ -76,15 +76,41 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     joined = sent_text(fake_api, GROUP_CAJA, "Sumado al incidente #1", after=mark)
     assert "Ya son 3 afectados" in joined.text
 
-    # Only the reporter or an admin may declare the all-clear
+    # The all-clear needs a coordinator (or an admin) and a validation first
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
-    sent_text(fake_api, GROUP_ADMIN, "Solo quien reportó o un admin", after=mark)
+    sent_text(fake_api, GROUP_ADMIN, "Primero alguien tiene que tomar el reclamo", after=mark)
     mark = fake_api.mark()
-    fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/resuelto Reiniciá sesión en FLEXUS"))
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "y:1"))
+    sent_text(fake_api, GROUP_CAJA, "Luis Pérez gestiona el reclamo del incidente #1", after=mark)
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
+    refusal = sent_text(fake_api, GROUP_ADMIN, "Solo quien coordina el reclamo", after=mark)
+    assert "(Luis Pérez)" in refusal.text
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/resuelto"))
+    sent_text(fake_api, GROUP_ADMIN, "cada sector tiene que confirmar", after=mark)
+
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], ADMIN, "va:1"))
+    request = sent_text(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?", after=mark)
+    assert "Caja ⏳ · Administración ⏳" in request.text
+    fake_api.push(press_update(GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y"))
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, request.result["message_id"], LUIS, "vq:1:1:y"))
+    sent_text(fake_api, GROUP_CAJA, "Todos los sectores confirmaron", after=mark)
+
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/resuelto Cerrá FLEXUS <y> volvé a abrirlo"))
+    question = sent_text(fake_api, GROUP_ADMIN, "¿Hay que reiniciar sesión", after=mark)
+    assert [d for _, d in question.buttons] == ["rs:1:y", "rs:1:n"]
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, question.result["message_id"], ADMIN, "rs:1:y"))
     for chat in (GROUP_CAJA, GROUP_ADMIN):
         clear = sent_text(fake_api, chat, "FLEXUS nuevamente operativo", after=mark)
-        assert "incidente #1" in clear.text and "👉 Reiniciá sesión en FLEXUS" in clear.text
+        assert "incidente #1" in clear.text and "Reiniciá sesión en FLEXUS" in clear.text
+        assert "👉 Cerrá FLEXUS &lt;y&gt; volvé a abrirlo" in clear.text
+        assert clear.buttons == [("👍 Entendido", "ok:1")]
     fake_api.wait_idle()
     closed = fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
     assert "✅ Resuelto a las" in closed
@@ -135,7 +161,9 @@ def test_local_checklist_path(bot: BotProcess, fake_api: FakeBotAPI, tmp_path: P
 
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, message_id, LUIS, "l:1:internet"))
-    assert answer(fake_api, mark).params["text"] == "Solo quien reportó o un admin puede hacer eso."
+    assert answer(fake_api, mark).params["text"] == (
+        "Solo quien reportó (Ana Gómez) o un admin puede hacer eso."
+    )
 
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, message_id, ANA, "l:1:internet"))

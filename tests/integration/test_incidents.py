@@ -13,6 +13,7 @@ from bot import incidents, timers
 from bot.config import Protocol
 from bot.incidents import Refused
 from bot.people import Person
+from bot.views import incident_view
 from models import Event, Incident, Report, Timer, Vote
 from models.incident import (
     CONFIRMING,
@@ -20,7 +21,6 @@ from models.incident import (
     FAILS,
     GENERAL,
     PROBABLY_LOCAL,
-    RESOLVED,
     UNCONFIRMED,
     WORKS,
 )
@@ -107,7 +107,8 @@ async def test_second_reporter_joins_and_makes_it_general(
     assert again.already_affected and not again.became_general
     assert await status(sessions, first.incident_id) == GENERAL
     async with sessions() as session:
-        assert await timers.pending(session) == []  # the deadline no longer matters
+        # The vote deadline no longer matters; the coordinator reminder starts counting.
+        assert [t.kind for t in await timers.pending(session)] == ["nudge"]
         assert await session.scalar(select(func.count()).select_from(Report)) == 3
 
 
@@ -147,7 +148,7 @@ async def test_votes_are_one_per_person_and_changeable(
     changed = await vote(sessions, protocol, 2, FAILS, first.incident_id)
     assert changed.changed and changed.became_general
     async with sessions() as session:
-        view = await incidents.incident_view(session, first.incident_id, protocol)
+        view = await incident_view(session, first.incident_id, protocol)
     assert [(c.sector, c.people) for c in view.affected] == [("Caja", 2)]
     assert view.works == []
 
@@ -181,12 +182,22 @@ async def test_deadline_unconfirmed_when_nobody_answers_then_escalate(
     async with sessions() as session:
         with pytest.raises(Refused) as refused:
             await incidents.escalate(
-                session, incident_id=first.incident_id, user_id=2, is_admin=False, now=T0
+                session,
+                incident_id=first.incident_id,
+                user_id=2,
+                is_admin=False,
+                now=T0,
+                protocol=protocol,
             )
     assert refused.value.reason == "reporter_or_admin"
     async with sessions() as session:
         assert await incidents.escalate(
-            session, incident_id=first.incident_id, user_id=1, is_admin=False, now=T0
+            session,
+            incident_id=first.incident_id,
+            user_id=1,
+            is_admin=False,
+            now=T0,
+            protocol=protocol,
         )
     assert await status(sessions, first.incident_id) == GENERAL
 
@@ -232,26 +243,6 @@ async def test_general_incident_cannot_be_dismissed_as_local(
                 now=T0,
             )
     assert refused.value.reason == "already_general"
-
-
-async def test_resolve_by_reporter_or_admin_only(sessions: Sessions, protocol: Protocol) -> None:
-    first = await report(sessions, protocol, 1)
-    async with sessions() as session:
-        with pytest.raises(Refused) as refused:
-            await incidents.resolve(session, user_id=5, is_admin=False, instruction=None, now=T0)
-    assert refused.value.reason == "reporter_or_admin"
-    closed_at = T0 + timedelta(hours=1, minutes=25)
-    async with sessions() as session:
-        done = await incidents.resolve(
-            session, user_id=5, is_admin=True, instruction="Reiniciá sesión", now=closed_at
-        )
-    assert done.incident_id == first.incident_id
-    assert done.closed_at - done.opened_at == timedelta(hours=1, minutes=25)
-    assert await status(sessions, first.incident_id) == RESOLVED
-    async with sessions() as session:
-        with pytest.raises(Refused) as refused:
-            await incidents.resolve(session, user_id=1, is_admin=False, instruction=None, now=T0)
-    assert refused.value.reason == "no_open_incident"
 
 
 async def test_timer_claim_is_once_only(sessions: Sessions, protocol: Protocol) -> None:

@@ -1,0 +1,312 @@
+"""Protocol steps 5–6: a coordinator claims the case, calls support, gets server access from Gerencia."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import timers
+from bot.config import GerenciaContact, Protocol
+from bot.incidents import (
+    OPEN_STATUSES,
+    SUPPORT_OPENS_TIMER,
+    UNCLASSIFIED,
+    Refused,
+    add_event,
+    get_incident,
+    member_name,
+    require_coordinator,
+    touch_progress,
+    transition,
+)
+from bot.people import Person, touch_member
+from models import Incident, Member
+from models.incident import GENERAL, IN_PROGRESS
+
+ACCESS_TIMER = "access_repeat"
+REFERENCE_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    incident_id: int
+    coordinator_id: int
+    already_yours: bool
+
+
+@dataclass(frozen=True)
+class AccessRound:
+    """Who to ask for server access now: the main Gerencia contacts, plus backups once escalated."""
+
+    incident_id: int
+    round: int
+    contacts: list[GerenciaContact]
+    escalated: bool
+    last: bool  # no more repeats after this one
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    person: Person,
+    chat_id: int,
+    chat_sector: str | None,
+    now: datetime,
+    protocol: Protocol,
+) -> ClaimResult:
+    """ "Yo gestiono el reclamo": the first press wins, decided by the database."""
+    await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    result: Any = await session.execute(
+        update(Incident)
+        .where(
+            Incident.id == incident_id,
+            Incident.coordinator_id.is_(None),
+            Incident.status.in_(OPEN_STATUSES),
+        )
+        .values(coordinator_id=person.user_id, coordinator_chat_id=chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        incident = await get_incident(session, incident_id, open_only=True)
+        await session.commit()
+        if incident.coordinator_id == person.user_id:
+            return ClaimResult(incident_id, person.user_id, already_yours=True)
+        raise Refused("already_claimed", await member_name(session, incident.coordinator_id))
+    add_event(session, incident_id, "claimed", person.user_id, now)
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return ClaimResult(incident_id, person.user_id, already_yours=False)
+
+
+async def handover_candidates(
+    session: AsyncSession, *, incident_id: int, limit: int = 12
+) -> list[tuple[int, str]]:
+    """People the coordination can be passed to: members, most recently active first."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    rows = await session.execute(
+        select(Member.user_id, Member.full_name)
+        .where(Member.user_id != incident.coordinator_id)
+        .order_by(Member.updated_at.desc())
+        .limit(limit)
+    )
+    return [(user_id, name) for user_id, name in rows.all()]
+
+
+async def hand_over(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    to_user_id: int,
+    now: datetime,
+    protocol: Protocol,
+) -> str:
+    """ "Pasar coordinación": the coordinator (or an admin) hands the case to another member."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, user_id, is_admin)
+    target = await session.get(Member, to_user_id)
+    if target is None:
+        raise Refused("unknown_person")
+    incident.coordinator_id = to_user_id
+    add_event(session, incident_id, "handed_over", user_id, now, target.full_name)
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return target.full_name
+
+
+async def contact_support(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    person: Person,
+    is_admin: bool,
+    chat_id: int,
+    reference: str | None,
+    now: datetime,
+    protocol: Protocol,
+) -> Incident:
+    """ "Soporte contactado": who called and when, with the ticket if there is one.
+
+    Whoever calls with nobody coordinating becomes the coordinator: they are managing the case.
+    """
+    incident = await get_incident(session, incident_id, open_only=True)
+    if incident.coordinator_id is None:
+        await claim(
+            session,
+            incident_id=incident_id,
+            person=person,
+            chat_id=chat_id,
+            chat_sector=None,
+            now=now,
+            protocol=protocol,
+        )
+        incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, person.user_id, is_admin)
+    reference = (reference or "").strip()[:REFERENCE_LIMIT] or None
+    if incident.support_contacted_at is None:
+        incident.support_contacted_at = now
+        incident.support_contacted_by = person.user_id
+        add_event(session, incident_id, "support_contacted", person.user_id, now, reference)
+        await transition(
+            session,
+            incident_id,
+            (*UNCLASSIFIED, GENERAL),
+            IN_PROGRESS,
+            now,
+            actor=person.user_id,
+            kind="in_progress",
+        )
+    elif reference:
+        add_event(session, incident_id, "support_reference", person.user_id, now, reference)
+    if reference:
+        incident.support_ref = reference
+    await timers.cancel(session, incident_id=incident_id, kinds=(SUPPORT_OPENS_TIMER,))
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return await get_incident(session, incident_id, open_only=False)
+
+
+def gerencia_contacts(protocol: Protocol, *, backups: bool) -> list[GerenciaContact]:
+    return [c for c in protocol.gerencia if c.backup == backups]
+
+
+def is_gerencia(protocol: Protocol, user_id: int) -> bool:
+    return any(c.telegram_id == user_id for c in protocol.gerencia if c.telegram_id)
+
+
+async def request_access(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    now: datetime,
+    protocol: Protocol,
+) -> AccessRound:
+    """ "Soporte necesita acceso al servidor": ask Gerencia, and keep asking until they answer."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, user_id, is_admin)
+    if incident.access_granted_at is not None:
+        raise Refused("access_already_granted")
+    first = incident.access_requested_at is None
+    incident.access_requested_at = now
+    add_event(
+        session,
+        incident_id,
+        "access_requested" if first else "access_requested_again",
+        user_id,
+        now,
+    )
+    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
+    access_round = _access_round(incident_id, 0, protocol)
+    _schedule_repeat(session, access_round, now, protocol)
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return access_round
+
+
+def _access_round(incident_id: int, number: int, protocol: Protocol) -> AccessRound:
+    # The first request is round 0; after `escalate_after` unanswered repeats, backups are asked too.
+    escalate_after = protocol.deadlines.access_escalate_after
+    escalated = number > escalate_after
+    contacts = gerencia_contacts(protocol, backups=False)
+    if escalated:
+        contacts += gerencia_contacts(protocol, backups=True)
+    # Keep asking for as long again after the backups are in; then people must phone.
+    return AccessRound(
+        incident_id=incident_id,
+        round=number,
+        contacts=contacts,
+        escalated=escalated,
+        last=number >= 2 * escalate_after,
+    )
+
+
+def _schedule_repeat(
+    session: AsyncSession, current: AccessRound, now: datetime, protocol: Protocol
+) -> None:
+    if not current.last:
+        timers.schedule(
+            session,
+            kind=ACCESS_TIMER,
+            incident_id=current.incident_id,
+            due_at=now + timedelta(minutes=protocol.deadlines.access_repeat_minutes),
+            now=now,
+            payload={"round": current.round + 1},
+        )
+
+
+async def access_repeat_due(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    round_number: int,
+    now: datetime,
+    protocol: Protocol,
+) -> AccessRound | None:
+    """A repeat fell due: who to ask again now, or None when access came or the incident ended."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES or incident.access_granted_at is not None:
+        await session.commit()
+        return None
+    access_round = _access_round(incident_id, round_number, protocol)
+    add_event(session, incident_id, "access_reminder", None, now, str(round_number))
+    _schedule_repeat(session, access_round, now, protocol)
+    await session.commit()
+    return access_round
+
+
+async def grant_access(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    person: Person,
+    is_admin: bool,
+    tool: str,
+    now: datetime,
+    protocol: Protocol,
+) -> str:
+    """Gerencia gave support remote access (AnyDesk or TeamViewer); returns who did it."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    user_id = person.user_id
+    if not (is_admin or is_gerencia(protocol, user_id)):
+        names = ", ".join(c.name for c in protocol.gerencia)
+        raise Refused("gerencia_only", names)
+    if incident.access_granted_at is not None:
+        raise Refused("access_already_granted")
+    await touch_member(session, person=person, now=now)
+    incident.access_granted_at = now
+    incident.access_granted_by = user_id
+    incident.access_tool = tool
+    add_event(session, incident_id, "access_granted", user_id, now, tool)
+    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return person.full_name
+
+
+@dataclass(frozen=True)
+class CoordinatorContact:
+    user_id: int
+    name: str
+    private_chat: bool
+    fallback_chat_id: int  # where they claimed the case (or where it was reported)
+
+
+async def coordinator_contact(session: AsyncSession, incident_id: int) -> CoordinatorContact | None:
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.coordinator_id is None:
+        return None
+    member = await session.get(Member, incident.coordinator_id)
+    return CoordinatorContact(
+        user_id=incident.coordinator_id,
+        name=member.full_name if member else str(incident.coordinator_id),
+        private_chat=bool(member and member.private_chat),
+        fallback_chat_id=incident.coordinator_chat_id or incident.origin_chat_id,
+    )

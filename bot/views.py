@@ -1,0 +1,123 @@
+"""What a person sees about an incident, read in one go for the status card and /estado."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.allclear import AckState, ack_state
+from bot.config import Protocol
+from bot.incidents import get_incident, member_name
+from bot.validation import ValidationState, validation_state
+from models import Member, Vote
+from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, WORKS
+
+
+@dataclass(frozen=True)
+class SectorCount:
+    sector: str | None
+    people: int
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    status: str
+    reporter_id: int
+    reporter_name: str
+    reporter_sector: str | None
+    opened_at: datetime
+    confirm_until: datetime
+    description: str
+    has_photo: bool
+    affected: list[SectorCount]
+    works: list[SectorCount]
+    local_cause: str | None
+    instruction: str | None
+    closed_at: datetime | None
+    coordinator_id: int | None = None
+    coordinator_name: str | None = None
+    support_contacted_at: datetime | None = None
+    support_contacted_by: str | None = None
+    support_ref: str | None = None
+    access_requested_at: datetime | None = None
+    access_granted_at: datetime | None = None
+    access_granted_by: str | None = None
+    access_tool: str | None = None
+    validation: ValidationState | None = None
+    acks: AckState | None = None
+    restart_session: bool | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def affected_people(self) -> int:
+        return sum(c.people for c in self.affected)
+
+    @property
+    def affected_sectors(self) -> int:
+        return len([c for c in self.affected if c.sector is not None])
+
+
+async def incident_view(
+    session: AsyncSession, incident_id: int, protocol: Protocol
+) -> IncidentView:
+    incident = await get_incident(session, incident_id, open_only=False)
+    reporter = await session.get(Member, incident.reporter_id)
+    rows = (
+        await session.execute(
+            select(Vote.choice, Member.sector)
+            .join(Member, Member.user_id == Vote.user_id)
+            .where(Vote.incident_id == incident_id)
+        )
+    ).all()
+    counts: dict[str, Counter[str | None]] = {FAILS: Counter(), WORKS: Counter()}
+    for choice, sector in rows:
+        counts[choice][sector] += 1
+    order = {name: i for i, name in enumerate(protocol.team.sectors)}
+
+    def by_sector(counter: Counter[str | None]) -> list[SectorCount]:
+        ranked = sorted(counter.items(), key=lambda kv: order.get(kv[0] or "", len(order)))
+        return [SectorCount(sector=s, people=n) for s, n in ranked]
+
+    validation = None
+    if incident.validation_round > 0 and incident.status in OPEN_STATUSES:
+        validation = await validation_state(session, incident, protocol)
+    acks = None
+    if incident.status in (RESOLVED, CLOSED):
+        acks = await ack_state(session, incident_id, protocol)
+    return IncidentView(
+        id=incident.id,
+        status=incident.status,
+        reporter_id=incident.reporter_id,
+        reporter_name=reporter.full_name if reporter else str(incident.reporter_id),
+        reporter_sector=reporter.sector if reporter else None,
+        opened_at=incident.opened_at,
+        confirm_until=incident.opened_at
+        + timedelta(minutes=protocol.deadlines.confirmation_minutes),
+        description=incident.description,
+        has_photo=incident.photo_file_id is not None,
+        affected=by_sector(counts[FAILS]),
+        works=by_sector(counts[WORKS]),
+        local_cause=incident.local_cause,
+        instruction=incident.instruction,
+        closed_at=incident.closed_at,
+        coordinator_id=incident.coordinator_id,
+        coordinator_name=await member_name(session, incident.coordinator_id),
+        support_contacted_at=incident.support_contacted_at,
+        support_contacted_by=await member_name(session, incident.support_contacted_by),
+        support_ref=incident.support_ref,
+        access_requested_at=incident.access_requested_at,
+        access_granted_at=incident.access_granted_at,
+        access_granted_by=await member_name(session, incident.access_granted_by),
+        access_tool=incident.access_tool,
+        validation=validation,
+        acks=acks,
+        restart_session=incident.restart_session,
+    )

@@ -1,0 +1,127 @@
+"""Server access through Gerencia: ask privately (or in the group), repeat, escalate, record."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler
+
+from bot import notify, texts
+from bot.coordination import AccessRound, grant_access, request_access
+from bot.incidents import Refused
+from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
+from handlers.common import Context, answer_refusal, parse_button, person_of, runtime
+
+REQUEST_DATA = re.compile(r"^ax:(\d{1,9})$")
+GRANT_DATA = re.compile(r"^ag:(\d{1,9}):(\d)$")
+
+
+def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.granted_button(tool), callback_data=f"ag:{incident_id}:{i}"
+                )
+            ]
+            for i, tool in enumerate(tools)
+        ]
+    )
+
+
+async def ask_gerencia(context: Context, access: AccessRound) -> None:
+    """Each contact privately; those the bot cannot reach are mentioned in the team chats."""
+    rt = runtime(context)
+    tools = rt.protocol.access.remote_tools
+    view = await view_of(context, access.incident_id)
+    markup = grant_markup(access.incident_id, tools)
+    unreachable: list[tuple[int, str]] = []
+    for contact in access.contacts:
+        text = texts.access_request(
+            access.incident_id, contact.name, view.coordinator_name, tools, access.round
+        )
+        if (
+            not contact.telegram_id
+            or await notify.send_private(context.bot, contact.telegram_id, text, markup) is None
+        ):
+            unreachable.append((contact.telegram_id, contact.name))
+    if unreachable:
+        await broadcast(
+            context,
+            texts.access_in_group(
+                access.incident_id, unreachable, tools, context.bot.username, access.round
+            ),
+            markup,
+        )
+
+
+async def request_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, REQUEST_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            access = await request_access(
+                session,
+                incident_id=incident_id,
+                user_id=query.from_user.id,
+                is_admin=rt.is_admin(query.from_user.id),
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(texts.access_requested([c.name for c in access.contacts]), show_alert=True)
+    await ask_gerencia(context, access)
+    await refresh_cards(context, incident_id)
+
+
+async def granted_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, GRANT_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    tools = rt.protocol.access.remote_tools
+    if int(match[2]) >= len(tools):
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    tool = tools[int(match[2])]
+    try:
+        async with rt.session() as session:
+            name = await grant_access(
+                session,
+                incident_id=incident_id,
+                person=person_of(query.from_user),
+                is_admin=rt.is_admin(query.from_user.id),
+                tool=tool,
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(texts.ACCESS_THANKS)
+    at = texts.clock_time(rt.clock.now(), rt.tz)
+    await broadcast(context, texts.access_granted(name, tool, incident_id, at))
+    await refresh_cards(context, incident_id)
+
+
+async def repeat_request(context: Context, access: AccessRound) -> None:
+    """A repeat fell due: ask again, tell the coordinator when backups join or when it gives up."""
+    await ask_gerencia(context, access)
+    if access.round == runtime(context).protocol.deadlines.access_escalate_after + 1:
+        backups = [c.name for c in access.contacts if c.backup]
+        if backups:
+            await tell_coordinator(context, access.incident_id, texts.access_escalated(backups))
+    if access.last:
+        await tell_coordinator(context, access.incident_id, texts.ACCESS_NO_ANSWER)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CallbackQueryHandler(request_pressed, pattern=r"^ax:"))
+    app.add_handler(CallbackQueryHandler(granted_pressed, pattern=r"^ag:"))

@@ -1,0 +1,159 @@
+"""/resuelto: the all-clear to every chat and person, "Entendido" tracking, and the summary."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import notify, texts
+from bot.allclear import (
+    Summary,
+    acknowledge,
+    close_with_summary,
+    prepare_all_clear,
+    private_recipients,
+    send_all_clear,
+)
+from bot.incidents import Refused, record_messages
+from handlers.cards import broadcast, refresh_cards
+from handlers.common import (
+    Context,
+    allowed_here,
+    answer_refusal,
+    chat_sector_of,
+    parse_button,
+    person_of,
+    reply,
+    runtime,
+)
+
+COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
+RESTART_DATA = re.compile(r"^rs:(\d{1,9}):([yn])$")
+ACK_DATA = re.compile(r"^ok:(\d{1,9})$")
+ALL_CLEAR = "all_clear"
+
+
+def restart_markup(incident_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.BUTTON_RESTART_YES, callback_data=f"rs:{incident_id}:y"),
+                InlineKeyboardButton(texts.BUTTON_RESTART_NO, callback_data=f"rs:{incident_id}:n"),
+            ]
+        ]
+    )
+
+
+def ack_markup(incident_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.BUTTON_ACK, callback_data=f"ok:{incident_id}")]]
+    )
+
+
+async def resuelto(update: Update, context: Context) -> None:
+    """/resuelto [instrucción]: checks who and when, then asks about logging in again."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or not await allowed_here(update, context, private_ok=True):
+        return
+    rt = runtime(context)
+    instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()
+    try:
+        async with rt.session() as session:
+            incident_id = await prepare_all_clear(
+                session,
+                user_id=user.id,
+                is_admin=rt.is_admin(user.id),
+                instruction=instruction,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await reply(update, texts.RESTART_QUESTION, reply_markup=restart_markup(incident_id))
+
+
+async def restart_answered(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, RESTART_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            clear = await send_all_clear(
+                session,
+                incident_id=incident_id,
+                user_id=query.from_user.id,
+                is_admin=rt.is_admin(query.from_user.id),
+                restart_session=match[2] == "y",
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+            people = await private_recipients(session)
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(texts.ALL_CLEAR_SENT)
+    text = texts.all_clear(
+        texts.AllClearText(
+            incident_id=incident_id,
+            down_for=clear.closed_at - clear.opened_at,
+            restart_session=clear.restart_session,
+            instruction=clear.instruction,
+        ),
+        rt.protocol.limits.description_max_chars,
+    )
+    sent = await broadcast(context, text, ack_markup(incident_id))
+    for user_id in people:
+        message_id = await notify.send_private(context.bot, user_id, text, ack_markup(incident_id))
+        if message_id is not None:
+            sent.append((user_id, message_id))
+    async with rt.session() as session:
+        await record_messages(
+            session, incident_id=incident_id, kind=ALL_CLEAR, sent=sent, now=rt.clock.now()
+        )
+    await refresh_cards(context, incident_id)
+
+
+async def acknowledged(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, ACK_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            result = await acknowledge(
+                session,
+                incident_id=incident_id,
+                person=person_of(query.from_user),
+                chat_sector=chat_sector_of(update, context),
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(texts.ACK_THANKS if result.new else texts.ACK_ALREADY)
+    if result.new:
+        await refresh_cards(context, incident_id)
+    if result.complete:
+        async with rt.session() as session:
+            data = await close_with_summary(
+                session, incident_id=incident_id, now=rt.clock.now(), protocol=rt.protocol
+            )
+        if data is not None:
+            await publish_summary(context, data)
+
+
+async def publish_summary(context: Context, data: Summary) -> None:
+    """The incident summary to every team chat; the card shows it closed."""
+    await broadcast(context, texts.summary(data, runtime(context).tz))
+    await refresh_cards(context, data.incident_id)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("resuelto", resuelto))
+    app.add_handler(CallbackQueryHandler(restart_answered, pattern=r"^rs:"))
+    app.add_handler(CallbackQueryHandler(acknowledged, pattern=r"^ok:"))

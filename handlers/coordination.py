@@ -1,0 +1,203 @@
+"""The coordinator: claims the case, records the call to support, hands the case over."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import notify, texts
+from bot.coordination import claim, contact_support, hand_over, handover_candidates
+from bot.incidents import Refused, open_incident_id, record_messages
+from handlers.cards import (
+    broadcast,
+    opening_text,
+    panel_markup,
+    refresh_cards,
+    support_text,
+    tell_coordinator,
+)
+from handlers.common import (
+    Context,
+    allowed_here,
+    answer_refusal,
+    chat_sector_of,
+    parse_button,
+    person_of,
+    reply,
+    runtime,
+)
+
+CLAIM_DATA = re.compile(r"^y:(\d{1,9})$")
+CONTACTED_DATA = re.compile(r"^sc:(\d{1,9})$")
+HANDOVER_MENU_DATA = re.compile(r"^ho:(\d{1,9})$")
+HANDOVER_TO_DATA = re.compile(r"^hu:(\d{1,9}):(\d{1,15})$")
+REFERENCE_PROMPT = "ref_prompt"
+COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
+
+
+async def claim_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, CLAIM_DATA)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            result = await claim(
+                session,
+                incident_id=incident_id,
+                person=person_of(query.from_user),
+                chat_id=update.effective_chat.id,
+                chat_sector=chat_sector_of(update, context),
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(texts.already_yours(incident_id) if result.already_yours else "👍")
+    panel = texts.coordinator_panel(
+        incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
+    )
+    await notify.send(
+        context.bot,
+        update.effective_chat.id,
+        f"{texts.mention(query.from_user.id, query.from_user.full_name)}: {panel}",
+        panel_markup(incident_id),
+    )
+    if not result.already_yours:
+        await broadcast(context, texts.claimed(query.from_user.full_name, incident_id))
+        await refresh_cards(context, incident_id)
+
+
+async def _record_contact(
+    update: Update, context: Context, incident_id: int, reference: str | None
+) -> bool:
+    """Record the call; tells the group. False (after answering) when refused."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return False
+    rt = runtime(context)
+    try:
+        async with rt.session() as session:
+            incident = await contact_support(
+                session,
+                incident_id=incident_id,
+                person=person_of(user),
+                is_admin=rt.is_admin(user.id),
+                chat_id=chat.id,
+                reference=reference,
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return False
+    at = texts.clock_time(incident.support_contacted_at or rt.clock.now(), rt.tz)
+    await broadcast(
+        context, texts.support_contacted(user.full_name, incident_id, incident.support_ref, at)
+    )
+    await refresh_cards(context, incident_id)
+    return True
+
+
+async def contacted_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, CONTACTED_DATA)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, match = parsed
+    incident_id = int(match[1])
+    if not await _record_contact(update, context, incident_id, None):
+        return
+    await query.answer("👍")
+    # Ask for the ticket number: a reply to this message is read as the reference.
+    message_id = await notify.send(
+        context.bot, update.effective_chat.id, texts.REFERENCE_PROMPT, ForceReply(selective=True)
+    )
+    if message_id is not None:
+        rt = runtime(context)
+        async with rt.session() as session:
+            await record_messages(
+                session,
+                incident_id=incident_id,
+                kind=REFERENCE_PROMPT,
+                sent=[(update.effective_chat.id, message_id)],
+                now=rt.clock.now(),
+            )
+
+
+async def contactado_command(update: Update, context: Context) -> None:
+    """/contactado [número de reclamo]"""
+    message = update.effective_message
+    if message is None or not await allowed_here(update, context, private_ok=True):
+        return
+    rt = runtime(context)
+    async with rt.session() as session:
+        incident_id = await open_incident_id(session)
+    if incident_id is None:
+        await reply(update, texts.REFUSALS["no_open_incident"])
+        return
+    reference = COMMAND_PREFIX.sub("", message.text or "", count=1).strip() or None
+    await _record_contact(update, context, incident_id, reference)
+
+
+async def reference_replied(update: Update, context: Context, incident_id: int, text: str) -> None:
+    if await _record_contact(update, context, incident_id, text):
+        await reply(update, texts.reference_saved(text))
+
+
+async def handover_menu(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, HANDOVER_MENU_DATA)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    async with rt.session() as session:
+        people = await handover_candidates(session, incident_id=incident_id)
+    await query.answer()
+    rows = [
+        [InlineKeyboardButton(name[:40], callback_data=f"hu:{incident_id}:{user_id}")]
+        for user_id, name in people
+    ]
+    await notify.send(
+        context.bot, update.effective_chat.id, texts.HANDOVER_PROMPT, InlineKeyboardMarkup(rows)
+    )
+
+
+async def handover_chosen(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, HANDOVER_TO_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            name = await hand_over(
+                session,
+                incident_id=incident_id,
+                user_id=query.from_user.id,
+                is_admin=rt.is_admin(query.from_user.id),
+                to_user_id=int(match[2]),
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer("👍")
+    await broadcast(context, texts.handed_over(name, incident_id))
+    panel = texts.coordinator_panel(
+        incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
+    )
+    await tell_coordinator(context, incident_id, panel, panel_markup(incident_id))
+    await refresh_cards(context, incident_id)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CallbackQueryHandler(claim_pressed, pattern=r"^y:"))
+    app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=r"^sc:"))
+    app.add_handler(CallbackQueryHandler(handover_menu, pattern=r"^ho:"))
+    app.add_handler(CallbackQueryHandler(handover_chosen, pattern=r"^hu:"))
+    app.add_handler(CommandHandler("contactado", contactado_command))

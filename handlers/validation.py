@@ -1,0 +1,201 @@
+"""Validation before going back to work: "¿FLEXUS funciona en tu sector?" ✅ / ❌."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler
+
+from bot import notify, texts
+from bot.incidents import Refused, get_incident, messages_of, record_messages
+from bot.validation import (
+    ValidationState,
+    answer_validation,
+    override_missing,
+    sectors_to_override,
+    start_validation,
+    validation_state,
+)
+from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator
+from handlers.common import (
+    Context,
+    answer_refusal,
+    chat_sector_of,
+    parse_button,
+    person_of,
+    reply,
+    runtime,
+)
+
+START_DATA = re.compile(r"^va:(\d{1,9})$")
+ANSWER_DATA = re.compile(r"^vq:(\d{1,9}):(\d{1,4}):([yn])$")
+OVERRIDE_DATA = re.compile(r"^vo:(\d{1,9})$")
+VALIDATION = "validation"
+OVERRIDE_PROMPT = "override_prompt"
+
+
+def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
+    prefix = f"vq:{state.incident_id}:{state.round}"
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.BUTTON_WORKS_HERE, callback_data=f"{prefix}:y"),
+                InlineKeyboardButton(texts.BUTTON_FAILS_HERE, callback_data=f"{prefix}:n"),
+            ],
+            [InlineKeyboardButton(texts.BUTTON_OVERRIDE, callback_data=f"vo:{state.incident_id}")],
+        ]
+    )
+
+
+async def _refresh_requests(context: Context, state: ValidationState, still_open: bool) -> None:
+    rt = runtime(context)
+    async with rt.session() as session:
+        targets = await messages_of(
+            session, incident_id=state.incident_id, kind=f"{VALIDATION}:{state.round}"
+        )
+    markup = validation_markup(state) if still_open else None
+    await notify.edit(
+        context.bot, targets, texts.validation_request(state.incident_id, state), markup
+    )
+
+
+async def start_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, START_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id = runtime(context), int(match[1])
+    try:
+        async with rt.session() as session:
+            state = await start_validation(
+                session,
+                incident_id=incident_id,
+                user_id=query.from_user.id,
+                is_admin=rt.is_admin(query.from_user.id),
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer("👍")
+    sent = await broadcast(
+        context, texts.validation_request(incident_id, state), validation_markup(state)
+    )
+    async with rt.session() as session:
+        await record_messages(
+            session,
+            incident_id=incident_id,
+            kind=f"{VALIDATION}:{state.round}",
+            sent=sent,
+            now=rt.clock.now(),
+        )
+    await refresh_cards(context, incident_id)
+
+
+async def answer_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, ANSWER_DATA)
+    if parsed is None:
+        return
+    query, match = parsed
+    rt, incident_id, round_number = runtime(context), int(match[1]), int(match[2])
+    try:
+        async with rt.session() as session:
+            result = await answer_validation(
+                session,
+                incident_id=incident_id,
+                round_number=round_number,
+                person=person_of(query.from_user),
+                chat_sector=chat_sector_of(update, context),
+                works=match[3] == "y",
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+            incident = await get_incident(session, incident_id, open_only=False)
+            state = await validation_state(session, incident, rt.protocol)
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer(f"Anotado para {result.sector}.")
+    await _refresh_requests(context, state, still_open=result.works and not result.complete)
+    view = await refresh_cards(context, incident_id)
+    if not result.works:
+        text = texts.validation_failed(incident_id, result.sector, query.from_user.full_name)
+        await broadcast(context, text)
+        await tell_coordinator(context, incident_id, text, panel_markup(incident_id))
+    elif result.complete:
+        await broadcast(
+            context,
+            texts.validation_complete(incident_id, view.coordinator_id, view.coordinator_name),
+        )
+
+
+async def override_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, OVERRIDE_DATA)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, match = parsed
+    rt, incident_id, user_id = runtime(context), int(match[1]), query.from_user.id
+    try:
+        async with rt.session() as session:
+            missing = await sectors_to_override(
+                session,
+                incident_id=incident_id,
+                user_id=user_id,
+                is_admin=rt.is_admin(user_id),
+                protocol=rt.protocol,
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await query.answer()
+    message_id = await notify.send(
+        context.bot,
+        update.effective_chat.id,
+        texts.override_prompt(missing),
+        ForceReply(selective=True),
+    )
+    if message_id is not None:
+        async with rt.session() as session:
+            await record_messages(
+                session,
+                incident_id=incident_id,
+                kind=OVERRIDE_PROMPT,
+                sent=[(update.effective_chat.id, message_id)],
+                now=rt.clock.now(),
+            )
+
+
+async def override_reason_replied(
+    update: Update, context: Context, incident_id: int, reason: str
+) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    rt = runtime(context)
+    try:
+        async with rt.session() as session:
+            missing = await override_missing(
+                session,
+                incident_id=incident_id,
+                user_id=user.id,
+                is_admin=rt.is_admin(user.id),
+                reason=reason,
+                now=rt.clock.now(),
+                protocol=rt.protocol,
+            )
+            incident = await get_incident(session, incident_id, open_only=False)
+            state = await validation_state(session, incident, rt.protocol)
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    await _refresh_requests(context, state, still_open=False)
+    await refresh_cards(context, incident_id)
+    await reply(update, texts.override_done(missing, reason))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CallbackQueryHandler(start_pressed, pattern=r"^va:"))
+    app.add_handler(CallbackQueryHandler(answer_pressed, pattern=r"^vq:"))
+    app.add_handler(CallbackQueryHandler(override_pressed, pattern=r"^vo:"))
