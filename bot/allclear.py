@@ -15,6 +15,7 @@ from bot.incidents import (
     add_event,
     dialect_insert,
     get_incident,
+    member_name,
     open_incident_id,
     require_coordinator,
     transition,
@@ -27,7 +28,7 @@ from models.incident import CLOSED, FAILS, RESOLVED, VALIDATING
 ACK_REMINDER_TIMER = "ack_reminder"
 ACK_DEADLINE_TIMER = "ack_deadline"
 # Timeline events left out of the summary: they are counted elsewhere in it.
-_NOT_IN_TIMELINE = {"vote", "acknowledged", "access_reminder"}
+_NOT_IN_TIMELINE = {"vote", "acknowledged", "access_reminder", "in_progress"}
 
 
 @dataclass(frozen=True)
@@ -289,16 +290,15 @@ async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -
         .select_from(Vote)
         .where(Vote.incident_id == incident_id, Vote.choice == FAILS)
     )
-    names = {e.actor_id: n for e, n in events if e.actor_id is not None}
     return Summary(
         incident_id=incident_id,
         opened_at=incident.opened_at,
         confirmed_at=confirmed,
         support_contacted_at=incident.support_contacted_at,
         restored_at=incident.closed_at,
-        coordinator=names.get(incident.coordinator_id) if incident.coordinator_id else None,
+        coordinator=await member_name(session, incident.coordinator_id),
         support_ref=incident.support_ref,
-        access_by=names.get(incident.access_granted_by) if incident.access_granted_by else None,
+        access_by=await member_name(session, incident.access_granted_by),
         access_tool=incident.access_tool,
         affected_people=affected or 0,
         timeline=[

@@ -320,6 +320,7 @@ def ack_reminder(incident_id: int, missing: list[str], people: list[tuple[int, s
     )
 
 
+# What each timeline event says; "{d}" is the event's detail (left out when there is none).
 _TIMELINE = {
     "opened": "reportó la falla",
     "joined": "se sumó: también le falla",
@@ -328,23 +329,40 @@ _TIMELINE = {
     "unconfirmed": "nadie más respondió",
     "escalated": "escaló: sigue fallando",
     "claimed": "tomó el reclamo",
-    "handed_over": "pasó la coordinación a",
-    "support_contacted": "contactó a soporte",
-    "support_reference": "anotó el reclamo",
-    "in_progress": "soporte trabajando",
+    "handed_over": "pasó la coordinación a {d}",
+    "support_contacted": "contactó a soporte (reclamo {d})",
+    "support_reference": "anotó el reclamo {d}",
     "access_requested": "pidió acceso al servidor",
     "access_requested_again": "volvió a pedir acceso al servidor",
-    "access_granted": "dio acceso al servidor por",
-    "validation_started": "pidió validar a los sectores (ronda",
-    "validation_ok": "confirmó que funciona en",
-    "validation_failed": "avisó que sigue fallando en",
+    "access_granted": "dio acceso al servidor por {d}",
+    "validation_started": "pidió validar a los sectores (ronda {d})",
+    "validation_ok": "confirmó que funciona en {d}",
+    "validation_failed": "avisó que sigue fallando en {d}",
     "validated": "todos los sectores confirmaron",
-    "validation_override": "siguió sin esperar a",
-    "resolved": "avisó que FLEXUS funciona",
-    "ack_reminder": "recordatorio de confirmar el aviso a",
+    "validation_override": "siguió sin esperar a {d}",
+    "resolved": "avisó que FLEXUS funciona: «{d}»",
+    "ack_reminder": "recordatorio de confirmar el aviso a {d}",
     "closed": "cierre",
+    "dismissed": "cerró como problema local ({d})",
+}
+
+
+_TIMELINE_BARE = {
+    "support_contacted": "contactó a soporte",
+    "resolved": "avisó que FLEXUS funciona",
     "dismissed": "cerró como problema local",
 }
+
+
+def _timeline_text(kind: str, detail: str | None) -> str:
+    template = _TIMELINE.get(kind, kind)
+    if "{d}" not in template:
+        return template
+    if not detail:
+        return _TIMELINE_BARE.get(kind, template.replace("{d}", "").strip())
+    return template.replace("{d}", esc(detail, 80))
+
+
 _TIMELINE_LIMIT = 40
 
 
@@ -368,16 +386,8 @@ def summary(data: Summary, tz: ZoneInfo) -> str:
     lines.append("<b>Línea de tiempo</b>")
     entries = data.timeline
     for entry in entries[:_TIMELINE_LIMIT]:
-        what = _TIMELINE.get(entry.kind, entry.kind)
         who = f"{esc(entry.actor, 64)} " if entry.actor else ""
-        detail = (
-            f" {esc(entry.detail, 80)}"
-            if entry.detail and entry.kind not in ("opened", "joined")
-            else ""
-        )
-        if entry.kind == "validation_started" and entry.detail:
-            detail = f" {esc(entry.detail)})"
-        lines.append(f"{clock_time(entry.at, tz)} {who}{what}{detail}")
+        lines.append(f"{clock_time(entry.at, tz)} {who}{_timeline_text(entry.kind, entry.detail)}")
     if len(entries) > _TIMELINE_LIMIT:
         lines.append(f"… y {len(entries) - _TIMELINE_LIMIT} pasos más.")
     lines.append("<b>Leyeron el aviso</b>")
@@ -459,7 +469,6 @@ REFUSALS = {
     "access_already_granted": "El acceso al servidor ya está dado.",
     "not_general_yet": "Todavía no se confirmó que sea una falla general.",
     "validation_closed": "Esta validación ya cerró.",
-    "validation_failed": "Un sector avisó que sigue fallando: hay que volver a validar cuando soporte termine.",
     "no_sector": "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
     "not_validated": "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     "unknown_person": "No encuentro a esa persona.",

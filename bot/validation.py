@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Protocol
@@ -59,7 +59,9 @@ async def required_sectors(session: AsyncSession, protocol: Protocol) -> list[st
         return list(protocol.validation.required_sectors)
     with_members = set(
         (
-            await session.scalars(select(distinct(Member.sector)).where(Member.sector.is_not(None)))
+            await session.scalars(
+                select(Member.sector).where(Member.sector.is_not(None)).distinct()
+            )
         ).all()
     )
     return [s for s in protocol.team.sectors if s in with_members]
@@ -137,7 +139,12 @@ async def answer_validation(
 ) -> ValidationAnswerResult:
     """A person answers for their sector; ❌ sends the incident back to "in progress"."""
     incident = await get_incident(session, incident_id, open_only=True)
-    if incident.status != VALIDATING or incident.validation_round != round_number:
+    if (
+        incident.status != VALIDATING
+        or incident.validation_round != round_number
+        or incident.validated_at
+        is not None  # complete (or overridden): answers are no longer needed
+    ):
         raise Refused("validation_closed")
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     if member.sector is None:
@@ -191,10 +198,8 @@ async def sectors_to_override(
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.status != VALIDATING or incident.validated_at is not None:
         raise Refused("validation_closed")
-    state = await validation_state(session, incident, protocol)
-    if any(c.state == FAILS for c in state.checks):
-        raise Refused("validation_failed")
-    return state.missing
+    # A ❌ already sent the incident back to "in progress", so only silent sectors remain here.
+    return (await validation_state(session, incident, protocol)).missing
 
 
 async def override_missing(

@@ -301,7 +301,7 @@ class FakeBotAPI:
                 message["caption"] = params.get("caption", "")
             else:
                 message["text"] = params.get("text", "")
-            if params.get("reply_markup"):
+            if _inline(params.get("reply_markup")):  # Telegram echoes only inline keyboards
                 message["reply_markup"] = params["reply_markup"]
             self.messages[(int(chat_id or 0), message_id)] = {
                 "text": params.get("text") or params.get("caption") or "",
@@ -321,7 +321,7 @@ class FakeBotAPI:
                 "text": params.get("text", ""),
                 "from": BOT_USER,
             }
-            if params.get("reply_markup"):
+            if _inline(params.get("reply_markup")):
                 message["reply_markup"] = params["reply_markup"]
             return message
         if method == "getChatMember":
@@ -331,6 +331,10 @@ class FakeBotAPI:
         if method == "getChat":
             return chat(int(chat_id or 0))
         return True
+
+
+def _inline(markup: Any) -> bool:
+    return isinstance(markup, dict) and "inline_keyboard" in markup
 
 
 def _parse(content_type: str, body: bytes) -> dict[str, Any]:
@@ -425,3 +429,16 @@ def press_update(
             },
         }
     }
+
+
+def reply_update(chat_id: int, sender: dict[str, Any], text: str, reply_to: int) -> dict[str, Any]:
+    """A text message answering one of the bot's messages (e.g. a ForceReply question)."""
+    update = command_update(chat_id, sender, text)
+    update["message"]["reply_to_message"] = {
+        "message_id": reply_to,
+        "date": int(time.time()),
+        "chat": chat(chat_id),
+        "from": BOT_USER,
+        "text": "…",
+    }
+    return update
