@@ -1,0 +1,132 @@
+"""Coordinator reminders, handing the case over, skipping a silent sector, and a refused pin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
+from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, reply_update, user
+
+ANA = user(101, "Ana", "Gómez")
+LUIS = user(102, "Luis", "Pérez")
+MARTA = user(103, "Marta", "Ríos")
+
+
+def sent(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Call:
+    return api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.chat_id == chat_id
+            and fragment in c.text
+            and c.result is not None
+        ),
+        after=after,
+    )
+
+
+def press(api: FakeBotAPI, chat_id: int, message_id: int, who: dict[str, object], data: str) -> str:
+    mark = api.mark()
+    api.push(press_update(chat_id, message_id, who, data))
+    return str(
+        api.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark).params.get("text", "")
+    )
+
+
+def general_incident(api: FakeBotAPI) -> int:
+    """Ana (Caja) reports, Luis (Administración) confirms: a general failure. Returns the card id."""
+    api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    card = sent(api, GROUP_ADMIN, "con problemas")
+    api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:f"))
+    sent(api, GROUP_CAJA, "Falla general de FLEXUS")
+    return int(card.result["message_id"])
+
+
+def test_coordinator_is_reminded_without_progress(
+    bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    protocol = write_protocol(
+        tmp_path / "p.toml", "[deadlines]\ncoordinator_reminder_minutes = 0.03\n"
+    )
+    bot.start(FLEXUS_CONFIG=str(protocol), FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    card_id = general_incident(fake_api)
+    # Nobody took the case: the group is asked who calls support
+    nobody = sent(fake_api, GROUP_CAJA, "nadie gestiona el reclamo")
+    assert "FLEXUS sigue caído hace" in nobody.text
+    assert nobody.buttons == [("🙋 Yo gestiono el reclamo", "y:1")]
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
+    mark = fake_api.mark()
+    # Luis never opened a private chat: he is mentioned where he took the case
+    news = sent(fake_api, GROUP_ADMIN, "¿Novedades?", after=mark)
+    assert news.text.startswith('<a href="tg://user?id=102">Luis Pérez</a>: ⏰ FLEXUS sigue caído')
+    assert [d for _, d in news.buttons] == ["sc:1", "ax:1", "va:1", "ho:1"]
+    # ...and only there: the other team chat is not nagged about his case
+    assert not [c for c in fake_api.sent(GROUP_CAJA) if "¿Novedades?" in c.text]
+
+
+def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start(FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    card_id = general_incident(fake_api)
+    fake_api.push(press_update(GROUP_ADMIN, card_id, MARTA, "v:1:f"))  # Marta: Administración
+    fake_api.wait_idle()
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
+    panel = sent(fake_api, GROUP_ADMIN, "Gestionás el reclamo")
+    assert "Soporte disponible: horario comercial hasta las 18:30" in panel.text
+
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, panel.result["message_id"], LUIS, "ho:1")
+    menu = sent(fake_api, GROUP_ADMIN, "¿A quién le pasás la coordinación?", after=mark)
+    assert ("Marta Ríos", "hu:1:103") in menu.buttons and ("Ana Gómez", "hu:1:101") in menu.buttons
+    assert all(data != "hu:1:102" for _, data in menu.buttons)
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, menu.result["message_id"], LUIS, "hu:1:103")
+    sent(fake_api, GROUP_CAJA, "Ahora Marta Ríos gestiona el reclamo del incidente #1", after=mark)
+    assert press(fake_api, GROUP_ADMIN, menu.result["message_id"], LUIS, "hu:1:101") == (
+        "Solo quien coordina el reclamo (Marta Ríos) o un admin puede hacer eso."
+    )
+
+    # Marta validates; Caja confirms, Administración stays silent; she goes on, giving a reason
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, panel.result["message_id"], MARTA, "va:1")
+    request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?", after=mark)
+    press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
+    assert press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vo:1") == (
+        "Solo quien coordina el reclamo (Marta Ríos) o un admin puede hacer eso."
+    )
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, request.result["message_id"], MARTA, "vo:1")
+    prompt = sent(fake_api, GROUP_ADMIN, "¿Por qué seguimos sin Administración?", after=mark)
+    assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
+    # A reply from someone else is not taken as the reason
+    mark = fake_api.mark()
+    fake_api.push(reply_update(GROUP_ADMIN, LUIS, "porque sí", prompt.result["message_id"]))
+    sent(fake_api, GROUP_ADMIN, "Solo quien coordina el reclamo (Marta Ríos)", after=mark)
+    mark = fake_api.mark()
+    fake_api.push(
+        reply_update(
+            GROUP_ADMIN, MARTA, "Administración <cerrada> hoy", prompt.result["message_id"]
+        )
+    )
+    done = sent(fake_api, GROUP_ADMIN, "Anotado: seguimos sin Administración", after=mark)
+    assert "Administración &lt;cerrada&gt; hoy" in done.text
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
+    sent(fake_api, GROUP_ADMIN, "¿Hay que reiniciar sesión", after=mark)
+
+
+def test_refused_pin_changes_nothing_else(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    fake_api.fail(
+        "pinChatMessage",
+        chat_id=GROUP_CAJA,
+        code=400,
+        description="Bad Request: not enough rights to manage pinned messages in the chat",
+    )
+    bot.start()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    cards = {chat: sent(fake_api, chat, "con problemas") for chat in (GROUP_CAJA, GROUP_ADMIN)}
+    fake_api.wait_for(lambda c: c.method == "pinChatMessage" and c.chat_id == GROUP_ADMIN)
+    fake_api.push(press_update(GROUP_CAJA, cards[GROUP_CAJA].result["message_id"], LUIS, "v:1:f"))
+    sent(fake_api, GROUP_CAJA, "Falla general de FLEXUS")
+    fake_api.wait_idle()
+    assert "Falla general confirmada" in fake_api.text_of(
+        GROUP_CAJA, cards[GROUP_CAJA].result["message_id"]
+    )
