@@ -281,14 +281,20 @@ async def _upsert_vote(
     return previous
 
 
+async def votes_with_sectors(
+    session: AsyncSession, incident_id: int
+) -> list[tuple[str, str | None]]:
+    """Every answer to the poll as (choice, the voter's sector)."""
+    rows = await session.execute(
+        select(Vote.choice, Member.sector)
+        .join(Member, Member.user_id == Vote.user_id)
+        .where(Vote.incident_id == incident_id)
+    )
+    return [(choice, sector) for choice, sector in rows.all()]
+
+
 async def _tally(session: AsyncSession, incident_id: int) -> Tally:
-    rows = (
-        await session.execute(
-            select(Vote.choice, Member.sector)
-            .join(Member, Member.user_id == Vote.user_id)
-            .where(Vote.incident_id == incident_id)
-        )
-    ).all()
+    rows = await votes_with_sectors(session, incident_id)
     fails = [sector for choice, sector in rows if choice == FAILS]
     return Tally(
         affected_people=len(fails),

@@ -6,14 +6,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.allclear import AckState, ack_state
 from bot.config import Protocol
-from bot.incidents import get_incident, member_name
+from bot.incidents import get_incident, member_name, votes_with_sectors
 from bot.validation import ValidationState, validation_state
-from models import Member, Vote
+from models import Member
 from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, WORKS
 
 
@@ -70,13 +69,7 @@ async def incident_view(
 ) -> IncidentView:
     incident = await get_incident(session, incident_id, open_only=False)
     reporter = await session.get(Member, incident.reporter_id)
-    rows = (
-        await session.execute(
-            select(Vote.choice, Member.sector)
-            .join(Member, Member.user_id == Vote.user_id)
-            .where(Vote.incident_id == incident_id)
-        )
-    ).all()
+    rows = await votes_with_sectors(session, incident_id)
     counts: dict[str, Counter[str | None]] = {FAILS: Counter(), WORKS: Counter()}
     for choice, sector in rows:
         counts[choice][sector] += 1
