@@ -1,22 +1,79 @@
-"""Shared fixtures: a real database built by the migrations."""
+"""Shared fixtures: a real database built by the migrations.
+
+SQLite always; PostgreSQL too when TEST_POSTGRES_URL points at a server (`.ci/run` starts one),
+e.g. postgresql+asyncpg://postgres@127.0.0.1:54329/postgres. Each test gets a fresh database.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from hypothesis import settings
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from bot.config import Protocol, load_protocol
 from bot.db import make_engine, make_session_factory, upgrade_database
 
+# CI explores the same examples every run: a failure there is reproducible, not a coin toss.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'flexus.db'}"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not POSTGRES_URL:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    return POSTGRES_URL
+
+
+def fresh_postgres_database() -> tuple[str, str]:
+    """Create an empty database on the test server; returns (its URL, its name)."""
+    name = f"flexus_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    return url, name
+
+
+def drop_postgres_database(name: str) -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'flexus.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    url, name = fresh_postgres_database()
     upgrade_database(url)
-    return url
+    yield url
+    drop_postgres_database(name)
 
 
 @pytest.fixture

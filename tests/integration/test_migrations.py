@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import alembic_config, downgrade_database, upgrade_database
+from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 
 def _tables(path: Path) -> set[str]:
@@ -35,3 +39,28 @@ def test_upgrade_creates_the_data_folder(tmp_path: Path) -> None:
     path = tmp_path / "new" / "folder" / "flexus.db"
     upgrade_database(f"sqlite+aiosqlite:///{path}")
     assert path.exists()
+
+
+def test_stairway_on_postgresql(postgres_url: str) -> None:
+    url, name = fresh_postgres_database()
+    try:
+        script = ScriptDirectory.from_config(alembic_config(url))
+        for revision in reversed(list(script.walk_revisions())):
+            upgrade_database(url, revision.revision)
+            downgrade_database(url, revision.down_revision or "base")
+            upgrade_database(url, revision.revision)
+        assert {"incidents", "votes", "acknowledgements", "timers"} <= asyncio.run(_pg_tables(url))
+        downgrade_database(url, "base")
+        assert asyncio.run(_pg_tables(url)) == {"alembic_version"}
+    finally:
+        drop_postgres_database(name)
+
+
+async def _pg_tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()
+    return set(names)

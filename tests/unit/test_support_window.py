@@ -378,7 +378,8 @@ def test_when_closed_the_next_opening_is_the_first_open_instant(at):
 
     assert not support_status_at(opening.start - timedelta(microseconds=1), SPEC).is_open
 
-    probe = at + STEP
+    # Step in UTC: wall-clock arithmetic in a zone with DST (fold=1) can move backwards.
+    probe = at.astimezone(UTC) + STEP
     samples = 0
     while probe < opening.start and samples < MAX_SAMPLES:
         assert not support_status_at(probe, SPEC).is_open, f"open at {probe} before {opening}"
