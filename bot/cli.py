@@ -22,6 +22,7 @@ def _plain(text: str) -> str:
 
 def cmd_run(config: Config) -> int:
     from telegram import Update
+    from telegram.error import InvalidToken
 
     from bot.app import build_application
     from bot.db import upgrade_database
@@ -36,8 +37,14 @@ def cmd_run(config: Config) -> int:
         )
     upgrade_database(config.settings.database_url)
     app = build_application(config)
-    # Reports sent while the bot was down still count: never drop pending updates.
-    app.run_polling(drop_pending_updates=False, allowed_updates=Update.ALL_TYPES)
+    try:
+        # Reports sent while the bot was down still count: never drop pending updates.
+        # A network outage at start-up is waited out (with back-off); a rejected token is not.
+        app.run_polling(
+            drop_pending_updates=False, allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1
+        )
+    except InvalidToken:
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
     return 0
 
 

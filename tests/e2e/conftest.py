@@ -33,9 +33,9 @@ class BotProcess:
     def log_path(self) -> Path:
         return self.workdir / "bot.log"
 
-    def start(self, **env: str) -> None:
+    def start_only(self, **env: str) -> None:
+        """Start the process without waiting for it to be ready."""
         self.env.update(env)
-        mark = self.api.mark()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
@@ -45,8 +45,18 @@ class BotProcess:
             stderr=subprocess.STDOUT,
         )
         self.starts += 1
+
+    def start(self, **env: str) -> None:
+        mark = self.api.mark()
+        self.start_only(**env)
         # Ready once it polls for updates.
         self.api.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        code = self.process.wait(timeout=timeout)
+        self.process = None
+        return code
 
     def stop(self) -> int:
         assert self.process is not None

@@ -296,3 +296,20 @@ def test_set_my_commands_failure_does_not_stop_the_bot(
     fake_api.push(command_update(GROUP_CAJA, ANA, "/soporte"))
     sent_text(fake_api, GROUP_CAJA, "0351-5685000")
     assert "could not set the command list" in bot.log()
+
+
+def test_network_trouble_at_start_is_waited_out(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    fake_api.fail("getMe", code=502, description="Bad Gateway", times=2)
+    bot.start()
+    assert len(fake_api.calls_of("getMe")) >= 3
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    alert_in(fake_api, GROUP_ADMIN)
+
+
+def test_rejected_token_is_one_clear_line(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    fake_api.fail("getMe", code=401, description="Unauthorized")
+    bot.start_only()
+    assert bot.wait_exit() == 2
+    last = bot.log().strip().splitlines()[-1]
+    assert last == "flexus-bot: Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather"
+    assert TOKEN not in bot.log()
