@@ -1,0 +1,90 @@
+"""Text rendering: times as people say them, user text escaped and cut, the token never logged."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import texts
+from bot.config import load_protocol
+from bot.logs import REDACTED, RedactingFilter
+from bot.support_window import support_status_at
+
+TZ = ZoneInfo("America/Argentina/Cordoba")
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=TZ)  # Tuesday
+
+
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        (datetime(2026, 11, 24, 10, 0, tzinfo=TZ), "hoy a las 10:00"),
+        (datetime(2026, 11, 25, 8, 0, tzinfo=TZ), "mañana a las 08:00"),
+        (datetime(2026, 11, 28, 13, 0, tzinfo=TZ), "el sábado 28/11 a las 13:00"),
+        (datetime(2026, 11, 24, 14, 0, tzinfo=UTC), "hoy a las 11:00"),  # shown in local time
+    ],
+)
+def test_when_says_it_as_people_do(instant: datetime, expected: str) -> None:
+    assert texts.when(instant, NOW, TZ) == expected
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(seconds=30), "menos de 1 min"),
+        (timedelta(minutes=35), "35 min"),
+        (timedelta(hours=1, minutes=25), "1 h 25 min"),
+        (timedelta(hours=2), "2 h"),
+    ],
+)
+def test_duration(delta: timedelta, expected: str) -> None:
+    assert texts.duration(delta) == expected
+
+
+def test_user_text_is_escaped_and_cut() -> None:
+    assert texts.esc("<b>hola</b> & chau") == "&lt;b&gt;hola&lt;/b&gt; &amp; chau"
+    cut = texts.esc("x" * 50 + "<", limit=10)
+    assert cut == "x" * 9 + "…"
+    assert 'href="tg://user?id=5">&lt;Ana&gt;</a>' in texts.mention(5, "<Ana>")
+
+
+def test_support_block_open_and_closed() -> None:
+    spec = load_protocol().support
+    open_now = texts.support_block(support_status_at(NOW, spec), "0351-5685000")
+    assert (
+        "🟢 Soporte disponible: horario comercial hasta las 18:30 (después, guardia hasta las 22:00)."
+        in open_now
+    )
+    friday_night = datetime(2026, 11, 27, 23, 0, tzinfo=TZ)
+    closed = texts.support_block(support_status_at(friday_night, spec), "0351-5685000")
+    assert "🔴 Fuera de horario" in closed
+    assert "Abre mañana a las 08:00 (horario comercial)." in closed
+    saturday = datetime(2026, 11, 28, 22, 30, tzinfo=TZ)
+    sunday = texts.support_block(support_status_at(saturday, spec), "0351-5685000")
+    assert "Abre mañana a las 10:00 (guardia de domingos y feriados)." in sunday
+
+
+def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks() -> None:
+    token = "123456:SECRETsecretSECRETsecretSECRETsecret"
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        "POST %s",
+        (f"https://api.telegram.org/bot{token}/getMe",),
+        None,
+    )
+    try:
+        raise RuntimeError(f"failed https://api.telegram.org/bot{token}/sendMessage")
+    except RuntimeError:
+        import sys
+
+        failing = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
+    log_filter = RedactingFilter([token])
+    assert log_filter.filter(record) and log_filter.filter(failing)
+    assert token not in record.getMessage() and REDACTED in record.getMessage()
+    assert failing.exc_text is not None and token not in failing.exc_text
+    assert REDACTED in failing.exc_text
