@@ -23,7 +23,7 @@ from bot.incidents import (
 from bot.people import Person, touch_member
 from bot.validation import required_sectors
 from models import Acknowledgement, Event, Member, Vote
-from models.incident import CLOSED, FAILS, RESOLVED, VALIDATING
+from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, VALIDATING
 
 ACK_REMINDER_TIMER = "ack_reminder"
 ACK_DEADLINE_TIMER = "ack_deadline"
@@ -119,7 +119,11 @@ async def send_all_clear(
     protocol: Protocol,
 ) -> AllClear:
     """FLEXUS works again: close the outage and start collecting "Entendido"."""
-    incident = await get_incident(session, incident_id, open_only=True)
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status in (RESOLVED, CLOSED):
+        raise Refused("already_announced")
+    if incident.status not in OPEN_STATUSES:
+        raise Refused("closed")
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.validated_at is None:
         raise Refused("not_validated")
@@ -269,8 +273,11 @@ async def close_with_summary(
         kind="closed",
         values={"summary_posted_at": now},
     )
+    # Read before committing: on SQLite a read after the commit would start a new write
+    # transaction and hold the lock while the caller talks to Telegram.
+    data = await summary(session, incident_id, protocol) if moved else None
     await session.commit()
-    return await summary(session, incident_id, protocol) if moved else None
+    return data
 
 
 async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -> Summary:

@@ -74,6 +74,14 @@ def cmd_check(config: Config) -> int:
         f"  admins: {', '.join(map(str, settings.admin_user_ids)) or 'none (set ADMIN_USER_IDS)'}"
     )
     print(f"  sectors: {', '.join(protocol.team.sectors)}")
+    for contact in protocol.gerencia:
+        role = "backup" if contact.backup else "main"
+        reach = (
+            f"telegram_id {contact.telegram_id}"
+            if contact.telegram_id
+            else "no telegram_id: mentioned by name, the coordinator confirms server access"
+        )
+        print(f"  gerencia ({role}): {contact.name} ({reach})")
     print(f"  now: {status.at:%A %d/%m/%Y %H:%M} ({protocol.support.timezone})")
     print(_plain(texts.support_block(status, protocol.support.phone)))
     return 0

@@ -244,6 +244,8 @@ class AccessSpec(_Strict):
     def _tools(cls, value: list[str]) -> list[str]:
         if not value or len(value) > 4:
             raise ValueError("list one to four tools")
+        if any(not tool.strip() or len(tool) > 40 for tool in value):
+            raise ValueError("tool names must be 1 to 40 characters")
         return value
 
 
@@ -254,6 +256,7 @@ class ClassificationSpec(_Strict):
 
 class DeadlinesSpec(_Strict):
     confirmation_minutes: float = Field(5, gt=0)
+    unconfirmed_close_minutes: float = Field(60, gt=0)
     coordinator_reminder_minutes: float = Field(20, gt=0)
     access_repeat_minutes: float = Field(5, gt=0)
     access_escalate_after: int = Field(3, ge=1)

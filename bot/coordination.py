@@ -12,11 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import GerenciaContact, Protocol
 from bot.incidents import (
+    CONFIRMATION_TIMER,
+    EXPIRY_TIMER,
     OPEN_STATUSES,
     SUPPORT_OPENS_TIMER,
     UNCLASSIFIED,
     Refused,
     add_event,
+    ensure_support_opens_reminder,
     get_incident,
     member_name,
     require_coordinator,
@@ -36,6 +39,12 @@ class ClaimResult:
     incident_id: int
     coordinator_id: int
     already_yours: bool
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    incident: Incident
+    first: bool  # the first call recorded (later ones only add a ticket number)
 
 
 @dataclass(frozen=True)
@@ -79,15 +88,18 @@ async def claim(
         raise Refused("already_claimed", await member_name(session, incident.coordinator_id))
     add_event(session, incident_id, "claimed", person.user_id, now)
     await touch_progress(session, incident_id, now, protocol)
+    incident = await get_incident(session, incident_id, open_only=False)
+    await ensure_support_opens_reminder(session, incident, now, protocol)
     await session.commit()
     return ClaimResult(incident_id, person.user_id, already_yours=False)
 
 
 async def handover_candidates(
-    session: AsyncSession, *, incident_id: int, limit: int = 12
+    session: AsyncSession, *, incident_id: int, user_id: int, is_admin: bool, limit: int = 12
 ) -> list[tuple[int, str]]:
     """People the coordination can be passed to: members, most recently active first."""
     incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, user_id, is_admin)
     rows = await session.execute(
         select(Member.user_id, Member.full_name)
         .where(Member.user_id != incident.coordinator_id)
@@ -104,6 +116,7 @@ async def hand_over(
     user_id: int,
     is_admin: bool,
     to_user_id: int,
+    chat_id: int,
     now: datetime,
     protocol: Protocol,
 ) -> str:
@@ -114,6 +127,7 @@ async def hand_over(
     if target is None:
         raise Refused("unknown_person")
     incident.coordinator_id = to_user_id
+    incident.coordinator_chat_id = chat_id  # where the hand-over happened: both are there
     add_event(session, incident_id, "handed_over", user_id, now, target.full_name)
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
@@ -130,7 +144,7 @@ async def contact_support(
     reference: str | None,
     now: datetime,
     protocol: Protocol,
-) -> Incident:
+) -> ContactResult:
     """ "Soporte contactado": who called and when, with the ticket if there is one.
 
     Whoever calls with nobody coordinating becomes the coordinator: they are managing the case.
@@ -149,7 +163,8 @@ async def contact_support(
         incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, person.user_id, is_admin)
     reference = (reference or "").strip()[:REFERENCE_LIMIT] or None
-    if incident.support_contacted_at is None:
+    first = incident.support_contacted_at is None
+    if first:
         incident.support_contacted_at = now
         incident.support_contacted_by = person.user_id
         add_event(session, incident_id, "support_contacted", person.user_id, now, reference)
@@ -166,14 +181,26 @@ async def contact_support(
         add_event(session, incident_id, "support_reference", person.user_id, now, reference)
     if reference:
         incident.support_ref = reference
-    await timers.cancel(session, incident_id=incident_id, kinds=(SUPPORT_OPENS_TIMER,))
+    # Calling support settles it: no more waiting for votes, for the opening, or to expire.
+    await timers.cancel(
+        session,
+        incident_id=incident_id,
+        kinds=(SUPPORT_OPENS_TIMER, CONFIRMATION_TIMER, EXPIRY_TIMER),
+    )
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
-    return await get_incident(session, incident_id, open_only=False)
+    return ContactResult(
+        incident=await get_incident(session, incident_id, open_only=False), first=first
+    )
 
 
 def gerencia_contacts(protocol: Protocol, *, backups: bool) -> list[GerenciaContact]:
     return [c for c in protocol.gerencia if c.backup == backups]
+
+
+def gerencia_identified(protocol: Protocol) -> bool:
+    """True when the bot can tell Gerencia's people by their Telegram id."""
+    return any(c.telegram_id for c in protocol.gerencia)
 
 
 def is_gerencia(protocol: Protocol, user_id: int) -> bool:
@@ -252,7 +279,7 @@ async def access_repeat_due(
 ) -> AccessRound | None:
     """A repeat fell due: who to ask again now, or None when access came or the incident ended."""
     incident = await get_incident(session, incident_id, open_only=False)
-    if incident.status not in OPEN_STATUSES or incident.access_granted_at is not None:
+    if incident.status not in (GENERAL, IN_PROGRESS) or incident.access_granted_at is not None:
         await session.commit()
         return None
     access_round = _access_round(incident_id, round_number, protocol)
@@ -276,8 +303,10 @@ async def grant_access(
     incident = await get_incident(session, incident_id, open_only=True)
     user_id = person.user_id
     if not (is_admin or is_gerencia(protocol, user_id)):
-        names = ", ".join(c.name for c in protocol.gerencia)
-        raise Refused("gerencia_only", names)
+        if gerencia_identified(protocol):
+            raise Refused("gerencia_only", ", ".join(c.name for c in protocol.gerencia))
+        # Nobody in Gerencia has a telegram_id: the coordinator confirms what Gerencia did.
+        await require_coordinator(session, incident, user_id, is_admin)
     if incident.access_granted_at is not None:
         raise Refused("access_already_granted")
     await touch_member(session, person=person, now=now)

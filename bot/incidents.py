@@ -34,7 +34,9 @@ from models.incident import (
 CONFIRMATION_TIMER = "confirmation"
 NUDGE_TIMER = "nudge"  # "FLEXUS sigue caído hace 35 min. ¿Novedades?"
 SUPPORT_OPENS_TIMER = "support_opens"
-LOCAL_CAUSES = ("pc", "internet", "power")
+EXPIRY_TIMER = "expiry"  # an unconfirmed or probably-local incident nobody followed up
+LOCAL_CAUSES = ("pc", "internet", "power", "works")  # "works": it works again, a false alarm
+EXPIRED = "expired"
 UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
 ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
 
@@ -120,13 +122,36 @@ async def require_coordinator(
 async def touch_progress(
     session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
 ) -> None:
-    """Something moved: the next "¿Novedades?" reminder is a full interval away again."""
+    """Something moved: the next "¿Novedades?" reminder is a full interval away again.
+
+    While support is closed nobody can move the case on, so the reminder waits for it to open.
+    """
     await timers.cancel(session, incident_id=incident_id, kinds=(NUDGE_TIMER,))
+    interval = timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes)
+    due_at = now + interval
+    support = support_status_at(now, protocol.support)
+    if not support.is_open and support.next_opening is not None:
+        due_at = max(due_at, support.next_opening.start + interval)
+    timers.schedule(session, kind=NUDGE_TIMER, incident_id=incident_id, due_at=due_at, now=now)
+
+
+async def ensure_support_opens_reminder(
+    session: AsyncSession, incident: Incident, now: datetime, protocol: Protocol
+) -> None:
+    """Support is closed and nobody has called yet: remind at the moment it opens (once)."""
+    support = support_status_at(now, protocol.support)
+    if (
+        support.is_open
+        or support.next_opening is None
+        or incident.support_contacted_at is not None
+        or await timers.has_pending(session, incident_id=incident.id, kind=SUPPORT_OPENS_TIMER)
+    ):
+        return
     timers.schedule(
         session,
-        kind=NUDGE_TIMER,
-        incident_id=incident_id,
-        due_at=now + timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes),
+        kind=SUPPORT_OPENS_TIMER,
+        incident_id=incident.id,
+        due_at=support.next_opening.start,
         now=now,
     )
 
@@ -170,17 +195,10 @@ async def _became_general(
     session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
 ) -> None:
     """A confirmed outage: stop waiting for votes, start reminding, and wait for support to open."""
-    await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER,))
+    await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER, EXPIRY_TIMER))
     await touch_progress(session, incident_id, now, protocol)
-    status = support_status_at(now, protocol.support)
-    if not status.is_open and status.next_opening is not None:
-        timers.schedule(
-            session,
-            kind=SUPPORT_OPENS_TIMER,
-            incident_id=incident_id,
-            due_at=status.next_opening.start,
-            now=now,
-        )
+    incident = await get_incident(session, incident_id, open_only=False)
+    await ensure_support_opens_reminder(session, incident, now, protocol)
 
 
 async def open_or_join_incident(
@@ -364,8 +382,33 @@ async def confirmation_deadline(
         kind=outcome,
         protocol=protocol,
     )
+    if moved and outcome != GENERAL:
+        # Nobody may leave it hanging: unless someone follows up, it closes by itself.
+        timers.schedule(
+            session,
+            kind=EXPIRY_TIMER,
+            incident_id=incident_id,
+            due_at=now + timedelta(minutes=protocol.deadlines.unconfirmed_close_minutes),
+            now=now,
+        )
     await session.commit()
     return outcome if moved else None
+
+
+async def expire_unconfirmed(session: AsyncSession, *, incident_id: int, now: datetime) -> bool:
+    """Close an incident nobody confirmed nor followed up; False if something happened meanwhile."""
+    moved = await transition(
+        session,
+        incident_id,
+        (PROBABLY_LOCAL, UNCONFIRMED),
+        DISMISSED,
+        now,
+        actor=None,
+        kind="expired",
+        values={"local_cause": EXPIRED},
+    )
+    await session.commit()
+    return moved
 
 
 async def _check_reporter(

@@ -79,7 +79,9 @@ async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
             log.error("no handler for timer kind %r (timer %s)", timer.kind, timer.id)
             await session.commit()
             return
-        # The handler's use case commits the claim together with its own changes.
+        # The handler's use case commits the claim together with its own changes, and must not
+        # touch this session after that: on SQLite a new transaction would hold the write lock
+        # while the handler talks to Telegram.
         await handler(context, session, timer)
         if session.in_transaction():
             await session.commit()

@@ -82,6 +82,16 @@ async def edit(
             log.warning("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 
 
+async def clear_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
+    """Take the buttons off a question already answered."""
+    try:
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None
+        )
+    except TelegramError as exc:
+        log.info("could not clear the buttons of message %s: %s", message_id, exc)
+
+
 async def pin(bot: Bot, chat_id: int, message_id: int) -> bool:
     """Pin quietly where the bot may; a refused pin changes nothing else."""
     try:

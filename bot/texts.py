@@ -111,19 +111,21 @@ def soporte(block: str) -> str:
 
 STATUS_LINES = {
     CONFIRMING: "⏳ Confirmando si le pasa a más gente (hasta las {until}).",
-    GENERAL: "🚨 <b>Falla general confirmada</b>: hay que llamar a soporte.",
+    GENERAL: "🚨 <b>Falla general confirmada</b>: hay que reclamar a soporte (/soporte).",
     PROBABLY_LOCAL: "🟡 A los demás les funciona: parece un problema local de quien reportó.",
     UNCONFIRMED: "❔ Nadie más respondió todavía.",
     IN_PROGRESS: "🛠️ Soporte está trabajando en el problema.",
     VALIDATING: "🔎 Soporte terminó: cada sector confirma si FLEXUS funciona.",
     RESOLVED: "✅ Resuelto a las {closed} (caído {down}).",
     CLOSED: "✅ Resuelto a las {closed} (caído {down}).",
-    DISMISSED: "⚪ Descartado: era un problema local ({cause}).",
+    DISMISSED: "⚪ Descartado: {cause}.",
 }
 LOCAL_CAUSES = {
-    "pc": "conexiones de la PC",
-    "internet": "conexión a internet",
-    "power": "corte de energía",
+    "pc": "era un problema local (conexiones de la PC)",
+    "internet": "era un problema local (conexión a internet)",
+    "power": "era un problema local (corte de energía)",
+    "works": "falsa alarma, ya funciona",
+    "expired": "nadie confirmó la falla",
 }
 
 
@@ -251,6 +253,7 @@ CHECK_BUTTONS = {
     "pc": "🔌 Era la PC / cables",
     "internet": "🌐 Era internet",
     "power": "⚡ Fue un corte de luz",
+    "works": "✅ Ya me funciona",
 }
 BUTTON_STILL_FAILS = "❗ Revisé todo y sigue fallando"
 
@@ -259,11 +262,12 @@ def unconfirmed(view: IncidentView, minutes: float) -> str:
     return (
         f"❔ <b>Incidente #{view.id}: nadie más respondió en {_minutes(minutes)}.</b>\n"
         "¿A alguien más le falla FLEXUS? Respondé en la alerta con los botones.\n"
-        f"{mention(view.reporter_id, view.reporter_name)}, si sigue fallando podés escalar igual."
+        f"{mention(view.reporter_id, view.reporter_name)}, si te sigue fallando, "
+        "tocá «Llamar a soporte igual»."
     )
 
 
-BUTTON_ESCALATE = "🚨 Escalar igual: llamar a soporte"
+BUTTON_ESCALATE = "🚨 Llamar a soporte igual"
 
 
 def _minutes(minutes: float) -> str:
@@ -273,10 +277,15 @@ def _minutes(minutes: float) -> str:
 
 
 def dismissed(view: IncidentView) -> str:
+    if view.local_cause == "expired":
+        return (
+            f"⚪ Incidente #{view.id} cerrado: nadie confirmó la falla.\n"
+            "Si FLEXUS te falla, avisá de nuevo con /caido."
+        )
     cause = LOCAL_CAUSES.get(view.local_cause or "", "sin detalle")
     return (
-        f"⚪ Incidente #{view.id} cerrado: era un problema local ({cause}) "
-        f"del puesto de {esc(view.reporter_name, 64)}.\nFLEXUS funciona para el resto."
+        f"⚪ Incidente #{view.id} cerrado ({esc(view.reporter_name, 64)}): {cause}.\n"
+        "FLEXUS funciona para el resto."
     )
 
 
@@ -327,7 +336,8 @@ _TIMELINE = {
     "general": "se confirmó falla general",
     "probably_local": "parecía un problema local",
     "unconfirmed": "nadie más respondió",
-    "escalated": "escaló: sigue fallando",
+    "escalated": "avisó que le sigue fallando: se llama a soporte",
+    "expired": "se cerró solo: nadie confirmó la falla",
     "claimed": "tomó el reclamo",
     "handed_over": "pasó la coordinación a {d}",
     "support_contacted": "contactó a soporte (reclamo {d})",
@@ -364,9 +374,21 @@ def _timeline_text(kind: str, detail: str | None) -> str:
 
 
 _TIMELINE_LIMIT = 40
+_NAMES_PER_SECTOR = 8
+MESSAGE_LIMIT = 4000  # Telegram's limit is 4096 characters
 
 
 def summary(data: Summary, tz: ZoneInfo) -> str:
+    """The summary, shortening the timeline until it fits in one Telegram message."""
+    limit = _TIMELINE_LIMIT
+    text = _summary(data, tz, limit)
+    while len(text) > MESSAGE_LIMIT and limit > 5:
+        limit -= 5
+        text = _summary(data, tz, limit)
+    return text[:MESSAGE_LIMIT]
+
+
+def _summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
     def since_open(instant: datetime | None) -> str:
         return duration(instant - data.opened_at) if instant else "—"
 
@@ -385,14 +407,20 @@ def summary(data: Summary, tz: ZoneInfo) -> str:
         lines.append(f"🖥️ Acceso al servidor: {esc(data.access_by, 64)} por {esc(data.access_tool)}")
     lines.append("<b>Línea de tiempo</b>")
     entries = data.timeline
-    for entry in entries[:_TIMELINE_LIMIT]:
+    shown = entries if len(entries) <= timeline_limit else entries[: timeline_limit - 1]
+    for entry in shown:
         who = f"{esc(entry.actor, 64)} " if entry.actor else ""
         lines.append(f"{clock_time(entry.at, tz)} {who}{_timeline_text(entry.kind, entry.detail)}")
-    if len(entries) > _TIMELINE_LIMIT:
-        lines.append(f"… y {len(entries) - _TIMELINE_LIMIT} pasos más.")
+    if len(shown) < len(entries):
+        last = entries[-1]
+        lines.append(f"… ({len(entries) - len(shown) - 1} pasos más)")
+        who = f"{esc(last.actor, 64)} " if last.actor else ""
+        lines.append(f"{clock_time(last.at, tz)} {who}{_timeline_text(last.kind, last.detail)}")
     lines.append("<b>Leyeron el aviso</b>")
     for sector in data.acks.sectors:
-        names = ", ".join(esc(n, 40) for n in sector.names) or "nadie"
+        names = ", ".join(esc(n, 40) for n in sector.names[:_NAMES_PER_SECTOR]) or "nadie"
+        if len(sector.names) > _NAMES_PER_SECTOR:
+            names += f" y {len(sector.names) - _NAMES_PER_SECTOR} más"
         lines.append(f"{esc(sector.sector or NO_SECTOR)}: {names}")
     return "\n".join(lines)
 
@@ -401,7 +429,8 @@ def summary(data: Summary, tz: ZoneInfo) -> str:
 
 
 def joined(incident_id: int, affected_people: int) -> str:
-    return f"➕ Sumado al incidente #{incident_id}. Ya son {affected_people} afectados."
+    people = "1 afectado" if affected_people == 1 else f"{affected_people} afectados"
+    return f"➕ Sumado al incidente #{incident_id}. Ya son {people}."
 
 
 def already_joined(incident_id: int) -> str:
@@ -419,7 +448,7 @@ def ask_sector(user_id: int, name: str) -> str:
     return f"{mention(user_id, name)}, ¿de qué sector sos? Así el conteo sale por sector."
 
 
-SECTOR_PROMPT = "¿De qué sector sos? Tocá el tuyo (lo elegís una sola vez, se puede cambiar)."
+SECTOR_PROMPT = "¿De qué sector sos? Tocá el tuyo. Si cambiás de sector, usá /sector de nuevo."
 
 
 def sector_set(sector: str) -> str:
@@ -450,7 +479,7 @@ CLOSED_VOTE = "Esta votación ya cerró: el incidente está cerrado."
 STALE_BUTTON = "Este botón ya no sirve. Usá /estado para ver cómo está."
 NOT_ENABLED = "Este grupo no está habilitado para FLEXUS Guardia. Pedile a un admin que lo agregue."
 PRIVATE_NOT_MEMBER = (
-    "Este bot es para el equipo que usa FLEXUS. Si sos del equipo, escribile primero en el grupo."
+    "Este bot es para el equipo que usa FLEXUS. Si sos del equipo, escribí primero en el grupo."
 )
 REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
 RESOLVE_USAGE_NONE = "No hay ningún incidente abierto."
@@ -472,11 +501,21 @@ REFUSALS = {
     "no_sector": "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
     "not_validated": "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     "unknown_person": "No encuentro a esa persona.",
+    "already_announced": "El aviso de FLEXUS operativo ya se mandó.",
 }
 
 
 def refusal(refused: Refused) -> str:
     return REFUSALS[refused.reason].format(who=esc(refused.who or "—", 64))
+
+
+ALERT_LIMIT = 200  # Telegram's limit for a button's answer
+
+
+def alert(text: str) -> str:
+    """Button answers are plain text (no HTML) of at most 200 characters."""
+    text = html.unescape(text)
+    return text if len(text) <= ALERT_LIMIT else text[: ALERT_LIMIT - 1] + "…"
 
 
 # --- coordination, support, server access ------------------------------------------------
@@ -515,7 +554,12 @@ def already_yours(incident_id: int) -> str:
     return f"Ya gestionás el reclamo del incidente #{incident_id}."
 
 
-def nudge(incident_id: int, down_for: timedelta, coordinated: bool) -> str:
+def nudge(incident_id: int, down_for: timedelta, *, coordinated: bool, validated: bool) -> str:
+    if validated:
+        return (
+            f"⏰ Todos los sectores confirmaron que FLEXUS funciona (incidente #{incident_id}). "
+            "Falta el aviso: mandalo con /resuelto."
+        )
     if coordinated:
         return (
             f"⏰ FLEXUS sigue caído hace {duration(down_for)} (incidente #{incident_id}). "
@@ -538,9 +582,14 @@ def support_contacted(name: str, incident_id: int, reference: str | None, at: st
     return f"📞 {esc(name, 64)} habló con soporte a las {at} (incidente #{incident_id}).{ref}"
 
 
-REFERENCE_PROMPT = (
-    "¿Te dieron número de reclamo? Respondé a este mensaje con el número (si no hay, ignoralo)."
-)
+def reference_prompt(user_id: int, name: str) -> str:
+    return (
+        f"{mention(user_id, name)}, ¿te dieron número de reclamo? "
+        "Respondé a este mensaje con el número (si no hay, ignoralo)."
+    )
+
+
+NOBODY_TO_HAND_OVER = "No hay nadie más anotado a quien pasarle la coordinación."
 
 
 def reference_saved(reference: str) -> str:
@@ -569,11 +618,18 @@ def access_in_group(
 ) -> str:
     who = ", ".join(mention(uid, name) if uid else esc(name, 64) for uid, name in contacts)
     again = f"🔁 Recordatorio {reminder}: " if reminder else ""
-    return (
+    text = (
         f"🖥️ {again}{who}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
-        f"(incidente #{incident_id}), por {esc(' o '.join(tools))}.\n"
-        f"No te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» para que pueda avisarte."
+        f"(incidente #{incident_id}), por {esc(' o '.join(tools))}."
     )
+    if any(uid for uid, _ in contacts):
+        text += (
+            f"\nNo te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» "
+            "para que pueda avisarte."
+        )
+    else:
+        text += "\nAvisale en persona o por teléfono; quien coordina toca el botón cuando esté."
+    return text
 
 
 def access_requested(names: list[str]) -> str:
@@ -625,9 +681,10 @@ def validation_complete(
     )
 
 
-def override_prompt(missing: list[str]) -> str:
+def override_prompt(user_id: int, name: str, missing: list[str]) -> str:
     return (
-        f"¿Por qué seguimos sin {esc(', '.join(missing))}? Respondé a este mensaje con el motivo."
+        f"{mention(user_id, name)}, ¿por qué seguimos sin {esc(', '.join(missing))}? "
+        "Respondé a este mensaje con el motivo."
     )
 
 

@@ -58,6 +58,15 @@ async def cancel(
     )
 
 
+async def has_pending(session: AsyncSession, *, incident_id: int, kind: str) -> bool:
+    found = await session.scalar(
+        select(Timer.id)
+        .where(Timer.incident_id == incident_id, Timer.kind == kind, Timer.status == PENDING)
+        .limit(1)
+    )
+    return found is not None
+
+
 async def pending(session: AsyncSession) -> list[DueTimer]:
     rows = await session.scalars(
         select(Timer).where(Timer.status == PENDING).order_by(Timer.due_at)

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import timers
 from bot.config import Protocol
+from bot.coordination import ACCESS_TIMER
 from bot.incidents import (
     ACTIVE,
     Refused,
@@ -120,6 +122,8 @@ async def start_validation(
         detail=str(next_round),
         values={"validation_round": next_round, "validated_at": None},
     )
+    # Support finished: Gerencia need not be asked for access any more.
+    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     incident = await get_incident(session, incident_id, open_only=True)

@@ -75,7 +75,9 @@ async def request_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.access_requested([c.name for c in access.contacts]), show_alert=True)
+    await query.answer(
+        texts.alert(texts.access_requested([c.name for c in access.contacts])), show_alert=True
+    )
     await ask_gerencia(context, access)
     await refresh_cards(context, incident_id)
 

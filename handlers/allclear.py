@@ -19,6 +19,7 @@ from bot.allclear import (
 from bot.incidents import Refused, record_messages
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
+    NEW_MESSAGES,
     Context,
     allowed_here,
     answer_refusal,
@@ -95,6 +96,8 @@ async def restart_answered(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await query.answer(texts.ALL_CLEAR_SENT)
+    if query.message is not None:
+        await notify.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)
     text = texts.all_clear(
         texts.AllClearText(
             incident_id=incident_id,
@@ -154,6 +157,6 @@ async def publish_summary(context: Context, data: Summary) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("resuelto", resuelto))
+    app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=r"^rs:"))
     app.add_handler(CallbackQueryHandler(acknowledged, pattern=r"^ok:"))

@@ -50,7 +50,12 @@ def local_markup(incident_id: int) -> InlineKeyboardMarkup:
 
 
 def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")]])
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")],
+            [_button(texts.CHECK_BUTTONS["works"], f"l:{incident_id}:works")],
+        ]
+    )
 
 
 def support_text(context: Context) -> str:

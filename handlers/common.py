@@ -9,7 +9,7 @@ from typing import Any
 from telegram import CallbackQuery, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, filters
 
 from bot import texts
 from bot.incidents import Refused
@@ -120,9 +120,14 @@ async def parse_button(
 async def answer_refusal(update: Update, refused: Refused) -> None:
     """A refusal says why and who may do it: as an alert on a button, as a reply to a command."""
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.refusal(refused), show_alert=True)
+        await update.callback_query.answer(texts.alert(texts.refusal(refused)), show_alert=True)
     else:
         await reply(update, texts.refusal(refused))
+
+
+# Commands and replies count when sent, not when edited: fixing a typo in "/caido ..." must
+# not report twice.
+NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 
 def chat_sector_of(update: Update, context: Context) -> str | None:

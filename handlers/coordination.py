@@ -19,6 +19,7 @@ from handlers.cards import (
     tell_coordinator,
 )
 from handlers.common import (
+    NEW_MESSAGES,
     Context,
     allowed_here,
     answer_refusal,
@@ -75,14 +76,14 @@ async def claim_pressed(update: Update, context: Context) -> None:
 async def _record_contact(
     update: Update, context: Context, incident_id: int, reference: str | None
 ) -> bool:
-    """Record the call; tells the group. False (after answering) when refused."""
+    """Record the call; the first one is told to the group. False (after answering) when refused."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return False
     rt = runtime(context)
     try:
         async with rt.session() as session:
-            incident = await contact_support(
+            result = await contact_support(
                 session,
                 incident_id=incident_id,
                 person=person_of(user),
@@ -95,10 +96,14 @@ async def _record_contact(
     except Refused as refused:
         await answer_refusal(update, refused)
         return False
-    at = texts.clock_time(incident.support_contacted_at or rt.clock.now(), rt.tz)
-    await broadcast(
-        context, texts.support_contacted(user.full_name, incident_id, incident.support_ref, at)
-    )
+    incident = result.incident
+    if result.first:
+        at = texts.clock_time(incident.support_contacted_at or rt.clock.now(), rt.tz)
+        await broadcast(
+            context, texts.support_contacted(user.full_name, incident_id, incident.support_ref, at)
+        )
+    elif incident.support_ref:
+        await reply(update, texts.reference_saved(incident.support_ref))
     await refresh_cards(context, incident_id)
     return True
 
@@ -113,8 +118,9 @@ async def contacted_pressed(update: Update, context: Context) -> None:
         return
     await query.answer("👍")
     # Ask for the ticket number: a reply to this message is read as the reference.
+    prompt = texts.reference_prompt(query.from_user.id, query.from_user.full_name)
     message_id = await notify.send(
-        context.bot, update.effective_chat.id, texts.REFERENCE_PROMPT, ForceReply(selective=True)
+        context.bot, update.effective_chat.id, prompt, ForceReply(selective=True)
     )
     if message_id is not None:
         rt = runtime(context)
@@ -144,8 +150,7 @@ async def contactado_command(update: Update, context: Context) -> None:
 
 
 async def reference_replied(update: Update, context: Context, incident_id: int, text: str) -> None:
-    if await _record_contact(update, context, incident_id, text):
-        await reply(update, texts.reference_saved(text))
+    await _record_contact(update, context, incident_id, text)
 
 
 async def handover_menu(update: Update, context: Context) -> None:
@@ -153,9 +158,18 @@ async def handover_menu(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
-    async with rt.session() as session:
-        people = await handover_candidates(session, incident_id=incident_id)
+    rt, incident_id, user_id = runtime(context), int(match[1]), query.from_user.id
+    try:
+        async with rt.session() as session:
+            people = await handover_candidates(
+                session, incident_id=incident_id, user_id=user_id, is_admin=rt.is_admin(user_id)
+            )
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return
+    if not people:
+        await query.answer(texts.NOBODY_TO_HAND_OVER, show_alert=True)
+        return
     await query.answer()
     rows = [
         [InlineKeyboardButton(name[:40], callback_data=f"hu:{incident_id}:{user_id}")]
@@ -172,6 +186,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
         return
     query, match = parsed
     rt, incident_id = runtime(context), int(match[1])
+    chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
     try:
         async with rt.session() as session:
             name = await hand_over(
@@ -180,6 +195,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
                 user_id=query.from_user.id,
                 is_admin=rt.is_admin(query.from_user.id),
                 to_user_id=int(match[2]),
+                chat_id=chat_id,
                 now=rt.clock.now(),
                 protocol=rt.protocol,
             )
@@ -200,4 +216,4 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=r"^sc:"))
     app.add_handler(CallbackQueryHandler(handover_menu, pattern=r"^ho:"))
     app.add_handler(CallbackQueryHandler(handover_chosen, pattern=r"^hu:"))
-    app.add_handler(CommandHandler("contactado", contactado_command))
+    app.add_handler(CommandHandler("contactado", contactado_command, filters=NEW_MESSAGES))

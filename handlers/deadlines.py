@@ -17,9 +17,11 @@ from bot.allclear import (
 from bot.coordination import ACCESS_TIMER, access_repeat_due
 from bot.incidents import (
     CONFIRMATION_TIMER,
+    EXPIRY_TIMER,
     NUDGE_TIMER,
     SUPPORT_OPENS_TIMER,
     confirmation_deadline,
+    expire_unconfirmed,
     get_incident,
     touch_progress,
 )
@@ -51,6 +53,15 @@ async def on_confirmation_deadline(context: Any, session: AsyncSession, timer: D
         await announce_outcome(context, await refresh_cards(context, timer.incident_id))
 
 
+async def on_expiry(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """Nobody confirmed nor followed up: close it, so the next outage opens a fresh incident."""
+    rt = runtime(context)
+    assert timer.incident_id is not None
+    if await expire_unconfirmed(session, incident_id=timer.incident_id, now=rt.clock.now()):
+        view = await refresh_cards(context, timer.incident_id)
+        await broadcast(context, texts.dismissed(view))
+
+
 async def on_nudge(context: Any, session: AsyncSession, timer: DueTimer) -> None:
     """ "FLEXUS sigue caído hace 35 min. ¿Novedades?" to the coordinator, or to the group."""
     rt = runtime(context)
@@ -62,7 +73,12 @@ async def on_nudge(context: Any, session: AsyncSession, timer: DueTimer) -> None
         return
     await touch_progress(session, incident.id, now, rt.protocol)  # the next reminder
     await session.commit()
-    text = texts.nudge(incident.id, now - incident.opened_at, incident.coordinator_id is not None)
+    text = texts.nudge(
+        incident.id,
+        now - incident.opened_at,
+        coordinated=incident.coordinator_id is not None,
+        validated=incident.validated_at is not None,
+    )
     if incident.coordinator_id is None:
         await broadcast(context, text, claim_markup(incident.id))
     else:
@@ -126,6 +142,7 @@ async def on_ack_deadline(context: Any, session: AsyncSession, timer: DueTimer) 
 
 def register(app: Application) -> None:
     register_timer_handler(app, CONFIRMATION_TIMER, on_confirmation_deadline)
+    register_timer_handler(app, EXPIRY_TIMER, on_expiry)
     register_timer_handler(app, NUDGE_TIMER, on_nudge)
     register_timer_handler(app, SUPPORT_OPENS_TIMER, on_support_opens)
     register_timer_handler(app, ACCESS_TIMER, on_access_repeat)

@@ -9,7 +9,15 @@ from bot import texts
 from bot.incidents import open_incident_id
 from bot.people import mark_private_chat
 from handlers.cards import card_text, support_text, view_of
-from handlers.common import Context, allowed_here, is_private, person_of, reply, runtime
+from handlers.common import (
+    NEW_MESSAGES,
+    Context,
+    allowed_here,
+    is_private,
+    person_of,
+    reply,
+    runtime,
+)
 
 
 async def soporte(update: Update, context: Context) -> None:
@@ -44,6 +52,6 @@ async def ayuda(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("soporte", soporte))
-    app.add_handler(CommandHandler("estado", estado))
-    app.add_handler(CommandHandler(["ayuda", "start", "help"], ayuda))
+    app.add_handler(CommandHandler("soporte", soporte, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("estado", estado, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler(["ayuda", "start", "help"], ayuda, filters=NEW_MESSAGES))

@@ -12,7 +12,7 @@ from bot.incidents import Refused, dismiss_as_local, escalate
 from handlers.cards import announce_outcome, broadcast, refresh_cards
 from handlers.common import Context, answer_refusal, parse_button, runtime
 
-CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power)$")
+CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power|works)$")
 ESCALATE_DATA = re.compile(r"^e:(\d{1,9})$")
 
 

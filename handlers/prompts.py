@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.incidents import prompt_of
-from handlers.common import Context, runtime
+from handlers.common import NEW_MESSAGES, Context, runtime
 from handlers.coordination import REFERENCE_PROMPT, reference_replied
 from handlers.validation import OVERRIDE_PROMPT, override_reason_replied
 
@@ -32,4 +32,6 @@ async def replied(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replied))
+    app.add_handler(
+        MessageHandler(NEW_MESSAGES & filters.REPLY & filters.TEXT & ~filters.COMMAND, replied)
+    )

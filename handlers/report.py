@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 from bot import notify, texts
 from bot.incidents import open_or_join_incident
 from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
-from handlers.common import Context, allowed_here, person_of, reply, runtime
+from handlers.common import NEW_MESSAGES, Context, allowed_here, person_of, reply, runtime
 from handlers.sector import sector_markup
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
@@ -65,5 +65,7 @@ async def caido(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("caido", caido))
-    app.add_handler(MessageHandler(filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), caido))
+    app.add_handler(CommandHandler("caido", caido, filters=NEW_MESSAGES))
+    app.add_handler(
+        MessageHandler(NEW_MESSAGES & filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), caido)
+    )

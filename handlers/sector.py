@@ -9,7 +9,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import texts
 from bot.people import set_sector
-from handlers.common import Context, allowed_here, parse_button, person_of, runtime
+from handlers.common import NEW_MESSAGES, Context, allowed_here, parse_button, person_of, runtime
 
 SECTOR_DATA = re.compile(r"^s:(\d{1,2})$")
 
@@ -49,5 +49,5 @@ async def sector_chosen(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("sector", sector_command))
+    app.add_handler(CommandHandler("sector", sector_command, filters=NEW_MESSAGES))
     app.add_handler(CallbackQueryHandler(sector_chosen, pattern=r"^s:"))

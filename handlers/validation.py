@@ -153,7 +153,7 @@ async def override_pressed(update: Update, context: Context) -> None:
     message_id = await notify.send(
         context.bot,
         update.effective_chat.id,
-        texts.override_prompt(missing),
+        texts.override_prompt(query.from_user.id, query.from_user.full_name, missing),
         ForceReply(selective=True),
     )
     if message_id is not None:

@@ -94,7 +94,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     )
     mark = fake_api.mark()
     press(fake_api, GROUP_ADMIN, request.result["message_id"], MARTA, "vo:1")
-    prompt = sent(fake_api, GROUP_ADMIN, "¿Por qué seguimos sin Administración?", after=mark)
+    prompt = sent(fake_api, GROUP_ADMIN, "¿por qué seguimos sin Administración?", after=mark)
     assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
     # A reply from someone else is not taken as the reason
     mark = fake_api.mark()

@@ -156,7 +156,13 @@ def test_local_checklist_path(bot: BotProcess, fake_api: FakeBotAPI, tmp_path: P
     checklist = sent_text(fake_api, GROUP_CAJA, "a los demás FLEXUS les funciona")
     assert "Cables de la PC" in checklist.text and "Internet" in checklist.text
     assert 'href="tg://user?id=101"' in checklist.text
-    assert [data for _, data in checklist.buttons] == ["l:1:pc", "l:1:internet", "l:1:power", "e:1"]
+    assert [data for _, data in checklist.buttons] == [
+        "l:1:pc",
+        "l:1:internet",
+        "l:1:power",
+        "l:1:works",
+        "e:1",
+    ]
     message_id = checklist.result["message_id"]
 
     mark = fake_api.mark()
@@ -188,7 +194,10 @@ def test_unconfirmed_then_escalate_anyway(
     bot.start(FLEXUS_CONFIG=str(protocol))
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
     reminder = sent_text(fake_api, GROUP_ADMIN, "nadie más respondió")
-    assert reminder.buttons == [("🚨 Escalar igual: llamar a soporte", "e:1")]
+    assert reminder.buttons == [
+        ("🚨 Llamar a soporte igual", "e:1"),
+        ("✅ Ya me funciona", "l:1:works"),
+    ]
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_ADMIN, reminder.result["message_id"], ANA, "e:1"))
     escalated = sent_text(fake_api, GROUP_CAJA, "sigue fallando", after=mark)

@@ -109,7 +109,7 @@ class Scenario:
         self.press(102, opened.result["message_id"], LUIS, "sc:1")
         contacted = self.sent(GROUP_CAJA, "Luis Pérez habló con soporte", after=mark)
         assert "incidente #1" in contacted.text
-        prompt = self.sent(102, "¿Te dieron número de reclamo?", after=mark)
+        prompt = self.sent(102, "¿te dieron número de reclamo?", after=mark)
         mark = api.mark()
         api.push(reply_update(102, LUIS, "R-4471", prompt.result["message_id"]))
         self.sent(102, "Anotado el reclamo R-4471", after=mark)

@@ -110,7 +110,7 @@ async def contact_support(
     when: datetime,
     is_admin: bool = False,
 ) -> Incident:
-    return await call(
+    result = await call(
         sessions,
         coordination.contact_support,
         incident_id=incident_id,
@@ -121,6 +121,7 @@ async def contact_support(
         now=when,
         protocol=protocol,
     )
+    return result.incident
 
 
 async def start_validation(
@@ -292,6 +293,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         user_id=4,
         is_admin=False,
         to_user_id=4,
+        chat_id=CHAT,
         now=at(3),
         protocol=protocol,
     )
@@ -340,6 +342,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         user_id=900,
         is_admin=True,
         to_user_id=777,
+        chat_id=CHAT,
         now=at(5),
         protocol=protocol,
     )
@@ -351,6 +354,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         user_id=900,
         is_admin=True,
         to_user_id=4,
+        chat_id=CHAT,
         now=at(5),
         protocol=protocol,
     )
@@ -461,15 +465,15 @@ async def test_general_while_support_is_closed_waits_for_the_opening(
     incident_id = await general_incident(sessions, protocol, when=closed_instant)
     reminder = timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes)
     pending = await pending_of(sessions, incident_id)
+    # Nobody can act while support is closed: "¿Novedades?" waits until it has been open a while.
     assert sorted((t.kind, t.due_at) for t in pending) == sorted(
-        [(NUDGE_TIMER, closed_instant + reminder), (SUPPORT_OPENS_TIMER, opening)]
+        [(NUDGE_TIMER, opening + reminder), (SUPPORT_OPENS_TIMER, opening)]
     )
 
-    # Someone calls the guardia anyway (or support opened): no more waiting for the opening.
-    later = closed_instant + timedelta(minutes=30)
-    await contact_support(sessions, protocol, incident_id, 7, None, later)
+    # Someone calls at the opening: no more waiting for it.
+    await contact_support(sessions, protocol, incident_id, 7, None, opening)
     assert [(t.kind, t.due_at) for t in await pending_of(sessions, incident_id)] == [
-        (NUDGE_TIMER, later + reminder)
+        (NUDGE_TIMER, opening + reminder)
     ]
     support_timers = [
         row[1] for row in await timer_rows(sessions, incident_id) if row[0] == SUPPORT_OPENS_TIMER
@@ -1136,6 +1140,7 @@ async def test_summary_names_a_coordinator_who_took_over_and_left_no_event(
         user_id=3,
         is_admin=False,
         to_user_id=6,
+        chat_id=CHAT,
         now=at(2),
         protocol=protocol,
     )
