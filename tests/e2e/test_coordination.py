@@ -130,3 +130,39 @@ def test_refused_pin_changes_nothing_else(bot: BotProcess, fake_api: FakeBotAPI)
     assert "Falla general confirmada" in fake_api.text_of(
         GROUP_CAJA, cards[GROUP_CAJA].result["message_id"]
     )
+
+
+def test_summary_at_the_acknowledgement_deadline(
+    bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    protocol = write_protocol(
+        tmp_path / "p.toml", "[deadlines]\nack_reminder_minutes = 30\nack_max_minutes = 0.05\n"
+    )
+    bot.start(FLEXUS_CONFIG=str(protocol), FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    card_id = general_incident(fake_api)
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "va:1")
+    request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?", after=mark)
+    press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
+    press(fake_api, GROUP_ADMIN, request.result["message_id"], LUIS, "vq:1:1:y")
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, LUIS, "/resuelto"))
+    question = sent(fake_api, GROUP_ADMIN, "¿Hay que reiniciar sesión", after=mark)
+    mark = fake_api.mark()
+    assert press(fake_api, GROUP_ADMIN, question.result["message_id"], LUIS, "rs:1:y") == (
+        "Listo: avisé a todos que FLEXUS funciona."
+    )
+    fake_api.wait_for(lambda c: c.method == "editMessageReplyMarkup", after=mark)
+    # Nobody presses «Entendido»: the deadline posts the summary anyway, at once
+    summary = sent(fake_api, GROUP_CAJA, "Resumen del incidente #1", after=mark)
+    assert "Caja: nadie" in summary.text and "Administración: nadie" in summary.text
+    # ...and the database is free: the bot answers right away
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido otra vez"))
+    fake_api.wait_for(
+        lambda c: c.method == "sendMessage" and "incidente #2" in c.text, after=mark, timeout=5
+    )
+    assert press(fake_api, GROUP_ADMIN, question.result["message_id"], LUIS, "rs:1:y") == (
+        "El aviso de FLEXUS operativo ya se mandó."
+    )

@@ -322,3 +322,34 @@ def test_rejected_token_is_one_clear_line(bot: BotProcess, fake_api: FakeBotAPI)
     last = bot.log().strip().splitlines()[-1]
     assert last == "flexus-bot: Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather"
     assert TOKEN not in bot.log()
+
+
+def test_an_edited_report_is_not_a_second_report(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start()
+    report = command_update(GROUP_CAJA, ANA, "/caido no fnciona")
+    fake_api.push(report)
+    alert_in(fake_api, GROUP_ADMIN)
+    edited = {"edited_message": {**report["message"], "text": "/caido no funciona"}}
+    fake_api.push(edited)
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_CAJA, LUIS, "/estado"))
+    status = sent_text(fake_api, GROUP_CAJA, "incidente #1", after=mark)
+    fake_api.wait_idle()
+    assert "Afectados: Caja 1 ·" in status.text
+    assert not [c for c in fake_api.sent() if "Sumado" in c.text or "Ya estás anotado" in c.text]
+
+
+def test_unconfirmed_reporter_says_it_works_again(
+    bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    protocol = write_protocol(tmp_path / "fast.toml", "[deadlines]\nconfirmation_minutes = 0.03\n")
+    bot.start(FLEXUS_CONFIG=str(protocol))
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    reminder = sent_text(fake_api, GROUP_CAJA, "nadie más respondió")
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_CAJA, reminder.result["message_id"], ANA, "l:1:works"))
+    closed = sent_text(fake_api, GROUP_ADMIN, "Incidente #1 cerrado", after=mark)
+    assert "falsa alarma, ya funciona" in closed.text
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_ADMIN, LUIS, "/caido ahora a mí"))
+    assert "incidente #2" in alert_in(fake_api, GROUP_CAJA, after=mark).text

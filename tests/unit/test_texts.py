@@ -88,3 +88,49 @@ def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks() -> N
     assert token not in record.getMessage() and REDACTED in record.getMessage()
     assert failing.exc_text is not None and token not in failing.exc_text
     assert REDACTED in failing.exc_text
+
+
+def test_a_long_summary_still_fits_one_message() -> None:
+    from bot.allclear import AckState, SectorAcks, Summary, TimelineEntry
+
+    start = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    timeline = [
+        TimelineEntry(
+            at=start + timedelta(minutes=i),
+            kind="validation_ok",
+            actor=f"Persona con un nombre largo {i}",
+            detail="Atención al cliente",
+        )
+        for i in range(90)
+    ]
+    sectors = [
+        SectorAcks(
+            sector=f"Sector {s}", names=[f"Nombre Apellido {s}-{n}" for n in range(30)], members=30
+        )
+        for s in range(5)
+    ]
+    data = Summary(
+        incident_id=7,
+        opened_at=start,
+        confirmed_at=start,
+        support_contacted_at=start,
+        restored_at=start + timedelta(hours=2),
+        coordinator="Luis",
+        support_ref="R-1",
+        access_by=None,
+        access_tool=None,
+        affected_people=40,
+        timeline=timeline,
+        acks=AckState(sectors=sectors, missing=[]),
+    )
+    text = texts.summary(data, TZ)
+    assert len(text) <= 4000
+    assert "pasos más" in text and "y 22 más" in text
+    assert text.rstrip().endswith("y 22 más")  # the acknowledgements are never the part cut
+
+
+def test_button_answers_are_plain_and_short() -> None:
+    assert texts.alert("Solo quien coordina el reclamo (Ana &amp; Co) puede") == (
+        "Solo quien coordina el reclamo (Ana & Co) puede"
+    )
+    assert len(texts.alert("x" * 500)) == 200
