@@ -74,10 +74,3 @@ async def sync_team_chats(
         if chat_id not in chat_ids:
             chat.enabled = False
     await session.commit()
-
-
-async def note_chat_title(session: AsyncSession, *, chat_id: int, title: str | None) -> None:
-    chat = await session.get(TeamChat, chat_id)
-    if chat is not None and title and chat.title != title:
-        chat.title = title[:255]
-        await session.commit()

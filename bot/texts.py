@@ -482,8 +482,6 @@ PRIVATE_NOT_MEMBER = (
     "Este bot es para el equipo que usa FLEXUS. Si sos del equipo, escribí primero en el grupo."
 )
 REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
-RESOLVE_USAGE_NONE = "No hay ningún incidente abierto."
-NOT_ALLOWED_GENERIC = "No tenés permiso para hacer eso."
 
 REFUSALS = {
     "closed": "Ese incidente ya está cerrado.",
