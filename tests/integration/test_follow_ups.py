@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import allclear, coordination, incidents, timers, validation
 from bot.config import ConfigError, Protocol, load_protocol
@@ -23,7 +21,6 @@ from bot.incidents import (
     SUPPORT_OPENS_TIMER,
     Refused,
 )
-from bot.people import Person
 from models import Event, Incident, Timer
 from models.incident import (
     CLOSED,
@@ -36,75 +33,18 @@ from models.incident import (
     VALIDATING,
     WORKS,
 )
-
-T0 = datetime(2026, 11, 24, 11, 42, tzinfo=UTC)  # Tuesday 08:42 in Córdoba: support is open
-Sessions = async_sessionmaker[AsyncSession]
-CHAT = -100
-
-
-def at(minutes: float, start: datetime = T0) -> datetime:
-    return start + timedelta(minutes=minutes)
-
-
-def person(n: int) -> Person:
-    return Person(user_id=n, full_name=f"Persona {n}")
-
-
-async def call(sessions: Sessions, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
-    """One service call in its own session, as a handler would."""
-    async with sessions() as session:
-        return await fn(session, **kwargs)
-
-
-async def refusal(sessions: Sessions, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Refused:
-    with pytest.raises(Refused) as refused:
-        await call(sessions, fn, **kwargs)
-    return refused.value
-
-
-async def report(
-    sessions: Sessions,
-    protocol: Protocol,
-    who: int,
-    *,
-    sector: str | None = "Caja",
-    when: datetime = T0,
-) -> incidents.ReportResult:
-    return await call(
-        sessions,
-        incidents.open_or_join_incident,
-        person=person(who),
-        chat_id=CHAT,
-        chat_sector=sector,
-        message_id=who,
-        text="no anda",
-        photo_file_id=None,
-        now=when,
-        protocol=protocol,
-    )
-
-
-async def general_incident(sessions: Sessions, protocol: Protocol, *, when: datetime = T0) -> int:
-    """Person 1 in Caja and person 2 in Administración report: a general outage."""
-    opened = await report(sessions, protocol, 1, sector="Caja", when=when)
-    joined = await report(sessions, protocol, 2, sector="Administración", when=when)
-    assert opened.opened and joined.became_general
-    return opened.incident_id
-
-
-async def claim(
-    sessions: Sessions, protocol: Protocol, incident_id: int, who: int, when: datetime = T0
-) -> coordination.ClaimResult:
-    return await call(
-        sessions,
-        coordination.claim,
-        incident_id=incident_id,
-        person=person(who),
-        chat_id=CHAT - who,
-        chat_sector=None,
-        now=when,
-        protocol=protocol,
-    )
+from tests.integration.steps import (
+    CHAT,
+    T0,
+    Sessions,
+    at,
+    call,
+    claim,
+    general_incident,
+    person,
+    refusal,
+    report,
+)
 
 
 async def contact_support(
