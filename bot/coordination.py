@@ -55,7 +55,7 @@ class AccessRound:
     round: int
     contacts: list[GerenciaContact]
     escalated: bool
-    last: bool  # no more repeats after this one
+    gave_up: bool  # every repeat went unanswered: nobody is asked again, people must phone
 
 
 async def claim(
@@ -240,25 +240,27 @@ async def request_access(
 
 def _access_round(incident_id: int, number: int, protocol: Protocol) -> AccessRound:
     # The first request is round 0; after `escalate_after` unanswered repeats, backups are asked too.
+    # Keep asking for as long again after the backups are in; one interval after the last
+    # repeat, if still nobody answered, the coordinator is told to phone.
     escalate_after = protocol.deadlines.access_escalate_after
     escalated = number > escalate_after
-    contacts = gerencia_contacts(protocol, backups=False)
-    if escalated:
+    gave_up = number > 2 * escalate_after
+    contacts = [] if gave_up else gerencia_contacts(protocol, backups=False)
+    if escalated and not gave_up:
         contacts += gerencia_contacts(protocol, backups=True)
-    # Keep asking for as long again after the backups are in; then people must phone.
     return AccessRound(
         incident_id=incident_id,
         round=number,
         contacts=contacts,
         escalated=escalated,
-        last=number >= 2 * escalate_after,
+        gave_up=gave_up,
     )
 
 
 def _schedule_repeat(
     session: AsyncSession, current: AccessRound, now: datetime, protocol: Protocol
 ) -> None:
-    if not current.last:
+    if not current.gave_up:
         timers.schedule(
             session,
             kind=ACCESS_TIMER,
@@ -283,7 +285,8 @@ async def access_repeat_due(
         await session.commit()
         return None
     access_round = _access_round(incident_id, round_number, protocol)
-    add_event(session, incident_id, "access_reminder", None, now, str(round_number))
+    kind = "access_unanswered" if access_round.gave_up else "access_reminder"
+    add_event(session, incident_id, kind, None, now, str(round_number))
     _schedule_repeat(session, access_round, now, protocol)
     await session.commit()
     return access_round

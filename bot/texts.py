@@ -322,7 +322,7 @@ ALL_CLEAR_SENT = "Listo: avisé a todos que FLEXUS funciona."
 
 
 def ack_reminder(incident_id: int, missing: list[str], people: list[tuple[int, str]]) -> str:
-    names = " ".join(mention(uid, name) for uid, name in people[:20])
+    names = ", ".join(mention(uid, name) for uid, name in people[:20])
     return (
         f"⏰ Falta que confirmen el aviso de FLEXUS operativo (incidente #{incident_id}): "
         f"{esc(', '.join(missing))}.\n{names + ', ' if names else ''}tocá «Entendido» en el aviso."
@@ -345,6 +345,7 @@ _TIMELINE = {
     "access_requested": "pidió acceso al servidor",
     "access_requested_again": "volvió a pedir acceso al servidor",
     "access_granted": "dio acceso al servidor por {d}",
+    "access_unanswered": "Gerencia no respondió al pedido de acceso",
     "validation_started": "pidió validar a los sectores (ronda {d})",
     "validation_ok": "confirmó que funciona en {d}",
     "validation_failed": "avisó que sigue fallando en {d}",
@@ -571,7 +572,8 @@ def nudge(incident_id: int, down_for: timedelta, *, coordinated: bool, validated
 
 def support_opened(incident_id: int, block: str) -> str:
     return (
-        f"📞 <b>Soporte ya atiende</b> (incidente #{incident_id}): hay que llamar ahora.\n{block}"
+        f"📞 <b>Soporte ya atiende</b> (incidente #{incident_id}): hay que llamar ahora.\n{block}\n"
+        "Cuando hables con soporte, tocá «Soporte contactado»."
     )
 
 

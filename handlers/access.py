@@ -115,13 +115,14 @@ async def granted_pressed(update: Update, context: Context) -> None:
 
 async def repeat_request(context: Context, access: AccessRound) -> None:
     """A repeat fell due: ask again, tell the coordinator when backups join or when it gives up."""
+    if access.gave_up:
+        await tell_coordinator(context, access.incident_id, texts.ACCESS_NO_ANSWER)
+        return
     await ask_gerencia(context, access)
     if access.round == runtime(context).protocol.deadlines.access_escalate_after + 1:
         backups = [c.name for c in access.contacts if c.backup]
         if backups:
             await tell_coordinator(context, access.incident_id, texts.access_escalated(backups))
-    if access.last:
-        await tell_coordinator(context, access.incident_id, texts.ACCESS_NO_ANSWER)
 
 
 def register(app: Application) -> None:

@@ -464,7 +464,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
         now=at(2),
         protocol=protocol,
     )
-    assert (first.round, [c.name for c in first.contacts], first.escalated, first.last) == (
+    assert (first.round, [c.name for c in first.contacts], first.escalated, first.gave_up) == (
         0,
         ["Diego Alvarado"],
         False,
@@ -478,11 +478,11 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
     round_one = await due(1, timer.due_at)
     assert round_one is not None
     assert [c.name for c in round_one.contacts] == ["Diego Alvarado"]
-    assert (round_one.round, round_one.escalated, round_one.last) == (1, False, False)
+    assert (round_one.round, round_one.escalated, round_one.gave_up) == (1, False, False)
     (timer,) = await access_timers()
     assert (timer.due_at, timer.payload) == (at(2) + 2 * repeat, {"round": 2})
 
-    # Round 2 (> escalate_after = 1): the backup too, and it is the last one.
+    # Round 2 (> escalate_after = 1): the backup too, and it is the last repeat.
     assert await claim_timer(sessions, timer.id, timer.due_at) is not None
     round_two = await due(2, timer.due_at)
     assert round_two is not None
@@ -490,7 +490,15 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
         ("Diego Alvarado", False),
         ("Backup", True),
     ]
-    assert (round_two.round, round_two.escalated, round_two.last) == (2, True, True)
+    assert (round_two.round, round_two.escalated, round_two.gave_up) == (2, True, False)
+    (timer,) = await access_timers()
+    assert (timer.due_at, timer.payload) == (at(2) + 3 * repeat, {"round": 3})
+
+    # Round 3: still unanswered after every repeat: nobody is asked again, nothing more is due.
+    assert await claim_timer(sessions, timer.id, timer.due_at) is not None
+    round_three = await due(3, timer.due_at)
+    assert round_three is not None
+    assert (round_three.contacts, round_three.gave_up) == ([], True)
     assert await access_timers() == []
 
     # The coordinator asks again: the repeats start over.
@@ -534,7 +542,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
         for kind, status, _, _ in await timer_rows(sessions, incident_id)
         if kind == coordination.ACCESS_TIMER
     ]
-    assert access_states == ["fired", "fired", "cancelled"]
+    assert access_states == ["fired", "fired", "fired", "cancelled"]
     incident = await load(sessions, incident_id)
     assert (incident.access_granted_at, incident.access_granted_by, incident.access_tool) == (
         at(32),
@@ -571,6 +579,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
         "access_requested",
         "access_reminder",
         "access_reminder",
+        "access_unanswered",
         "access_requested_again",
         "access_granted",
     ]
