@@ -134,3 +134,23 @@ def test_button_answers_are_plain_and_short() -> None:
         "Solo quien coordina el reclamo (Ana & Co) puede"
     )
     assert len(texts.alert("x" * 500)) == 200
+
+
+def test_failed_attempts_to_reach_telegram_are_warnings() -> None:
+    from bot.logs import RetriesVisible
+
+    visible = RetriesVisible(logging.INFO)
+    retry = logging.LogRecord(
+        "telegram.ext",
+        logging.DEBUG,
+        __file__,
+        1,
+        "%s Failed run number %s of %s. Retrying.",
+        ("x", 1, -1),
+        None,
+    )
+    chatter = logging.LogRecord(
+        "telegram.ext", logging.DEBUG, __file__, 1, "Getting updates", None, None
+    )
+    assert visible.filter(retry) and retry.levelname == "WARNING"
+    assert not visible.filter(chatter)
