@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import coordination, incidents
+from bot import coordination, incidents, validation
 from bot.config import Protocol
 from bot.incidents import Refused
 from bot.people import Person
+from models import Event, Incident
 
 T0 = datetime(2026, 11, 24, 11, 42, tzinfo=UTC)  # Tuesday 08:42 in Córdoba: support is open
 Sessions = async_sessionmaker[AsyncSession]
@@ -80,6 +82,63 @@ async def claim(
         person=person(who),
         chat_id=CHAT - who,
         chat_sector=None,
+        now=when,
+        protocol=protocol,
+    )
+
+
+async def load(sessions: Sessions, incident_id: int) -> Incident:
+    async with sessions() as session:
+        incident = await session.get(Incident, incident_id)
+        assert incident is not None
+        return incident
+
+
+async def events(sessions: Sessions, incident_id: int) -> list[tuple[str, int | None, str | None]]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Event).where(Event.incident_id == incident_id).order_by(Event.id)
+        )
+        return [(e.kind, e.actor_id, e.detail) for e in rows.all()]
+
+
+async def start_validation(
+    sessions: Sessions,
+    protocol: Protocol,
+    incident_id: int,
+    who: int,
+    when: datetime,
+    is_admin: bool = False,
+) -> validation.ValidationState:
+    return await call(
+        sessions,
+        validation.start_validation,
+        incident_id=incident_id,
+        user_id=who,
+        is_admin=is_admin,
+        now=when,
+        protocol=protocol,
+    )
+
+
+async def answer(
+    sessions: Sessions,
+    protocol: Protocol,
+    incident_id: int,
+    round_number: int,
+    who: int,
+    works: bool,
+    when: datetime,
+    sector: str | None = None,
+) -> validation.ValidationAnswerResult:
+    return await call(
+        sessions,
+        validation.answer_validation,
+        incident_id=incident_id,
+        round_number=round_number,
+        person=person(who),
+        chat_sector=sector,
+        works=works,
         now=when,
         protocol=protocol,
     )

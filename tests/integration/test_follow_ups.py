@@ -21,7 +21,7 @@ from bot.incidents import (
     SUPPORT_OPENS_TIMER,
     Refused,
 )
-from models import Event, Incident, Timer
+from models import Timer
 from models.incident import (
     CLOSED,
     DISMISSED,
@@ -37,13 +37,17 @@ from tests.integration.steps import (
     CHAT,
     T0,
     Sessions,
+    answer,
     at,
     call,
     claim,
+    events,
     general_incident,
+    load,
     person,
     refusal,
     report,
+    start_validation,
 )
 
 
@@ -93,42 +97,6 @@ async def expire(sessions: Sessions, incident_id: int, when: datetime) -> bool:
     return await call(sessions, incidents.expire_unconfirmed, incident_id=incident_id, now=when)
 
 
-async def start_validation(
-    sessions: Sessions, protocol: Protocol, incident_id: int, who: int, when: datetime
-) -> validation.ValidationState:
-    return await call(
-        sessions,
-        validation.start_validation,
-        incident_id=incident_id,
-        user_id=who,
-        is_admin=False,
-        now=when,
-        protocol=protocol,
-    )
-
-
-async def answer(
-    sessions: Sessions,
-    protocol: Protocol,
-    incident_id: int,
-    round_number: int,
-    who: int,
-    works: bool,
-    when: datetime,
-) -> validation.ValidationAnswerResult:
-    return await call(
-        sessions,
-        validation.answer_validation,
-        incident_id=incident_id,
-        round_number=round_number,
-        person=person(who),
-        chat_sector=None,
-        works=works,
-        now=when,
-        protocol=protocol,
-    )
-
-
 async def grant_access(
     sessions: Sessions, protocol: Protocol, incident_id: int, who: int, when: datetime
 ) -> str:
@@ -142,21 +110,6 @@ async def grant_access(
         now=when,
         protocol=protocol,
     )
-
-
-async def load(sessions: Sessions, incident_id: int) -> Incident:
-    async with sessions() as session:
-        incident = await session.get(Incident, incident_id)
-        assert incident is not None
-        return incident
-
-
-async def events(sessions: Sessions, incident_id: int) -> list[tuple[str, int | None, str | None]]:
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(Event).where(Event.incident_id == incident_id).order_by(Event.id)
-        )
-        return [(e.kind, e.actor_id, e.detail) for e in rows.all()]
 
 
 async def timer_rows(

@@ -16,19 +16,23 @@ from bot.db import make_engine, make_session_factory
 from bot.incidents import NUDGE_TIMER, SUPPORT_OPENS_TIMER, Refused
 from bot.people import Person, mark_private_chat
 from bot.support_window import support_status_at
-from models import Event, Incident, Timer
+from models import Incident, Timer
 from models.incident import CLOSED, FAILS, GENERAL, IN_PROGRESS, RESOLVED, VALIDATING
 from tests.integration.steps import (
     CHAT,
     T0,
     Sessions,
+    answer,
     at,
     call,
     claim,
+    events,
     general_incident,
+    load,
     person,
     refusal,
     report,
+    start_validation,
 )
 
 GERENCIA = {
@@ -63,48 +67,6 @@ async def contact_support(
     return result.incident
 
 
-async def start_validation(
-    sessions: Sessions,
-    protocol: Protocol,
-    incident_id: int,
-    who: int,
-    when: datetime,
-    is_admin: bool = False,
-) -> validation.ValidationState:
-    return await call(
-        sessions,
-        validation.start_validation,
-        incident_id=incident_id,
-        user_id=who,
-        is_admin=is_admin,
-        now=when,
-        protocol=protocol,
-    )
-
-
-async def answer(
-    sessions: Sessions,
-    protocol: Protocol,
-    incident_id: int,
-    round_number: int,
-    who: int,
-    works: bool,
-    when: datetime,
-    sector: str | None = None,
-) -> validation.ValidationAnswerResult:
-    return await call(
-        sessions,
-        validation.answer_validation,
-        incident_id=incident_id,
-        round_number=round_number,
-        person=person(who),
-        chat_sector=sector,
-        works=works,
-        now=when,
-        protocol=protocol,
-    )
-
-
 async def acknowledge(
     sessions: Sessions, protocol: Protocol, incident_id: int, who: int, when: datetime
 ) -> allclear.AckResult:
@@ -117,21 +79,6 @@ async def acknowledge(
         now=when,
         protocol=protocol,
     )
-
-
-async def load(sessions: Sessions, incident_id: int) -> Incident:
-    async with sessions() as session:
-        incident = await session.get(Incident, incident_id)
-        assert incident is not None
-        return incident
-
-
-async def events(sessions: Sessions, incident_id: int) -> list[tuple[str, int | None, str | None]]:
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(Event).where(Event.incident_id == incident_id).order_by(Event.id)
-        )
-        return [(e.kind, e.actor_id, e.detail) for e in rows.all()]
 
 
 async def timer_rows(
