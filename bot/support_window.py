@@ -10,6 +10,8 @@ import holidays
 
 from bot.config import SupportSpec, WindowKind, WindowSpec
 
+# holiday_name() of a company date from the protocol file (texts.py says it in Spanish).
+COMPANY_HOLIDAY = "company"
 # Far enough to cross a long weekend plus company dates; a week with no windows at all ends the search.
 _SEARCH_DAYS = 15
 
@@ -53,7 +55,7 @@ def _national_holidays(country: str, year: int) -> dict[date, str]:
 def holiday_name(day: date, spec: SupportSpec) -> str | None:
     """The name of the holiday on `day`, or None on an ordinary day."""
     if day in spec.extra_holidays:
-        return "feriado de la empresa"
+        return COMPANY_HOLIDAY
     return _national_holidays(spec.holiday_country, day.year).get(day)
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.allclear import AckState, Summary
 from bot.incidents import Refused
-from bot.support_window import SupportStatus, Window
+from bot.support_window import COMPANY_HOLIDAY, SupportStatus, Window
 from bot.validation import FAILS, WORKS, ValidationState
 from bot.views import IncidentView, SectorCount
 from models.incident import (
@@ -76,7 +76,8 @@ WINDOW_NAMES = {"comercial": "horario comercial", "guardia": "guardia"}
 def _window_label(window: Window, holiday: str | None) -> str:
     name = WINDOW_NAMES[window.kind]
     if holiday:
-        return f"{name} de domingos y feriados — feriado: {esc(holiday)}"
+        holiday = "feriado de la empresa" if holiday == COMPANY_HOLIDAY else f"feriado: {holiday}"
+        return f"{name} de domingos y feriados — {esc(holiday)}"
     if window.kind == "guardia" and window.start.weekday() == 6:
         return f"{name} de domingos y feriados"
     return name
@@ -545,6 +546,10 @@ def coordinator_panel(incident_id: int, block: str, support_open: bool, opening:
     return "\n".join(lines)
 
 
+def photo_caption(incident_id: int) -> str:
+    return f"📷 Foto del error — incidente #{incident_id}"
+
+
 def claimed(name: str, incident_id: int) -> str:
     return f"🙋 {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
 
@@ -653,6 +658,13 @@ HANDOVER_PROMPT = "¿A quién le pasás la coordinación?"
 
 def handed_over(name: str, incident_id: int) -> str:
     return f"🔁 Ahora {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
+
+
+def validation_noted(sector: str) -> str:
+    return f"Anotado para {sector}."
+
+
+DONE = "👍"
 
 
 def validation_request(incident_id: int, state: ValidationState) -> str:

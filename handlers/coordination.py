@@ -58,7 +58,7 @@ async def claim_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.already_yours(incident_id) if result.already_yours else "👍")
+    await query.answer(texts.already_yours(incident_id) if result.already_yours else texts.DONE)
     panel = texts.coordinator_panel(
         incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
     )
@@ -116,7 +116,7 @@ async def contacted_pressed(update: Update, context: Context) -> None:
     incident_id = int(match[1])
     if not await _record_contact(update, context, incident_id, None):
         return
-    await query.answer("👍")
+    await query.answer(texts.DONE)
     # Ask for the ticket number: a reply to this message is read as the reference.
     prompt = texts.reference_prompt(query.from_user.id, query.from_user.full_name)
     message_id = await notify.send(
@@ -202,7 +202,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer("👍")
+    await query.answer(texts.DONE)
     await broadcast(context, texts.handed_over(name, incident_id))
     panel = texts.coordinator_panel(
         incident_id, support_text(context), rt.support_now().is_open, opening_text(context)

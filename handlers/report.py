@@ -41,7 +41,7 @@ async def caido(update: Update, context: Context) -> None:
     if result.opened:
         await post_alert(context, result.incident_id)
         if photo is not None:
-            caption = f"📷 Foto del error — incidente #{result.incident_id}"
+            caption = texts.photo_caption(result.incident_id)
             for chat_id in rt.team_chat_ids:
                 if chat_id != chat.id:
                     await notify.send_photo(context.bot, chat_id, photo, caption)

@@ -79,7 +79,7 @@ async def start_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer("👍")
+    await query.answer(texts.DONE)
     sent = await broadcast(
         context, texts.validation_request(incident_id, state), validation_markup(state)
     )
@@ -117,7 +117,7 @@ async def answer_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(f"Anotado para {result.sector}.")
+    await query.answer(texts.validation_noted(result.sector))
     await _refresh_requests(context, state, still_open=result.works and not result.complete)
     view = await refresh_cards(context, incident_id)
     if not result.works:

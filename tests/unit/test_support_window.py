@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import SupportSpec, WindowSpec, WindowsSpec, load_protocol
-from bot.support_window import Window, holiday_name, support_status_at, windows_on
+from bot.support_window import (
+    COMPANY_HOLIDAY,
+    Window,
+    holiday_name,
+    support_status_at,
+    windows_on,
+)
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 SPEC = load_protocol().support
@@ -221,11 +227,11 @@ def test_extra_holiday_makes_a_weekday_follow_holiday_hours():
 
     morning = support_status_at(local("2026-11-25 09:00"), spec)
     assert not morning.is_open
-    assert morning.holiday_name == "feriado de la empresa"
+    assert morning.holiday_name == COMPANY_HOLIDAY
     assert morning.next_opening == Window(
         "guardia", local("2026-11-25 10:00"), local("2026-11-25 22:00")
     )
-    assert morning.opening_holiday_name == "feriado de la empresa"
+    assert morning.opening_holiday_name == COMPANY_HOLIDAY
 
     evening = support_status_at(local("2026-11-25 18:29"), spec)
     assert evening.current == Window(

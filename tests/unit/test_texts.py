@@ -154,3 +154,9 @@ def test_failed_attempts_to_reach_telegram_are_warnings() -> None:
     )
     assert visible.filter(retry) and retry.levelname == "WARNING"
     assert not visible.filter(chatter)
+
+
+def test_a_company_holiday_is_named_as_such() -> None:
+    spec = load_protocol().support.model_copy(update={"extra_holidays": [NOW.date()]})
+    block = texts.support_block(support_status_at(NOW, spec), "0351-5685000")
+    assert "Abre hoy a las 10:00 (guardia de domingos y feriados — feriado de la empresa)." in block
