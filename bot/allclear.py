@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
 from bot.config import Protocol
-from bot.incidents import (
+from bot.lifecycle import (
     Refused,
     add_event,
     dialect_insert,

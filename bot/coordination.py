@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
 from bot.config import GerenciaContact, Protocol
-from bot.incidents import (
+from bot.lifecycle import (
     CONFIRMATION_TIMER,
     EXPIRY_TIMER,
-    OPEN_STATUSES,
     SUPPORT_OPENS_TIMER,
     UNCLASSIFIED,
     Refused,
@@ -28,7 +27,7 @@ from bot.incidents import (
 )
 from bot.people import Person, touch_member
 from models import Incident, Member
-from models.incident import GENERAL, IN_PROGRESS
+from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
 
 ACCESS_TIMER = "access_repeat"
 REFERENCE_LIMIT = 120

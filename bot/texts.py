@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.allclear import AckState, Summary
-from bot.incidents import Refused
+from bot.lifecycle import (
+    Refused,
+)
 from bot.support_window import COMPANY_HOLIDAY, SupportStatus, Window
 from bot.validation import FAILS, WORKS, ValidationState
 from bot.views import IncidentView, SectorCount

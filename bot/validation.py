@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import Protocol
 from bot.coordination import ACCESS_TIMER
-from bot.incidents import (
+from bot.lifecycle import (
     ACTIVE,
     Refused,
     add_event,

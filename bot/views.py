@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.allclear import AckState, ack_state
 from bot.config import Protocol
-from bot.incidents import get_incident, member_name, votes_with_sectors
+from bot.incidents import (
+    votes_with_sectors,
+)
+from bot.lifecycle import (
+    get_incident,
+    member_name,
+)
 from bot.validation import ValidationState, validation_state
 from models import Member
 from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, WORKS

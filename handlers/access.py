@@ -9,7 +9,9 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from bot import notify, texts
 from bot.coordination import AccessRound, grant_access, request_access
-from bot.incidents import Refused
+from bot.lifecycle import (
+    Refused,
+)
 from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
 from handlers.common import Context, answer_refusal, parse_button, person_of, runtime
 

@@ -16,7 +16,10 @@ from bot.allclear import (
     private_recipients,
     send_all_clear,
 )
-from bot.incidents import Refused, record_messages
+from bot.lifecycle import (
+    Refused,
+    record_messages,
+)
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
     NEW_MESSAGES,

@@ -6,8 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import notify, texts
 from bot.coordination import coordinator_contact
-from bot.incidents import messages_of, record_messages
 from bot.jobs import arm_pending
+from bot.lifecycle import (
+    messages_of,
+    record_messages,
+)
 from bot.views import IncidentView, incident_view
 from handlers.common import Context, runtime
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING

@@ -12,8 +12,10 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
 from bot import texts
-from bot.incidents import Refused
 from bot.jobs import RUNTIME_KEY
+from bot.lifecycle import (
+    Refused,
+)
 from bot.people import Person, get_member
 from bot.runtime import Runtime
 

@@ -9,7 +9,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import notify, texts
 from bot.coordination import claim, contact_support, hand_over, handover_candidates
-from bot.incidents import Refused, open_incident_id, record_messages
+from bot.lifecycle import (
+    Refused,
+    open_incident_id,
+    record_messages,
+)
 from handlers.cards import (
     broadcast,
     opening_text,

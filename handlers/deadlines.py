@@ -16,16 +16,18 @@ from bot.allclear import (
 )
 from bot.coordination import ACCESS_TIMER, access_repeat_due
 from bot.incidents import (
+    confirmation_deadline,
+    expire_unconfirmed,
+)
+from bot.jobs import register_timer_handler
+from bot.lifecycle import (
     CONFIRMATION_TIMER,
     EXPIRY_TIMER,
     NUDGE_TIMER,
     SUPPORT_OPENS_TIMER,
-    confirmation_deadline,
-    expire_unconfirmed,
     get_incident,
     touch_progress,
 )
-from bot.jobs import register_timer_handler
 from bot.timers import DueTimer
 from handlers.access import repeat_request
 from handlers.allclear import publish_summary

@@ -6,7 +6,9 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
-from bot.incidents import open_incident_id
+from bot.lifecycle import (
+    open_incident_id,
+)
 from bot.people import mark_private_chat
 from handlers.cards import card_text, support_text, view_of
 from handlers.common import (

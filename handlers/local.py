@@ -8,7 +8,13 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.incidents import Refused, dismiss_as_local, escalate
+from bot.incidents import (
+    dismiss_as_local,
+    escalate,
+)
+from bot.lifecycle import (
+    Refused,
+)
 from handlers.cards import announce_outcome, broadcast, refresh_cards
 from handlers.common import Context, answer_refusal, parse_button, runtime
 

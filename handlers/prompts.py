@@ -5,7 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.incidents import prompt_of
+from bot.lifecycle import (
+    prompt_of,
+)
 from handlers.common import NEW_MESSAGES, Context, runtime
 from handlers.coordination import REFERENCE_PROMPT, reference_replied
 from handlers.validation import OVERRIDE_PROMPT, override_reason_replied

@@ -8,7 +8,9 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot import notify, texts
-from bot.incidents import open_or_join_incident
+from bot.incidents import (
+    open_or_join_incident,
+)
 from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
 from handlers.common import NEW_MESSAGES, Context, allowed_here, person_of, reply, runtime
 from handlers.sector import sector_markup

@@ -8,7 +8,12 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import notify, texts
-from bot.incidents import Refused, get_incident, messages_of, record_messages
+from bot.lifecycle import (
+    Refused,
+    get_incident,
+    messages_of,
+    record_messages,
+)
 from bot.validation import (
     ValidationState,
     answer_validation,

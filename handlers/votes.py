@@ -8,7 +8,12 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.incidents import Refused, cast_vote
+from bot.incidents import (
+    cast_vote,
+)
+from bot.lifecycle import (
+    Refused,
+)
 from handlers.cards import announce_outcome, refresh_cards
 from handlers.common import (
     Context,

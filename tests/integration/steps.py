@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import coordination, incidents, validation
 from bot.config import Protocol
-from bot.incidents import Refused
+from bot.lifecycle import (
+    Refused,
+)
 from bot.people import Person
 from models import Event, Incident
 

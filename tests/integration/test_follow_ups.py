@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot import allclear, coordination, incidents, timers, validation
 from bot.config import ConfigError, Protocol, load_protocol
-from bot.incidents import (
+from bot.lifecycle import (
     CONFIRMATION_TIMER,
     EXPIRY_TIMER,
     NUDGE_TIMER,

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import incidents, timers
 from bot.config import Protocol
-from bot.incidents import Refused
+from bot.lifecycle import (
+    Refused,
+)
 from bot.people import Person
 from bot.views import incident_view
 from models import Event, Incident, Report, Timer, Vote

@@ -13,7 +13,11 @@ from sqlalchemy import select
 from bot import allclear, coordination, incidents, timers, validation
 from bot.config import Protocol
 from bot.db import make_engine, make_session_factory
-from bot.incidents import NUDGE_TIMER, SUPPORT_OPENS_TIMER, Refused
+from bot.lifecycle import (
+    NUDGE_TIMER,
+    SUPPORT_OPENS_TIMER,
+    Refused,
+)
 from bot.people import Person, mark_private_chat
 from bot.support_window import support_status_at
 from models import Incident, Timer

@@ -1,0 +1,219 @@
+"""The incident lifecycle shared by every protocol stage: transitions, timeline, timers, roles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import timers
+from bot.config import Protocol
+from bot.support_window import support_status_at
+from models import Event, Incident, IncidentMessage, Member
+from models.incident import (
+    CLOSED,
+    CONFIRMING,
+    DISMISSED,
+    GENERAL,
+    IN_PROGRESS,
+    OPEN_STATUSES,
+    PROBABLY_LOCAL,
+    RESOLVED,
+    UNCONFIRMED,
+    VALIDATING,
+)
+
+CONFIRMATION_TIMER = "confirmation"
+NUDGE_TIMER = "nudge"  # "FLEXUS sigue caído hace 35 min. ¿Novedades?"
+SUPPORT_OPENS_TIMER = "support_opens"
+EXPIRY_TIMER = "expiry"  # an unconfirmed or probably-local incident nobody followed up
+UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
+ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
+
+
+class Refused(Exception):
+    """The person may not do this now; `reason` is a key of texts.REFUSALS, `who` names a person."""
+
+    def __init__(self, reason: str, who: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.who = who
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def add_event(
+    session: AsyncSession,
+    incident_id: int,
+    kind: str,
+    actor: int | None,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        Event(incident_id=incident_id, kind=kind, actor_id=actor, detail=detail, created_at=now)
+    )
+
+
+async def open_incident_id(session: AsyncSession) -> int | None:
+    return await session.scalar(select(Incident.id).where(Incident.open_slot == 1))
+
+
+async def get_incident(session: AsyncSession, incident_id: int, *, open_only: bool) -> Incident:
+    """The incident, refreshed; Refused if unknown (or closed, when `open_only`)."""
+    incident = await session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        raise Refused("unknown_incident")
+    if open_only and incident.status not in OPEN_STATUSES:
+        raise Refused("closed")
+    return incident
+
+
+async def member_name(session: AsyncSession, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    member = await session.get(Member, user_id)
+    return member.full_name if member else str(user_id)
+
+
+async def require_coordinator(
+    session: AsyncSession, incident: Incident, user_id: int, is_admin: bool
+) -> None:
+    """Only the coordinator (or an admin) may drive the incident; the refusal says who may."""
+    if is_admin or incident.coordinator_id == user_id:
+        return
+    if incident.coordinator_id is None:
+        raise Refused("claim_first")
+    raise Refused("coordinator_or_admin", await member_name(session, incident.coordinator_id))
+
+
+async def touch_progress(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> None:
+    """Something moved: the next "¿Novedades?" reminder is a full interval away again.
+
+    While support is closed nobody can move the case on, so the reminder waits for it to open.
+    """
+    await timers.cancel(session, incident_id=incident_id, kinds=(NUDGE_TIMER,))
+    interval = timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes)
+    due_at = now + interval
+    support = support_status_at(now, protocol.support)
+    if not support.is_open and support.next_opening is not None:
+        due_at = max(due_at, support.next_opening.start + interval)
+    timers.schedule(session, kind=NUDGE_TIMER, incident_id=incident_id, due_at=due_at, now=now)
+
+
+async def ensure_support_opens_reminder(
+    session: AsyncSession, incident: Incident, now: datetime, protocol: Protocol
+) -> None:
+    """Support is closed and nobody has called yet: remind at the moment it opens (once)."""
+    support = support_status_at(now, protocol.support)
+    if (
+        support.is_open
+        or support.next_opening is None
+        or incident.support_contacted_at is not None
+        or await timers.has_pending(session, incident_id=incident.id, kind=SUPPORT_OPENS_TIMER)
+    ):
+        return
+    timers.schedule(
+        session,
+        kind=SUPPORT_OPENS_TIMER,
+        incident_id=incident.id,
+        due_at=support.next_opening.start,
+        now=now,
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    incident_id: int,
+    allowed: tuple[str, ...],
+    target: str,
+    now: datetime,
+    *,
+    actor: int | None,
+    kind: str,
+    detail: str | None = None,
+    protocol: Protocol | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Move the incident from one of `allowed` to `target` atomically; False if it was elsewhere."""
+    changes: dict[str, Any] = {"status": target, **(values or {})}
+    if target in (GENERAL, PROBABLY_LOCAL, UNCONFIRMED):
+        changes["classified_at"] = now
+    if target in (RESOLVED, DISMISSED):
+        changes.update(open_slot=None, closed_at=now, closed_by=actor)
+    result: Any = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.status.in_(allowed))
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    add_event(session, incident_id, kind, actor, now, detail)
+    if target == GENERAL and protocol is not None:
+        await _became_general(session, incident_id, now, protocol)
+    if target in (RESOLVED, DISMISSED, CLOSED):
+        await timers.cancel(session, incident_id=incident_id)
+    return True
+
+
+async def _became_general(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> None:
+    """A confirmed outage: stop waiting for votes, start reminding, and wait for support to open."""
+    await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER, EXPIRY_TIMER))
+    await touch_progress(session, incident_id, now, protocol)
+    incident = await get_incident(session, incident_id, open_only=False)
+    await ensure_support_opens_reminder(session, incident, now, protocol)
+
+
+async def record_messages(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    kind: str,
+    sent: list[tuple[int, int]],
+    now: datetime,
+) -> None:
+    """Remember messages posted about an incident (chat id, message id) to edit them later."""
+    for chat_id, message_id in sent:
+        session.add(
+            IncidentMessage(
+                incident_id=incident_id,
+                kind=kind,
+                chat_id=chat_id,
+                message_id=message_id,
+                created_at=now,
+            )
+        )
+    await session.commit()
+
+
+async def messages_of(
+    session: AsyncSession, *, incident_id: int, kind: str
+) -> list[tuple[int, int]]:
+    rows = await session.execute(
+        select(IncidentMessage.chat_id, IncidentMessage.message_id)
+        .where(IncidentMessage.incident_id == incident_id, IncidentMessage.kind == kind)
+        .order_by(IncidentMessage.id)
+    )
+    return [(chat_id, message_id) for chat_id, message_id in rows.all()]
+
+
+async def prompt_of(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> IncidentMessage | None:
+    """The bot message a person replied to, if it was one of the bot's questions."""
+    return await session.scalar(
+        select(IncidentMessage).where(
+            IncidentMessage.chat_id == chat_id, IncidentMessage.message_id == message_id
+        )
+    )
