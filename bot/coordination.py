@@ -115,7 +115,7 @@ async def hand_over(
     user_id: int,
     is_admin: bool,
     to_user_id: int,
-    chat_id: int,
+    chat_id: int | None,
     now: datetime,
     protocol: Protocol,
 ) -> str:
@@ -126,7 +126,8 @@ async def hand_over(
     if target is None:
         raise Refused("unknown_person")
     incident.coordinator_id = to_user_id
-    incident.coordinator_chat_id = chat_id  # where the hand-over happened: both are there
+    if chat_id is not None:  # a group where the hand-over happened: both are there
+        incident.coordinator_chat_id = chat_id
     add_event(session, incident_id, "handed_over", user_id, now, target.full_name)
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()

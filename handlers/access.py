@@ -13,7 +13,7 @@ from bot.lifecycle import (
     Refused,
 )
 from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
-from handlers.common import Context, answer_refusal, parse_button, person_of, runtime
+from handlers.common import Context, answer_query, answer_refusal, parse_button, person_of, runtime
 
 REQUEST_DATA = re.compile(r"^ax:(\d{1,9})$")
 GRANT_DATA = re.compile(r"^ag:(\d{1,9}):(\d)$")
@@ -77,9 +77,8 @@ async def request_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(
-        texts.alert(texts.access_requested([c.name for c in access.contacts])), show_alert=True
-    )
+    names = [c.name for c in access.contacts]
+    await answer_query(query, texts.alert(texts.access_requested(names)), alert=True)
     await ask_gerencia(context, access)
     await refresh_cards(context, incident_id)
 
@@ -92,7 +91,7 @@ async def granted_pressed(update: Update, context: Context) -> None:
     rt, incident_id = runtime(context), int(match[1])
     tools = rt.protocol.access.remote_tools
     if int(match[2]) >= len(tools):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
     tool = tools[int(match[2])]
     try:
@@ -109,7 +108,7 @@ async def granted_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.ACCESS_THANKS)
+    await answer_query(query, texts.ACCESS_THANKS)
     at = texts.clock_time(rt.clock.now(), rt.tz)
     await broadcast(context, texts.access_granted(name, tool, incident_id, at))
     await refresh_cards(context, incident_id)

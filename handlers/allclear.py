@@ -25,6 +25,7 @@ from handlers.common import (
     NEW_MESSAGES,
     Context,
     allowed_here,
+    answer_query,
     answer_refusal,
     chat_sector_of,
     parse_button,
@@ -98,7 +99,7 @@ async def restart_answered(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.ALL_CLEAR_SENT)
+    await answer_query(query, texts.ALL_CLEAR_SENT)
     if query.message is not None:
         await notify.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)
     text = texts.all_clear(
@@ -141,7 +142,7 @@ async def acknowledged(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.ACK_THANKS if result.new else texts.ACK_ALREADY)
+    await answer_query(query, texts.ACK_THANKS if result.new else texts.ACK_ALREADY)
     if result.new:
         await refresh_cards(context, incident_id)
     if result.complete:

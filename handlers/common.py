@@ -101,8 +101,17 @@ async def allowed_button(update: Update, context: Context) -> bool:
         chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
     ):
         return True
-    await query.answer(texts.NOT_ENABLED, show_alert=True)
+    await answer_query(query, texts.NOT_ENABLED, alert=True)
     return False
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer a button press. Telegram refuses answers to old presses (a backlog after a
+    restart, a slow moment): that must not stop the step the press already recorded."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.info("could not answer a button press: %s", exc)
 
 
 async def parse_button(
@@ -114,7 +123,7 @@ async def parse_button(
         return None
     match = pattern.match(query.data or "")
     if match is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_query(query, texts.STALE_BUTTON, alert=True)
         return None
     return query, match
 
@@ -122,7 +131,7 @@ async def parse_button(
 async def answer_refusal(update: Update, refused: Refused) -> None:
     """A refusal says why and who may do it: as an alert on a button, as a reply to a command."""
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.alert(texts.refusal(refused)), show_alert=True)
+        await answer_query(update.callback_query, texts.alert(texts.refusal(refused)), alert=True)
     else:
         await reply(update, texts.refusal(refused))
 

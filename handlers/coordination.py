@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import notify, texts
@@ -26,6 +27,7 @@ from handlers.common import (
     NEW_MESSAGES,
     Context,
     allowed_here,
+    answer_query,
     answer_refusal,
     chat_sector_of,
     parse_button,
@@ -62,7 +64,9 @@ async def claim_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.already_yours(incident_id) if result.already_yours else texts.DONE)
+    await answer_query(
+        query, texts.already_yours(incident_id) if result.already_yours else texts.DONE
+    )
     panel = texts.coordinator_panel(
         incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
     )
@@ -120,7 +124,7 @@ async def contacted_pressed(update: Update, context: Context) -> None:
     incident_id = int(match[1])
     if not await _record_contact(update, context, incident_id, None):
         return
-    await query.answer(texts.DONE)
+    await answer_query(query, texts.DONE)
     # Ask for the ticket number: a reply to this message is read as the reference.
     prompt = texts.reference_prompt(query.from_user.id, query.from_user.full_name)
     message_id = await notify.send(
@@ -172,9 +176,9 @@ async def handover_menu(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     if not people:
-        await query.answer(texts.NOBODY_TO_HAND_OVER, show_alert=True)
+        await answer_query(query, texts.NOBODY_TO_HAND_OVER, alert=True)
         return
-    await query.answer()
+    await answer_query(query)
     rows = [
         [InlineKeyboardButton(name[:40], callback_data=f"hu:{incident_id}:{user_id}")]
         for user_id, name in people
@@ -190,7 +194,9 @@ async def handover_chosen(update: Update, context: Context) -> None:
         return
     query, match = parsed
     rt, incident_id = runtime(context), int(match[1])
-    chat_id = update.effective_chat.id if update.effective_chat else query.from_user.id
+    # From a private chat, keep the group where the case was claimed for the new coordinator.
+    chat = update.effective_chat
+    chat_id = None if chat is None or chat.type == ChatType.PRIVATE else chat.id
     try:
         async with rt.session() as session:
             name = await hand_over(
@@ -206,7 +212,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.DONE)
+    await answer_query(query, texts.DONE)
     await broadcast(context, texts.handed_over(name, incident_id))
     panel = texts.coordinator_panel(
         incident_id, support_text(context), rt.support_now().is_open, opening_text(context)

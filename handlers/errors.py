@@ -9,18 +9,24 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from handlers.common import Context, reply
+from bot.jobs import arm_pending
+from handlers.common import Context, answer_query, reply
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update", exc_info=context.error)
+    # A step may have committed (and created timers) before it failed: put them on the queue.
+    try:
+        await arm_pending(context.application)
+    except Exception:
+        log.exception("could not re-arm timers after an error")
     if not isinstance(update, Update):
         return
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.SOMETHING_FAILED, show_alert=True)
+            await answer_query(update.callback_query, texts.SOMETHING_FAILED, alert=True)
         elif update.effective_message is not None:
             await reply(update, texts.SOMETHING_FAILED)
     except TelegramError:
@@ -29,7 +35,7 @@ async def on_error(update: object, context: Context) -> None:
 
 async def stale_button(update: Update, context: Context) -> None:
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_query(update.callback_query, texts.STALE_BUTTON, alert=True)
 
 
 def register(app: Application) -> None:

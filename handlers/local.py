@@ -16,7 +16,7 @@ from bot.lifecycle import (
     Refused,
 )
 from handlers.cards import announce_outcome, broadcast, refresh_cards
-from handlers.common import Context, answer_refusal, parse_button, runtime
+from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
 
 CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power|works)$")
 ESCALATE_DATA = re.compile(r"^e:(\d{1,9})$")
@@ -41,7 +41,7 @@ async def local_cause(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.DISMISSED_OK)
+    await answer_query(query, texts.DISMISSED_OK)
     view = await refresh_cards(context, incident_id)
     await broadcast(context, texts.dismissed(view))
 
@@ -65,7 +65,7 @@ async def escalate_anyway(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.ESCALATED_OK)
+    await answer_query(query, texts.ESCALATED_OK)
     view = await refresh_cards(context, incident_id)
     if moved:
         await announce_outcome(context, view, escalated=True)

@@ -9,7 +9,15 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import texts
 from bot.people import set_sector
-from handlers.common import NEW_MESSAGES, Context, allowed_here, parse_button, person_of, runtime
+from handlers.common import (
+    NEW_MESSAGES,
+    Context,
+    allowed_here,
+    answer_query,
+    parse_button,
+    person_of,
+    runtime,
+)
 
 SECTOR_DATA = re.compile(r"^s:(\d{1,2})$")
 
@@ -35,7 +43,7 @@ async def sector_chosen(update: Update, context: Context) -> None:
     query, match = parsed
     sectors = runtime(context).protocol.team.sectors
     if int(match[1]) >= len(sectors):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
     rt = runtime(context)
     async with rt.session() as session:
@@ -45,7 +53,7 @@ async def sector_chosen(update: Update, context: Context) -> None:
             sector=sectors[int(match[1])],
             now=rt.clock.now(),
         )
-    await query.answer(texts.sector_set(member.sector or ""))
+    await answer_query(query, texts.sector_set(member.sector or ""))
 
 
 def register(app: Application) -> None:

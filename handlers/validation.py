@@ -25,6 +25,7 @@ from bot.validation import (
 from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator
 from handlers.common import (
     Context,
+    answer_query,
     answer_refusal,
     chat_sector_of,
     parse_button,
@@ -84,7 +85,7 @@ async def start_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.DONE)
+    await answer_query(query, texts.DONE)
     sent = await broadcast(
         context, texts.validation_request(incident_id, state), validation_markup(state)
     )
@@ -122,7 +123,7 @@ async def answer_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer(texts.validation_noted(result.sector))
+    await answer_query(query, texts.validation_noted(result.sector))
     await _refresh_requests(context, state, still_open=result.works and not result.complete)
     view = await refresh_cards(context, incident_id)
     if not result.works:
@@ -154,7 +155,7 @@ async def override_pressed(update: Update, context: Context) -> None:
     except Refused as refused:
         await answer_refusal(update, refused)
         return
-    await query.answer()
+    await answer_query(query)
     message_id = await notify.send(
         context.bot,
         update.effective_chat.id,

@@ -17,6 +17,7 @@ from bot.lifecycle import (
 from handlers.cards import announce_outcome, refresh_cards
 from handlers.common import (
     Context,
+    answer_query,
     answer_refusal,
     chat_sector_of,
     parse_button,
@@ -50,14 +51,14 @@ async def vote(update: Update, context: Context) -> None:
             )
     except Refused as refused:
         if refused.reason == "closed":
-            await query.answer(texts.CLOSED_VOTE, show_alert=True)
+            await answer_query(query, texts.CLOSED_VOTE, alert=True)
         else:
             await answer_refusal(update, refused)
         return
     if not result.changed:
-        await query.answer(texts.VOTE_SAME)
+        await answer_query(query, texts.VOTE_SAME)
         return
-    await query.answer(texts.VOTE_FAILS if choice == FAILS else texts.VOTE_WORKS)
+    await answer_query(query, texts.VOTE_FAILS if choice == FAILS else texts.VOTE_WORKS)
     view = await refresh_cards(context, result.incident_id)
     if result.became_general:
         await announce_outcome(context, view)

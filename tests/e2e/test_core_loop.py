@@ -353,3 +353,19 @@ def test_unconfirmed_reporter_says_it_works_again(
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, LUIS, "/caido ahora a mí"))
     assert "incidente #2" in alert_in(fake_api, GROUP_CAJA, after=mark).text
+
+
+def test_an_old_button_press_still_counts(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    # Presses queued while the bot was busy or down are too old to answer: the step must happen.
+    fake_api.fail(
+        "answerCallbackQuery",
+        code=400,
+        description="Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    bot.start()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    card = alert_in(fake_api, GROUP_ADMIN)
+    fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:f"))
+    general = sent_text(fake_api, GROUP_CAJA, "Falla general de FLEXUS")
+    assert "Le pasa a 2 personas de 2 sectores." in general.text
+    assert "could not answer a button press" in bot.log()

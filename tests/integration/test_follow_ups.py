@@ -737,3 +737,24 @@ def test_remote_tool_names_are_limited_to_forty_characters(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as error:
         load_protocol(path)
     assert "access.remote_tools" in str(error.value)
+
+
+async def test_hand_over_from_a_private_chat_keeps_the_group(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    incident_id = await general_incident(sessions, protocol)
+    await claim(sessions, protocol, incident_id, 3, at(1))  # claimed in chat CHAT - 3
+    await report(sessions, protocol, 4)
+    await call(
+        sessions,
+        coordination.hand_over,
+        incident_id=incident_id,
+        user_id=3,
+        is_admin=False,
+        to_user_id=4,
+        chat_id=None,  # pressed in the old coordinator's private chat
+        now=at(2),
+        protocol=protocol,
+    )
+    contact = await call(sessions, coordination.coordinator_contact, incident_id=incident_id)
+    assert (contact.user_id, contact.fallback_chat_id) == (4, CHAT - 3)
