@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, Defaults
+from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, Defaults
 
 from bot import texts
 from bot.clock import Clock
@@ -37,6 +39,43 @@ log = logging.getLogger(__name__)
 App = Application[Any, Any, Any, Any, Any, Any]
 # Overdue timers wait this long after start-up so the backlog of updates is handled first.
 STARTUP_GRACE_SECONDS = 3.0
+CONCURRENT_UPDATES = 16
+
+
+class PerPersonOrder(BaseUpdateProcessor):
+    """Different people's updates run side by side; one person's run in the order they sent them.
+
+    Side by side, a step waiting on Telegram's flood limits does not delay everyone else's
+    button answers (the database decides every race). In order per person, a reply to the
+    bot's question is never read before the question was recorded.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # person -> (lock, updates in line)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None:
+            await coroutine
+            return
+        lock, waiting = self._locks.get(user.id, (asyncio.Lock(), 0))
+        self._locks[user.id] = (lock, waiting + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, waiting = self._locks[user.id]
+            if waiting == 1:
+                del self._locks[user.id]
+            else:
+                self._locks[user.id] = (lock, waiting - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
 
 
 def build_application(config: Config, clock: Clock | None = None) -> App:
@@ -62,6 +101,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         .base_file_url(f"{root}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=runtime.tz))
         .rate_limiter(limiter)
+        .concurrent_updates(PerPersonOrder(CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

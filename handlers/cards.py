@@ -16,6 +16,7 @@ from handlers.common import Context, runtime
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 
 ALERT = "alert"
+_REFRESHING = "cards_refreshing"  # bot_data: incident id -> another edit wanted
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
@@ -112,17 +113,36 @@ async def post_alert(context: Context, incident_id: int) -> None:
 
 
 async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
-    """Edit the card in every chat to the incident's current state; arm any new timer."""
+    """Arm any new timer, then edit the card in every chat to the incident's current state.
+
+    Telegram's flood limits make edits slow when many people press at once: changes that
+    arrive while an edit is under way are folded into one more edit, not one edit each.
+    """
+    await arm_pending(context.application)
+    wanted: dict[int, bool] = context.application.bot_data.setdefault(_REFRESHING, {})
+    if incident_id in wanted:
+        wanted[incident_id] = True  # the running refresh will edit once more
+        return await view_of(context, incident_id)
+    wanted[incident_id] = False
+    try:
+        while True:
+            view = await view_of(context, incident_id)
+            await _edit_cards(context, view)
+            if not wanted[incident_id]:
+                return view
+            wanted[incident_id] = False
+    finally:
+        del wanted[incident_id]
+
+
+async def _edit_cards(context: Context, view: IncidentView) -> None:
     rt = runtime(context)
-    view = await view_of(context, incident_id)
     async with rt.session() as session:
-        targets = await messages_of(session, incident_id=incident_id, kind=ALERT)
+        targets = await messages_of(session, incident_id=view.id, kind=ALERT)
     await notify.edit(context.bot, targets, card_text(context, view), card_markup(view))
     if not view.is_open:
         for chat_id, message_id in targets:
             await notify.unpin(context.bot, chat_id, message_id)
-    await arm_pending(context.application)
-    return view
 
 
 async def broadcast(

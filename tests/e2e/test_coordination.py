@@ -96,6 +96,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     press(fake_api, GROUP_ADMIN, request.result["message_id"], MARTA, "vo:1")
     prompt = sent(fake_api, GROUP_ADMIN, "¿por qué seguimos sin Administración?", after=mark)
     assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
+    fake_api.wait_idle()  # the question is recorded once Marta's step is done
     # A reply from someone else is not taken as the reason
     mark = fake_api.mark()
     fake_api.push(reply_update(GROUP_ADMIN, LUIS, "porque sí", prompt.result["message_id"]))
