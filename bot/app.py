@@ -10,13 +10,19 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, BaseUpdateProcessor, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseUpdateProcessor,
+    Defaults,
+    TypeHandler,
+)
 
 from bot import texts
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import make_engine, make_session_factory
-from bot.jobs import RUNTIME_KEY, arm_pending
+from bot.jobs import RUNTIME_KEY, arm_after_update, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
 from handlers import (
@@ -120,6 +126,8 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     deadlines.register(app)  # every deadline and reminder
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
+    # After every update, whatever its handler: put the timers its step stored on the queue.
+    app.add_handler(TypeHandler(Update, arm_after_update), group=1)
     errors.register(app)
     return app
 

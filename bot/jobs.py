@@ -85,3 +85,9 @@ async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
         await handler(context, session, timer)
         if session.in_transaction():
             await session.commit()
+    await arm_pending(context.application)  # reminders the handler scheduled
+
+
+async def arm_after_update(_update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """Runs after every update's handler (even a failed one): arms the timers its step stored."""
+    await arm_pending(context.application)

@@ -445,7 +445,7 @@ VOTE_FAILS = "Anotado: a vos también te falla."
 VOTE_WORKS = "Anotado: a vos te funciona."
 VOTE_SAME = "Ya tenías esa respuesta."
 ESCALATED_OK = "Listo: se trata como falla general."
-DISMISSED_OK = "Listo: incidente cerrado como problema local."
+DISMISSED_OK = "Listo: incidente cerrado."
 
 
 def ask_sector(user_id: int, name: str) -> str:

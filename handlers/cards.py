@@ -6,7 +6,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import notify, texts
 from bot.coordination import coordinator_contact
-from bot.jobs import arm_pending
 from bot.lifecycle import (
     messages_of,
     record_messages,
@@ -109,16 +108,14 @@ async def post_alert(context: Context, incident_id: int) -> None:
         )
     for chat_id, message_id in sent:
         await notify.pin(context.bot, chat_id, message_id)
-    await arm_pending(context.application)
 
 
 async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
-    """Arm any new timer, then edit the card in every chat to the incident's current state.
+    """Edit the card in every chat to the incident's current state.
 
     Telegram's flood limits make edits slow when many people press at once: changes that
     arrive while an edit is under way are folded into one more edit, not one edit each.
     """
-    await arm_pending(context.application)
     wanted: dict[int, bool] = context.application.bot_data.setdefault(_REFRESHING, {})
     if incident_id in wanted:
         wanted[incident_id] = True  # the running refresh will edit once more

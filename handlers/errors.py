@@ -9,7 +9,6 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.jobs import arm_pending
 from handlers.common import Context, answer_query, reply
 
 log = logging.getLogger(__name__)
@@ -17,11 +16,6 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: Context) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    # A step may have committed (and created timers) before it failed: put them on the queue.
-    try:
-        await arm_pending(context.application)
-    except Exception:
-        log.exception("could not re-arm timers after an error")
     if not isinstance(update, Update):
         return
     try:
