@@ -2,15 +2,23 @@
 
 The bot under test is pointed at it through TELEGRAM_API_URL. It keeps the current text and
 buttons of every message it was asked to send or edit, so tests can assert on what people see.
+
+It can also behave like a bad day at Telegram: a seeded share of calls answered with 429, 5xx or
+403, answered too late ("timeout": processed, reply delayed) or not answered at all ("drop": the
+connection closes, nothing is processed); strict flood limits; edits refused the way Telegram
+refuses them ("message to edit not found", "message is not modified"); migrated group chats.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -37,6 +45,43 @@ _INT_KEYS = {
     "reply_to_message_id",
 }
 
+# Calls that change what people see: the default targets of fault injection and flood limits.
+STATE_CHANGING = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "pinChatMessage",
+        "unpinChatMessage",
+        "setMessageReaction",
+    }
+)
+FAULT_KINDS = ("429", "500", "502", "timeout", "403", "drop")
+NOT_FOUND = "Bad Request: message to edit not found"
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+_FAULT_ERRORS = {
+    "500": (500, "Internal Server Error"),
+    "502": (502, "Bad Gateway"),
+    "403": (403, "Forbidden: bot was kicked from the supergroup chat"),
+}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
+
 
 @dataclass
 class Call:
@@ -44,6 +89,9 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     result: Any = None
+    # None for an ordinary call; "429", "500", "502", "403", "timeout", "drop" for an injected
+    # fault, "flood" for a 429 from enforce_flood_limits(), "drop" for fail(code=0).
+    fault: str | None = None
 
     @property
     def chat_id(self) -> int | None:
@@ -73,9 +121,36 @@ def buttons_of(markup: Any) -> list[tuple[str, str]]:
 class Failure:
     method: str
     chat_id: int | None
-    code: int
+    code: int  # 0 = close the connection without answering
     description: str
     times: int | None  # None = always
+    retry_after: int | None = None
+    until: float | None = None  # time.monotonic() deadline; None = no deadline
+
+
+@dataclass
+class _Faults:
+    share: float
+    kinds: tuple[str, ...]
+    rng: random.Random
+    methods: frozenset[str]
+    retry_after: int
+    timeout_delay: float
+
+
+@dataclass
+class _FloodLimits:
+    per_second: int
+    group_per_minute: int
+    recent: deque[float] = field(default_factory=deque)
+    per_chat: dict[int, deque[float]] = field(default_factory=dict)
+
+
+@dataclass
+class _Response:
+    status: int
+    payload: dict[str, Any] | None  # None = drop the connection without answering
+    delay: float = 0.0
 
 
 def user(user_id: int, first: str, last: str = "", username: str | None = None) -> dict[str, Any]:
@@ -93,20 +168,45 @@ def chat(chat_id: int, title: str = "Equipo") -> dict[str, Any]:
     return {"id": chat_id, "type": "supergroup", "title": title}
 
 
+def _error(code: int, description: str, **parameters: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        payload["parameters"] = parameters
+    return payload
+
+
+def _too_many(retry_after: int) -> dict[str, Any]:
+    return _error(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+
 class FakeBotAPI:
     def __init__(self, token: str) -> None:
         self.token = token
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.chat_member_status: dict[tuple[int, int], str] = {}
+        # Message ids pinned in each chat (pinChatMessage adds, unpinChatMessage removes).
+        self.pinned: dict[int, set[int]] = {}
+        # Old group chat id → new supergroup id: calls to the old id answer "upgraded".
+        self.migrated: dict[int, int] = {}
+        self.fault_counts: dict[str, int] = {}
+        self.flood_429s = 0
+        self._not_modified = 0
+        self._pin_order: dict[int, list[int]] = {}
+        self._faults: _Faults | None = None
+        self._flood: _FloodLimits | None = None
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._failures: list[Failure] = []
         self._cond = threading.Condition()
+        self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval so stop() returns promptly (serve_forever checks it between polls).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -119,6 +219,7 @@ class FakeBotAPI:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # delayed ("timeout") answers stop waiting
         with self._cond:
             self._cond.notify_all()
         self._server.shutdown()
@@ -140,9 +241,92 @@ class FakeBotAPI:
         code: int = 403,
         description: str = "Forbidden: bot was blocked by the user",
         times: int | None = None,
+        retry_after: int | None = None,
+        until: float | None = None,
     ) -> None:
+        """Answer `method` (in `chat_id`, or anywhere) with an error.
+
+        `times` limits how many calls fail; `until` is a time.monotonic() deadline after which
+        the failure no longer applies; `retry_after` adds `parameters.retry_after` to the body;
+        code 0 closes the connection without any answer (the call is not processed).
+        """
         with self._cond:
-            self._failures.append(Failure(method, chat_id, code, description, times))
+            self._failures.append(
+                Failure(method, chat_id, code, description, times, retry_after, until)
+            )
+
+    def inject_faults(
+        self,
+        share: float,
+        kinds: Sequence[str] = FAULT_KINDS,
+        *,
+        seed: int = 1,
+        methods: Collection[str] | None = None,
+        retry_after: int = 1,
+        timeout_delay: float = 2.0,
+    ) -> None:
+        """Answer a seeded random `share` of calls with a fault drawn uniformly from `kinds`.
+
+        Only `methods` are affected (default: STATE_CHANGING; getUpdates only when named).
+        "429"/"500"/"502"/"403" answer an error without processing the call; "timeout"
+        processes it but answers only after `timeout_delay` seconds; "drop" closes the
+        connection without an answer and does not process the call.
+        """
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be within [0, 1], not {share}")
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown or not kinds:
+            raise ValueError(f"fault kinds must be some of {FAULT_KINDS}, not {list(kinds)}")
+        with self._cond:
+            self._faults = _Faults(
+                share=share,
+                kinds=tuple(kinds),
+                rng=random.Random(seed),
+                methods=frozenset(STATE_CHANGING if methods is None else methods),
+                retry_after=retry_after,
+                timeout_delay=timeout_delay,
+            )
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults = None
+
+    def enforce_flood_limits(self, per_second: int = 30, group_per_minute: int = 20) -> None:
+        """Answer 429 (fault "flood") beyond `per_second` state-changing calls in any second,
+        or beyond `group_per_minute` of them to one group (negative chat id) in any minute."""
+        with self._cond:
+            self._flood = _FloodLimits(per_second, group_per_minute)
+
+    def clear_flood_limits(self) -> None:
+        with self._cond:
+            self._flood = None
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Someone deleted the message: editing it now answers "message to edit not found"."""
+        with self._cond:
+            self._delete(chat_id, message_id)
+
+    def not_modified_count(self) -> int:
+        """How many edits were refused as "message is not modified"."""
+        with self._cond:
+            return self._not_modified
+
+    def duplicate_sends(self) -> list[tuple[int, str]]:
+        """(chat_id, text) of each extra copy of a message sendMessage delivered more than once.
+
+        A call counts as delivered when it was processed (result not None), including calls
+        whose answer was delayed by a "timeout" fault.
+        """
+        seen: Counter[tuple[int, str]] = Counter()
+        extra: list[tuple[int, str]] = []
+        with self._cond:
+            for c in self.calls:
+                if c.method == "sendMessage" and c.result is not None:
+                    key = (int(c.chat_id or 0), c.text)
+                    if seen[key]:
+                        extra.append(key)
+                    seen[key] += 1
+        return extra
 
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
         with self._cond:
@@ -220,25 +404,38 @@ class FakeBotAPI:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 params = _parse(self.headers.get("Content-Type", ""), body)
-                status, payload = api._dispatch(method, params)
-                self._reply(status, payload)
+                response = api._dispatch(method, params)
+                if response.payload is None:  # "drop": close without a word
+                    self.close_connection = True
+                    return
+                if response.delay > 0 and api._stopping.wait(response.delay):
+                    self.close_connection = True  # the fake is stopping: don't keep it waiting
+                    return
+                self._reply(response.status, response.payload)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                # Status line, headers and body in one write (one syscall per answer).
                 data = json.dumps(payload).encode()
+                head = (
+                    f"{self.protocol_version} {status} {_REASONS.get(status, '')}\r\n"
+                    f"Server: {self.version_string()}\r\n"
+                    f"Date: {self.date_time_string()}\r\n"
+                    "Content-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                )
                 try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(head.encode("latin-1") + data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
         return Handler
 
     def _failure_for(self, method: str, params: dict[str, Any]) -> Failure | None:
+        now = time.monotonic()
         for failure in self._failures:
             if failure.method == method and failure.chat_id in (None, params.get("chat_id")):
+                if failure.until is not None and now >= failure.until:
+                    continue
                 if failure.times is not None:
                     if failure.times <= 0:
                         continue
@@ -246,30 +443,136 @@ class FakeBotAPI:
                 return failure
         return None
 
-    def _dispatch(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if method == "getUpdates":
-            return 200, {"ok": True, "result": self._get_updates(params)}
-        with self._cond:
-            call = Call(method, params)
-            self.calls.append(call)
-            failure = self._failure_for(method, params)
-            if failure is not None:
-                self._cond.notify_all()
-                return failure.code, {
-                    "ok": False,
-                    "error_code": failure.code,
-                    "description": failure.description,
-                }
-            call.result = self._result(method, params)
-            self._cond.notify_all()
-            return 200, {"ok": True, "result": call.result}
+    def _draw_fault(self, method: str) -> str | None:
+        faults = self._faults
+        if faults is None or method not in faults.methods:
+            return None
+        if faults.rng.random() >= faults.share:
+            return None
+        kind = faults.rng.choice(faults.kinds)
+        self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
+        return kind
 
-    def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _fault_response(self, kind: str) -> _Response:
+        if kind == "drop":
+            return _Response(0, None)
+        if kind == "429":
+            assert self._faults is not None
+            return _Response(429, _too_many(self._faults.retry_after))
+        code, description = _FAULT_ERRORS[kind]
+        return _Response(code, _error(code, description))
+
+    def _dispatch(self, method: str, params: dict[str, Any]) -> _Response:
+        if method == "getUpdates":
+            return self._dispatch_get_updates(params)
+        with self._cond:
+            try:
+                return self._answer(method, params)
+            finally:
+                self._cond.notify_all()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> _Response:
+        """Record and answer one call (not getUpdates); the caller holds the lock."""
+        call = Call(method, params)
+        self.calls.append(call)
+        failure = self._failure_for(method, params)
+        if failure is not None:
+            return _failure_response(failure, call)
+        delay = 0.0
+        kind = self._draw_fault(method)
+        if kind == "timeout":
+            assert self._faults is not None
+            call.fault, delay = kind, self._faults.timeout_delay
+        elif kind is not None:
+            call.fault = kind
+            return self._fault_response(kind)
+        chat_id = params.get("chat_id")
+        if isinstance(chat_id, int) and chat_id in self.migrated:
+            payload = _error(400, UPGRADED, migrate_to_chat_id=self.migrated[chat_id])
+            return _Response(400, payload, delay)
+        retry_after = self._flood_wait(method, chat_id)
+        if retry_after:
+            self.flood_429s += 1
+            call.fault = call.fault or "flood"
+            return _Response(429, _too_many(retry_after), delay)
+        refusal = self._refusal(method, params)
+        if refusal is not None:
+            return _Response(400, _error(400, refusal), delay)
+        call.result = self._result(method, params)
+        return _Response(200, {"ok": True, "result": call.result}, delay)
+
+    def _dispatch_get_updates(self, params: dict[str, Any]) -> _Response:
+        with self._cond:
+            failure = self._failure_for("getUpdates", params)
+            kind = None if failure is not None else self._draw_fault("getUpdates")
+            if failure is not None or (kind is not None and kind != "timeout"):
+                call = Call("getUpdates", params)
+                self.calls.append(call)
+                self._cond.notify_all()
+                if failure is not None:
+                    return _failure_response(failure, call)
+                assert kind is not None
+                call.fault = kind
+                return self._fault_response(kind)
+            delay = self._faults.timeout_delay if kind and self._faults else 0.0
+        result = self._get_updates(params, fault=kind)
+        return _Response(200, {"ok": True, "result": result}, delay)
+
+    def _flood_wait(self, method: str, chat_id: Any) -> int:
+        """Seconds to wait if this call is over the flood limits (0 = let it through)."""
+        flood = self._flood
+        if flood is None or method not in STATE_CHANGING:
+            return 0
+        now = time.monotonic()
+        while flood.recent and now - flood.recent[0] >= 1.0:
+            flood.recent.popleft()
+        wait = 0.0
+        if len(flood.recent) >= flood.per_second:
+            wait = flood.recent[-flood.per_second] + 1.0 - now
+        window = None
+        if isinstance(chat_id, int) and chat_id < 0:
+            window = flood.per_chat.setdefault(chat_id, deque())
+            while window and now - window[0] >= 60.0:
+                window.popleft()
+            if len(window) >= flood.group_per_minute:
+                wait = max(wait, window[-flood.group_per_minute] + 60.0 - now)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        flood.recent.append(now)
+        if window is not None:
+            window.append(now)
+        return 0
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        """Telegram's 400 for an edit it would not make, if any."""
+        if method not in ("editMessageText", "editMessageReplyMarkup"):
+            return None
+        if "chat_id" not in params and "inline_message_id" in params:
+            return None  # inline messages are not tracked
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        current = self.messages.get(key)
+        if current is None:
+            return NOT_FOUND
+        if (
+            method == "editMessageText"
+            and params.get("text", "") == current["text"]
+            and _shown(params.get("reply_markup")) == _shown(current.get("reply_markup"))
+        ):
+            self._not_modified += 1
+            return NOT_MODIFIED
+        return None
+
+    def _delete(self, chat_id: int, message_id: int) -> None:
+        self.messages.pop((chat_id, message_id), None)
+
+    def _get_updates(
+        self, params: dict[str, Any], fault: str | None = None
+    ) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 2.0)
         deadline = time.monotonic() + timeout
         with self._cond:
-            self.calls.append(Call("getUpdates", params))
+            self.calls.append(Call("getUpdates", params, fault=fault))
             self._cond.notify_all()
             # Confirming an offset drops everything before it, as Telegram does.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -281,7 +584,7 @@ class FakeBotAPI:
         chat_id = params.get("chat_id")
         if method == "getMe":
             return BOT_USER
-        if method in ("sendMessage", "sendPhoto"):
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
             message_id = next(self._message_ids)
             message = {
                 "message_id": message_id,
@@ -298,6 +601,11 @@ class FakeBotAPI:
                         "height": 10,
                     }
                 ]
+                message["caption"] = params.get("caption", "")
+            elif method == "sendDocument":
+                document = params.get("document")
+                file_id = document if isinstance(document, str) else f"DOCUMENT-{message_id}"
+                message["document"] = {"file_id": file_id, "file_unique_id": f"{file_id}u"}
                 message["caption"] = params.get("caption", "")
             else:
                 message["text"] = params.get("text", "")
@@ -324,6 +632,37 @@ class FakeBotAPI:
             if _inline(params.get("reply_markup")):
                 message["reply_markup"] = params["reply_markup"]
             return message
+        if method == "editMessageReplyMarkup":
+            key = (int(chat_id or 0), int(params.get("message_id") or 0))
+            if key in self.messages:
+                self.messages[key]["reply_markup"] = params.get("reply_markup")
+            return True
+        if method == "deleteMessage":
+            self._delete(int(chat_id or 0), int(params.get("message_id") or 0))
+            return True
+        if method == "pinChatMessage":
+            message_id = int(params.get("message_id") or 0)
+            self.pinned.setdefault(int(chat_id or 0), set()).add(message_id)
+            order = self._pin_order.setdefault(int(chat_id or 0), [])
+            if message_id in order:
+                order.remove(message_id)
+            order.append(message_id)
+            return True
+        if method == "unpinChatMessage":
+            pins = self.pinned.setdefault(int(chat_id or 0), set())
+            order = self._pin_order.setdefault(int(chat_id or 0), [])
+            unpinned = params.get("message_id")
+            if unpinned is None and order:  # Telegram unpins the most recent pin
+                unpinned = order[-1]
+            if unpinned is not None:
+                pins.discard(int(unpinned))
+                if int(unpinned) in order:
+                    order.remove(int(unpinned))
+            return True
+        if method == "unpinAllChatMessages":
+            self.pinned.pop(int(chat_id or 0), None)
+            self._pin_order.pop(int(chat_id or 0), None)
+            return True
         if method == "getChatMember":
             key = (int(chat_id or 0), int(params.get("user_id") or 0))
             status = self.chat_member_status.get(key, "left")
@@ -331,6 +670,21 @@ class FakeBotAPI:
         if method == "getChat":
             return chat(int(chat_id or 0))
         return True
+
+
+def _failure_response(failure: Failure, call: Call) -> _Response:
+    if failure.code == 0:
+        call.fault = "drop"
+        return _Response(0, None)
+    extra = {} if failure.retry_after is None else {"retry_after": failure.retry_after}
+    return _Response(failure.code, _error(failure.code, failure.description, **extra))
+
+
+def _shown(markup: Any) -> Any:
+    """The keyboard a message shows: only non-empty inline keyboards count."""
+    if _inline(markup) and any(markup["inline_keyboard"]):
+        return markup["inline_keyboard"]
+    return None
 
 
 def _inline(markup: Any) -> bool:
@@ -442,3 +796,31 @@ def reply_update(chat_id: int, sender: dict[str, Any], text: str, reply_to: int)
         "text": "…",
     }
     return update
+
+
+def migrate_update(old_chat_id: int, new_chat_id: int, sender: dict[str, Any]) -> dict[str, Any]:
+    """The service message Telegram sends in a group that became the supergroup `new_chat_id`."""
+    return {
+        "message": {
+            "message_id": next(_incoming_ids),
+            "date": int(time.time()),
+            "chat": {"id": old_chat_id, "type": "group", "title": "Equipo"},
+            "from": sender,
+            "migrate_to_chat_id": new_chat_id,
+        }
+    }
+
+
+def migrated_from_update(
+    new_chat_id: int, old_chat_id: int, sender: dict[str, Any]
+) -> dict[str, Any]:
+    """The matching service message Telegram sends in the new supergroup."""
+    return {
+        "message": {
+            "message_id": next(_incoming_ids),
+            "date": int(time.time()),
+            "chat": chat(new_chat_id),
+            "from": sender,
+            "migrate_from_chat_id": old_chat_id,
+        }
+    }
