@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     BaseUpdateProcessor,
     Defaults,
-    TypeHandler,
 )
+from telegram.request import HTTPXRequest
 
-from bot import texts
+from bot import chats, inbox, texts
 from bot.clock import Clock
 from bot.config import Config
-from bot.db import make_engine, make_session_factory
-from bot.jobs import RUNTIME_KEY, arm_after_update, arm_pending
+from bot.db import is_sqlite, make_engine, make_session_factory
+from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
+from bot.steps import step_scope
 from handlers import (
     access,
     allclear,
@@ -39,6 +41,9 @@ from handlers import (
     validation,
     votes,
 )
+from handlers import (
+    chats as chat_handlers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +51,36 @@ App = Application[Any, Any, Any, Any, Any, Any]
 # Overdue timers wait this long after start-up so the backlog of updates is handled first.
 STARTUP_GRACE_SECONDS = 3.0
 CONCURRENT_UPDATES = 16
+STEP_TRIES = 3  # a step that fails on a database error (locked, connection lost) is run again
 
 
 class PerPersonOrder(BaseUpdateProcessor):
     """Different people's updates run side by side; one person's run in the order they sent them.
 
-    Side by side, a step waiting on Telegram's flood limits does not delay everyone else's
-    button answers (the database decides every race). In order per person, a reply to the
-    bot's question is never read before the question was recorded.
+    Side by side, one slow step does not delay everyone else's button answers (the database
+    decides every race). In order per person, a reply to the bot's question is never read
+    before the question was recorded. Each update runs as one step (see `bot.steps`).
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(
+        self,
+        max_concurrent_updates: int,
+        handle: Callable[[object, Awaitable[Any]], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(max_concurrent_updates)
+        self._handle = handle or _just_run
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # person -> (lock, updates in line)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
         if user is None:
-            await coroutine
+            await self._handle(update, coroutine)
             return
         lock, waiting = self._locks.get(user.id, (asyncio.Lock(), 0))
         self._locks[user.id] = (lock, waiting + 1)
         try:
             async with lock:
-                await coroutine
+                await self._handle(update, coroutine)
         finally:
             lock, waiting = self._locks[user.id]
             if waiting == 1:
@@ -84,34 +95,140 @@ class PerPersonOrder(BaseUpdateProcessor):
         """Nothing to release."""
 
 
+async def _just_run(_update: object, coroutine: Awaitable[Any]) -> None:
+    await coroutine
+
+
+async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> None:
+    """Handle one update as one step: its effects, its messages and its inbox mark commit
+    together. An update already handled (stored twice, replayed) is not handled again."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    if update_id is not None:
+        async with runtime.read_session() as session:
+            if await inbox.status_of(session, update_id) in (inbox.HANDLED, inbox.SKIPPED):
+                coroutine.close()
+                return
+    failure: BaseException | None = None
+    for attempt in range(STEP_TRIES):
+        if attempt:
+            coroutine = runtime.application.process_update(update)
+            await asyncio.sleep(0.2 * attempt)
+        failure = await _run_step(runtime, update_id, coroutine)
+        if failure is None:
+            runtime.stats.updates_handled += 1
+            return
+        if not isinstance(failure, DBAPIError):
+            break
+    runtime.stats.updates_skipped += 1
+    kind = _kind(update)
+    log.error(
+        "skipped update %s (%s): its handler failed (%s: %s)",
+        update_id,
+        kind,
+        type(failure).__name__,
+        str(failure).splitlines()[0][:200] if str(failure) else "",
+    )
+    log.debug("the failure in detail", exc_info=failure)
+    if update_id is not None:
+        async with runtime.sessions() as session:
+            await inbox.mark(session, update_id, inbox.SKIPPED, runtime.clock.now())
+            await session.commit()
+    await _tell_it_failed(update)
+
+
+async def _run_step(
+    runtime: Runtime, update_id: int | None, coroutine: Any
+) -> BaseException | None:
+    session = runtime.step_session()
+    try:
+        async with step_scope(session, runtime, update_id) as step:
+            try:
+                await coroutine
+            except Exception as exc:  # PTB routes handler errors to on_error; this is a safety net
+                step.failed = exc
+            if step.failed is not None:
+                await session.rollback()
+                return step.failed
+            if update_id is not None:
+                await inbox.mark(session, update_id, inbox.HANDLED, runtime.clock.now())
+            await session.commit_step()
+    except DBAPIError as exc:
+        await session.rollback()
+        return exc
+    finally:
+        await session.close()
+    await step.run_after_commit()
+    if step.wrote_outbox:
+        runtime.wake_delivery()
+    if step.added_timers:
+        await arm_pending(runtime.application)
+    return None
+
+
+def _kind(update: object) -> str:
+    if isinstance(update, Update):
+        return inbox.kind_of(update.to_dict())
+    return type(update).__name__
+
+
+async def _tell_it_failed(update: object) -> None:
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.alert(texts.SOMETHING_FAILED), show_alert=True)
+        elif update.effective_message is not None and update.effective_chat is not None:
+            await update.effective_message.reply_text(texts.SOMETHING_FAILED)
+    except TelegramError as exc:
+        log.info("could not tell the person about the failure: %s", exc)
+
+
 def build_application(config: Config, clock: Clock | None = None) -> App:
     settings = config.settings
     root = settings.telegram_api_url.rstrip("/")
     engine = make_engine(settings.database_url)
+    read_engine = (
+        make_engine(settings.database_url, reads_only=True)
+        if is_sqlite(settings.database_url)
+        else None
+    )
     runtime = Runtime(
         config=config,
         engine=engine,
-        session=make_session_factory(engine),
+        read_engine=read_engine,
+        sessions=make_session_factory(engine),
         clock=clock or Clock.from_setting(settings.flexus_now),
     )
-    limiter = AIORateLimiter(
-        overall_max_rate=settings.telegram_msgs_per_second,
-        group_max_rate=settings.telegram_group_msgs_per_minute,
-        group_time_period=60,
-        max_retries=3,
-    )
-    app = (
+    timeout = settings.telegram_timeout_seconds
+    builder = (
         Application.builder()
         .token(settings.telegram_bot_token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=runtime.tz))
-        .rate_limiter(limiter)
-        .concurrent_updates(PerPersonOrder(CONCURRENT_UPDATES))
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
-        .build()
+        .updater(None)  # updates come through the inbox (bot.polling), not PTB's Updater
+        .concurrent_updates(
+            PerPersonOrder(CONCURRENT_UPDATES, functools.partial(handle_update, runtime))
+        )
+        .request(
+            HTTPXRequest(
+                connection_pool_size=16,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+                pool_timeout=timeout,
+            )
+        )
+        .get_updates_request(
+            HTTPXRequest(
+                connection_pool_size=2,
+                read_timeout=timeout,
+                connect_timeout=timeout,
+            )
+        )
     )
+    app = builder.build()
+    runtime.application = app
     app.bot_data[RUNTIME_KEY] = runtime
 
     # Commands and buttons, in protocol order. `errors` goes last: it answers leftover buttons.
@@ -126,21 +243,22 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     deadlines.register(app)  # every deadline and reminder
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
-    # After every update, whatever its handler: put the timers its step stored on the queue.
-    app.add_handler(TypeHandler(Update, arm_after_update), group=1)
+    chat_handlers.register(app)  # a group that becomes a supergroup keeps working
     errors.register(app)
     return app
 
 
-async def _post_init(app: App) -> None:
+async def start_up(app: App) -> None:
+    """Before updates flow: team chats from the database, the command list, stored timers."""
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
-    async with runtime.session() as session:
+    async with runtime.sessions() as session:
         await sync_team_chats(
             session,
-            chat_ids=runtime.team_chat_ids,
+            chat_ids=runtime.config.settings.team_chat_ids,
             chat_sectors=runtime.protocol.team.chat_sectors,
             now=runtime.clock.now(),
         )
+        runtime.chats = await chats.team_chats(session)
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
     except TelegramError as exc:
@@ -151,8 +269,3 @@ async def _post_init(app: App) -> None:
         len(runtime.team_chat_ids),
         armed,
     )
-
-
-async def _post_shutdown(app: App) -> None:
-    runtime: Runtime = app.bot_data[RUNTIME_KEY]
-    await runtime.engine.dispose()

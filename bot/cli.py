@@ -20,15 +20,18 @@ def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def cmd_run(config: Config) -> int:
-    from telegram import Update
+def cmd_run(config: Config, *, webhook: bool = False) -> int:
+    import asyncio
+
     from telegram.error import InvalidToken
 
-    from bot.app import build_application
     from bot.db import upgrade_database
     from bot.logs import setup_logging
+    from bot.serve import serve
 
     config.settings.check_token()
+    if webhook:
+        _check_webhook(config)
     setup_logging(config.settings.log_level, [config.settings.telegram_bot_token])
     if not config.settings.team_chat_ids:
         print(
@@ -36,16 +39,24 @@ def cmd_run(config: Config) -> int:
             file=sys.stderr,
         )
     upgrade_database(config.settings.database_url)
-    app = build_application(config)
     try:
-        # Reports sent while the bot was down still count: never drop pending updates.
+        # Reports sent while the bot was down still count: updates Telegram kept are handled.
         # A network outage at start-up is waited out (with back-off); a rejected token is not.
-        app.run_polling(
-            drop_pending_updates=False, allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1
-        )
+        asyncio.run(serve(config, webhook=webhook))
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
     return 0
+
+
+def _check_webhook(config: Config) -> None:
+    settings = config.settings
+    if not settings.webhook_url.startswith("https://"):
+        raise ConfigError("WEBHOOK_URL must be the public https:// address Telegram posts to")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", settings.webhook_secret):
+        raise ConfigError(
+            "WEBHOOK_SECRET must be 16 to 256 letters, digits, '_' or '-' "
+            "(Telegram sends it back on every call)"
+        )
 
 
 def cmd_db_upgrade(config: Config) -> int:
@@ -90,7 +101,12 @@ def cmd_check(config: Config) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flexus-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="apply migrations, then run the bot (long polling)")
+    run = sub.add_parser("run", help="apply migrations, then run the bot (long polling)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on WEBHOOK_URL (served on HTTP_HOST:HTTP_PORT) instead of polling",
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply every pending migration")
@@ -103,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config()
         if args.command == "run":
-            return cmd_run(config)
+            return cmd_run(config, webhook=args.webhook)
         if args.command == "db":
             return cmd_db_upgrade(config)
         return cmd_check(config)

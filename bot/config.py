@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     # Telegram's flood limits; lower them only for a local Bot API server or a test server.
     telegram_group_msgs_per_minute: int = 20
     telegram_msgs_per_second: int = 30
+    # Seconds to wait for Telegram on each request before retrying it.
+    telegram_timeout_seconds: float = 10.0
+    # Webhook mode (`flexus-bot run --webhook`): the public HTTPS URL Telegram posts to, and the
+    # secret it must send back in X-Telegram-Bot-Api-Secret-Token.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    # Local HTTP server for the webhook and GET /healthz: port 0 = off in polling mode.
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
 
     @field_validator("team_chat_ids", "admin_user_ids", mode="before")
     @classmethod

@@ -28,16 +28,20 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE writes."""
+def make_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE writes.
+
+    `reads_only` engines start plain (deferred) transactions: under WAL they read a snapshot
+    without waiting for the writer.
+    """
     ensure_sqlite_folder(url)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE")
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN out of the driver's hands so every transaction can start IMMEDIATE:
@@ -52,7 +56,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

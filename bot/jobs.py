@@ -1,7 +1,8 @@
 """Timers on PTB's JobQueue: armed from stored rows at start and whenever a use case adds one.
 
-A job only claims its row and hands it to the handler registered for the timer's kind; the
-claim is a conditional UPDATE, so a timer fires once even if it was armed twice or overdue.
+A job claims its row and hands it to the handler registered for the timer's kind, inside one
+step (one transaction); the claim is a conditional UPDATE, so a timer fires once even if it
+was armed twice or overdue.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot import timers
 from bot.runtime import Runtime
+from bot.steps import step_scope
 from bot.timers import DueTimer
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ async def arm_pending(
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
-    async with runtime.session() as session:
+    async with runtime.read_session() as session:
         due = await timers.pending(session)
     armed = 0
     for timer in due:
@@ -69,25 +71,35 @@ async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
     timer_id = context.job.data if context.job else None
     if not isinstance(timer_id, int):
         return
-    async with runtime.session() as session:
-        timer = await timers.claim(session, timer_id=timer_id, now=runtime.clock.now())
-        if timer is None:
-            await session.rollback()
-            return  # cancelled, or fired already
-        handler = context.application.bot_data.get(HANDLERS_KEY, {}).get(timer.kind)
-        if handler is None:
-            log.error("no handler for timer kind %r (timer %s)", timer.kind, timer.id)
-            await session.commit()
-            return
-        # The handler's use case commits the claim together with its own changes, and must not
-        # touch this session after that: on SQLite a new transaction would hold the write lock
-        # while the handler talks to Telegram.
-        await handler(context, session, timer)
-        if session.in_transaction():
-            await session.commit()
+    await fire_timer(context, runtime, timer_id)
+
+
+async def fire_timer(context: Any, runtime: Runtime, timer_id: int) -> bool:
+    """Claim the timer and run its handler as one step: the claim, the state change and the
+    messages it causes commit together, so a crash re-fires it rather than losing a reminder."""
+    session = runtime.step_session()
+    try:
+        async with step_scope(session, runtime) as step:
+            timer = await timers.claim(session, timer_id=timer_id, now=runtime.clock.now())
+            if timer is None:
+                return False  # cancelled, or fired already
+            handler = context.application.bot_data.get(HANDLERS_KEY, {}).get(timer.kind)
+            if handler is None:
+                log.error("no handler for timer kind %r (timer %s)", timer.kind, timer.id)
+            else:
+                await handler(context, session, timer)
+            await session.commit_step()
+        await step.run_after_commit()
+    except Exception:
+        # Logged once and marked fired: a timer whose step fails must not fail forever.
+        log.exception("timer %s failed; it will not fire again", timer_id)
+        await session.rollback()
+        async with runtime.sessions() as own:
+            await timers.claim(own, timer_id=timer_id, now=runtime.clock.now())
+            await own.commit()
+        return False
+    finally:
+        await session.close()
+    runtime.wake_delivery()
     await arm_pending(context.application)  # reminders the handler scheduled
-
-
-async def arm_after_update(_update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
-    """Runs after every update's handler (even a failed one): arms the timers its step stored."""
-    await arm_pending(context.application)
+    return True

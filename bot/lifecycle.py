@@ -175,39 +175,6 @@ async def _became_general(
     await ensure_support_opens_reminder(session, incident, now, protocol)
 
 
-async def record_messages(
-    session: AsyncSession,
-    *,
-    incident_id: int,
-    kind: str,
-    sent: list[tuple[int, int]],
-    now: datetime,
-) -> None:
-    """Remember messages posted about an incident (chat id, message id) to edit them later."""
-    for chat_id, message_id in sent:
-        session.add(
-            IncidentMessage(
-                incident_id=incident_id,
-                kind=kind,
-                chat_id=chat_id,
-                message_id=message_id,
-                created_at=now,
-            )
-        )
-    await session.commit()
-
-
-async def messages_of(
-    session: AsyncSession, *, incident_id: int, kind: str
-) -> list[tuple[int, int]]:
-    rows = await session.execute(
-        select(IncidentMessage.chat_id, IncidentMessage.message_id)
-        .where(IncidentMessage.incident_id == incident_id, IncidentMessage.kind == kind)
-        .order_by(IncidentMessage.id)
-    )
-    return [(chat_id, message_id) for chat_id, message_id in rows.all()]
-
-
 async def prompt_of(
     session: AsyncSession, *, chat_id: int, message_id: int
 ) -> IncidentMessage | None:

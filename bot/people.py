@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Member, TeamChat
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,39 @@ async def get_member(session: AsyncSession, user_id: int) -> Member | None:
 async def sync_team_chats(
     session: AsyncSession, *, chat_ids: list[int], chat_sectors: dict[int, str], now: datetime
 ) -> None:
-    """Make the team_chats table match TEAM_CHAT_IDS (and the protocol file's chat sectors)."""
+    """Make the team_chats table match TEAM_CHAT_IDS (and the protocol file's chat sectors).
+
+    A group that became a supergroup is followed: its old id in TEAM_CHAT_IDS means the new one.
+    """
     existing = {c.chat_id: c for c in (await session.scalars(select(TeamChat))).all()}
-    for chat_id in chat_ids:
+    enabled: set[int] = set()
+    for configured in chat_ids:
+        chat_id = _followed(existing, configured)
+        enabled.add(chat_id)
         chat = existing.get(chat_id)
         if chat is None:
             chat = TeamChat(chat_id=chat_id, created_at=now)
             session.add(chat)
         chat.enabled = True
-        chat.sector = chat_sectors.get(chat_id)
+        chat.sector = chat_sectors.get(configured, chat_sectors.get(chat_id))
     for chat_id, chat in existing.items():
-        if chat_id not in chat_ids:
+        if chat_id not in enabled:
             chat.enabled = False
     await session.commit()
+
+
+def _followed(existing: dict[int, TeamChat], chat_id: int) -> int:
+    """The id a configured chat has now (a group that became a supergroup has a new one)."""
+    seen = {chat_id}
+    while (moved := existing[chat_id].migrated_to if chat_id in existing else None) is not None:
+        if moved in seen:
+            break
+        log.warning(
+            "TEAM_CHAT_IDS names %s, which became the supergroup %s: using the new id "
+            "(update TEAM_CHAT_IDS)",
+            chat_id,
+            moved,
+        )
+        seen.add(moved)
+        chat_id = moved
+    return chat_id

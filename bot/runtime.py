@@ -2,22 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Config, Protocol
+from bot.steps import StepSession, current_step
 from bot.support_window import SupportStatus, support_status_at
+
+
+@dataclass
+class Stats:
+    """Counters since start-up, shown by /healthz and in the log."""
+
+    updates_handled: int = 0
+    updates_skipped: int = 0
+    sent: int = 0
+    retries: int = 0
+    dropped: int = 0
+    folded: int = 0
+    unchanged: int = 0
+    possible_duplicates: int = 0
+    last_poll_ok: float | None = None  # time.monotonic() of the last good getUpdates
 
 
 @dataclass
 class Runtime:
     config: Config
     engine: AsyncEngine
-    session: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    # Reads that must not take SQLite's write lock (a plain BEGIN); the same engine elsewhere.
+    read_engine: AsyncEngine | None = None
+    stats: Stats = field(default_factory=Stats)
+    # Team chats as stored (TEAM_CHAT_IDS seeds them; a migrated group keeps its new id).
+    chats: dict[int, str | None] = field(default_factory=dict)  # chat id -> sector
+    delivery: Any = None  # bot.delivery.DeliveryWorker once started
+    application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
+
+    def __post_init__(self) -> None:
+        if not self.chats:
+            sectors = self.protocol.team.chat_sectors
+            self.chats = {c: sectors.get(c) for c in self.config.settings.team_chat_ids}
+        self._step_sessions = async_sessionmaker(
+            self.engine, class_=StepSession, expire_on_commit=False
+        )
+        self._read_sessions = async_sessionmaker(
+            self.read_engine or self.engine, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """The current step's session (in a savepoint), or a session of its own outside steps."""
+        step = current_step()
+        if step is not None:
+            async with step.scope() as session:
+                yield session
+            return
+        async with self.sessions() as session:
+            yield session
+
+    def read_session(self) -> AsyncSession:
+        """A session for reads only, outside any step: on SQLite it never waits for writers."""
+        return self._read_sessions()
+
+    def step_session(self) -> StepSession:
+        return self._step_sessions()
 
     @property
     def protocol(self) -> Protocol:
@@ -29,16 +84,24 @@ class Runtime:
 
     @property
     def team_chat_ids(self) -> list[int]:
-        return self.config.settings.team_chat_ids
+        return list(self.chats)
 
     def is_team_chat(self, chat_id: int) -> bool:
-        return chat_id in self.config.settings.team_chat_ids
+        return chat_id in self.chats
 
     def chat_sector(self, chat_id: int) -> str | None:
-        return self.protocol.team.chat_sectors.get(chat_id)
+        return self.chats.get(chat_id)
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.config.settings.admin_user_ids
 
+    @property
+    def admin_ids(self) -> list[int]:
+        return list(self.config.settings.admin_user_ids)
+
     def support_now(self) -> SupportStatus:
         return support_status_at(self.clock.now(), self.protocol.support)
+
+    def wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()

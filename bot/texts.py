@@ -723,3 +723,24 @@ COMMANDS = (
     ("sector", "Elegir mi sector"),
     ("ayuda", "Qué hacer si FLEXUS falla"),
 )
+
+
+# --- delivery: chats that stop answering ---------------------------------------------------------
+
+JOINED_REACTION = "👍"  # on a /caido that joined the open incident: the card's tally says the rest
+
+
+def chat_unreachable(chat_id: int, error: str) -> str:
+    return (
+        f"⚠️ No puedo escribir en el grupo del equipo <code>{chat_id}</code> "
+        f"({esc(error, 120)}).\nRevisá que el bot siga en el grupo y pueda escribir: "
+        "hasta entonces ese sector no recibe los avisos."
+    )
+
+
+def unreachable_list(chats: list[tuple[int, str | None, str | None]]) -> str:
+    lines = [
+        f"• <code>{chat_id}</code> {esc(title or '', 60)} — {esc(error or '', 80)}".rstrip(" —")
+        for chat_id, title, error in chats
+    ]
+    return "⚠️ Grupos del equipo que no reciben mensajes:\n" + "\n".join(lines)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.steps import current_step
 from models import Timer
 from models.timer import CANCELLED, FIRED, PENDING
 
@@ -34,6 +35,9 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Add a pending timer to the session (the calling use case commits)."""
+    step = current_step()
+    if step is not None:
+        step.added_timers = True  # armed on the JobQueue once the step commits
     session.add(
         Timer(
             kind=kind,

@@ -7,13 +7,22 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import notify, texts
+from bot import texts
 from bot.coordination import AccessRound, grant_access, request_access
 from bot.lifecycle import (
     Refused,
 )
 from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
-from handlers.common import Context, answer_query, answer_refusal, parse_button, person_of, runtime
+from handlers.common import (
+    CRITICAL,
+    Context,
+    answer_query,
+    answer_refusal,
+    parse_button,
+    person_of,
+    runtime,
+    send,
+)
 
 REQUEST_DATA = re.compile(r"^ax:(\d{1,9})$")
 GRANT_DATA = re.compile(r"^ag:(\d{1,9}):(\d)$")
@@ -33,28 +42,41 @@ def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:
 
 
 async def ask_gerencia(context: Context, access: AccessRound) -> None:
-    """Each contact privately; those the bot cannot reach are mentioned in the team chats."""
+    """Each contact privately; those the bot cannot reach are mentioned in the team chats.
+
+    A contact with no Telegram id is mentioned at once; one who never started the bot is
+    found out when the private message is refused, and then mentioned in every team chat.
+    """
     rt = runtime(context)
     tools = rt.protocol.access.remote_tools
     view = await view_of(context, access.incident_id)
     markup = grant_markup(access.incident_id, tools)
-    unreachable: list[tuple[int, str]] = []
+    username = context.bot.username
+    unknown: list[tuple[int, str]] = []
     for contact in access.contacts:
+        if not contact.telegram_id:
+            unknown.append((0, contact.name))
+            continue
         text = texts.access_request(
             access.incident_id, contact.name, view.coordinator_name, tools, access.round
         )
-        if (
-            not contact.telegram_id
-            or await notify.send_private(context.bot, contact.telegram_id, text, markup) is None
-        ):
-            unreachable.append((contact.telegram_id, contact.name))
-    if unreachable:
+        in_group = texts.access_in_group(
+            access.incident_id, [(contact.telegram_id, contact.name)], tools, username, access.round
+        )
+        await send(
+            context,
+            contact.telegram_id,
+            text,
+            markup,
+            priority=CRITICAL,
+            fallback=[(chat_id, in_group, markup) for chat_id in rt.team_chat_ids],
+        )
+    if unknown:
         await broadcast(
             context,
-            texts.access_in_group(
-                access.incident_id, unreachable, tools, context.bot.username, access.round
-            ),
+            texts.access_in_group(access.incident_id, unknown, tools, username, access.round),
             markup,
+            priority=CRITICAL,
         )
 
 
@@ -117,13 +139,17 @@ async def granted_pressed(update: Update, context: Context) -> None:
 async def repeat_request(context: Context, access: AccessRound) -> None:
     """A repeat fell due: ask again, tell the coordinator when backups join or when it gives up."""
     if access.gave_up:
-        await tell_coordinator(context, access.incident_id, texts.ACCESS_NO_ANSWER)
+        await tell_coordinator(
+            context, access.incident_id, texts.ACCESS_NO_ANSWER, priority=CRITICAL
+        )
         return
     await ask_gerencia(context, access)
     if access.round == runtime(context).protocol.deadlines.access_escalate_after + 1:
         backups = [c.name for c in access.contacts if c.backup]
         if backups:
-            await tell_coordinator(context, access.incident_id, texts.access_escalated(backups))
+            await tell_coordinator(
+                context, access.incident_id, texts.access_escalated(backups), priority=CRITICAL
+            )
 
 
 def register(app: Application) -> None:

@@ -7,7 +7,7 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import notify, texts
+from bot import outbox, texts
 from bot.allclear import (
     Summary,
     acknowledge,
@@ -18,10 +18,10 @@ from bot.allclear import (
 )
 from bot.lifecycle import (
     Refused,
-    record_messages,
 )
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
+    CRITICAL,
     NEW_MESSAGES,
     Context,
     allowed_here,
@@ -32,6 +32,7 @@ from handlers.common import (
     person_of,
     reply,
     runtime,
+    send,
 )
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
@@ -101,7 +102,10 @@ async def restart_answered(update: Update, context: Context) -> None:
         return
     await answer_query(query, texts.ALL_CLEAR_SENT)
     if query.message is not None:
-        await notify.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)
+        async with rt.session() as session:
+            outbox.clear_markup(
+                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+            )
     text = texts.all_clear(
         texts.AllClearText(
             incident_id=incident_id,
@@ -111,14 +115,13 @@ async def restart_answered(update: Update, context: Context) -> None:
         ),
         rt.protocol.limits.description_max_chars,
     )
-    sent = await broadcast(context, text, ack_markup(incident_id))
+    # Critical, to every team chat and privately to everyone who started the bot: committed
+    # with the resolution itself, so a crash can delay the all-clear but never lose it.
+    record = (incident_id, ALL_CLEAR)
+    await broadcast(context, text, ack_markup(incident_id), priority=CRITICAL, record=record)
     for user_id in people:
-        message_id = await notify.send_private(context.bot, user_id, text, ack_markup(incident_id))
-        if message_id is not None:
-            sent.append((user_id, message_id))
-    async with rt.session() as session:
-        await record_messages(
-            session, incident_id=incident_id, kind=ALL_CLEAR, sent=sent, now=rt.clock.now()
+        await send(
+            context, user_id, text, ack_markup(incident_id), priority=CRITICAL, record=record
         )
     await refresh_cards(context, incident_id)
 
@@ -156,7 +159,7 @@ async def acknowledged(update: Update, context: Context) -> None:
 
 async def publish_summary(context: Context, data: Summary) -> None:
     """The incident summary to every team chat; the card shows it closed."""
-    await broadcast(context, texts.summary(data, runtime(context).tz))
+    await broadcast(context, texts.summary(data, runtime(context).tz), priority=CRITICAL)
     await refresh_cards(context, data.incident_id)
 
 

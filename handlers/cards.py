@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import notify, texts
+from bot import outbox, texts
 from bot.coordination import coordinator_contact
-from bot.lifecycle import (
-    messages_of,
-    record_messages,
-)
 from bot.views import IncidentView, incident_view
-from handlers.common import Context, runtime
+from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 
 ALERT = "alert"
-_REFRESHING = "cards_refreshing"  # bot_data: incident id -> another edit wanted
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
@@ -96,60 +91,71 @@ def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
 
 
 async def post_alert(context: Context, incident_id: int) -> None:
-    """Post the alert card to every team chat, remember it, pin it where the bot may."""
+    """The alert card to every team chat (critical): remembered and pinned as each one goes."""
     rt = runtime(context)
     view = await view_of(context, incident_id)
-    sent = await notify.broadcast(
-        context.bot, rt.team_chat_ids, card_text(context, view), card_markup(view)
-    )
-    async with rt.session() as session:
-        await record_messages(
-            session, incident_id=incident_id, kind=ALERT, sent=sent, now=rt.clock.now()
+    text, markup = card_text(context, view), card_markup(view)
+    for chat_id in rt.team_chat_ids:
+        await send(
+            context,
+            chat_id,
+            text,
+            markup,
+            priority=CRITICAL,
+            record=(incident_id, ALERT),
+            pin=True,
         )
-    for chat_id, message_id in sent:
-        await notify.pin(context.bot, chat_id, message_id)
 
 
 async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
-    """Edit the card in every chat to the incident's current state.
+    """Show the incident's current state on its card in every chat.
 
-    Telegram's flood limits make edits slow when many people press at once: changes that
-    arrive while an edit is under way are folded into one more edit, not one edit each.
+    One edit per chat is stored; the delivery worker folds the edits of a busy moment into
+    the newest one and skips those that would not change what the card shows.
     """
-    wanted: dict[int, bool] = context.application.bot_data.setdefault(_REFRESHING, {})
-    if incident_id in wanted:
-        wanted[incident_id] = True  # the running refresh will edit once more
-        return await view_of(context, incident_id)
-    wanted[incident_id] = False
-    try:
-        while True:
-            view = await view_of(context, incident_id)
-            await _edit_cards(context, view)
-            if not wanted[incident_id]:
-                return view
-            wanted[incident_id] = False
-    finally:
-        del wanted[incident_id]
-
-
-async def _edit_cards(context: Context, view: IncidentView) -> None:
     rt = runtime(context)
+    view = await view_of(context, incident_id)
+    text, markup = card_text(context, view), markup_json(card_markup(view))
+    now = rt.clock.now()
     async with rt.session() as session:
-        targets = await messages_of(session, incident_id=view.id, kind=ALERT)
-    await notify.edit(context.bot, targets, card_text(context, view), card_markup(view))
-    if not view.is_open:
-        for chat_id, message_id in targets:
-            await notify.unpin(context.bot, chat_id, message_id)
+        for chat_id in rt.team_chat_ids:
+            outbox.edit_card(
+                session,
+                incident_id=incident_id,
+                kind=ALERT,
+                chat_id=chat_id,
+                text=text,
+                markup=markup,
+                now=now,
+                repin=view.is_open,
+            )
+            if not view.is_open:
+                outbox.unpin_card(
+                    session, incident_id=incident_id, kind=ALERT, chat_id=chat_id, now=now
+                )
+    return view
 
 
 async def broadcast(
-    context: Context, text: str, markup: InlineKeyboardMarkup | None = None
-) -> list[tuple[int, int]]:
-    return await notify.broadcast(context.bot, runtime(context).team_chat_ids, text, markup)
+    context: Context,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    priority: int = NEWS,
+    record: tuple[int, str] | None = None,
+) -> None:
+    """The same message to every team chat."""
+    for chat_id in runtime(context).team_chat_ids:
+        await send(context, chat_id, text, markup, priority=priority, record=record)
 
 
 async def tell_coordinator(
-    context: Context, incident_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    context: Context,
+    incident_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    priority: int = NEWS,
 ) -> bool:
     """Privately when possible, else with a mention in the chat where they took the case."""
     rt = runtime(context)
@@ -157,12 +163,19 @@ async def tell_coordinator(
         contact = await coordinator_contact(session, incident_id)
     if contact is None:
         return False
-    if contact.private_chat and await notify.send_private(
-        context.bot, contact.user_id, text, markup
-    ):
-        return True
     mentioned = f"{texts.mention(contact.user_id, contact.name)}: {text}"
-    return await notify.send(context.bot, contact.fallback_chat_id, mentioned, markup) is not None
+    if contact.private_chat:
+        await send(
+            context,
+            contact.user_id,
+            text,
+            markup,
+            priority=priority,
+            fallback=[(contact.fallback_chat_id, mentioned, markup)],
+        )
+    else:
+        await send(context, contact.fallback_chat_id, mentioned, markup, priority=priority)
+    return True
 
 
 async def announce_outcome(
@@ -174,7 +187,10 @@ async def announce_outcome(
         render = texts.escalated if escalated else texts.general
         text = render(view, support_text(context), rt.support_now().is_open)
         await broadcast(
-            context, text, claim_markup(view.id) if view.coordinator_id is None else None
+            context,
+            text,
+            claim_markup(view.id) if view.coordinator_id is None else None,
+            priority=CRITICAL,
         )
     elif view.status == PROBABLY_LOCAL:
         await broadcast(context, texts.local_checklist(view), local_markup(view.id))

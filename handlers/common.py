@@ -6,18 +6,20 @@ import logging
 import re
 from typing import Any
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
-from bot import texts
+from bot import outbox, texts
 from bot.jobs import RUNTIME_KEY
 from bot.lifecycle import (
     Refused,
 )
+from bot.outbox import CHATTER, CRITICAL, NEWS
 from bot.people import Person, get_member
 from bot.runtime import Runtime
+from bot.steps import current_step
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -46,7 +48,7 @@ def is_private(update: Update) -> bool:
 async def belongs_to_team(context: Context, user_id: int) -> bool:
     """A person known from a team chat, or one Telegram says is in one."""
     rt = runtime(context)
-    async with rt.session() as session:
+    async with rt.read_session() as session:  # never hold the write lock across getChatMember
         if await get_member(session, user_id) is not None:
             return True
     for chat_id in rt.team_chat_ids:
@@ -60,12 +62,82 @@ async def belongs_to_team(context: Context, user_id: int) -> bool:
     return False
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    if update.effective_message is not None:
+Markup = InlineKeyboardMarkup | ForceReply | None
+
+__all__ = ["CHATTER", "CRITICAL", "NEWS"]
+
+
+def markup_json(markup: Markup) -> dict[str, Any] | None:
+    return markup.to_dict() if markup is not None else None
+
+
+async def send(
+    context: Any,
+    chat_id: int,
+    text: str,
+    markup: Markup = None,
+    *,
+    priority: int = NEWS,
+    reply_to: int | None = None,
+    record: tuple[int, str] | None = None,
+    pin: bool = False,
+    fallback: list[tuple[int, str, Markup]] | None = None,
+) -> None:
+    """Store a message in the outbox, in the current step's transaction; sent after it commits."""
+    rt = runtime(context)
+    async with rt.session() as session:
+        outbox.send(
+            session,
+            chat_id,
+            text,
+            priority=priority,
+            now=rt.clock.now(),
+            markup=markup_json(markup),
+            reply_to=reply_to,
+            record=record,
+            pin=pin,
+            fallback=[(c, t, markup_json(m)) for c, t, m in fallback] if fallback else None,
+        )
+
+
+async def reply(
+    update: Update,
+    text: str,
+    reply_markup: Markup = None,
+    *,
+    priority: int = CHATTER,
+) -> None:
+    """Answer the person's message in its chat (through the outbox: after the step commits)."""
+    message, step = update.effective_message, current_step()
+    if message is None:
+        return
+    if step is None:  # outside a step (an error notice): straight to Telegram
         try:
-            await update.effective_message.reply_text(text, **kwargs)
+            await message.reply_text(text, reply_markup=reply_markup)
         except TelegramError as exc:
             log.warning("could not reply: %s", exc)
+        return
+    rt: Runtime = step.runtime
+    async with rt.session() as session:
+        outbox.send(
+            session,
+            message.chat_id,
+            text,
+            priority=priority,
+            now=rt.clock.now(),
+            markup=markup_json(reply_markup),
+            reply_to=message.message_id,
+        )
+
+
+async def react(update: Update, emoji: str) -> None:
+    """A reaction on the person's message: an answer that adds no message to the group."""
+    message, step = update.effective_message, current_step()
+    if message is None or step is None:
+        return
+    rt: Runtime = step.runtime
+    async with rt.session() as session:
+        outbox.reaction(session, message.chat_id, message.message_id, emoji, now=rt.clock.now())
 
 
 async def allowed_here(update: Update, context: Context, *, private_ok: bool) -> bool:
@@ -106,12 +178,22 @@ async def allowed_button(update: Update, context: Context) -> bool:
 
 
 async def answer_query(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
-    """Answer a button press. Telegram refuses answers to old presses (a backlog after a
-    restart, a slow moment): that must not stop the step the press already recorded."""
-    try:
-        await query.answer(text, show_alert=alert)
-    except TelegramError as exc:
-        log.info("could not answer a button press: %s", exc)
+    """Answer a button press, once the step it caused is committed (the toast tells the truth).
+
+    Telegram refuses answers to old presses (a backlog after a restart, a slow moment): that
+    must not stop the step the press already recorded."""
+
+    async def answer() -> None:
+        try:
+            await query.answer(text, show_alert=alert)
+        except TelegramError as exc:
+            log.info("could not answer a button press: %s", exc)
+
+    step = current_step()
+    if step is None:
+        await answer()
+    else:
+        step.after_commit(answer)
 
 
 async def parse_button(

@@ -8,12 +8,11 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import notify, texts
+from bot import texts
 from bot.coordination import claim, contact_support, hand_over, handover_candidates
 from bot.lifecycle import (
     Refused,
     open_incident_id,
-    record_messages,
 )
 from handlers.cards import (
     broadcast,
@@ -24,6 +23,7 @@ from handlers.cards import (
     tell_coordinator,
 )
 from handlers.common import (
+    CHATTER,
     NEW_MESSAGES,
     Context,
     allowed_here,
@@ -34,6 +34,7 @@ from handlers.common import (
     person_of,
     reply,
     runtime,
+    send,
 )
 
 CLAIM_DATA = re.compile(r"^y:(\d{1,9})$")
@@ -70,8 +71,8 @@ async def claim_pressed(update: Update, context: Context) -> None:
     panel = texts.coordinator_panel(
         incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
     )
-    await notify.send(
-        context.bot,
+    await send(
+        context,
         update.effective_chat.id,
         f"{texts.mention(query.from_user.id, query.from_user.full_name)}: {panel}",
         panel_markup(incident_id),
@@ -127,19 +128,14 @@ async def contacted_pressed(update: Update, context: Context) -> None:
     await answer_query(query, texts.DONE)
     # Ask for the ticket number: a reply to this message is read as the reference.
     prompt = texts.reference_prompt(query.from_user.id, query.from_user.full_name)
-    message_id = await notify.send(
-        context.bot, update.effective_chat.id, prompt, ForceReply(selective=True)
+    await send(
+        context,
+        update.effective_chat.id,
+        prompt,
+        ForceReply(selective=True),
+        priority=CHATTER,
+        record=(incident_id, REFERENCE_PROMPT),
     )
-    if message_id is not None:
-        rt = runtime(context)
-        async with rt.session() as session:
-            await record_messages(
-                session,
-                incident_id=incident_id,
-                kind=REFERENCE_PROMPT,
-                sent=[(update.effective_chat.id, message_id)],
-                now=rt.clock.now(),
-            )
 
 
 async def contactado_command(update: Update, context: Context) -> None:
@@ -183,8 +179,12 @@ async def handover_menu(update: Update, context: Context) -> None:
         [InlineKeyboardButton(name[:40], callback_data=f"hu:{incident_id}:{user_id}")]
         for user_id, name in people
     ]
-    await notify.send(
-        context.bot, update.effective_chat.id, texts.HANDOVER_PROMPT, InlineKeyboardMarkup(rows)
+    await send(
+        context,
+        update.effective_chat.id,
+        texts.HANDOVER_PROMPT,
+        InlineKeyboardMarkup(rows),
+        priority=CHATTER,
     )
 
 

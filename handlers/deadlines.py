@@ -40,7 +40,7 @@ from handlers.cards import (
     support_text,
     tell_coordinator,
 )
-from handlers.common import runtime
+from handlers.common import CRITICAL, runtime
 from models.incident import OPEN_STATUSES
 
 
@@ -97,9 +97,11 @@ async def on_support_opens(context: Any, session: AsyncSession, timer: DueTimer)
         return
     text = texts.support_opened(incident.id, support_text(context))
     if incident.coordinator_id is None:
-        await broadcast(context, text, claim_markup(incident.id))
+        await broadcast(context, text, claim_markup(incident.id), priority=CRITICAL)
     else:
-        await tell_coordinator(context, incident.id, text, panel_markup(incident.id))
+        await tell_coordinator(
+            context, incident.id, text, panel_markup(incident.id), priority=CRITICAL
+        )
 
 
 async def on_access_repeat(context: Any, session: AsyncSession, timer: DueTimer) -> None:

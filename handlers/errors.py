@@ -5,26 +5,28 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from handlers.common import Context, answer_query, reply
+from bot.steps import current_step
+from handlers.common import Context, answer_query
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: Context) -> None:
-    log.error("error while handling an update", exc_info=context.error)
-    if not isinstance(update, Update):
+    """A handler failed: its step is rolled back, logged in one line and the person told
+    (see bot.app.handle_update). Errors outside an update (a job) are logged here."""
+    step = current_step()
+    if step is not None and isinstance(update, Update):
+        step.failed = context.error or RuntimeError("unknown error")
         return
-    try:
-        if update.callback_query is not None:
-            await answer_query(update.callback_query, texts.SOMETHING_FAILED, alert=True)
-        elif update.effective_message is not None:
-            await reply(update, texts.SOMETHING_FAILED)
-    except TelegramError:
-        log.warning("could not tell the person about the error")
+    log.error(
+        "error outside an update: %s: %s",
+        type(context.error).__name__,
+        context.error,
+        exc_info=context.error,
+    )
 
 
 async def stale_button(update: Update, context: Context) -> None:

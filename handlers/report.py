@@ -7,12 +7,12 @@ import re
 from telegram import Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot import notify, texts
+from bot import outbox, texts
 from bot.incidents import (
     open_or_join_incident,
 )
 from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
-from handlers.common import NEW_MESSAGES, Context, allowed_here, person_of, reply, runtime
+from handlers.common import NEW_MESSAGES, Context, allowed_here, person_of, react, reply, runtime
 from handlers.sector import sector_markup
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
@@ -44,17 +44,21 @@ async def caido(update: Update, context: Context) -> None:
         await post_alert(context, result.incident_id)
         if photo is not None:
             caption = texts.photo_caption(result.incident_id)
-            for chat_id in rt.team_chat_ids:
-                if chat_id != chat.id:
-                    await notify.send_photo(context.bot, chat_id, photo, caption)
+            async with rt.session() as session:
+                for chat_id in rt.team_chat_ids:
+                    if chat_id != chat.id:
+                        outbox.photo(
+                            session,
+                            chat_id,
+                            photo,
+                            caption,
+                            priority=outbox.NEWS,
+                            now=rt.clock.now(),
+                        )
     else:
-        already = result.already_affected
-        await reply(
-            update,
-            texts.already_joined(result.incident_id)
-            if already
-            else texts.joined(result.incident_id, result.affected_people),
-        )
+        # Quiet groups: the card's tally shows who joined; the person gets a reaction, and the
+        # group's flood budget stays for the news.
+        await react(update, texts.JOINED_REACTION)
         await refresh_cards(context, result.incident_id)
     if result.became_general:
         await announce_outcome(context, await view_of(context, result.incident_id))

@@ -7,12 +7,10 @@ import re
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import notify, texts
+from bot import outbox, texts
 from bot.lifecycle import (
     Refused,
     get_incident,
-    messages_of,
-    record_messages,
 )
 from bot.validation import (
     ValidationState,
@@ -24,14 +22,17 @@ from bot.validation import (
 )
 from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator
 from handlers.common import (
+    CHATTER,
     Context,
     answer_query,
     answer_refusal,
     chat_sector_of,
+    markup_json,
     parse_button,
     person_of,
     reply,
     runtime,
+    send,
 )
 
 START_DATA = re.compile(r"^va:(\d{1,9})$")
@@ -56,14 +57,20 @@ def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
 
 async def _refresh_requests(context: Context, state: ValidationState, still_open: bool) -> None:
     rt = runtime(context)
+    markup = markup_json(validation_markup(state)) if still_open else None
+    text = texts.validation_request(state.incident_id, state)
     async with rt.session() as session:
-        targets = await messages_of(
-            session, incident_id=state.incident_id, kind=f"{VALIDATION}:{state.round}"
-        )
-    markup = validation_markup(state) if still_open else None
-    await notify.edit(
-        context.bot, targets, texts.validation_request(state.incident_id, state), markup
-    )
+        for chat_id in rt.team_chat_ids:
+            outbox.edit_card(
+                session,
+                incident_id=state.incident_id,
+                kind=f"{VALIDATION}:{state.round}",
+                chat_id=chat_id,
+                text=text,
+                markup=markup,
+                now=rt.clock.now(),
+                repin=False,
+            )
 
 
 async def start_pressed(update: Update, context: Context) -> None:
@@ -86,17 +93,12 @@ async def start_pressed(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await answer_query(query, texts.DONE)
-    sent = await broadcast(
-        context, texts.validation_request(incident_id, state), validation_markup(state)
+    await broadcast(
+        context,
+        texts.validation_request(incident_id, state),
+        validation_markup(state),
+        record=(incident_id, f"{VALIDATION}:{state.round}"),
     )
-    async with rt.session() as session:
-        await record_messages(
-            session,
-            incident_id=incident_id,
-            kind=f"{VALIDATION}:{state.round}",
-            sent=sent,
-            now=rt.clock.now(),
-        )
     await refresh_cards(context, incident_id)
 
 
@@ -156,21 +158,14 @@ async def override_pressed(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await answer_query(query)
-    message_id = await notify.send(
-        context.bot,
+    await send(
+        context,
         update.effective_chat.id,
         texts.override_prompt(query.from_user.id, query.from_user.full_name, missing),
         ForceReply(selective=True),
+        priority=CHATTER,
+        record=(incident_id, OVERRIDE_PROMPT),
     )
-    if message_id is not None:
-        async with rt.session() as session:
-            await record_messages(
-                session,
-                incident_id=incident_id,
-                kind=OVERRIDE_PROMPT,
-                sent=[(update.effective_chat.id, message_id)],
-                now=rt.clock.now(),
-            )
 
 
 async def override_reason_replied(

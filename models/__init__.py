@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from models.base import Base, UTCDateTime
+from models.delivery import InboxUpdate, OutboxMessage
 from models.incident import (
     Acknowledgement,
     Event,
@@ -17,9 +18,11 @@ __all__ = [
     "Acknowledgement",
     "Base",
     "Event",
+    "InboxUpdate",
     "Incident",
     "IncidentMessage",
     "Member",
+    "OutboxMessage",
     "Report",
     "TeamChat",
     "Timer",

@@ -131,6 +131,8 @@ class IncidentMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Hash of the text and buttons the message shows now: an edit to the same is not sent.
+    shown_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ValidationAnswer(Base):

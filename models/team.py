@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, String
+from sqlalchemy import BigInteger, Boolean, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -20,6 +20,12 @@ class TeamChat(Base):
     sector: Mapped[str | None] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Telegram answered 403 or "chat not found": the admins were told; the next success clears it.
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    # The group became a supergroup with this id: TEAM_CHAT_IDS may still name the old one.
+    migrated_to: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Member(Base):

@@ -70,11 +70,16 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     assert "Falla general confirmada" in live
     assert "Afectados: Caja 1, Administración 1 · Les funciona: Administración 1" in live
 
-    # A later /caido by someone else joins the same incident
+    # A later /caido by someone else joins the same incident: a reaction on the report and
+    # the card's tally answer it; the group gets no new message.
     mark = fake_api.mark()
-    fake_api.push(command_update(GROUP_CAJA, user(104, "Pedro"), "/caido"))
-    joined = sent_text(fake_api, GROUP_CAJA, "Sumado al incidente #1", after=mark)
-    assert "Ya son 3 afectados" in joined.text
+    pedro = command_update(GROUP_CAJA, user(104, "Pedro"), "/caido")
+    fake_api.push(pedro)
+    reaction = fake_api.wait_for(lambda c: c.method == "setMessageReaction", after=mark)
+    assert reaction.params["message_id"] == pedro["message"]["message_id"]
+    fake_api.wait_idle()
+    assert "Caja 2" in fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
+    assert not [c for c in fake_api.sent(GROUP_CAJA)[-3:] if "Sumado" in c.text]
 
     # The all-clear needs a coordinator (or an admin) and a validation first
     mark = fake_api.mark()

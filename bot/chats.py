@@ -1,0 +1,95 @@
+"""Team chats as stored: which exist, which answer, and where a migrated group went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import IncidentMessage, OutboxMessage, TeamChat
+from models.delivery import PENDING
+
+
+@dataclass(frozen=True)
+class ChatState:
+    chat_id: int
+    title: str | None
+    reachable: bool
+    unreachable_since: datetime | None
+    last_error: str | None
+
+
+async def team_chats(session: AsyncSession) -> dict[int, str | None]:
+    """Enabled team chats -> their sector."""
+    rows = await session.execute(
+        select(TeamChat.chat_id, TeamChat.sector).where(TeamChat.enabled.is_(True))
+    )
+    return {chat_id: sector for chat_id, sector in rows.all()}
+
+
+async def unreachable_chats(session: AsyncSession) -> list[ChatState]:
+    rows = await session.scalars(
+        select(TeamChat).where(TeamChat.enabled.is_(True), TeamChat.reachable.is_(False))
+    )
+    return [
+        ChatState(c.chat_id, c.title, c.reachable, c.unreachable_since, c.last_error)
+        for c in rows.all()
+    ]
+
+
+async def mark_unreachable(
+    session: AsyncSession, *, chat_id: int, error: str, now: datetime
+) -> bool:
+    """True when this is news (the chat was reachable until now)."""
+    result = await session.execute(
+        update(TeamChat)
+        .where(TeamChat.chat_id == chat_id, TeamChat.reachable.is_(True))
+        .values(reachable=False, unreachable_since=now, last_error=error[:255])
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_reachable(session: AsyncSession, *, chat_id: int) -> bool:
+    result = await session.execute(
+        update(TeamChat)
+        .where(TeamChat.chat_id == chat_id, TeamChat.reachable.is_(False))
+        .values(reachable=True, unreachable_since=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def migrate_chat(
+    session: AsyncSession, *, old_chat_id: int, new_chat_id: int, now: datetime
+) -> bool:
+    """A group became a supergroup: its messages, pending sends and settings follow the new id.
+
+    False when the old chat was not a team chat (nothing to follow)."""
+    old = await session.get(TeamChat, old_chat_id)
+    if old is None or old.migrated_to == new_chat_id:
+        return False
+    new = await session.get(TeamChat, new_chat_id)
+    if new is None:
+        new = TeamChat(chat_id=new_chat_id, created_at=now)
+        session.add(new)
+    new.title, new.sector, new.enabled = old.title, old.sector, old.enabled
+    new.reachable, new.unreachable_since, new.last_error = True, None, None
+    old.enabled, old.migrated_to = False, new_chat_id
+    for model in (OutboxMessage,):
+        await session.execute(
+            update(model)
+            .where(model.chat_id == old_chat_id, model.status == PENDING)
+            .values(chat_id=new_chat_id)
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(
+        update(IncidentMessage)
+        .where(IncidentMessage.chat_id == old_chat_id)
+        .values(chat_id=new_chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
+    return True

@@ -1,0 +1,628 @@
+"""The delivery worker: sends the outbox by priority, within Telegram's flood limits.
+
+- Critical rows (alert, general failure, escalations, all-clear) go first and are never
+  dropped: 429 waits `retry_after`, 5xx and timeouts back off, a chat that refuses (403) is
+  retried slowly until it answers again. A rare duplicate after a timeout is counted.
+- Each chat's rows go out one at a time and in order, so a card edit never overtakes the card.
+- The message id is stored the moment a send succeeds, in the same transaction as its status.
+- Card edits are folded (only the newest pending edit of a card is sent) and skipped when the
+  card already shows the same text and buttons.
+- Chatter leaves room in a group's budget for what matters, and is dropped after its retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import random
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot import chats, outbox, texts
+from bot.runtime import Runtime
+from models import IncidentMessage, OutboxMessage
+from models.delivery import CHATTER, CRITICAL, DROPPED, FOLDED, NEWS, PENDING, SENT, UNCHANGED
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 8
+BATCH = 200
+MAX_TRIES = {CHATTER: 5}  # critical and news rows are never given up before CRITICAL_GIVE_UP
+CRITICAL_GIVE_UP = timedelta(hours=24)  # then it is dropped with an error in the log
+MAX_BACKOFF = 30.0
+REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
+# Share of a group's budget (per minute) kept free for higher priorities.
+RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
+SENDS = ("send", "photo")
+
+
+class Budget:
+    """Rolling windows: `per_second` requests overall, `group_per_minute` per group chat."""
+
+    def __init__(self, per_second: int, group_per_minute: int) -> None:
+        self.per_second, self.group_per_minute = max(1, per_second), max(1, group_per_minute)
+        self._all: deque[float] = deque()
+        self._groups: defaultdict[int, deque[float]] = defaultdict(deque)
+
+    def wait(self, chat_id: int, priority: int, now: float) -> float:
+        """Seconds until a request of this priority may go to this chat (0: now)."""
+        while self._all and now - self._all[0] >= 1.0:
+            self._all.popleft()
+        wait = 0.0
+        if len(self._all) >= self.per_second:
+            wait = 1.0 - (now - self._all[-self.per_second])
+        if chat_id < 0:
+            window = self._groups[chat_id]
+            while window and now - window[0] >= 60.0:
+                window.popleft()
+            cap = max(1, self.group_per_minute - RESERVE.get(priority, 0))
+            if len(window) >= cap:
+                wait = max(wait, 60.0 - (now - window[-cap]))
+        return max(0.0, wait)
+
+    def take(self, chat_id: int, now: float) -> None:
+        self._all.append(now)
+        if chat_id < 0:
+            self._groups[chat_id].append(now)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    priority: int
+    method: str
+    chat_id: int
+    payload: dict[str, Any]
+    card_key: str | None
+    attempts: int
+    uncertain: bool
+    created_at: datetime
+
+
+class Postpone(Exception):
+    """Not an error: the row waits (e.g. a card edit whose card is still being sent)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    message_id: int | None = None
+
+
+def inline_of(data: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    markup = markup_of(data)
+    return markup if isinstance(markup, InlineKeyboardMarkup) else None
+
+
+def markup_of(data: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply | None:
+    if not data:
+        return None
+    if "inline_keyboard" in data:
+        return InlineKeyboardMarkup.de_json(data, None)
+    if data.get("force_reply"):
+        return ForceReply(selective=data.get("selective"))
+    return None
+
+
+class DeliveryWorker:
+    def __init__(self, runtime: Runtime, bot: Bot) -> None:
+        settings = runtime.config.settings
+        self.runtime, self.bot = runtime, bot
+        self.budget = Budget(
+            settings.telegram_msgs_per_second, settings.telegram_group_msgs_per_minute
+        )
+        self._wake = asyncio.Event()
+        self._busy_chats: set[int] = set()
+        self._busy_rows: set[int] = set()
+        self._blocked_until: dict[int, float] = {}  # chat -> monotonic time (429)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._unreachable: set[int] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with self.runtime.read_session() as session:
+            self._unreachable = {c.chat_id for c in await chats.unreachable_chats(session)}
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                delay = await self._dispatch()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the delivery worker hit an error; trying again in 1 s")
+                delay = 1.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let sends under way finish (briefly); pending rows stay stored for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+
+    # --- choosing what goes next -------------------------------------------------------------
+    async def _dispatch(self) -> float:
+        now_clock = self.runtime.clock.now()
+        async with self.runtime.read_session() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == PENDING)
+                    .order_by(OutboxMessage.priority, OutboxMessage.id)
+                    .limit(BATCH)
+                )
+            ).all()
+            snapshot = [_row(r) for r in rows if r.id not in self._busy_rows]
+            not_yet = [r.next_attempt_at for r in rows if r.next_attempt_at > now_clock]
+        delay = 5.0
+        if not_yet:
+            delay = min(delay, max(0.01, (min(not_yet) - now_clock).total_seconds()))
+        due_ids = {r.id for r in rows if r.next_attempt_at <= now_clock}
+        seen: set[int] = set()
+        now = time.monotonic()
+        for row in snapshot:
+            if len(self._tasks) >= MAX_IN_FLIGHT:
+                break
+            if row.id not in due_ids or row.chat_id in seen:
+                seen.add(row.chat_id)  # a chat's rows go in order: the first one blocks the rest
+                continue
+            seen.add(row.chat_id)
+            if row.chat_id in self._busy_chats:
+                continue
+            blocked = self._blocked_until.get(row.chat_id, 0.0) - now
+            wait = max(blocked, self.budget.wait(row.chat_id, row.priority, now))
+            if wait > 0:
+                delay = min(delay, wait)
+                continue
+            self.budget.take(row.chat_id, now)
+            self._busy_chats.add(row.chat_id)
+            self._busy_rows.add(row.id)
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._done, row))
+        return delay
+
+    def _done(self, row: Row, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._busy_chats.discard(row.chat_id)
+        self._busy_rows.discard(row.id)
+        self._wake.set()
+
+    # --- one row -----------------------------------------------------------------------------
+    async def _deliver(self, row: Row) -> None:
+        try:
+            outcome = await self._call(row)
+        except Postpone as wait:
+            await self._reschedule(row, wait.seconds, None, count=False)
+        except RetryAfter as exc:
+            seconds = _seconds(exc.retry_after)
+            self._blocked_until[row.chat_id] = time.monotonic() + seconds
+            await self._reschedule(row, seconds, f"429: retry after {seconds:.0f} s", count=False)
+        except ChatMigrated as exc:
+            await self._migrated(row, exc.new_chat_id)
+        except TimedOut as exc:
+            await self._retry(row, f"timed out: {exc.message}", uncertain=row.method in SENDS)
+        except Forbidden as exc:
+            await self._refused(row, f"403: {exc.message}")
+        except BadRequest as exc:
+            await self._bad_request(row, exc)
+        except TelegramError as exc:
+            await self._retry(row, f"{type(exc).__name__}: {exc.message}")
+        except Exception as exc:
+            log.exception("unexpected error delivering outbox row %s", row.id)
+            await self._retry(row, f"{type(exc).__name__}: {exc}")
+        else:
+            await self._finish(row, outcome)
+
+    async def _call(self, row: Row) -> Outcome:
+        p, chat_id = row.payload, row.chat_id
+        if row.method == "send":
+            reply = ReplyParameters(p["reply_to"], allow_sending_without_reply=True)
+            message = await self.bot.send_message(
+                chat_id,
+                p["text"],
+                reply_markup=markup_of(p.get("markup")),
+                reply_parameters=reply if p.get("reply_to") else None,
+                disable_web_page_preview=True,
+            )
+            return Outcome(SENT, message.message_id)
+        if row.method == "photo":
+            message = await self.bot.send_photo(chat_id, p["file_id"], caption=p["caption"])
+            return Outcome(SENT, message.message_id)
+        if row.method == "edit_card":
+            return await self._edit_card(row)
+        if row.method == "unpin_card":
+            target = await self._card(row)
+            if target is not None:
+                await self._quietly(self.bot.unpin_chat_message(chat_id, target.message_id))
+            return Outcome(SENT)
+        if row.method == "pin":
+            await self._quietly(
+                self.bot.pin_chat_message(chat_id, p["message_id"], disable_notification=True)
+            )
+            return Outcome(SENT)
+        if row.method == "clear_markup":
+            await self._quietly(
+                self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=p["message_id"], reply_markup=None
+                )
+            )
+            return Outcome(SENT)
+        if row.method == "reaction":
+            await self._quietly(self.bot.set_message_reaction(chat_id, p["message_id"], p["emoji"]))
+            return Outcome(SENT)
+        log.error("outbox row %s has an unknown method %r: dropped", row.id, row.method)
+        return Outcome(DROPPED)
+
+    async def _quietly(self, call: Any) -> None:
+        """Pins, reactions and button clean-ups: a refusal (400) is logged, never retried."""
+        try:
+            await call
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                log.info("Telegram refused a pin, reaction or button clean-up: %s", exc.message)
+
+    async def _card(self, row: Row) -> IncidentMessage | None:
+        async with self.runtime.read_session() as session:
+            return await session.scalar(
+                select(IncidentMessage)
+                .where(
+                    IncidentMessage.incident_id == row.payload["incident_id"],
+                    IncidentMessage.kind == row.payload["kind"],
+                    IncidentMessage.chat_id == row.chat_id,
+                )
+                .order_by(IncidentMessage.id.desc())
+                .limit(1)
+            )
+
+    async def _edit_card(self, row: Row) -> Outcome:
+        p = row.payload
+        newest = await self._fold(row)
+        if newest is not None:
+            return Outcome(FOLDED)
+        target = await self._card(row)
+        if target is None:
+            if await self._card_being_sent(row):
+                raise Postpone(0.5)
+            return Outcome(UNCHANGED)  # no card in this chat (never sent there)
+        wanted = outbox.card_hash(p["text"], p.get("markup"))
+        if target.shown_hash == wanted:
+            return Outcome(UNCHANGED)
+        try:
+            await self.bot.edit_message_text(
+                p["text"],
+                chat_id=row.chat_id,
+                message_id=target.message_id,
+                reply_markup=inline_of(p.get("markup")),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if "not modified" in text:
+                return Outcome(UNCHANGED, target.message_id)
+            if "not found" not in text:
+                raise
+            return await self._repost(row, target)
+        return Outcome(SENT, target.message_id)
+
+    async def _repost(self, row: Row, target: IncidentMessage) -> Outcome:
+        """Someone deleted the card: post it again (and pin it again), and edit that one next."""
+        p = row.payload
+        log.warning(
+            "the %s message of incident %s in chat %s is gone: posting it again",
+            p["kind"],
+            p["incident_id"],
+            row.chat_id,
+        )
+        message = await self.bot.send_message(
+            row.chat_id,
+            p["text"],
+            reply_markup=markup_of(p.get("markup")),
+            disable_web_page_preview=True,
+        )
+        async with self.runtime.sessions() as session:
+            await session.execute(
+                update(IncidentMessage)
+                .where(IncidentMessage.id == target.id)
+                .values(message_id=message.message_id)
+            )
+            await session.commit()
+        if p.get("repin") and p.get("markup"):
+            await self._quietly(
+                self.bot.pin_chat_message(
+                    row.chat_id, message.message_id, disable_notification=True
+                )
+            )
+        return Outcome(SENT, message.message_id)
+
+    async def _fold(self, row: Row) -> int | None:
+        """A newer edit of the same card is pending: this one is folded into it."""
+        if row.card_key is None:
+            return None
+        async with self.runtime.read_session() as session:
+            newer: int | None = await session.scalar(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.card_key == row.card_key,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.id > row.id,
+                )
+                .limit(1)
+            )
+        return newer
+
+    async def _card_being_sent(self, row: Row) -> bool:
+        async with self.runtime.read_session() as session:
+            rows = await session.scalars(
+                select(OutboxMessage.payload).where(
+                    OutboxMessage.chat_id == row.chat_id,
+                    OutboxMessage.method == "send",
+                    OutboxMessage.status == PENDING,
+                )
+            )
+            record = [row.payload["incident_id"], row.payload["kind"]]
+            return any(json.loads(p).get("record") == record for p in rows.all())
+
+    # --- outcomes ----------------------------------------------------------------------------
+    async def _finish(self, row: Row, outcome: Outcome) -> None:
+        now, stats = self.runtime.clock.now(), self.runtime.stats
+        p = row.payload
+        async with self.runtime.sessions() as session:
+            await self._set(
+                session,
+                row,
+                status=outcome.status,
+                done_at=now,
+                message_id=outcome.message_id,
+                duplicate_risk=row.uncertain and outcome.status == SENT,
+            )
+            if outcome.status == SENT and row.method == "send" and p.get("record"):
+                incident_id, kind = p["record"]
+                session.add(
+                    IncidentMessage(
+                        incident_id=incident_id,
+                        kind=kind,
+                        chat_id=row.chat_id,
+                        message_id=outcome.message_id,
+                        created_at=now,
+                        shown_hash=outbox.card_hash(p["text"], p.get("markup")),
+                    )
+                )
+            if row.method == "edit_card" and outcome.message_id is not None:
+                await session.execute(
+                    update(IncidentMessage)
+                    .where(
+                        IncidentMessage.chat_id == row.chat_id,
+                        IncidentMessage.message_id == outcome.message_id,
+                    )
+                    .values(shown_hash=outbox.card_hash(p["text"], p.get("markup")))
+                )
+            if outcome.status == SENT and p.get("pin") and outcome.message_id is not None:
+                outbox.add(
+                    session,
+                    method="pin",
+                    chat_id=row.chat_id,
+                    priority=NEWS,
+                    now=now,
+                    message_id=outcome.message_id,
+                )
+            back = row.chat_id in self._unreachable and outcome.status == SENT
+            if back:
+                await chats.mark_reachable(session, chat_id=row.chat_id)
+            await session.commit()
+        if back:
+            self._unreachable.discard(row.chat_id)
+            log.warning("chat %s answers again: marked reachable", row.chat_id)
+        if outcome.status == SENT:
+            stats.sent += 1
+            if row.uncertain:
+                stats.possible_duplicates += 1
+                log.warning(
+                    "outbox row %s (%s to chat %s) was delivered after a try that timed out: "
+                    "it may show twice",
+                    row.id,
+                    row.method,
+                    row.chat_id,
+                )
+        elif outcome.status == FOLDED:
+            stats.folded += 1
+        elif outcome.status == UNCHANGED:
+            stats.unchanged += 1
+        if outcome.status == SENT and p.get("pin"):
+            self.wake()
+
+    async def _set(self, session: Any, row: Row, **values: Any) -> None:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _reschedule(
+        self, row: Row, seconds: float, error: str | None, *, count: bool, uncertain: bool = False
+    ) -> None:
+        values: dict[str, Any] = {
+            "next_attempt_at": self.runtime.clock.now() + timedelta(seconds=seconds)
+        }
+        if count:
+            values["attempts"] = row.attempts + 1
+            self.runtime.stats.retries += 1
+        if error is not None:
+            values["last_error"] = error[:255]
+        if uncertain:
+            values["uncertain"] = True
+        async with self.runtime.sessions() as session:
+            await self._set(session, row, **values)
+            await session.commit()
+
+    async def _retry(self, row: Row, error: str, *, uncertain: bool = False) -> None:
+        tries = row.attempts + 1
+        limit = MAX_TRIES.get(row.priority)
+        if limit is not None and tries >= limit:
+            await self._drop(row, f"{error} (after {tries} tries)")
+            return
+        if row.priority != CHATTER and self._too_old(row):
+            await self._drop(row, f"{error} (still failing after {CRITICAL_GIVE_UP})")
+            return
+        delay = min(MAX_BACKOFF, 0.5 * 2**row.attempts) * random.uniform(0.8, 1.2)
+        log.info(
+            "outbox row %s to chat %s failed (%s); retry in %.1f s",
+            row.id,
+            row.chat_id,
+            error,
+            delay,
+        )
+        await self._reschedule(row, delay, error, count=True, uncertain=uncertain)
+
+    def _too_old(self, row: Row) -> bool:
+        return self.runtime.clock.now() - row.created_at > CRITICAL_GIVE_UP
+
+    async def _drop(self, row: Row, error: str) -> None:
+        level = logging.ERROR if row.priority == CRITICAL else logging.WARNING
+        log.log(
+            level,
+            "dropped outbox row %s (%s to chat %s): %s",
+            row.id,
+            row.method,
+            row.chat_id,
+            error,
+        )
+        self.runtime.stats.dropped += 1
+        async with self.runtime.sessions() as session:
+            await self._set(
+                session,
+                row,
+                status=DROPPED,
+                last_error=error[:255],
+                done_at=self.runtime.clock.now(),
+            )
+            await session.commit()
+
+    async def _bad_request(self, row: Row, exc: BadRequest) -> None:
+        text = exc.message.lower()
+        if "chat not found" in text or "bot was kicked" in text or "not enough rights" in text:
+            await self._refused(row, f"400: {exc.message}")
+            return
+        # Telegram will never accept this request as it is: retrying cannot help.
+        await self._drop(row, f"400: {exc.message}")
+
+    async def _refused(self, row: Row, error: str) -> None:
+        """The chat does not accept the bot: a person's fallback, or an unreachable team chat."""
+        now = self.runtime.clock.now()
+        fallback = row.payload.get("fallback")
+        if fallback:
+            async with self.runtime.sessions() as session:
+                await self._set(session, row, status=DROPPED, last_error=error[:255], done_at=now)
+                for chat_id, text, markup in fallback:
+                    outbox.send(
+                        session, chat_id, text, priority=row.priority, now=now, markup=markup
+                    )
+                await session.commit()
+            log.info(
+                "chat %s refused a private message (%s): sent to the group instead",
+                row.chat_id,
+                error,
+            )
+            self.wake()
+            return
+        if self.runtime.is_team_chat(row.chat_id):
+            await self._team_chat_refused(row, error, now)
+        if (
+            row.priority != CHATTER
+            and not self._too_old(row)
+            and self.runtime.is_team_chat(row.chat_id)
+        ):
+            delay = min(REFUSED_BACKOFF, 30.0 * 2 ** min(row.attempts, 5))
+            await self._reschedule(row, delay, error, count=True)
+            return
+        await self._drop(row, error)
+
+    async def _team_chat_refused(self, row: Row, error: str, now: datetime) -> None:
+        async with self.runtime.sessions() as session:
+            news = await chats.mark_unreachable(session, chat_id=row.chat_id, error=error, now=now)
+            if news:
+                for admin in self.runtime.admin_ids:
+                    outbox.send(
+                        session,
+                        admin,
+                        texts.chat_unreachable(row.chat_id, error),
+                        priority=NEWS,
+                        now=now,
+                    )
+            await session.commit()
+        self._unreachable.add(row.chat_id)
+        if news:
+            log.error(
+                "team chat %s does not accept the bot (%s): marked unreachable", row.chat_id, error
+            )
+            if not self.runtime.admin_ids:
+                log.error("no ADMIN_USER_IDS to tell that chat %s is unreachable", row.chat_id)
+
+    async def _migrated(self, row: Row, new_chat_id: int) -> None:
+        await follow_migration(self.runtime, row.chat_id, new_chat_id)
+        self.wake()
+
+
+async def follow_migration(runtime: Runtime, old_chat_id: int, new_chat_id: int) -> None:
+    """The group is now a supergroup: stored ids, pending sends and the team list follow it."""
+    async with runtime.sessions() as session:
+        moved = await chats.migrate_chat(
+            session, old_chat_id=old_chat_id, new_chat_id=new_chat_id, now=runtime.clock.now()
+        )
+        await session.commit()
+    if old_chat_id in runtime.chats:
+        runtime.chats[new_chat_id] = runtime.chats.pop(old_chat_id)
+    if moved:
+        log.warning(
+            "team chat %s became the supergroup %s: following it (put %s in TEAM_CHAT_IDS)",
+            old_chat_id,
+            new_chat_id,
+            new_chat_id,
+        )
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, timedelta):
+        return max(1.0, value.total_seconds())
+    return max(1.0, float(value))
+
+
+def _row(r: OutboxMessage) -> Row:
+    return Row(
+        id=r.id,
+        priority=r.priority,
+        method=r.method,
+        chat_id=r.chat_id,
+        payload=json.loads(r.payload),
+        card_key=r.card_key,
+        attempts=r.attempts,
+        uncertain=r.uncertain,
+        created_at=r.created_at,
+    )

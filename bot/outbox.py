@@ -1,0 +1,198 @@
+"""Messages a step decides to send, stored in the step's own transaction (the delivery outbox).
+
+Services and handlers only add rows here; `bot.delivery` sends them by priority, retries,
+records each message id as it goes, and folds card edits. Markups arrive already as the
+Bot API's JSON (dicts), so nothing here knows Telegram's classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.steps import current_step
+from models import OutboxMessage
+from models.delivery import CHATTER, CRITICAL, NEWS, PENDING
+
+__all__ = ["CHATTER", "CRITICAL", "NEWS", "Backlog", "backlog", "card_hash", "card_key"]
+
+Markup = dict[str, Any] | None
+
+
+def card_key(incident_id: int, kind: str, chat_id: int) -> str:
+    return f"{incident_id}:{kind}:{chat_id}"
+
+
+def card_hash(text: str, markup: Markup) -> str:
+    """What a message shows, as a short hash: an edit to the same content is not sent."""
+    raw = json.dumps([text, markup], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def add(
+    session: AsyncSession,
+    *,
+    method: str,
+    chat_id: int,
+    priority: int,
+    now: datetime,
+    card: str | None = None,
+    **payload: Any,
+) -> None:
+    session.add(
+        OutboxMessage(
+            priority=priority,
+            method=method,
+            chat_id=chat_id,
+            payload=json.dumps(payload, ensure_ascii=False),
+            card_key=card,
+            status=PENDING,
+            attempts=0,
+            uncertain=False,
+            duplicate_risk=False,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    step = current_step()
+    if step is not None:
+        step.wrote_outbox = True
+
+
+def send(
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    *,
+    priority: int,
+    now: datetime,
+    markup: Markup = None,
+    reply_to: int | None = None,
+    record: tuple[int, str] | None = None,
+    pin: bool = False,
+    fallback: list[tuple[int, str, Markup]] | None = None,
+) -> None:
+    """A new message. `record` = (incident, kind) remembers it once sent (to edit it later);
+    `fallback` is sent instead if the chat refuses (a person who never started the bot)."""
+    add(
+        session,
+        method="send",
+        chat_id=chat_id,
+        priority=priority,
+        now=now,
+        text=text,
+        markup=markup,
+        reply_to=reply_to,
+        record=list(record) if record else None,
+        pin=pin,
+        fallback=[list(f) for f in fallback] if fallback else None,
+    )
+
+
+def edit_card(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    kind: str,
+    chat_id: int,
+    text: str,
+    markup: Markup,
+    now: datetime,
+    repin: bool = True,
+) -> None:
+    """Show `text` on the incident's `kind` message in this chat (folded with older edits)."""
+    add(
+        session,
+        method="edit_card",
+        chat_id=chat_id,
+        priority=NEWS,
+        now=now,
+        card=card_key(incident_id, kind, chat_id),
+        incident_id=incident_id,
+        kind=kind,
+        text=text,
+        markup=markup,
+        repin=repin,
+    )
+
+
+def unpin_card(
+    session: AsyncSession, *, incident_id: int, kind: str, chat_id: int, now: datetime
+) -> None:
+    add(
+        session,
+        method="unpin_card",
+        chat_id=chat_id,
+        priority=NEWS,
+        now=now,
+        incident_id=incident_id,
+        kind=kind,
+    )
+
+
+def photo(
+    session: AsyncSession, chat_id: int, file_id: str, caption: str, *, priority: int, now: datetime
+) -> None:
+    add(
+        session,
+        method="photo",
+        chat_id=chat_id,
+        priority=priority,
+        now=now,
+        file_id=file_id,
+        caption=caption,
+    )
+
+
+def clear_markup(session: AsyncSession, chat_id: int, message_id: int, *, now: datetime) -> None:
+    add(
+        session,
+        method="clear_markup",
+        chat_id=chat_id,
+        priority=CHATTER,
+        now=now,
+        message_id=message_id,
+    )
+
+
+def reaction(
+    session: AsyncSession, chat_id: int, message_id: int, emoji: str, *, now: datetime
+) -> None:
+    """A reaction on someone's message: an answer that adds no message to the group."""
+    add(
+        session,
+        method="reaction",
+        chat_id=chat_id,
+        priority=CHATTER,
+        now=now,
+        message_id=message_id,
+        emoji=emoji,
+    )
+
+
+class Backlog:
+    def __init__(self, pending: int, oldest_due: datetime | None) -> None:
+        self.pending = pending
+        self.oldest_due = oldest_due
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """How many rows wait, and since when the oldest one is due."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == PENDING
+            )
+        )
+    ).one()
+    oldest = row[1]
+    if oldest is not None and oldest.tzinfo is None:
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(int(row[0]), oldest)

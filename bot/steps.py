@@ -1,0 +1,78 @@
+"""One step = one transaction: an update's (or a timer's) state change, the messages it causes
+and the mark that it was handled are committed together, or not at all.
+
+Inside a step, `Runtime.session()` hands out the step's own session inside a SAVEPOINT, so a
+service that refuses (and raises) undoes only its own block, and a service's `commit()` only
+flushes: the step commits once, at its end. Work that must wait for the commit (answering a
+button press, waking the delivery worker, arming timers) is queued with `after_commit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+
+class StepSession(AsyncSession):
+    """A session whose `commit()` is a flush: the step that owns it commits once at its end."""
+
+    async def commit(self) -> None:
+        await self.flush()
+
+    async def commit_step(self) -> None:
+        await super().commit()
+
+
+@dataclass
+class Step:
+    session: StepSession
+    runtime: Any
+    update_id: int | None = None
+    failed: BaseException | None = None
+    wrote_outbox: bool = False
+    added_timers: bool = False
+    _after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        self._after.append(action)
+
+    async def run_after_commit(self) -> None:
+        for action in self._after:
+            try:
+                await action()
+            except Exception:
+                log.exception("an action after the step's commit failed")
+        self._after.clear()
+
+    @asynccontextmanager
+    async def scope(self) -> AsyncIterator[AsyncSession]:
+        async with self.session.begin_nested():
+            yield self.session
+
+
+_CURRENT: ContextVar[Step | None] = ContextVar("flexus_step", default=None)
+
+
+def current_step() -> Step | None:
+    return _CURRENT.get()
+
+
+@asynccontextmanager
+async def step_scope(
+    session: StepSession, runtime: Any, update_id: int | None = None
+) -> AsyncIterator[Step]:
+    """Run a block as a step: inside it, `Runtime.session()` is this step's session."""
+    step = Step(session=session, runtime=runtime, update_id=update_id)
+    token = _CURRENT.set(step)
+    try:
+        yield step
+    finally:
+        _CURRENT.reset(token)

@@ -1,0 +1,68 @@
+"""The update inbox and the delivery outbox: what came in from Telegram, and what must go out.
+
+An update is stored before Telegram is told it arrived, and marked handled in the same
+transaction as its effect. A message a step decides to send is stored in that step's
+transaction and sent afterwards by the delivery worker, which records the outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+# InboxUpdate.status values.
+RECEIVED = "received"  # stored, not yet handled
+HANDLED = "handled"
+SKIPPED = "skipped"  # could not be parsed, or its handler failed: logged once, never retried
+
+# OutboxMessage.priority values: lower goes first.
+CRITICAL = 0  # the alert, "falla general", escalations, the all-clear: never dropped
+NEWS = 1  # card edits, pins, news for the team (claimed, validated, ...): retried, never dropped
+CHATTER = 2  # answers to one person (replies, prompts, reactions): dropped after its retries
+
+# OutboxMessage.status values.
+PENDING = "pending"
+SENT = "sent"
+FOLDED = "folded"  # a newer edit of the same card replaced it
+UNCHANGED = "unchanged"  # the card already shows exactly this
+DROPPED = "dropped"  # given up (logged); only chatter, or what Telegram can never accept
+
+
+class InboxUpdate(Base):
+    __tablename__ = "inbox_updates"
+    __table_args__ = (Index("ix_inbox_updates_status_update_id", "status", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))  # message, callback_query, ... (for the log)
+    data: Mapped[str] = mapped_column(Text)  # the update as Telegram sent it (JSON)
+    status: Mapped[str] = mapped_column(String(16), default=RECEIVED)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_priority_id", "status", "priority", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    # send, photo, edit_card, unpin_card, pin, clear_markup, reaction
+    method: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)  # JSON: text, markup, fallback, record, ...
+    # Edits of one card (incident:kind:chat) are folded: only the newest pending one is sent.
+    card_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A try that may have reached Telegram (a timeout): a later success may be a duplicate.
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    duplicate_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
