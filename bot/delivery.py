@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
 from telegram import Bot, ForceReply, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    NetworkError,
     RetryAfter,
     TelegramError,
     TimedOut,
@@ -138,6 +140,9 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._unreachable: set[int] = set()
+        # Row id -> when its outcome was committed. A read that started before that may still
+        # show the row pending: it must not be sent again from such a stale read.
+        self._finished_at: dict[int, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,19 +172,58 @@ class DeliveryWorker:
             await asyncio.wait(self._tasks, timeout=grace)
 
     # --- choosing what goes next -------------------------------------------------------------
+    async def _pending(self) -> list[OutboxMessage]:
+        async with self.runtime.read_session() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.status == PENDING)
+                        .order_by(OutboxMessage.priority, OutboxMessage.id)
+                        .limit(BATCH)
+                    )
+                ).all()
+            )
+
+    async def _fold_pending(self) -> int:
+        """Every card's pending edits but the newest are folded into it, in one statement."""
+        newer = aliased(OutboxMessage)
+        async with self.runtime.sessions() as session:
+            result: Any = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.card_key.is_not(None),
+                    exists().where(
+                        newer.card_key == OutboxMessage.card_key,
+                        newer.status == PENDING,
+                        newer.id > OutboxMessage.id,
+                    ),
+                )
+                .values(status=FOLDED, done_at=self.runtime.clock.now())
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        folded = int(result.rowcount or 0)
+        self.runtime.stats.folded += folded
+        return folded
+
     async def _dispatch(self) -> float:
         now_clock = self.runtime.clock.now()
-        async with self.runtime.read_session() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status == PENDING)
-                    .order_by(OutboxMessage.priority, OutboxMessage.id)
-                    .limit(BATCH)
-                )
-            ).all()
-            snapshot = [_row(r) for r in rows if r.id not in self._busy_rows]
-            not_yet = [r.next_attempt_at for r in rows if r.next_attempt_at > now_clock]
+        read_at = time.monotonic()
+        rows = await self._pending()
+        keys = [r.card_key for r in rows if r.card_key is not None]
+        if len(keys) != len(set(keys)) and await self._fold_pending():
+            read_at = time.monotonic()
+            rows = await self._pending()
+        self._finished_at = {i: t for i, t in self._finished_at.items() if read_at - t < 60}
+        rows = [
+            r
+            for r in rows
+            if r.id not in self._busy_rows and self._finished_at.get(r.id, -1.0) < read_at
+        ]
+        snapshot = [_row(r) for r in rows]
+        not_yet = [r.next_attempt_at for r in rows if r.next_attempt_at > now_clock]
         delay = 5.0
         if not_yet:
             delay = min(delay, max(0.01, (min(not_yet) - now_clock).total_seconds()))
@@ -209,6 +253,7 @@ class DeliveryWorker:
         return delay
 
     def _done(self, row: Row, task: asyncio.Task[None]) -> None:
+        self._finished_at[row.id] = time.monotonic()
         self._tasks.discard(task)
         self._busy_chats.discard(row.chat_id)
         self._busy_rows.discard(row.id)
@@ -216,6 +261,12 @@ class DeliveryWorker:
 
     # --- one row -----------------------------------------------------------------------------
     async def _deliver(self, row: Row) -> None:
+        if row.method in SENDS and not row.uncertain:
+            # Write-ahead: if the process dies while Telegram has the request, the next try
+            # knows it may be a duplicate and counts it.
+            async with self.runtime.sessions() as session:
+                await self._set(session, row, uncertain=True)
+                await session.commit()
         try:
             outcome = await self._call(row)
         except Postpone as wait:
@@ -232,6 +283,10 @@ class DeliveryWorker:
             await self._refused(row, f"403: {exc.message}")
         except BadRequest as exc:
             await self._bad_request(row, exc)
+        except NetworkError as exc:
+            # The request may have reached Telegram unless the connection never opened.
+            reached = row.method in SENDS and "connect" not in exc.message.lower()
+            await self._retry(row, f"{type(exc).__name__}: {exc.message}", uncertain=reached)
         except TelegramError as exc:
             await self._retry(row, f"{type(exc).__name__}: {exc.message}")
         except Exception as exc:
@@ -476,8 +531,8 @@ class DeliveryWorker:
             self.runtime.stats.retries += 1
         if error is not None:
             values["last_error"] = error[:255]
-        if uncertain:
-            values["uncertain"] = True
+        # This try surely did not deliver (429, 5xx, refused) unless it timed out.
+        values["uncertain"] = uncertain or row.uncertain
         async with self.runtime.sessions() as session:
             await self._set(session, row, **values)
             await session.commit()
