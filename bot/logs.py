@@ -32,26 +32,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class RetriesVisible(logging.Filter):
-    """PTB reports failed attempts to reach Telegram at DEBUG; an admin must see them.
-
-    Attached to the log handler while the "telegram.ext" loggers are opened to DEBUG: retry
-    notices come through as warnings, every other record keeps the configured level.
-    """
-
-    def __init__(self, level: int) -> None:
-        super().__init__()
-        self._level = level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= self._level:
-            return True
-        if "Failed run number" in str(record.msg):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            return True
-        return False
-
-
 def setup_logging(level: str, secrets: list[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -65,7 +45,3 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    numeric = logging.getLevelName(level)
-    if numeric > logging.DEBUG:
-        logging.getLogger("telegram.ext").setLevel(logging.DEBUG)
-        handler.addFilter(RetriesVisible(numeric))

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
+from bot.chats import unreachable_chats
 from bot.lifecycle import (
     open_incident_id,
 )
@@ -33,11 +34,19 @@ async def estado(update: Update, context: Context) -> None:
     rt = runtime(context)
     async with rt.session() as session:
         incident_id = await open_incident_id(session)
+        unreachable = await unreachable_chats(session)
+    user = update.effective_user
+    # Admins also see the team chats the bot cannot write to (they were told when it began).
+    extra = ""
+    if unreachable and user is not None and rt.is_admin(user.id):
+        extra = "\n\n" + texts.unreachable_list(
+            [(c.chat_id, c.title, c.last_error) for c in unreachable]
+        )
     if incident_id is None:
-        await reply(update, texts.estado_ok())
+        await reply(update, texts.estado_ok() + extra)
         return
     view = await view_of(context, incident_id)
-    await reply(update, card_text(context, view) + "\n\n" + support_text(context))
+    await reply(update, card_text(context, view) + "\n\n" + support_text(context) + extra)
 
 
 async def ayuda(update: Update, context: Context) -> None:

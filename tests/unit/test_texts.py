@@ -136,26 +136,6 @@ def test_button_answers_are_plain_and_short() -> None:
     assert len(texts.alert("x" * 500)) == 200
 
 
-def test_failed_attempts_to_reach_telegram_are_warnings() -> None:
-    from bot.logs import RetriesVisible
-
-    visible = RetriesVisible(logging.INFO)
-    retry = logging.LogRecord(
-        "telegram.ext",
-        logging.DEBUG,
-        __file__,
-        1,
-        "%s Failed run number %s of %s. Retrying.",
-        ("x", 1, -1),
-        None,
-    )
-    chatter = logging.LogRecord(
-        "telegram.ext", logging.DEBUG, __file__, 1, "Getting updates", None, None
-    )
-    assert visible.filter(retry) and retry.levelname == "WARNING"
-    assert not visible.filter(chatter)
-
-
 def test_a_company_holiday_is_named_as_such() -> None:
     spec = load_protocol().support.model_copy(update={"extra_holidays": [NOW.date()]})
     block = texts.support_block(support_status_at(NOW, spec), "0351-5685000")
