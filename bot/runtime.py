@@ -44,6 +44,7 @@ class Runtime:
     chats: dict[int, str | None] = field(default_factory=dict)  # chat id -> sector
     delivery: Any = None  # bot.delivery.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
+    membership: Any = None  # bot.membership.Membership
 
     def __post_init__(self) -> None:
         if not self.chats:
@@ -52,6 +53,10 @@ class Runtime:
         self._step_sessions = async_sessionmaker(
             self.engine, class_=StepSession, expire_on_commit=False
         )
+        if self.membership is None:
+            from bot.membership import Membership
+
+            self.membership = Membership(self)
         self._read_sessions = async_sessionmaker(
             self.read_engine or self.engine, expire_on_commit=False
         )

@@ -483,8 +483,9 @@ CLOSED_VOTE = "Esta votación ya cerró: el incidente está cerrado."
 STALE_BUTTON = "Este botón ya no sirve. Usá /estado para ver cómo está."
 NOT_ENABLED = "Este grupo no está habilitado para FLEXUS Guardia. Pedile a un admin que lo agregue."
 PRIVATE_NOT_MEMBER = (
-    "Este bot es para el equipo que usa FLEXUS. Si sos del equipo, escribí primero en el grupo."
+    "Este bot es solo para el equipo que usa FLEXUS, y no te encuentro en ningún grupo del equipo."
 )
+NOT_A_PERSON = "Para esto escribí con tu usuario (desactivá «Permanecer anónimo»)"
 REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
 
 REFUSALS = {

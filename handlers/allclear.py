@@ -23,11 +23,13 @@ from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
     CRITICAL,
     NEW_MESSAGES,
+    STORED_TEXT_MAX,
     Context,
     allowed_here,
     answer_query,
     answer_refusal,
     chat_sector_of,
+    is_member,
     parse_button,
     person_of,
     reply,
@@ -64,7 +66,7 @@ async def resuelto(update: Update, context: Context) -> None:
     if message is None or user is None or not await allowed_here(update, context, private_ok=True):
         return
     rt = runtime(context)
-    instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()
+    instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX]
     try:
         async with rt.session() as session:
             incident_id = await prepare_all_clear(
@@ -85,6 +87,11 @@ async def restart_answered(update: Update, context: Context) -> None:
         return
     query, match = parsed
     rt, incident_id = runtime(context), int(match[1])
+    # Privately only to current members: asked before the step takes the database (Telegram is
+    # asked for anyone not seen lately), so the step never waits on the network.
+    async with rt.read_session() as session:
+        candidates = await private_recipients(session)
+    members = {p for p in candidates if await is_member(context, p)}
     try:
         async with rt.session() as session:
             clear = await send_all_clear(
@@ -96,7 +103,7 @@ async def restart_answered(update: Update, context: Context) -> None:
                 now=rt.clock.now(),
                 protocol=rt.protocol,
             )
-            people = await private_recipients(session)
+            people = [p for p in await private_recipients(session) if p in members]
     except Refused as refused:
         await answer_refusal(update, refused)
         return

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
@@ -16,20 +16,14 @@ from bot.jobs import RUNTIME_KEY
 from bot.lifecycle import (
     Refused,
 )
+from bot.membership import ANONYMOUS_SENDERS
 from bot.outbox import CHATTER, CRITICAL, NEWS
-from bot.people import Person, get_member
+from bot.people import Person
 from bot.runtime import Runtime
 from bot.steps import current_step
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
-
-_IN_CHAT = {
-    ChatMemberStatus.OWNER,
-    ChatMemberStatus.ADMINISTRATOR,
-    ChatMemberStatus.MEMBER,
-    ChatMemberStatus.RESTRICTED,
-}
 
 
 def runtime(context: Any) -> Runtime:
@@ -45,21 +39,25 @@ def is_private(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
-async def belongs_to_team(context: Context, user_id: int) -> bool:
-    """A person known from a team chat, or one Telegram says is in one."""
+# User text is stored up to this much (the card shows less; nothing needs more): a 20,000-
+# character message does not fill the database.
+STORED_TEXT_MAX = 1000
+
+
+def is_anonymous(update: Update) -> bool:
+    """Sent by an anonymous group admin or a linked channel: no person to act as."""
+    message = update.effective_message
+    if update.callback_query is not None or message is None:
+        return False
+    sender = message.from_user
+    return message.sender_chat is not None or sender is None or sender.id in ANONYMOUS_SENDERS
+
+
+async def is_member(context: Context, user_id: int) -> bool:
+    """In at least one enabled team chat right now (see bot.membership)."""
     rt = runtime(context)
-    async with rt.read_session() as session:  # never hold the write lock across getChatMember
-        if await get_member(session, user_id) is not None:
-            return True
-    for chat_id in rt.team_chat_ids:
-        try:
-            member = await context.bot.get_chat_member(chat_id, user_id)
-        except TelegramError as exc:
-            log.info("membership check in chat %s failed: %s", chat_id, exc)
-            continue
-        if member.status in _IN_CHAT:
-            return True
-    return False
+    value: bool = await rt.membership.is_member(context.bot, user_id)
+    return value
 
 
 Markup = InlineKeyboardMarkup | ForceReply | None
@@ -140,23 +138,35 @@ async def react(update: Update, emoji: str) -> None:
         outbox.reaction(session, message.chat_id, message.message_id, emoji, now=rt.clock.now())
 
 
-async def allowed_here(update: Update, context: Context, *, private_ok: bool) -> bool:
-    """Enabled team chat, or (for informational commands) a private chat with a team member.
+async def allowed_here(
+    update: Update, context: Context, *, private_ok: bool, needs_person: bool = True
+) -> bool:
+    """An enabled team chat, or a private chat with a team member (where `private_ok`).
 
+    A step that records someone's action (`needs_person`) refuses anonymous admins.
     Anything else gets one short refusal and nothing is stored.
     """
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return False
+    anonymous = is_anonymous(update)
     if chat.type == ChatType.PRIVATE:
         if not private_ok:
             await reply(update, texts.REPORT_IN_GROUP)
             return False
-        if not await belongs_to_team(context, user.id):
+        if not await is_member(context, user.id):
             await reply(update, texts.PRIVATE_NOT_MEMBER)
             return False
         return True
-    if not runtime(context).is_team_chat(chat.id):
+    rt = runtime(context)
+    if rt.is_team_chat(chat.id) and anonymous:
+        if needs_person:
+            await reply(update, texts.NOT_A_PERSON)
+            return False
+        return True
+    if rt.is_team_chat(chat.id):
+        rt.membership.note(user.id, chat.id, True)  # writing in the group: they are in it
+    if not rt.is_team_chat(chat.id):
         # Logged so the admin can find the id to add to TEAM_CHAT_IDS.
         log.info("refused group %s (%r): not in TEAM_CHAT_IDS", chat.id, chat.title)
         await reply(update, texts.NOT_ENABLED)
@@ -165,16 +175,20 @@ async def allowed_here(update: Update, context: Context, *, private_ok: bool) ->
 
 
 async def allowed_button(update: Update, context: Context) -> bool:
-    """Buttons work in team chats and private chats; elsewhere they are answered with a refusal."""
+    """Buttons work in team chats and private chats, for team members only; anything else is
+    answered with a refusal (pressing a button never makes anyone a member)."""
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return False
-    if chat is not None and (
+    if chat is None or not (
         chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
     ):
-        return True
-    await answer_query(query, texts.NOT_ENABLED, alert=True)
-    return False
+        await answer_query(query, texts.NOT_ENABLED, alert=True)
+        return False
+    if not await is_member(context, query.from_user.id):
+        await answer_query(query, texts.PRIVATE_NOT_MEMBER, alert=True)
+        return False
+    return True
 
 
 async def answer_query(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:

@@ -25,6 +25,7 @@ from handlers.cards import (
 from handlers.common import (
     CHATTER,
     NEW_MESSAGES,
+    STORED_TEXT_MAX,
     Context,
     allowed_here,
     answer_query,
@@ -149,7 +150,9 @@ async def contactado_command(update: Update, context: Context) -> None:
     if incident_id is None:
         await reply(update, texts.REFUSALS["no_open_incident"])
         return
-    reference = COMMAND_PREFIX.sub("", message.text or "", count=1).strip() or None
+    reference = (
+        COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX] or None
+    )
     await _record_contact(update, context, incident_id, reference)
 
 

@@ -24,12 +24,12 @@ from handlers.common import (
 
 
 async def soporte(update: Update, context: Context) -> None:
-    if await allowed_here(update, context, private_ok=True):
+    if await allowed_here(update, context, private_ok=True, needs_person=False):
         await reply(update, texts.soporte(support_text(context)))
 
 
 async def estado(update: Update, context: Context) -> None:
-    if not await allowed_here(update, context, private_ok=True):
+    if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
     rt = runtime(context)
     async with rt.session() as session:
@@ -50,7 +50,7 @@ async def estado(update: Update, context: Context) -> None:
 
 
 async def ayuda(update: Update, context: Context) -> None:
-    if not await allowed_here(update, context, private_ok=True):
+    if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
     if is_private(update) and update.effective_user is not None:
         # A private /start is what lets the bot write to this person later.

@@ -8,7 +8,7 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.lifecycle import (
     prompt_of,
 )
-from handlers.common import NEW_MESSAGES, Context, runtime
+from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
 from handlers.coordination import REFERENCE_PROMPT, reference_replied
 from handlers.validation import OVERRIDE_PROMPT, override_reason_replied
 
@@ -19,12 +19,14 @@ async def replied(update: Update, context: Context) -> None:
         return
     if chat.type != "private" and not runtime(context).is_team_chat(chat.id):
         return  # not a team chat: nothing is stored, and a stray reply needs no refusal
+    if is_anonymous(update):
+        return  # an anonymous admin is no one: their reply is nobody's answer
     rt = runtime(context)
     async with rt.session() as session:
         prompt = await prompt_of(
             session, chat_id=chat.id, message_id=message.reply_to_message.message_id
         )
-    text = (message.text or "").strip()
+    text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return
     if prompt.kind == REFERENCE_PROMPT:

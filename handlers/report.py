@@ -12,7 +12,16 @@ from bot.incidents import (
     open_or_join_incident,
 )
 from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
-from handlers.common import NEW_MESSAGES, Context, allowed_here, person_of, react, reply, runtime
+from handlers.common import (
+    NEW_MESSAGES,
+    STORED_TEXT_MAX,
+    Context,
+    allowed_here,
+    person_of,
+    react,
+    reply,
+    runtime,
+)
 from handlers.sector import sector_markup
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
@@ -35,7 +44,7 @@ async def caido(update: Update, context: Context) -> None:
             chat_id=chat.id,
             chat_sector=rt.chat_sector(chat.id),
             message_id=message.message_id,
-            text=COMMAND_PREFIX.sub("", raw, count=1).strip(),
+            text=COMMAND_PREFIX.sub("", raw, count=1).strip()[:STORED_TEXT_MAX],
             photo_file_id=photo,
             now=rt.clock.now(),
             protocol=rt.protocol,

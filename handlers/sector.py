@@ -16,6 +16,7 @@ from handlers.common import (
     answer_query,
     parse_button,
     person_of,
+    reply,
     runtime,
 )
 
@@ -31,9 +32,7 @@ def sector_markup(sectors: list[str]) -> InlineKeyboardMarkup:
 async def sector_command(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True) or update.effective_message is None:
         return
-    await update.effective_message.reply_text(
-        texts.SECTOR_PROMPT, reply_markup=sector_markup(runtime(context).protocol.team.sectors)
-    )
+    await reply(update, texts.SECTOR_PROMPT, sector_markup(runtime(context).protocol.team.sectors))
 
 
 async def sector_chosen(update: Update, context: Context) -> None:

@@ -185,6 +185,8 @@ class FakeBotAPI:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.chat_member_status: dict[tuple[int, int], str] = {}
+        # getChatMember's answer for anyone not in chat_member_status.
+        self.default_member_status = "left"
         # Message ids pinned in each chat (pinChatMessage adds, unpinChatMessage removes).
         self.pinned: dict[int, set[int]] = {}
         # Old group chat id → new supergroup id: calls to the old id answer "upgraded".
@@ -665,8 +667,11 @@ class FakeBotAPI:
             return True
         if method == "getChatMember":
             key = (int(chat_id or 0), int(params.get("user_id") or 0))
-            status = self.chat_member_status.get(key, "left")
-            return {"status": status, "user": user(key[1], "Alguien")}
+            status = self.chat_member_status.get(key, self.default_member_status)
+            member: dict[str, Any] = {"status": status, "user": user(key[1], "Alguien")}
+            if status == "kicked":
+                member["until_date"] = 0
+            return member
         if method == "getChat":
             return chat(int(chat_id or 0))
         return True

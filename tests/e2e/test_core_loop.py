@@ -199,6 +199,7 @@ def test_unconfirmed_then_escalate_anyway(
     bot.start(FLEXUS_CONFIG=str(protocol))
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
     reminder = sent_text(fake_api, GROUP_ADMIN, "nadie más respondió")
+    sent_text(fake_api, GROUP_CAJA, "nadie más respondió")  # the chats are served side by side
     assert reminder.buttons == [
         ("🚨 Llamar a soporte igual", "e:1"),
         ("✅ Ya me funciona", "l:1:works"),
@@ -265,8 +266,10 @@ def test_private_chat_commands(bot: BotProcess, fake_api: FakeBotAPI) -> None:
         in support.text
     )
 
+    fake_api.chat_member_status[(GROUP_CAJA, 202)] = "left"
+    fake_api.chat_member_status[(GROUP_ADMIN, 202)] = "kicked"
     fake_api.push(command_update(202, user(202, "Extraño"), "/soporte"))
-    assert "es para el equipo" in sent_text(fake_api, 202, "equipo").text
+    assert "solo para el equipo" in sent_text(fake_api, 202, "equipo").text
 
     fake_api.push(command_update(201, user(201, "Caro"), "/caido"))
     sent_text(fake_api, 201, "en el grupo del equipo")
