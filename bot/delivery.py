@@ -641,6 +641,10 @@ class DeliveryWorker:
                 log.error("no ADMIN_USER_IDS to tell that chat %s is unreachable", row.chat_id)
 
     async def _migrated(self, row: Row, new_chat_id: int) -> None:
+        # Telegram refused the send (the chat moved): nothing reached anyone, no duplicate risk.
+        async with self.runtime.sessions() as session:
+            await self._set(session, row, uncertain=row.uncertain)
+            await session.commit()
         await follow_migration(self.runtime, row.chat_id, new_chat_id)
         self.wake()
 

@@ -45,3 +45,7 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # At DEBUG the library logs every request and answer, updates included (people's names and
+    # what they wrote): never, even when debugging the bot.
+    for name in ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -62,12 +62,18 @@ class Membership:
         answers = [self._known.get((user_id, c)) for c in self.runtime.team_chat_ids]
         return bool(answers) and all(a is not None and not a[0] for a in answers)
 
-    async def is_member(self, bot: Any, user_id: int) -> bool:
+    async def is_member(self, bot: Any, user_id: int, where: int | None = None) -> bool:
+        """`where`: the chat the person acted in, asked first (a team chat, usually yes)."""
+        if user_id in ANONYMOUS_SENDERS:
+            return False  # a stand-in for someone unknown is nobody
         if self.always(user_id):
             return True
         now = time.monotonic()
         stale: list[int] = []
-        for chat_id in self.runtime.team_chat_ids:
+        chats = self.runtime.team_chat_ids
+        if where in chats:
+            chats = [where, *(c for c in chats if c != where)]
+        for chat_id in chats:
             known = self._known.get((user_id, chat_id))
             if known is not None and now - known[1] < TTL_SECONDS:
                 if known[0]:

@@ -53,10 +53,10 @@ def is_anonymous(update: Update) -> bool:
     return message.sender_chat is not None or sender is None or sender.id in ANONYMOUS_SENDERS
 
 
-async def is_member(context: Context, user_id: int) -> bool:
+async def is_member(context: Context, user_id: int, where: int | None = None) -> bool:
     """In at least one enabled team chat right now (see bot.membership)."""
     rt = runtime(context)
-    value: bool = await rt.membership.is_member(context.bot, user_id)
+    value: bool = await rt.membership.is_member(context.bot, user_id, where)
     return value
 
 
@@ -185,7 +185,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
     ):
         await answer_query(query, texts.NOT_ENABLED, alert=True)
         return False
-    if not await is_member(context, query.from_user.id):
+    if not await is_member(context, query.from_user.id, chat.id):
         await answer_query(query, texts.PRIVATE_NOT_MEMBER, alert=True)
         return False
     return True
