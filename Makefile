@@ -1,9 +1,18 @@
 # Two commands: `make run` (set up and run the bot) and `make test` (set up and run every check).
+# Installs come from the lock files (exact versions, hashes checked); `make lock` refreshes them.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test lint check-config upgrade clean
+# A .venv made by a Python older than 3.11 (or whose Python is gone) is rebuilt, saying so.
+VENV_PY := $(shell [ -e $(BIN)/python ] && { $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2]); sys.exit(sys.version_info < (3, 11))' 2>/dev/null || echo stale; })
+ifneq ($(filter stale,$(VENV_PY)),)
+$(info make: $(VENV) was made by Python $(firstword $(VENV_PY)) (or it no longer runs); FLEXUS needs 3.11+: rebuilding it)
+$(shell rm -rf $(VENV))
+endif
+
+.PHONY: run test lint check-config upgrade backup lock clean
 
 run: $(VENV)/.installed
 	$(BIN)/flexus-bot run
@@ -15,22 +24,37 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 check-config: $(VENV)/.installed
-	$(BIN)/flexus-bot check
+	$(BIN)/flexus-bot check --online
 
 upgrade: $(VENV)/.installed
 	$(BIN)/flexus-bot db upgrade
 
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+backup: $(VENV)/.installed
+	$(BIN)/flexus-bot db backup
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); FLEXUS needs 3.11+: install it and run e.g. 'make PYTHON=python3.11 run'" >&2; exit 2; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "make: $(PYTHON) cannot make virtual environments: install python3-venv (sudo apt install python3-venv)" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(PIP) install --require-hashes -r requirements.lock
+	$(PIP) install --no-deps -e .
+	$(PIP) check
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml requirements-dev.lock | $(VENV)/bin/python
+	$(PIP) install --require-hashes -r requirements-dev.lock
+	$(PIP) install --no-deps -e .
+	$(PIP) check
 	touch $@ $(VENV)/.installed
+
+# Refresh both lock files from pyproject.toml (needs the dev tools: `make test` installs them).
+lock: $(VENV)/.installed-dev
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -35,6 +35,7 @@ from handlers import (
     errors,
     info,
     local,
+    maintenance,
     prompts,
     report,
     sector,
@@ -241,6 +242,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     allclear.register(app)  # 8: /resuelto, "Entendido", summary
     prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
     deadlines.register(app)  # every deadline and reminder
+    maintenance.register(app)  # housekeeping timers: the daily backup
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
     chat_handlers.register(app)  # a group that becomes a supergroup keeps working

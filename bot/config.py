@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.home import Home, HomeError, find_home
 
 DEFAULT_PROTOCOL_FILE = Path(__file__).with_name("protocol.toml")
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
@@ -42,9 +46,10 @@ def _parse_ids(value: Any) -> list[int]:
 
 
 class Settings(BaseSettings):
-    """Process settings: environment variables, optionally from a .env file."""
+    """Process settings: environment variables, optionally from the home folder's .env file."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # The .env is the home folder's (bot.home), never the working folder's by accident.
+    model_config = SettingsConfigDict(env_file=None, env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -67,6 +72,11 @@ class Settings(BaseSettings):
     # Local HTTP server for the webhook and GET /healthz: port 0 = off in polling mode.
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    # Start-up waits this long for an unreachable database (it may be starting too), then stops.
+    db_wait_seconds: float = Field(60.0, ge=0)
+    # Push-style monitor (Uptime Kuma, healthchecks.io): fetched every interval while healthy.
+    heartbeat_url: str = ""
+    heartbeat_interval_seconds: float = Field(60.0, gt=0)
 
     @field_validator("team_chat_ids", "admin_user_ids", mode="before")
     @classmethod
@@ -93,12 +103,58 @@ class Settings(BaseSettings):
             )
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build Settings, turning validation errors into a ConfigError that names the variable."""
+def load_settings(home: Home | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the home folder's .env and the environment; validation errors become
+    a ConfigError that names the variable. Relative paths are inside the home folder."""
+    if home is None:
+        try:
+            home = find_home()
+        except HomeError as exc:
+            raise ConfigError(str(exc)) from None
+    overrides.setdefault("_env_file", home.env_file)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, upper=True)) from None
+    settings.database_url = normalize_database_url(settings.database_url, home)
+    if settings.flexus_config:
+        settings.flexus_config = str(home.resolve(settings.flexus_config))
+    elif home.protocol_file is not None:
+        settings.flexus_config = str(home.protocol_file)
+    if settings.heartbeat_url and not settings.heartbeat_url.startswith(("http://", "https://")):
+        raise ConfigError("HEARTBEAT_URL must be an http:// or https:// address")
+    return settings
+
+
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def normalize_database_url(url: str, home: Home) -> str:
+    """The async driver's URL: `postgresql://` and `postgres://` mean asyncpg, `sqlite://`
+    means aiosqlite, and a relative SQLite path is inside the home folder."""
+    text = url.strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text.removeprefix("postgres://")
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL is not a database URL: use sqlite:///data/flexus.db or "
+            "postgresql://user:password@host:5432/flexus"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(f"DATABASE_URL: {backend} is not supported; use SQLite or PostgreSQL")
+    if parsed.drivername != _DRIVERS[backend]:
+        parsed = parsed.set(drivername=_DRIVERS[backend])
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(home.resolve(parsed.database)))
+    return parsed.render_as_string(hide_password=False)
+
+
+def shown_url(url: str) -> str:
+    """The database URL as printed: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 # --- protocol file ---------------------------------------------------------------------------
@@ -277,6 +333,27 @@ class LimitsSpec(_Strict):
     description_max_chars: int = Field(300, ge=20, le=3000)
 
 
+class BackupSpec(_Strict):
+    # A daily copy of the SQLite database (PostgreSQL: use pg_dump, see the README).
+    enabled: bool = False
+    at: str = "03:30"  # local time of the daily copy
+    keep_days: int = Field(14, ge=1)
+    folder: str = "backups"  # relative = inside FLEXUS_HOME
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if _hhmm(value) is None:
+            raise ValueError("must be a time of day before 24:00")
+        return value
+
+    @property
+    def time_of_day(self) -> time:
+        at = _hhmm(self.at)
+        assert at is not None
+        return at
+
+
 class Protocol(_Strict):
     """The protocol file: every value the customer's protocol fixes, with the protocol as default."""
 
@@ -297,6 +374,7 @@ class Protocol(_Strict):
     classification: ClassificationSpec = ClassificationSpec()
     deadlines: DeadlinesSpec = DeadlinesSpec()
     limits: LimitsSpec = LimitsSpec()
+    backup: BackupSpec = BackupSpec()
 
 
 def _describe(exc: ValidationError, *, upper: bool = False) -> str:
@@ -331,8 +409,16 @@ class Config:
 
     settings: Settings
     protocol: Protocol
+    home: Home | None = None
 
 
-def load_config(**overrides: Any) -> Config:
-    settings = load_settings(**overrides)
-    return Config(settings=settings, protocol=load_protocol(settings.flexus_config or None))
+def load_config(home: Home | None = None, **overrides: Any) -> Config:
+    if home is None:
+        try:
+            home = find_home()
+        except HomeError as exc:
+            raise ConfigError(str(exc)) from None
+    settings = load_settings(home, **overrides)
+    return Config(
+        settings=settings, protocol=load_protocol(settings.flexus_config or None), home=home
+    )

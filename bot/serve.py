@@ -9,11 +9,14 @@ from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from bot import heartbeat
 from bot.app import build_application, start_up
+from bot.backup import schedule_daily_backup
+from bot.causes import cause_of
 from bot.config import Config
 from bot.delivery import DeliveryWorker
 from bot.inbox import ALLOWED_UPDATES
-from bot.jobs import RUNTIME_KEY
+from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.polling import Intake, Poller
 from bot.runtime import Runtime
 from bot.web import WebServer
@@ -33,19 +36,27 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    started = False
     try:
         if not await _initialize(app, stop):
             return
         await start_up(app)
+        await _keep_house(app, runtime)
+        started = True
         worker = DeliveryWorker(runtime, app.bot)
         runtime.delivery = worker
         worker_task = asyncio.create_task(worker.run(), name="delivery")
+        await heartbeat.notice_downtime(runtime)  # after the worker: the notice goes out now
         await app.start()
         intake = Intake(app, runtime)
         await intake.replay()
         web, poll_task = await _open_intake(app, runtime, intake, webhook)
+        beats = asyncio.create_task(
+            heartbeat.Heartbeat(runtime, polling=not webhook).run(), name="heartbeat"
+        )
         await stop.wait()
         log.info("stopping: finishing the updates under way")
+        beats.cancel()
         if poll_task is not None:
             poll_task.cancel()
         if web is not None:
@@ -55,6 +66,8 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         worker_task.cancel()
         await asyncio.gather(worker_task, return_exceptions=True)
     finally:
+        if started:
+            await _last_alive(runtime)
         if app.running:
             await app.stop()
         if app._initialized:
@@ -62,6 +75,23 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         await runtime.engine.dispose()
         if runtime.read_engine is not None:
             await runtime.read_engine.dispose()
+
+
+async def _keep_house(app: Any, runtime: Runtime) -> None:
+    """The daily backup's stored timer: one pending while backups are on, none when off."""
+    async with runtime.sessions() as session:
+        added = await schedule_daily_backup(session, config=runtime.config, now=runtime.clock.now())
+        await session.commit()
+    if added:
+        await arm_pending(app)
+
+
+async def _last_alive(runtime: Runtime) -> None:
+    """A clean stop records its time, so the next start measures the real downtime."""
+    try:
+        await heartbeat.mark_alive_now(runtime)
+    except Exception as exc:
+        log.warning("could not record the stop time (%s)", cause_of(exc))
 
 
 async def _initialize(app: Any, stop: asyncio.Event) -> bool:
@@ -75,10 +105,9 @@ async def _initialize(app: Any, stop: asyncio.Event) -> bool:
             raise
         except (NetworkError, TelegramError) as exc:
             log.warning(
-                "cannot reach Telegram at start-up (%s: %s); trying again in %.0f s "
+                "cannot reach Telegram at start-up (%s); trying again in %.0f s "
                 "(behind a proxy? set HTTPS_PROXY)",
-                type(exc).__name__,
-                exc.message,
+                cause_of(exc, telegram=True),
                 delay,
             )
         try:

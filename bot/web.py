@@ -11,31 +11,41 @@ import hmac
 import json
 import logging
 import time
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from bot import outbox
 from bot.polling import Intake
 from bot.runtime import Runtime
+from models import Timer
+from models.timer import PENDING
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
 POLL_STALE_SECONDS = 120.0  # polling mode: no good getUpdates for this long is unhealthy
 OUTBOX_OVERDUE_SECONDS = 300.0
+# A stored timer not fired this long after it fell due: the job queue is stuck (start-up holds
+# overdue timers back only a few seconds).
+TIMER_OVERDUE_SECONDS = 120.0
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Unavailable"}
 
 
 async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any]]:
-    """200 with the database reachable, updates flowing and the outbox on time; else 503."""
+    """200 with the database reachable, updates flowing, and the outbox and the timers on time;
+    else 503, with the reasons in `status`."""
     report: dict[str, Any] = {"database": "ok"}
     problems: list[str] = []
     try:
         async with runtime.read_session() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=5)
             backlog = await outbox.backlog(session)
+            oldest_timer = await session.scalar(
+                select(func.min(Timer.due_at)).where(Timer.status == PENDING)
+            )
     except Exception as exc:
         report["database"] = f"unreachable: {type(exc).__name__}"
         problems.append("database unreachable")
@@ -47,6 +57,13 @@ async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any
         report["outbox_oldest_overdue_seconds"] = round(overdue, 1)
         if overdue > OUTBOX_OVERDUE_SECONDS:
             problems.append(f"outbox overdue by {overdue:.0f} s")
+        late = 0.0
+        if oldest_timer is not None:
+            due = oldest_timer if oldest_timer.tzinfo else oldest_timer.replace(tzinfo=UTC)
+            late = max(0.0, (runtime.clock.now() - due).total_seconds())
+        report["timers_oldest_overdue_seconds"] = round(late, 1)
+        if late > TIMER_OVERDUE_SECONDS:
+            problems.append(f"a timer is overdue by {late:.0f} s")
     if polling:
         last = runtime.stats.last_poll_ok
         age = None if last is None else time.monotonic() - last

@@ -11,12 +11,14 @@ from models.incident import (
     ValidationAnswer,
     Vote,
 )
+from models.state import BotState
 from models.team import Member, TeamChat
 from models.timer import Timer
 
 __all__ = [
     "Acknowledgement",
     "Base",
+    "BotState",
     "Event",
     "InboxUpdate",
     "Incident",

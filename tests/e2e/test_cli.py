@@ -70,6 +70,6 @@ def test_bad_team_chat_ids(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_creates_the_default_database(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "db", "upgrade")
+    result = run_cli(tmp_path, "db", "upgrade", "--create")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "flexus.db").exists()
