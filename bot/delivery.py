@@ -143,6 +143,7 @@ class DeliveryWorker:
         # Row id -> when its outcome was committed. A read that started before that may still
         # show the row pending: it must not be sent again from such a stale read.
         self._finished_at: dict[int, float] = {}
+        self._reposting: set[int] = set()  # card edits that are posting their card again
 
     def wake(self) -> None:
         self._wake.set()
@@ -217,18 +218,22 @@ class DeliveryWorker:
             read_at = time.monotonic()
             rows = await self._pending()
         self._finished_at = {i: t for i, t in self._finished_at.items() if read_at - t < 60}
-        rows = [
+        fresh = [
             r
             for r in rows
             if r.id not in self._busy_rows and self._finished_at.get(r.id, -1.0) < read_at
         ]
+        # A row under way, or whose outcome this read may not show, still holds its chat back:
+        # a chat's messages never overtake one another.
+        held = {r.chat_id for r in rows if r not in fresh}
+        rows = fresh
         snapshot = [_row(r) for r in rows]
         not_yet = [r.next_attempt_at for r in rows if r.next_attempt_at > now_clock]
         delay = 5.0
         if not_yet:
             delay = min(delay, max(0.01, (min(not_yet) - now_clock).total_seconds()))
         due_ids = {r.id for r in rows if r.next_attempt_at <= now_clock}
-        seen: set[int] = set()
+        seen: set[int] = set(held)
         now = time.monotonic()
         for row in snapshot:
             if len(self._tasks) >= MAX_IN_FLIGHT:
@@ -278,14 +283,20 @@ class DeliveryWorker:
         except ChatMigrated as exc:
             await self._migrated(row, exc.new_chat_id)
         except TimedOut as exc:
-            await self._retry(row, f"timed out: {exc.message}", uncertain=row.method in SENDS)
+            uncertain = row.method in SENDS or row.id in self._reposting
+            await self._retry(row, f"timed out: {exc.message}", uncertain=uncertain)
         except Forbidden as exc:
             await self._refused(row, f"403: {exc.message}")
         except BadRequest as exc:
             await self._bad_request(row, exc)
         except NetworkError as exc:
             # The request may have reached Telegram unless the connection never opened.
-            reached = row.method in SENDS and "connect" not in exc.message.lower()
+            # A 5xx ("Bad Gateway") is Telegram's answer: the request was not carried out.
+            reached = (
+                (row.method in SENDS or row.id in self._reposting)
+                and exc.message.startswith("httpx.")
+                and not exc.message.startswith("httpx.ConnectError")
+            )
             await self._retry(row, f"{type(exc).__name__}: {exc.message}", uncertain=reached)
         except TelegramError as exc:
             await self._retry(row, f"{type(exc).__name__}: {exc.message}")
@@ -294,6 +305,8 @@ class DeliveryWorker:
             await self._retry(row, f"{type(exc).__name__}: {exc}")
         else:
             await self._finish(row, outcome)
+        finally:
+            self._reposting.discard(row.id)
 
     async def _call(self, row: Row) -> Outcome:
         p, chat_id = row.payload, row.chat_id
@@ -395,25 +408,32 @@ class DeliveryWorker:
             p["incident_id"],
             row.chat_id,
         )
+        self._reposting.add(row.id)  # a timeout now may have posted it: counted if sent again
         message = await self.bot.send_message(
             row.chat_id,
             p["text"],
             reply_markup=markup_of(p.get("markup")),
             disable_web_page_preview=True,
         )
+        now = self.runtime.clock.now()
         async with self.runtime.sessions() as session:
             await session.execute(
                 update(IncidentMessage)
                 .where(IncidentMessage.id == target.id)
                 .values(message_id=message.message_id)
             )
-            await session.commit()
-        if p.get("repin") and p.get("markup"):
-            await self._quietly(
-                self.bot.pin_chat_message(
-                    row.chat_id, message.message_id, disable_notification=True
+            if p.get("repin") and p.get("markup"):
+                # Its own row: a pin that fails is retried without posting the card again.
+                outbox.add(
+                    session,
+                    method="pin",
+                    chat_id=row.chat_id,
+                    priority=NEWS,
+                    now=now,
+                    message_id=message.message_id,
                 )
-            )
+            await session.commit()
+        self.wake()
         return Outcome(SENT, message.message_id)
 
     async def _fold(self, row: Row) -> int | None:

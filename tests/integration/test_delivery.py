@@ -1,0 +1,991 @@
+"""The delivery worker on a real database built by the migrations, against an in-process fake Bot.
+
+Time is the test's: the runtime's clock stands still until a test moves it, and the worker's
+monotonic clock (429 blocks, flood windows) follows every jump of it, so back-offs of seconds or
+minutes take no real time. `Harness.until()` polls the database for a condition; with
+`advance=True` it also moves the clock to the next row that waits, reading that instant before
+the condition, so a state the rows reach while they wait (a back-off, a refused chat) holds
+still long enough to be asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot import delivery, outbox
+from bot.clock import Clock
+from bot.config import Config, load_protocol, load_settings
+from bot.db import is_sqlite, make_engine, make_session_factory
+from bot.delivery import DeliveryWorker
+from bot.people import Person, sync_team_chats, touch_member
+from bot.runtime import Runtime
+from models import Incident, IncidentMessage, OutboxMessage, TeamChat
+from models.delivery import CHATTER, CRITICAL, NEWS
+
+# The worker reads RetryAfter.retry_after, which python-telegram-bot 22.2+ warns will become a
+# timedelta; bot.delivery._seconds takes both.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning"
+)
+
+T0 = datetime(2026, 11, 24, 11, 42, tzinfo=UTC)  # Tuesday 08:42 in Córdoba
+GROUP_A, GROUP_B, GROUP_C = -1001, -1002, -1003
+SUPERGROUP_A = -1009001
+ADMINS = (7001, 7002)
+PERSON = 4242  # someone who never opened a private chat with the bot
+CARD_MARKUP = {"inline_keyboard": [[{"text": "A mí también me falla", "callback_data": "v:1:f"}]]}
+
+
+# --- time ----------------------------------------------------------------------------------------
+class StillClock(Clock):
+    """The runtime's clock: stands still until the test moves it."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        super().__init__()
+        self.instant = start
+
+    def now(self) -> datetime:
+        return self.instant
+
+    def advance(self, seconds: float) -> None:
+        self.instant += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        """The worker's `time.monotonic()`: real time goes on, plus every jump of this clock."""
+        return time.monotonic() + (self.instant - T0).total_seconds()
+
+
+# --- the fake Bot ----------------------------------------------------------------------------------
+OK = "ok"
+KILL = "kill"  # delivered, then the worker dies while it awaits Telegram's answer
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Telegram carried the call out, then the answer was lost: `error` is what the bot sees."""
+
+    error: Exception
+
+
+@dataclass
+class Call:
+    method: str
+    chat_id: int
+    text: str | None = None
+    message_id: int | None = None
+    markup: dict[str, Any] | None = None
+    outcome: str = OK  # "ok", or the error the bot got
+    delivered: bool = True
+
+
+@dataclass
+class Plan:
+    method: str
+    chat_id: int | None  # None: any chat
+    text: str | None  # None: any text
+    outcomes: deque[Any]
+    on_empty: Callable[[], None] | None = None
+
+
+@dataclass
+class FakeBot:
+    """Stands in for telegram.Bot: records every call and follows a script of outcomes.
+
+    It keeps the messages each chat shows, so an edit of a deleted message is refused the way
+    Telegram refuses it, and a chat that became a supergroup answers ChatMigrated.
+    """
+
+    calls: list[Call] = field(default_factory=list)
+    shown: dict[tuple[int, int], tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
+    plans: list[Plan] = field(default_factory=list)
+    migrated: dict[int, int] = field(default_factory=dict)
+    down: bool = False  # the process is going down: nothing reaches Telegram
+    unacknowledged: int = 0  # calls carried out whose answer the bot never got
+    killed: list[str] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(501))
+
+    def script(
+        self,
+        *outcomes: Any,
+        method: str = "send_message",
+        chat_id: int | None = None,
+        text: str | None = None,
+        on_empty: Callable[[], None] | None = None,
+    ) -> None:
+        """The next calls of `method` (to `chat_id`, with `text`) get these outcomes, then success."""
+        self.plans.append(Plan(method, chat_id, text, deque(outcomes), on_empty))
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        """Someone deleted this message."""
+        del self.shown[(chat_id, message_id)]
+
+    # what the tests read
+    def sent(self, chat_id: int | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method == "send_message" and c.delivered and chat_id in (None, c.chat_id)
+        ]
+
+    def texts(self, chat_id: int | None = None) -> list[str | None]:
+        return [c.text for c in self.sent(chat_id)]
+
+    def tries(self, method: str, chat_id: int) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.chat_id == chat_id]
+
+    # the Bot API
+    async def send_message(
+        self, chat_id: int, text: str, *, reply_markup: Any = None, **_: Any
+    ) -> Any:
+        call = Call("send_message", chat_id, text, markup=_dict(reply_markup))
+        await self._answer(call)
+        call.message_id = next(self._ids)
+        self.shown[(chat_id, call.message_id)] = (text, call.markup)
+        return SimpleNamespace(message_id=call.message_id, chat_id=chat_id)
+
+    async def send_photo(self, chat_id: int, photo: str, *, caption: str = "", **_: Any) -> Any:
+        call = Call("send_photo", chat_id, caption)
+        await self._answer(call)
+        call.message_id = next(self._ids)
+        return SimpleNamespace(message_id=call.message_id, chat_id=chat_id)
+
+    async def edit_message_text(
+        self, text: str, *, chat_id: int, message_id: int, reply_markup: Any = None, **_: Any
+    ) -> Any:
+        call = Call("edit_message_text", chat_id, text, message_id, _dict(reply_markup))
+        await self._answer(call, refuse=self._edit_refusal(call))
+        self.shown[(chat_id, message_id)] = (text, call.markup)
+        return SimpleNamespace(message_id=message_id, chat_id=chat_id)
+
+    async def edit_message_reply_markup(
+        self, *, chat_id: int, message_id: int, reply_markup: Any = None, **_: Any
+    ) -> Any:
+        await self._answer(Call("edit_message_reply_markup", chat_id, None, message_id))
+        return True
+
+    async def pin_chat_message(self, chat_id: int, message_id: int, **_: Any) -> bool:
+        await self._answer(Call("pin_chat_message", chat_id, None, message_id))
+        return True
+
+    async def unpin_chat_message(
+        self, chat_id: int, message_id: int | None = None, **_: Any
+    ) -> bool:
+        await self._answer(Call("unpin_chat_message", chat_id, None, message_id))
+        return True
+
+    async def set_message_reaction(
+        self, chat_id: int, message_id: int, reaction: Any = None, **_: Any
+    ) -> bool:
+        await self._answer(Call("set_message_reaction", chat_id, str(reaction), message_id))
+        return True
+
+    def _edit_refusal(self, call: Call) -> BadRequest | None:
+        assert call.message_id is not None
+        shown = self.shown.get((call.chat_id, call.message_id))
+        if shown is None:
+            return BadRequest("Message to edit not found")
+        if shown == (call.text, call.markup):
+            return BadRequest(
+                "Message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        return None
+
+    async def _answer(self, call: Call, refuse: Exception | None = None) -> None:
+        """Record the call, then succeed or fail as scripted (a raise means the bot sees an error)."""
+        self.calls.append(call)
+        if self.down:
+            outcome: Any = NetworkError("httpx.ConnectError: All connection attempts failed")
+        elif call.chat_id in self.migrated:
+            outcome = ChatMigrated(self.migrated[call.chat_id])
+        else:
+            outcome = self._next_outcome(call) if refuse is None else refuse
+        if outcome == OK:
+            return
+        if outcome == KILL:
+            self.unacknowledged += 1
+            self.killed.append(call.text or "")
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            await asyncio.sleep(0)  # the kill lands while the call awaits Telegram's answer
+            raise AssertionError("a cancelled call went on")
+        if isinstance(outcome, Delivered):
+            self.unacknowledged += 1
+            call.outcome = type(outcome.error).__name__
+            raise outcome.error
+        call.delivered = False
+        call.outcome = type(outcome).__name__
+        raise outcome
+
+    def _next_outcome(self, call: Call) -> Any:
+        for plan in self.plans:
+            if plan.method != call.method or plan.chat_id not in (None, call.chat_id):
+                continue
+            if plan.text not in (None, call.text):
+                continue
+            if not plan.outcomes:
+                continue
+            outcome = plan.outcomes.popleft()
+            if not plan.outcomes and plan.on_empty is not None:
+                plan.on_empty()
+            return outcome
+        return OK
+
+
+def _dict(markup: Any) -> dict[str, Any] | None:
+    return markup.to_dict() if markup is not None else None
+
+
+def bad_gateway() -> NetworkError:
+    return NetworkError("Bad Gateway")
+
+
+def dropped() -> NetworkError:
+    """What python-telegram-bot raises when the connection closes without an answer."""
+    return NetworkError(
+        "httpx.RemoteProtocolError: Server disconnected without sending a response."
+    )
+
+
+# --- the runtime and the worker --------------------------------------------------------------------
+@dataclass
+class Harness:
+    runtime: Runtime
+    clock: StillClock
+    bot: FakeBot
+    worker: DeliveryWorker | None = None
+
+    def session(self) -> AsyncSession:
+        return self.runtime.sessions()
+
+    async def enqueue(self, *adds: Callable[[AsyncSession], None]) -> list[int]:
+        """Add outbox rows in one transaction (as a step does); returns their ids in order."""
+        async with self.session() as session:
+            for add in adds:
+                add(session)
+            new = [o for o in session.new if isinstance(o, OutboxMessage)]
+            await session.commit()
+        return sorted(o.id for o in new)
+
+    async def outbox_rows(self) -> list[OutboxMessage]:
+        async with self.runtime.read_session() as session:
+            return list(
+                (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+            )
+
+    async def row(self, row_id: int) -> OutboxMessage:
+        async with self.runtime.read_session() as session:
+            row = await session.get(OutboxMessage, row_id)
+        assert row is not None
+        return row
+
+    async def statuses(self, ids: list[int]) -> list[str]:
+        return [(await self.row(i)).status for i in ids]
+
+    async def cards(self) -> list[IncidentMessage]:
+        async with self.runtime.read_session() as session:
+            found = await session.scalars(select(IncidentMessage).order_by(IncidentMessage.id))
+            return list(found.all())
+
+    async def team_chat(self, chat_id: int) -> TeamChat:
+        async with self.runtime.read_session() as session:
+            chat = await session.get(TeamChat, chat_id)
+        assert chat is not None
+        return chat
+
+    async def next_due(self) -> datetime | None:
+        """When the next row that waits (a back-off, a 429) is due."""
+        async with self.runtime.read_session() as session:
+            due: datetime | None = await session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at > self.clock.now(),
+                )
+            )
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        return due
+
+    async def until(
+        self,
+        condition: Callable[[], Awaitable[bool]],
+        *,
+        advance: bool = True,
+        what: str = "",
+        patience: float = 15.0,
+    ) -> None:
+        """Wait for `condition`; with `advance`, time jumps to the next row that is due."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while True:
+            # Read when the next row is due BEFORE looking at the condition: a row that waits
+            # only after the condition was read is never hurried past the state it waited in.
+            due = await self.next_due() if advance else None
+            if await condition():
+                return
+            if loop.time() > deadline:
+                rows = [
+                    (r.id, r.chat_id, r.status, r.attempts, r.last_error)
+                    for r in await self.outbox_rows()
+                ]
+                calls = [(c.method, c.chat_id, c.text, c.outcome) for c in self.bot.calls]
+                raise AssertionError(
+                    f"never happened: {what or condition}\noutbox: {rows}\ncalls: {calls}"
+                )
+            if due is not None and due > self.clock.now():
+                self.clock.instant = due
+            if self.worker is not None:
+                self.worker.wake()
+            await asyncio.sleep(0.002)
+
+    async def settled(self, ids: list[int], *, advance: bool = True) -> None:
+        """Wait until none of these rows is pending."""
+
+        async def done() -> bool:
+            return "pending" not in await self.statuses(ids)
+
+        await self.until(done, advance=advance, what=f"rows {ids} settled")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[DeliveryWorker]:
+        """A delivery worker, as `serve` runs it; stopped (not killed) on the way out."""
+        worker = DeliveryWorker(self.runtime, self.bot)  # type: ignore[arg-type]
+        self.worker = self.runtime.delivery = worker
+        task = asyncio.create_task(worker.run())
+        try:
+            yield worker
+        finally:
+            await worker.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.worker = self.runtime.delivery = None
+
+
+@contextlib.asynccontextmanager
+async def harness(url: str) -> AsyncIterator[Harness]:
+    settings_ = load_settings(
+        _env_file=None,
+        database_url=url,
+        team_chat_ids=[GROUP_A, GROUP_B, GROUP_C],
+        admin_user_ids=list(ADMINS),
+        # Far above what a test sends: the flood windows are not what these tests are about.
+        telegram_msgs_per_second=10_000,
+        telegram_group_msgs_per_minute=10_000,
+    )
+    engine = make_engine(url)
+    read_engine = make_engine(url, reads_only=True) if is_sqlite(url) else None
+    clock = StillClock()
+    runtime = Runtime(
+        config=Config(settings=settings_, protocol=load_protocol()),
+        engine=engine,
+        read_engine=read_engine,
+        sessions=make_session_factory(engine),
+        clock=clock,
+        chats={GROUP_A: "Caja", GROUP_B: "Administración", GROUP_C: None},
+    )
+    try:
+        with mock.patch.object(delivery, "time", SimpleNamespace(monotonic=clock.monotonic)):
+            yield Harness(runtime, clock, FakeBot())
+    finally:
+        await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
+
+
+@pytest.fixture
+async def h(database_url: str) -> AsyncIterator[Harness]:
+    async with harness(database_url) as built:
+        yield built
+
+
+async def new_incident(h: Harness) -> int:
+    async with h.session() as session:
+        await touch_member(session, person=Person(1, "Ana"), now=T0)
+        incident = Incident(status="general", reporter_id=1, origin_chat_id=GROUP_A, opened_at=T0)
+        session.add(incident)
+        await session.commit()
+        return incident.id
+
+
+async def sync_chats(h: Harness, *chat_ids: int) -> None:
+    async with h.session() as session:
+        await sync_team_chats(
+            session, chat_ids=list(chat_ids), chat_sectors={GROUP_A: "Caja"}, now=T0
+        )
+
+
+def send(chat_id: int, text: str, priority: int = CRITICAL, **kwargs: Any) -> Any:
+    return lambda s: outbox.send(s, chat_id, text, priority=priority, now=T0, **kwargs)
+
+
+def edit(incident_id: int, chat_id: int, text: str, markup: Any = CARD_MARKUP) -> Any:
+    return lambda s: outbox.edit_card(
+        s,
+        incident_id=incident_id,
+        kind="alert",
+        chat_id=chat_id,
+        text=text,
+        markup=markup,
+        now=T0,
+    )
+
+
+async def post_card(h: Harness, incident_id: int, chat_id: int, text: str) -> IncidentMessage:
+    """The alert card, sent (and recorded) by the worker as a real step would have it."""
+    await h.enqueue(
+        send(chat_id, text, markup=CARD_MARKUP, record=(incident_id, "alert"), pin=True)
+    )
+
+    async def nothing_pending() -> bool:
+        return all(r.status != "pending" for r in await h.outbox_rows())
+
+    await h.until(nothing_pending, what="the card sent and pinned")
+    [card] = [c for c in await h.cards() if c.chat_id == chat_id]
+    return card
+
+
+# --- 1. priority -----------------------------------------------------------------------------------
+async def test_critical_then_news_then_chatter_each_in_order(h: Harness) -> None:
+    ids = await h.enqueue(
+        send(GROUP_A, "respuesta 1", CHATTER),
+        send(GROUP_A, "novedad 1", NEWS),
+        send(GROUP_A, "alerta 1", CRITICAL),
+        lambda s: outbox.reaction(s, GROUP_A, 77, "👍", now=T0),
+        send(GROUP_A, "novedad 2", NEWS),
+        send(GROUP_A, "alerta 2", CRITICAL),
+        send(GROUP_A, "respuesta 2", CHATTER),
+    )
+    async with h.running():
+        await h.settled(ids, advance=False)
+
+    order = [c.text if c.method == "send_message" else c.method for c in h.bot.calls]
+    assert order == [
+        "alerta 1",
+        "alerta 2",
+        "novedad 1",
+        "novedad 2",
+        "respuesta 1",
+        "set_message_reaction",
+        "respuesta 2",
+    ]
+    assert await h.statuses(ids) == ["sent"] * 7
+
+
+async def test_chatter_in_retries_never_delays_critical(h: Harness) -> None:
+    h.bot.script(*[bad_gateway()] * 4, chat_id=GROUP_A, text="respuesta")
+    [chatter] = await h.enqueue(send(GROUP_A, "respuesta", CHATTER))
+    async with h.running() as worker:
+
+        async def chatter_failed() -> bool:
+            return (await h.row(chatter)).attempts == 1
+
+        await h.until(chatter_failed, advance=False, what="the chatter row failed once")
+        [critical] = await h.enqueue(send(GROUP_A, "🚨 Falla general", CRITICAL))
+        worker.wake()
+        # The clock stands still: the chatter row waits its back-off, the alert does not.
+        await h.settled([critical], advance=False)
+        waiting = await h.row(chatter)
+
+    assert waiting.status == "pending" and waiting.attempts == 1
+    assert waiting.next_attempt_at > h.clock.now()
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
+    assert [c.outcome for c in h.bot.calls] == ["NetworkError", OK]
+
+
+@contextlib.asynccontextmanager
+async def busy(worker: DeliveryWorker) -> AsyncIterator[None]:
+    """A busy bot: steps keep storing rows and waking the worker, so it reads again and again."""
+
+    async def keep_waking() -> None:
+        while True:
+            worker.wake()
+            await asyncio.sleep(0)
+
+    waker = asyncio.create_task(keep_waking())
+    try:
+        yield
+    finally:
+        waker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waker
+
+
+async def test_a_row_waiting_to_retry_holds_back_its_chat(h: Harness) -> None:
+    """A chat's rows go in order even while the worker reads the outbox again and again."""
+    for n in range(3):
+        h.bot.script(bad_gateway(), chat_id=GROUP_A, text=f"🚨 Falla general {n}")
+    ids = await h.enqueue(
+        *(
+            send(GROUP_A, f"{t} {n}")
+            for n in range(3)
+            for t in ("🚨 Falla general", "✅ Volvió FLEXUS")
+        )
+    )
+    async with h.running() as worker, busy(worker):
+        await h.settled(ids)
+
+    # Each all-clear waits for its alert's retry: never "volvió" before "falla" in a chat.
+    expected = [f"{t} {n}" for n in range(3) for t in ("🚨 Falla general", "✅ Volvió FLEXUS")]
+    assert h.bot.texts(GROUP_A) == expected
+
+
+# --- 2. record as you go ---------------------------------------------------------------------------
+async def test_alert_card_is_recorded_then_pinned(h: Harness) -> None:
+    incident = await new_incident(h)
+    text = "🚨 Falla general (incidente #1)"
+    [row_id] = await h.enqueue(
+        send(GROUP_A, text, markup=CARD_MARKUP, record=(incident, "alert"), pin=True)
+    )
+    async with h.running():
+
+        async def pinned() -> bool:
+            return bool(h.bot.tries("pin_chat_message", GROUP_A))
+
+        await h.until(pinned, advance=False, what="the card pinned")
+        row = await h.row(row_id)
+        cards = await h.cards()
+
+    [sent] = h.bot.sent(GROUP_A)
+    assert row.status == "sent" and row.message_id == sent.message_id
+    assert [(c.incident_id, c.kind, c.chat_id, c.message_id, c.shown_hash) for c in cards] == [
+        (incident, "alert", GROUP_A, sent.message_id, outbox.card_hash(text, CARD_MARKUP))
+    ]
+    assert [c.method for c in h.bot.calls] == ["send_message", "pin_chat_message"]
+    assert h.bot.calls[1].message_id == sent.message_id
+
+
+async def test_each_chat_message_id_is_stored_as_its_send_succeeds(h: Harness) -> None:
+    incident = await new_incident(h)
+    h.bot.script(bad_gateway(), chat_id=GROUP_B)
+    ids = await h.enqueue(
+        *(
+            send(chat, "🚨 Falla general", markup=CARD_MARKUP, record=(incident, "alert"))
+            for chat in (GROUP_A, GROUP_B)
+        )
+    )
+    async with h.running():
+
+        async def b_failed() -> bool:
+            return (await h.row(ids[1])).attempts == 1 and (await h.row(ids[0])).status == "sent"
+
+        await h.until(b_failed, advance=False, what="A sent, B failed once")
+        cards_meanwhile = await h.cards()
+        await h.settled(ids)
+        cards = await h.cards()
+
+    [in_a] = h.bot.sent(GROUP_A)
+    [in_b] = h.bot.sent(GROUP_B)
+    assert [(c.chat_id, c.message_id) for c in cards_meanwhile] == [(GROUP_A, in_a.message_id)]
+    assert [(c.chat_id, c.message_id) for c in cards] == [
+        (GROUP_A, in_a.message_id),
+        (GROUP_B, in_b.message_id),
+    ]
+
+
+# --- 3. retries ------------------------------------------------------------------------------------
+async def test_429_waits_retry_after_without_counting_a_try(h: Harness) -> None:
+    h.bot.script(RetryAfter(30), chat_id=GROUP_A)
+    [row_id] = await h.enqueue(send(GROUP_A, "🚨 Falla general"))
+    async with h.running() as worker:
+
+        async def told_to_wait() -> bool:
+            return (await h.row(row_id)).last_error is not None
+
+        await h.until(told_to_wait, advance=False, what="the 429 stored")
+        row = await h.row(row_id)
+        assert (row.status, row.attempts) == ("pending", 0)
+        assert (row.last_error or "").startswith("429")
+        assert row.next_attempt_at == T0 + timedelta(seconds=30)
+
+        # 29 s later another chat's message goes out, and this one still waits.
+        h.clock.advance(29)
+        [other] = await h.enqueue(send(GROUP_B, "otra alerta"))
+        worker.wake()
+        await h.settled([other], advance=False)
+        assert len(h.bot.tries("send_message", GROUP_A)) == 1
+
+        h.clock.advance(1)
+        await h.settled([row_id], advance=False)
+
+    row = await h.row(row_id)
+    assert (row.status, row.attempts, row.duplicate_risk) == ("sent", 0, False)
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
+    assert h.runtime.stats.retries == 0
+
+
+async def test_5xx_backs_off_and_retries(h: Harness) -> None:
+    h.bot.script(bad_gateway(), bad_gateway(), chat_id=GROUP_A)
+    [row_id] = await h.enqueue(send(GROUP_A, "🚨 Falla general"))
+    waits = []
+    async with h.running():
+        for tries in (1, 2):
+
+            async def failed(tries: int = tries) -> bool:
+                return (await h.row(row_id)).attempts == tries
+
+            await h.until(failed, advance=False, what=f"try {tries} failed")
+            row = await h.row(row_id)
+            assert row.status == "pending" and "Bad Gateway" in (row.last_error or "")
+            waits.append((row.next_attempt_at - h.clock.now()).total_seconds())
+            h.clock.instant = row.next_attempt_at
+        await h.settled([row_id], advance=False)
+
+    # min(30, 0.5 * 2**tries) seconds, give or take the 20 % jitter
+    assert 0.4 <= waits[0] <= 0.6 and 0.8 <= waits[1] <= 1.2
+    assert (await h.row(row_id)).status == "sent"
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
+    assert len(h.bot.tries("send_message", GROUP_A)) == 3
+
+
+async def test_chatter_is_dropped_after_five_tries(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.delivery")
+    h.bot.script(*[bad_gateway()] * 10, chat_id=GROUP_A)
+    [row_id] = await h.enqueue(send(GROUP_A, "¿En qué sector estás?", CHATTER))
+    async with h.running():
+        await h.settled([row_id])
+
+    row = await h.row(row_id)
+    assert row.status == "dropped"
+    assert "after 5 tries" in (row.last_error or "")
+    assert len(h.bot.tries("send_message", GROUP_A)) == 5
+    assert h.bot.sent() == []
+    dropped = [r for r in caplog.records if "dropped outbox row" in r.getMessage()]
+    assert [r.levelno for r in dropped] == [logging.WARNING]
+
+
+async def test_critical_is_never_dropped_after_many_tries(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.bot.script(*[bad_gateway()] * 12, chat_id=GROUP_A)
+    [row_id] = await h.enqueue(send(GROUP_A, "🚨 Falla general"))
+    async with h.running():
+        await h.settled([row_id])
+
+    row = await h.row(row_id)
+    assert (row.status, row.attempts) == ("sent", 12)
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
+    assert not [r for r in caplog.records if "dropped" in r.getMessage()]
+
+
+# --- 4. a timeout, then success ---------------------------------------------------------------------
+async def test_success_after_a_timeout_may_be_a_duplicate(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    h.bot.script(TimedOut(), chat_id=GROUP_A)
+    ids = await h.enqueue(send(GROUP_A, "🚨 Falla general"), send(GROUP_B, "🚨 Falla general"))
+    async with h.running():
+        await h.settled(ids)
+
+    timed_out, plain = [await h.row(i) for i in ids]
+    assert (timed_out.status, timed_out.duplicate_risk) == ("sent", True)
+    assert (plain.status, plain.duplicate_risk) == ("sent", False)
+    assert h.runtime.stats.possible_duplicates == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w for w in warnings if "may show twice" in w] == [
+        f"outbox row {ids[0]} (send to chat {GROUP_A}) was delivered after a try that timed "
+        "out: it may show twice"
+    ]
+
+
+async def test_success_after_a_dropped_connection_may_be_a_duplicate(h: Harness) -> None:
+    # The connection closed after the request went out (Telegram may have carried it out), or
+    # it never opened (nothing went out).
+    h.bot.script(Delivered(dropped()), chat_id=GROUP_A)
+    h.bot.script(
+        NetworkError("httpx.ConnectError: [Errno 111] Connection refused"), chat_id=GROUP_B
+    )
+    ids = await h.enqueue(send(GROUP_A, "🚨 Falla general"), send(GROUP_B, "🚨 Falla general"))
+    async with h.running():
+        await h.settled(ids)
+
+    dropped_row, refused_row = [await h.row(i) for i in ids]
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"] * 2
+    assert (dropped_row.status, dropped_row.duplicate_risk) == ("sent", True)
+    assert h.bot.texts(GROUP_B) == ["🚨 Falla general"]
+    assert (refused_row.status, refused_row.duplicate_risk) == ("sent", False)
+    assert h.runtime.stats.possible_duplicates == 1
+
+
+# --- 5. card edits ---------------------------------------------------------------------------------
+async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
+    incident = await new_incident(h)
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
+        ids = await h.enqueue(
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 2"),
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 3"),
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 4"),
+        )
+        await h.settled(ids)
+
+    assert await h.statuses(ids) == ["folded", "folded", "sent"]
+    edits = h.bot.tries("edit_message_text", GROUP_A)
+    assert [(e.text, e.message_id) for e in edits] == [("🚨 Afectados: Caja 4", card.message_id)]
+    assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: Caja 4"
+    [stored] = await h.cards()
+    assert stored.shown_hash == outbox.card_hash("🚨 Afectados: Caja 4", CARD_MARKUP)
+    assert h.runtime.stats.folded == 2
+
+
+async def test_an_edit_to_what_the_card_shows_is_not_sent(h: Harness) -> None:
+    incident = await new_incident(h)
+    async with h.running():
+        await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
+        [same] = await h.enqueue(edit(incident, GROUP_A, "🚨 Afectados: Caja 1"))
+        await h.settled([same])
+        assert (await h.row(same)).status == "unchanged"
+        assert h.bot.tries("edit_message_text", GROUP_A) == []
+        # The same text without the buttons is a change: that one is sent.
+        [changed] = await h.enqueue(edit(incident, GROUP_A, "🚨 Afectados: Caja 1", markup=None))
+        await h.settled([changed])
+
+    assert (await h.row(changed)).status == "sent"
+    assert [e.markup for e in h.bot.tries("edit_message_text", GROUP_A)] == [None]
+    assert h.runtime.stats.unchanged == 1
+
+
+async def test_a_deleted_card_is_posted_and_pinned_again(h: Harness) -> None:
+    incident = await new_incident(h)
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
+        h.bot.delete(GROUP_A, card.message_id)
+        [row_id] = await h.enqueue(edit(incident, GROUP_A, "🚨 Afectados: Caja 2"))
+        await h.settled([row_id])
+
+        async def pinned_again() -> bool:  # the pin is a row of its own, retried on its own
+            return len(h.bot.tries("pin_chat_message", GROUP_A)) == 2
+
+        await h.until(pinned_again, what="the new card pinned")
+
+    [first, again] = h.bot.sent(GROUP_A)
+    assert first.message_id == card.message_id
+    assert (again.text, again.markup) == ("🚨 Afectados: Caja 2", CARD_MARKUP)
+    pins = [c.message_id for c in h.bot.tries("pin_chat_message", GROUP_A)]
+    assert pins == [first.message_id, again.message_id]
+    [stored] = await h.cards()
+    assert stored.message_id == again.message_id
+    assert stored.shown_hash == outbox.card_hash("🚨 Afectados: Caja 2", CARD_MARKUP)
+    row = await h.row(row_id)
+    assert (row.status, row.message_id) == ("sent", again.message_id)
+
+
+# --- 6. a team chat that refuses the bot ------------------------------------------------------------
+async def test_refusing_team_chat_is_reported_once_and_its_alert_waits(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    await sync_chats(h, GROUP_A, GROUP_B)
+    kicked = Forbidden("Forbidden: bot was kicked from the group chat")
+    h.bot.script(kicked, kicked, kicked, chat_id=GROUP_A)
+    [alert] = await h.enqueue(send(GROUP_A, "🚨 Falla general"))
+    async with h.running():
+
+        async def refused_three_times() -> bool:
+            return (await h.row(alert)).attempts == 3 and len(h.bot.sent()) == len(ADMINS)
+
+        await h.until(refused_three_times, what="three refusals, admins told")
+        chat = await h.team_chat(GROUP_A)
+        row = await h.row(alert)
+        assert (chat.reachable, chat.unreachable_since) == (False, T0)
+        assert "bot was kicked" in (chat.last_error or "")
+        assert row.status == "pending"
+        notices = {admin: h.bot.texts(admin) for admin in ADMINS}
+        assert all(len(n) == 1 for n in notices.values()), notices
+        assert all(
+            "No puedo escribir en el grupo del equipo" in (n[0] or "") for n in notices.values()
+        )
+        assert str(GROUP_A) in (notices[ADMINS[0]][0] or "")
+        assert (await h.team_chat(GROUP_B)).reachable
+
+        await h.settled([alert])
+        chat = await h.team_chat(GROUP_A)
+
+    assert (chat.reachable, chat.unreachable_since, chat.last_error) == (True, None, None)
+    assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
+    assert {admin: len(h.bot.texts(admin)) for admin in ADMINS} == dict.fromkeys(ADMINS, 1)
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+# --- 7. a private message the person cannot receive -------------------------------------------------
+async def test_refused_private_message_falls_back_to_the_groups(h: Harness) -> None:
+    h.bot.script(
+        Forbidden("Forbidden: bot can't initiate conversation with a user"), chat_id=PERSON
+    )
+    fallback = [
+        (GROUP_A, "Ana: te toca coordinar (abrí un chat privado con el bot)", None),
+        (GROUP_B, "Ana: te toca coordinar (abrí un chat privado con el bot)", None),
+    ]
+    [private] = await h.enqueue(
+        send(PERSON, "Te toca coordinar el incidente #1", NEWS, fallback=fallback)
+    )
+    async with h.running():
+
+        async def fell_back() -> bool:
+            rows = await h.outbox_rows()
+            return len(rows) == 3 and all(r.status != "pending" for r in rows)
+
+        await h.until(fell_back, what="the fallback sent")
+        rows = await h.outbox_rows()
+
+    assert rows[0].id == private and rows[0].status == "dropped"
+    assert (rows[0].last_error or "").startswith("403")
+    assert [(r.chat_id, r.priority, r.status) for r in rows[1:]] == [
+        (GROUP_A, NEWS, "sent"),
+        (GROUP_B, NEWS, "sent"),
+    ]
+    assert h.bot.texts(GROUP_A) == [fallback[0][1]]
+    assert h.bot.texts(GROUP_B) == [fallback[1][1]]
+    assert len(h.bot.tries("send_message", PERSON)) == 1  # a refusal is not retried
+
+
+# --- 8. a group that became a supergroup ------------------------------------------------------------
+async def test_migrated_group_is_followed(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    await sync_chats(h, GROUP_A, GROUP_B)
+    incident = await new_incident(h)
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
+        h.bot.migrated[GROUP_A] = SUPERGROUP_A
+        ids = await h.enqueue(
+            send(GROUP_A, "✅ Volvió FLEXUS"), send(GROUP_A, "respuesta", CHATTER)
+        )
+        await h.settled(ids)
+
+    rows = [await h.row(i) for i in ids]
+    assert [(r.chat_id, r.status) for r in rows] == [(SUPERGROUP_A, "sent")] * 2
+    assert h.bot.texts(SUPERGROUP_A) == ["✅ Volvió FLEXUS", "respuesta"]
+    old, new = await h.team_chat(GROUP_A), await h.team_chat(SUPERGROUP_A)
+    assert (old.enabled, old.migrated_to) == (False, SUPERGROUP_A)
+    assert (new.enabled, new.sector, new.reachable) == (True, "Caja", True)
+    [stored] = await h.cards()
+    assert (stored.chat_id, stored.message_id) == (SUPERGROUP_A, card.message_id)
+    assert h.runtime.chats == {SUPERGROUP_A: "Caja", GROUP_B: "Administración", GROUP_C: None}
+    # ChatMigrated is an answer, not a lost one: nothing can show twice.
+    assert [r.duplicate_risk for r in rows] == [False, False]
+    assert h.runtime.stats.possible_duplicates == 0
+    assert any("became the supergroup" in r.getMessage() for r in caplog.records)
+
+
+# --- 9. any faults, any restarts: every alert arrives, duplicates are flagged -----------------------
+CHATS = (GROUP_A, GROUP_B, GROUP_C)
+RESTART = "restart"
+OUTCOMES = {
+    "ok": lambda: OK,
+    "429": lambda: RetryAfter(1),
+    "5xx": bad_gateway,
+    "timeout-not-delivered": TimedOut,
+    "timeout-delivered": lambda: Delivered(TimedOut()),
+    "drop": dropped,
+    "drop-delivered": lambda: Delivered(dropped()),
+    "kill": lambda: KILL,
+}
+
+
+def phases_of(script: list[str]) -> list[list[Any]]:
+    """Outcomes between restarts; a kill ends its phase (the process died)."""
+    phases: list[list[Any]] = [[]]
+    for step in script:
+        if step != RESTART:
+            phases[-1].append(OUTCOMES[step]())
+        if step in (RESTART, "kill"):
+            phases.append([])
+    return phases
+
+
+async def alerts_through_faults(url: str, chat_of_row: list[int], script: list[str]) -> None:
+    """Critical sends through a script of call outcomes; each "restart" and each "kill" stops
+    the worker and starts a NEW DeliveryWorker on the same database (the runtime, and so its
+    counters, stay). After a kill nothing reaches Telegram until that restart.
+
+    A text may show more than once only for a row flagged duplicate_risk. The extra copies are
+    bounded by the calls whose answer was lost (timeout/drop after delivery, kill), not by the
+    number of flagged rows: one row that times out twice after delivery shows three times.
+    """
+    async with harness(url) as h:
+        async with h.session() as session:
+            await session.execute(delete(OutboxMessage))  # the database is shared by examples
+            await session.commit()
+        texts = [f"🚨 Falla general {i}" for i in range(len(chat_of_row))]
+        ids = await h.enqueue(*(send(CHATS[c], t) for c, t in zip(chat_of_row, texts, strict=True)))
+
+        async def all_sent() -> bool:
+            return await h.statuses(ids) == ["sent"] * len(ids)
+
+        async def phase_over() -> bool:
+            return h.bot.down or await all_sent()
+
+        phases = phases_of(script)
+        for number, phase in enumerate(phases):
+            last = number == len(phases) - 1
+            h.bot.plans = []
+            h.bot.down = False
+
+            def going_down() -> None:
+                h.bot.down = True  # until the restart, nothing reaches Telegram
+
+            if phase:
+                h.bot.script(*phase, on_empty=None if last else going_down)
+            elif not last:
+                going_down()
+            # A NEW worker each phase: whatever the last one kept in memory is gone.
+            async with h.running():
+                await h.until(all_sent if last else phase_over, what="every alert sent")
+            if await all_sent():
+                break
+
+        rows = [await h.row(i) for i in ids]
+        for row, text in zip(rows, texts, strict=True):
+            copies = h.bot.texts(row.chat_id).count(text)
+            assert copies >= 1, f"{text} never reached chat {row.chat_id}"
+            if copies > 1:
+                assert row.duplicate_risk, f"{text} shows {copies} times, not flagged"
+        for chat in CHATS:  # each chat saw its alerts first in the order they were stored
+            mine = [t for t, r in zip(texts, rows, strict=True) if r.chat_id == chat]
+            assert list(dict.fromkeys(h.bot.texts(chat))) == mine, chat
+        for text in set(h.bot.killed):
+            row = rows[texts.index(text)]
+            assert row.duplicate_risk, f"{text}: killed mid-send, not flagged"
+            sent_again = h.bot.texts(row.chat_id).count(text) > h.bot.killed.count(text)
+            assert sent_again, f"{text}: killed mid-send, never sent again"
+        extra = len(h.bot.sent()) - len(ids)
+        assert extra <= h.bot.unacknowledged  # a copy only where an answer was lost
+        assert h.runtime.stats.possible_duplicates == sum(r.duplicate_risk for r in rows)
+
+
+# On PostgreSQL too: the 40 examples take about 4 s there.
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    chat_of_row=st.lists(st.integers(0, len(CHATS) - 1), min_size=1, max_size=6),
+    script=st.lists(st.sampled_from([*OUTCOMES, RESTART]), max_size=14),
+)
+def test_every_alert_arrives_through_any_faults_and_restarts(
+    database_url: str, chat_of_row: list[int], script: list[str]
+) -> None:
+    asyncio.run(alerts_through_faults(database_url, chat_of_row, script))
