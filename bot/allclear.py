@@ -21,7 +21,7 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
-from bot.validation import required_sectors
+from bot.validation import required_sectors, validation_state
 from models import Acknowledgement, Event, Member, Vote
 from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, VALIDATING
 
@@ -94,6 +94,7 @@ async def prepare_all_clear(
     user_id: int,
     is_admin: bool,
     instruction: str | None,
+    protocol: Protocol,
 ) -> int:
     """/resuelto: check who and when, keep the instruction; the bot then asks about logging in."""
     incident_id = await open_incident_id(session)
@@ -101,6 +102,10 @@ async def prepare_all_clear(
         raise Refused("no_open_incident")
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
+    if incident.status == VALIDATING and incident.validated_at is None:
+        # A round is under way: say who is missing and how to go on without them.
+        state = await validation_state(session, incident, protocol)
+        raise Refused("validation_running", ", ".join(state.missing))
     if incident.status != VALIDATING or incident.validated_at is None:
         raise Refused("not_validated")
     incident.instruction = (instruction or "").strip() or None

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import chats, inbox, texts
+from bot import inbox, texts
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import is_sqlite, make_engine, make_session_factory
@@ -41,6 +41,9 @@ from handlers import (
     sector,
     validation,
     votes,
+)
+from handlers import (
+    admin as admin_handlers,
 )
 from handlers import (
     chats as chat_handlers,
@@ -245,7 +248,8 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     maintenance.register(app)  # housekeeping timers: the daily backup
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
-    chat_handlers.register(app)  # a group that becomes a supergroup keeps working
+    chat_handlers.register(app)  # members joining and leaving; a group becoming a supergroup
+    admin_handlers.register(app)  # /habilitar, /deshabilitar, /gerencia (admins)
     errors.register(app)
     return app
 
@@ -260,7 +264,7 @@ async def start_up(app: App) -> None:
             chat_sectors=runtime.protocol.team.chat_sectors,
             now=runtime.clock.now(),
         )
-        runtime.chats = await chats.team_chats(session)
+    await runtime.reload_stored_settings()
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
     except TelegramError as exc:

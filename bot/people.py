@@ -64,24 +64,27 @@ async def get_member(session: AsyncSession, user_id: int) -> Member | None:
 async def sync_team_chats(
     session: AsyncSession, *, chat_ids: list[int], chat_sectors: dict[int, str], now: datetime
 ) -> None:
-    """Make the team_chats table match TEAM_CHAT_IDS (and the protocol file's chat sectors).
+    """TEAM_CHAT_IDS seeds the team_chats table: a listed chat not stored yet is enabled.
 
-    A group that became a supergroup is followed: its old id in TEAM_CHAT_IDS means the new one.
+    After that the table rules (/habilitar, /deshabilitar): a chat an admin disabled stays so.
+    The protocol file's chat sectors always apply. A group that became a supergroup is
+    followed: its old id in TEAM_CHAT_IDS means the new one.
     """
     existing = {c.chat_id: c for c in (await session.scalars(select(TeamChat))).all()}
-    enabled: set[int] = set()
     for configured in chat_ids:
         chat_id = _followed(existing, configured)
-        enabled.add(chat_id)
         chat = existing.get(chat_id)
         if chat is None:
-            chat = TeamChat(chat_id=chat_id, created_at=now)
+            chat = TeamChat(chat_id=chat_id, created_at=now, enabled=True, reachable=True)
             session.add(chat)
-        chat.enabled = True
-        chat.sector = chat_sectors.get(configured, chat_sectors.get(chat_id))
-    for chat_id, chat in existing.items():
-        if chat_id not in enabled:
-            chat.enabled = False
+            existing[chat_id] = chat
+        sector = chat_sectors.get(configured, chat_sectors.get(chat_id))
+        if sector is not None:
+            chat.sector = sector
+    for chat_id, sector in chat_sectors.items():
+        chat = existing.get(_followed(existing, chat_id))
+        if chat is not None:
+            chat.sector = sector
     await session.commit()
 
 

@@ -45,6 +45,10 @@ class Runtime:
     delivery: Any = None  # bot.delivery.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
     membership: Any = None  # bot.membership.Membership
+    # Set from the chat (stored): admins besides ADMIN_USER_IDS, and the protocol file with the
+    # Gerencia contacts registered with /gerencia merged in.
+    stored_admins: set[int] = field(default_factory=set)
+    merged_protocol: Protocol | None = None
 
     def __post_init__(self) -> None:
         if not self.chats:
@@ -81,7 +85,19 @@ class Runtime:
 
     @property
     def protocol(self) -> Protocol:
-        return self.config.protocol
+        return self.merged_protocol or self.config.protocol
+
+    async def reload_stored_settings(self) -> None:
+        """Team chats, admins and Gerencia contacts as stored (after a change from the chat)."""
+        from bot import admin, chats
+
+        async with self.read_session() as session:
+            self.chats = await chats.team_chats(session)
+            self.stored_admins = await admin.admin_ids(session)
+            stored = await admin.stored_gerencia(session)
+        self.merged_protocol = (
+            admin.merged_gerencia(self.config.protocol, stored) if stored else None
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -98,11 +114,11 @@ class Runtime:
         return self.chats.get(chat_id)
 
     def is_admin(self, user_id: int) -> bool:
-        return user_id in self.config.settings.admin_user_ids
+        return user_id in self.config.settings.admin_user_ids or user_id in self.stored_admins
 
     @property
     def admin_ids(self) -> list[int]:
-        return list(self.config.settings.admin_user_ids)
+        return sorted(set(self.config.settings.admin_user_ids) | self.stored_admins)
 
     def support_now(self) -> SupportStatus:
         return support_status_at(self.clock.now(), self.protocol.support)

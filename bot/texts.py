@@ -6,6 +6,7 @@ All messages use Telegram's HTML parse mode, so every piece of user text goes th
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -159,7 +160,7 @@ def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
         )
     )
     lines.extend(_progress_lines(view, tz))
-    if view.is_open:
+    if view.asks_for_votes:
         lines.append("¿Te pasa lo mismo? Respondé con los botones.")
     lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
     return "\n".join(lines)
@@ -481,7 +482,6 @@ AYUDA = (
 
 CLOSED_VOTE = "Esta votación ya cerró: el incidente está cerrado."
 STALE_BUTTON = "Este botón ya no sirve. Usá /estado para ver cómo está."
-NOT_ENABLED = "Este grupo no está habilitado para FLEXUS Guardia. Pedile a un admin que lo agregue."
 PRIVATE_NOT_MEMBER = (
     "Este bot es solo para el equipo que usa FLEXUS, y no te encuentro en ningún grupo del equipo."
 )
@@ -502,6 +502,7 @@ REFUSALS = {
     "not_general_yet": "Todavía no se confirmó que sea una falla general.",
     "validation_closed": "Esta validación ya cerró.",
     "no_sector": "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
+    "validation_running": "Todavía falta que confirmen: {who}. Esperá su respuesta, o tocá «⏭️ Seguir sin los que faltan» en la pregunta de validación.",
     "not_validated": "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     "unknown_person": "No encuentro a esa persona.",
     "already_announced": "El aviso de FLEXUS operativo ya se mandó.",
@@ -517,7 +518,7 @@ ALERT_LIMIT = 200  # Telegram's limit for a button's answer
 
 def alert(text: str) -> str:
     """Button answers are plain text (no HTML) of at most 200 characters."""
-    text = html.unescape(text)
+    text = html.unescape(re.sub(r"</?[a-z]+[^>]*>", "", text))
     return text if len(text) <= ALERT_LIMIT else text[: ALERT_LIMIT - 1] + "…"
 
 
@@ -745,3 +746,65 @@ def unreachable_list(chats: list[tuple[int, str | None, str | None]]) -> str:
         for chat_id, title, error in chats
     ]
     return "⚠️ Grupos del equipo que no reciben mensajes:\n" + "\n".join(lines)
+
+
+# --- administration from the chat ------------------------------------------------------------------
+
+
+def not_enabled(chat_id: int) -> str:
+    return (
+        f"Este grupo no está habilitado para FLEXUS Guardia (id <code>{chat_id}</code>). "
+        "Un admin del bot puede habilitarlo escribiendo /habilitar acá."
+    )
+
+
+ADMIN_ONLY = "Solo un admin del bot puede hacer eso."
+HABILITAR_IN_GROUP = "Escribí /habilitar (o /deshabilitar) en el grupo que querés cambiar."
+
+
+def enabled(title: str | None, sector: str | None, changed: bool) -> str:
+    where = f" (sector {esc(sector, 40)})" if sector else ""
+    if not changed:
+        return f"Este grupo ya estaba habilitado{where}."
+    return (
+        f"✅ Grupo «{esc(title or 'este grupo', 60)}» habilitado{where}: "
+        "acá llegan las alertas de FLEXUS. Para reportar: /caido."
+    )
+
+
+def disabled(changed: bool) -> str:
+    if not changed:
+        return "Este grupo ya no estaba habilitado."
+    return "Grupo deshabilitado: ya no recibe alertas ni puede reportar."
+
+
+def unknown_sector(sectors: list[str]) -> str:
+    return "No conozco ese sector. Los sectores son: " + esc(", ".join(sectors), 300) + "."
+
+
+def whoami(user_id: int, is_admin: bool, is_gerencia: bool) -> str:
+    roles = [r for r, on in (("admin del bot", is_admin), ("de Gerencia", is_gerencia)) if on]
+    role = f"Sos {' y '.join(roles)}." if roles else "No sos admin ni de Gerencia."
+    return f"Tu id de Telegram: <code>{user_id}</code>. {role}"
+
+
+GERENCIA_HOW = (
+    "Respondé al mensaje de la persona con /gerencia para anotarla como Gerencia "
+    "(/gerencia respaldo: como respaldo; /gerencia quitar: sacarla)."
+)
+
+
+def gerencia_set(name: str, backup: bool) -> str:
+    role = "respaldo de Gerencia" if backup else "Gerencia"
+    return (
+        f"✅ {esc(name, 64)} quedó anotado/a como {role}: le pido el acceso al servidor en "
+        "privado (tiene que haber tocado «Iniciar» en el chat con el bot)."
+    )
+
+
+def gerencia_removed(name: str, removed: bool, in_file: bool) -> str:
+    if not removed and in_file:
+        return f"{esc(name, 64)} figura en el archivo del protocolo: sacalo/a de ahí."
+    if not removed:
+        return f"{esc(name, 64)} no estaba anotado/a como Gerencia."
+    return f"{esc(name, 64)} ya no es contacto de Gerencia."

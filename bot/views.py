@@ -19,7 +19,15 @@ from bot.lifecycle import (
 )
 from bot.validation import ValidationState, validation_state
 from models import Member
-from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, WORKS
+from models.incident import (
+    CLOSED,
+    FAILS,
+    IN_PROGRESS,
+    OPEN_STATUSES,
+    RESOLVED,
+    VALIDATING,
+    WORKS,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,11 @@ class IncidentView:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def asks_for_votes(self) -> bool:
+        """Until support works on it: then the card shows the step, and votes are over."""
+        return self.is_open and self.status not in (IN_PROGRESS, VALIDATING)
 
     @property
     def affected_people(self) -> int:

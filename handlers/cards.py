@@ -84,10 +84,11 @@ def card_text(context: Context, view: IncidentView) -> str:
 def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
     if not view.is_open:
         return None
-    rows = [vote_buttons(view.id)]
+    # Once support works on it, the card shows the step the team is in: no more votes.
+    rows = [vote_buttons(view.id)] if view.asks_for_votes else []
     if view.coordinator_id is None and view.status in (GENERAL, IN_PROGRESS, VALIDATING):
         rows.append([_button(texts.BUTTON_CLAIM, f"y:{view.id}")])
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def post_alert(context: Context, incident_id: int) -> None:

@@ -11,14 +11,14 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, filters
 
-from bot import outbox, texts
+from bot import admin, outbox, texts
 from bot.jobs import RUNTIME_KEY
 from bot.lifecycle import (
     Refused,
 )
 from bot.membership import ANONYMOUS_SENDERS
 from bot.outbox import CHATTER, CRITICAL, NEWS
-from bot.people import Person
+from bot.people import Person, touch_member
 from bot.runtime import Runtime
 from bot.steps import current_step
 
@@ -157,6 +157,8 @@ async def allowed_here(
         if not await is_member(context, user.id):
             await reply(update, texts.PRIVATE_NOT_MEMBER)
             return False
+        if needs_person:
+            await remember_name(context, user)
         return True
     rt = runtime(context)
     if rt.is_team_chat(chat.id) and anonymous:
@@ -164,13 +166,16 @@ async def allowed_here(
             await reply(update, texts.NOT_A_PERSON)
             return False
         return True
-    if rt.is_team_chat(chat.id):
-        rt.membership.note(user.id, chat.id, True)  # writing in the group: they are in it
     if not rt.is_team_chat(chat.id):
-        # Logged so the admin can find the id to add to TEAM_CHAT_IDS.
-        log.info("refused group %s (%r): not in TEAM_CHAT_IDS", chat.id, chat.title)
-        await reply(update, texts.NOT_ENABLED)
+        # The group is listed (`flexus-bot chats`); the refusal says how to enable it.
+        log.info("refused group %s (%r): not a team chat", chat.id, chat.title)
+        async with rt.session() as session:
+            await admin.seen_chat(session, chat_id=chat.id, title=chat.title, now=rt.clock.now())
+        await reply(update, texts.not_enabled(chat.id))
         return False
+    rt.membership.note(user.id, chat.id, True)  # writing in the group: they are in it
+    if needs_person:
+        await remember_name(context, user)
     return True
 
 
@@ -183,12 +188,21 @@ async def allowed_button(update: Update, context: Context) -> bool:
     if chat is None or not (
         chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
     ):
-        await answer_query(query, texts.NOT_ENABLED, alert=True)
+        where = chat.id if chat is not None else 0
+        await answer_query(query, texts.alert(texts.not_enabled(where)), alert=True)
         return False
     if not await is_member(context, query.from_user.id, chat.id):
         await answer_query(query, texts.PRIVATE_NOT_MEMBER, alert=True)
         return False
+    await remember_name(context, query.from_user)
     return True
+
+
+async def remember_name(context: Context, user: User) -> None:
+    """Every actor in a timeline has a name, also an admin who never reported or voted."""
+    rt = runtime(context)
+    async with rt.session() as session:
+        await touch_member(session, person=person_of(user), now=rt.clock.now())
 
 
 async def answer_query(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:

@@ -16,6 +16,7 @@ from handlers.common import (
     NEW_MESSAGES,
     Context,
     allowed_here,
+    is_member,
     is_private,
     person_of,
     reply,
@@ -50,15 +51,22 @@ async def estado(update: Update, context: Context) -> None:
 
 
 async def ayuda(update: Update, context: Context) -> None:
+    user = update.effective_user
+    if is_private(update) and user is not None:
+        # In private, /start also says who the person is for the bot (their id is what an admin
+        # needs to add them), and it is what lets the bot write to them later.
+        rt = runtime(context)
+        gerencia = any(c.telegram_id == user.id for c in rt.protocol.gerencia)
+        who = texts.whoami(user.id, rt.is_admin(user.id), gerencia)
+        if not await is_member(context, user.id):
+            await reply(update, f"{texts.PRIVATE_NOT_MEMBER}\n{who}")
+            return
+        async with rt.session() as session:
+            await mark_private_chat(session, person=person_of(user), now=rt.clock.now())
+        await reply(update, f"{texts.AYUDA}\n\n{who}")
+        return
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
-    if is_private(update) and update.effective_user is not None:
-        # A private /start is what lets the bot write to this person later.
-        rt = runtime(context)
-        async with rt.session() as session:
-            await mark_private_chat(
-                session, person=person_of(update.effective_user), now=rt.clock.now()
-            )
     await reply(update, texts.AYUDA)
 
 

@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
+from models.admin import Admin, AdminAction, GerenciaContact
 from models.base import Base, UTCDateTime
 from models.delivery import InboxUpdate, OutboxMessage
 from models.incident import (
@@ -17,9 +18,12 @@ from models.timer import Timer
 
 __all__ = [
     "Acknowledgement",
+    "Admin",
+    "AdminAction",
     "Base",
     "BotState",
     "Event",
+    "GerenciaContact",
     "InboxUpdate",
     "Incident",
     "IncidentMessage",

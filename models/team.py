@@ -11,7 +11,8 @@ from models.base import Base, UTCDateTime
 
 
 class TeamChat(Base):
-    """A group the bot works in; enabled by TEAM_CHAT_IDS, optionally tied to a sector."""
+    """A group that talked to the bot; enabled (a team chat) by TEAM_CHAT_IDS, which seeds the
+    table, or by an admin's /habilitar; optionally tied to a sector."""
 
     __tablename__ = "team_chats"
 
@@ -26,6 +27,8 @@ class TeamChat(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     # The group became a supergroup with this id: TEAM_CHAT_IDS may still name the old one.
     migrated_to: Mapped[int | None] = mapped_column(BigInteger)
+    # Every group that talked to the bot is listed (`flexus-bot chats`), enabled or not.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Member(Base):

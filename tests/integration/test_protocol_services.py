@@ -673,9 +673,11 @@ async def test_validation_rounds_until_every_sector_confirms(
     assert (state.round, state.validated) == (3, False)
     assert (await load(sessions, incident_id)).validated_at is None
     again = await refusal(
-        sessions, allclear.prepare_all_clear, user_id=3, is_admin=False, instruction=None
+        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
     )
-    assert again.reason == "not_validated"
+    # The round under way is named, with the sectors still missing.
+    assert again.reason == "validation_running"
+    assert again.who and "Caja" in again.who
 
 
 async def test_configured_required_sectors_win_over_membership(sessions: Sessions) -> None:
@@ -754,13 +756,14 @@ async def test_all_clear_acknowledgements_and_summary(
         return await call(
             sessions,
             allclear.prepare_all_clear,
+            protocol=protocol,
             user_id=who,
             is_admin=is_admin,
             instruction="  Cierren FLEXUS y vuelvan a entrar  ",
         )
 
     none_open = await refusal(
-        sessions, allclear.prepare_all_clear, user_id=3, is_admin=False, instruction=None
+        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
     )
     assert none_open.reason == "no_open_incident"
 
@@ -791,7 +794,7 @@ async def test_all_clear_acknowledgements_and_summary(
     )
 
     too_early = await refusal(
-        sessions, allclear.prepare_all_clear, user_id=3, is_admin=False, instruction=None
+        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
     )
     assert too_early.reason == "not_validated"
 
@@ -811,7 +814,7 @@ async def test_all_clear_acknowledgements_and_summary(
     assert (await answer(sessions, protocol, incident_id, 1, 2, True, at(32))).complete
 
     not_coordinator = await refusal(
-        sessions, allclear.prepare_all_clear, user_id=1, is_admin=False, instruction=None
+        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=1, is_admin=False, instruction=None
     )
     assert (not_coordinator.reason, not_coordinator.who) == ("coordinator_or_admin", "Persona 3")
     assert await prepare(3) == incident_id
@@ -856,7 +859,7 @@ async def test_all_clear_acknowledgements_and_summary(
     # /resuelto now means the new incident, which nobody coordinates yet.
     assert (
         await refusal(
-            sessions, allclear.prepare_all_clear, user_id=3, is_admin=False, instruction=None
+            sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
         )
     ).reason == "claim_first"
 

@@ -1,0 +1,164 @@
+"""Administration from the chat: /habilitar, /deshabilitar, /gerencia, and /start's "who am I".
+
+Admins only (ADMIN_USER_IDS, or added with `flexus-bot admins add`); every change is stored and
+recorded (who, what, when) for `flexus-bot audit`, and takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CommandHandler
+
+from bot import admin, texts
+from bot.steps import current_step
+from handlers.common import NEW_MESSAGES, Context, is_anonymous, reply, runtime
+
+COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
+
+
+async def _admin_here(update: Update, context: Context, *, group_only: bool) -> bool:
+    """An admin, writing as themselves (in a group when `group_only`); else one refusal."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return False
+    if is_anonymous(update):
+        await reply(update, texts.NOT_A_PERSON)
+        return False
+    if not runtime(context).is_admin(user.id):
+        await reply(update, texts.ADMIN_ONLY)
+        return False
+    if group_only and chat.type == ChatType.PRIVATE:
+        await reply(update, texts.HABILITAR_IN_GROUP)
+        return False
+    return True
+
+
+def _reload_after_commit(context: Context) -> None:
+    """The change is visible to every handler once the step has committed it."""
+    rt = runtime(context)
+    step = current_step()
+    if step is not None:
+        step.after_commit(rt.reload_stored_settings)
+
+
+async def habilitar(update: Update, context: Context) -> None:
+    """/habilitar [sector]: this group becomes a team chat (optionally tied to a sector)."""
+    if not await _admin_here(update, context, group_only=True):
+        return
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    assert chat is not None and user is not None and message is not None
+    rt = runtime(context)
+    wanted = COMMAND_ARGS.sub("", message.text or "", count=1).strip()
+    sector = None
+    if wanted:
+        sector = next(
+            (s for s in rt.protocol.team.sectors if s.casefold() == wanted.casefold()), None
+        )
+        if sector is None:
+            await reply(update, texts.unknown_sector(rt.protocol.team.sectors))
+            return
+    async with rt.session() as session:
+        changed = await admin.set_enabled(
+            session,
+            chat_id=chat.id,
+            title=chat.title,
+            enabled=True,
+            sector=sector,
+            now=rt.clock.now(),
+        )
+        if changed:
+            admin.record(
+                session,
+                action="enable_chat",
+                now=rt.clock.now(),
+                actor_id=user.id,
+                actor_name=user.full_name,
+                chat_id=chat.id,
+                detail=f"{chat.title or ''}{f' ({sector})' if sector else ''}",
+            )
+    _reload_after_commit(context)
+    await reply(update, texts.enabled(chat.title, sector, changed))
+
+
+async def deshabilitar(update: Update, context: Context) -> None:
+    if not await _admin_here(update, context, group_only=True):
+        return
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None
+    rt = runtime(context)
+    async with rt.session() as session:
+        changed = await admin.set_enabled(
+            session,
+            chat_id=chat.id,
+            title=chat.title,
+            enabled=False,
+            sector=None,
+            now=rt.clock.now(),
+        )
+        if changed:
+            admin.record(
+                session,
+                action="disable_chat",
+                now=rt.clock.now(),
+                actor_id=user.id,
+                actor_name=user.full_name,
+                chat_id=chat.id,
+                detail=chat.title,
+            )
+    _reload_after_commit(context)
+    await reply(update, texts.disabled(changed))
+
+
+async def gerencia(update: Update, context: Context) -> None:
+    """Answering someone's message: /gerencia, /gerencia respaldo, /gerencia quitar."""
+    if not await _admin_here(update, context, group_only=False):
+        return
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    target = message.reply_to_message.from_user if message.reply_to_message else None
+    if target is None or target.is_bot:
+        await reply(update, texts.GERENCIA_HOW)
+        return
+    rt = runtime(context)
+    option = COMMAND_ARGS.sub("", message.text or "", count=1).strip().casefold()
+    now = rt.clock.now()
+    async with rt.session() as session:
+        if option == "quitar":
+            removed = await admin.remove_gerencia(session, user_id=target.id)
+            in_file = any(c.telegram_id == target.id for c in rt.config.protocol.gerencia)
+            text = texts.gerencia_removed(target.full_name, removed, in_file)
+            action = "remove_gerencia" if removed else None
+        else:
+            backup = option == "respaldo"
+            await admin.set_gerencia(
+                session,
+                user_id=target.id,
+                name=target.full_name,
+                backup=backup,
+                by=user.id,
+                now=now,
+            )
+            text = texts.gerencia_set(target.full_name, backup)
+            action = "add_gerencia_backup" if backup else "add_gerencia"
+        if action is not None:
+            admin.record(
+                session,
+                action=action,
+                now=now,
+                actor_id=user.id,
+                actor_name=user.full_name,
+                chat_id=message.chat_id,
+                target_id=target.id,
+                detail=target.full_name,
+            )
+    _reload_after_commit(context)
+    await reply(update, text)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("habilitar", habilitar, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("deshabilitar", deshabilitar, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("gerencia", gerencia, filters=NEW_MESSAGES))
