@@ -74,6 +74,7 @@ async def resuelto(update: Update, context: Context) -> None:
                 user_id=user.id,
                 is_admin=rt.is_admin(user.id),
                 instruction=instruction,
+                protocol=rt.protocol,
             )
     except Refused as refused:
         await answer_refusal(update, refused)
