@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import json
 import logging
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
-from telegram import Bot, ForceReply, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -51,7 +52,7 @@ MAX_BACKOFF = 30.0
 REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
 # Share of a group's budget (per minute) kept free for higher priorities.
 RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
-SENDS = ("send", "photo")
+SENDS = ("send", "photo", "upload_photo", "upload_document")
 
 
 class Budget:
@@ -323,6 +324,13 @@ class DeliveryWorker:
         if row.method == "photo":
             message = await self.bot.send_photo(chat_id, p["file_id"], caption=p["caption"])
             return Outcome(SENT, message.message_id)
+        if row.method in ("upload_photo", "upload_document"):
+            upload = InputFile(base64.b64decode(p["data"]), filename=p["filename"])
+            if row.method == "upload_photo":
+                sent = await self.bot.send_photo(chat_id, upload, caption=p["caption"])
+            else:
+                sent = await self.bot.send_document(chat_id, upload, caption=p["caption"])
+            return Outcome(SENT, sent.message_id)
         if row.method == "edit_card":
             return await self._edit_card(row)
         if row.method == "unpin_card":

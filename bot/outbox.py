@@ -7,6 +7,7 @@ Bot API's JSON (dicts), so nothing here knows Telegram's classes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import datetime
@@ -145,6 +146,33 @@ def photo(
         priority=priority,
         now=now,
         file_id=file_id,
+        caption=caption,
+    )
+
+
+def upload(
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    data: bytes,
+    filename: str,
+    caption: str,
+    *,
+    priority: int,
+    now: datetime,
+) -> None:
+    """A file made by the bot (`kind` "photo": a chart; "document": an export), kept in the row
+    (base64) so it survives a restart like any other message."""
+    if kind not in ("photo", "document"):
+        raise ValueError(f"unknown upload kind {kind!r}")
+    add(
+        session,
+        method=f"upload_{kind}",
+        chat_id=chat_id,
+        priority=priority,
+        now=now,
+        data=base64.b64encode(data).decode(),
+        filename=filename,
         caption=caption,
     )
 
