@@ -124,12 +124,6 @@ async def _open_intake(
     settings = runtime.config.settings
     if webhook:
         url = settings.webhook_url.rstrip("/")
-        await app.bot.set_webhook(
-            url + WEBHOOK_PATH,
-            secret_token=settings.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
         web = WebServer(
             runtime,
             host=settings.http_host,
@@ -139,7 +133,13 @@ async def _open_intake(
             webhook_path=WEBHOOK_PATH,
             secret=settings.webhook_secret,
         )
-        await web.start()
+        await web.start()  # listening before Telegram is told where to post
+        await app.bot.set_webhook(
+            url + WEBHOOK_PATH,
+            secret_token=settings.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
         log.info("webhook mode: Telegram posts to %s%s", url, WEBHOOK_PATH)
         return web, None
     try:
