@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.steps import current_step
@@ -224,3 +224,11 @@ async def backlog(session: AsyncSession) -> Backlog:
 
         oldest = oldest.replace(tzinfo=UTC)
     return Backlog(int(row[0]), oldest)
+
+
+async def prune(session: AsyncSession, before: datetime) -> int:
+    """Forget rows settled (sent, folded, dropped...) before `before`; pending ones stay."""
+    result: Any = await session.execute(
+        delete(OutboxMessage).where(OutboxMessage.status != PENDING, OutboxMessage.done_at < before)
+    )
+    return int(result.rowcount or 0)

@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates open when there is nothing new
 MAX_BACKOFF = 5.0  # after an outage, updates flow again within this (plus one poll)
-KEEP_HANDLED = timedelta(days=7)
-PRUNE_EVERY = 3600.0
 
 # getUpdates goes through do_api_request to get the raw JSON (each update is stored, then
 # parsed on its own: one the library cannot parse must not stall the others).
@@ -82,7 +80,6 @@ class Poller:
         self.runtime = intake.runtime
         self._down_since: float | None = None
         self._failures = 0
-        self._last_prune = 0.0
 
     async def run(self) -> None:
         async with self.runtime.read_session() as session:
@@ -108,7 +105,6 @@ class Poller:
             if raw:
                 await self.intake.take(list(raw))
                 offset = max(int(u.get("update_id", 0)) for u in raw) + 1
-            await self._prune()
 
     async def _failed(self, exc: BaseException) -> None:
         self._failures += 1
@@ -140,14 +136,6 @@ class Poller:
                 self._failures,
             )
         self._down_since, self._failures = None, 0
-
-    async def _prune(self) -> None:
-        if time.monotonic() - self._last_prune < PRUNE_EVERY:
-            return
-        self._last_prune = time.monotonic()
-        async with self.runtime.sessions() as session:
-            await inbox.prune(session, self.runtime.clock.now() - KEEP_HANDLED)
-            await session.commit()
 
 
 def _cause(exc: BaseException) -> str:

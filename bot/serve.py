@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot import heartbeat
+from bot import heartbeat, inbox, outbox
 from bot.app import build_application, start_up
 from bot.backup import schedule_daily_backup
 from bot.causes import cause_of
@@ -24,6 +25,8 @@ from bot.web import WebServer
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram"
+HOUSEKEEPING_SECONDS = 3600.0
+KEEP_SETTLED = timedelta(days=7)  # handled updates and delivered messages, for inspection
 DEFAULT_WEBHOOK_PORT = 8080
 START_BACKOFF_MAX = 30.0
 
@@ -48,6 +51,10 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         worker_task = asyncio.create_task(worker.run(), name="delivery")
         await heartbeat.notice_downtime(runtime)  # after the worker: the notice goes out now
         await app.start()
+        assert app.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
+        app.job_queue.run_repeating(
+            _housekeeping, interval=HOUSEKEEPING_SECONDS, first=60, name="housekeeping"
+        )
         intake = Intake(app, runtime)
         await intake.replay()
         web, poll_task = await _open_intake(app, runtime, intake, webhook)
@@ -92,6 +99,18 @@ async def _last_alive(runtime: Runtime) -> None:
         await heartbeat.mark_alive_now(runtime)
     except Exception as exc:
         log.warning("could not record the stop time (%s)", cause_of(exc))
+
+
+async def _housekeeping(context: Any) -> None:
+    """The inbox and the outbox keep a week of settled rows; older ones are deleted."""
+    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
+    before = runtime.clock.now() - KEEP_SETTLED
+    async with runtime.sessions() as session:
+        updates = await inbox.prune(session, before)
+        messages = await outbox.prune(session, before)
+        await session.commit()
+    if updates or messages:
+        log.info("housekeeping: forgot %d old updates and %d sent messages", updates, messages)
 
 
 async def _initialize(app: Any, stop: asyncio.Event) -> bool:
