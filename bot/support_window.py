@@ -52,6 +52,13 @@ def _national_holidays(country: str, year: int) -> dict[date, str]:
     return dict(found.items())
 
 
+def warm_holidays(spec: SupportSpec, year: int) -> None:
+    """Compute this year's and next year's holidays now (at start-up), not during the first
+    general vote, when 100+ ms on the event loop delay everyone's answers."""
+    for y in (year, year + 1):
+        _national_holidays(spec.holiday_country, y)
+
+
 def holiday_name(day: date, spec: SupportSpec) -> str | None:
     """The name of the holiday on `day`, or None on an ordinary day."""
     if day in spec.extra_holidays:
