@@ -27,6 +27,7 @@ from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
 from bot.steps import step_scope
+from bot.support_window import warm_holidays
 from handlers import (
     access,
     allclear,
@@ -265,6 +266,7 @@ async def start_up(app: App) -> None:
             now=runtime.clock.now(),
         )
     await runtime.reload_stored_settings()
+    warm_holidays(runtime.protocol.support, runtime.clock.now().year)
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
     except TelegramError as exc:
