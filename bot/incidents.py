@@ -208,12 +208,18 @@ async def cast_vote(
     protocol: Protocol,
 ) -> VoteResult:
     """Record "me falla" / "me funciona" on an open incident; raises Refused("closed") otherwise."""
-    await get_incident(session, incident_id, open_only=True)
+    incident = await get_incident(session, incident_id, open_only=True)
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
     if previous != choice:
         add_event(session, incident_id, "vote", person.user_id, now, choice)
-    became_general = await _promote_if_general(session, incident_id, now, protocol)
+    # Only an unclassified incident can become general: once it is, a vote changes the tally
+    # and nothing else (no recount, no UPDATE that changes nothing).
+    became_general = (
+        choice == FAILS
+        and incident.status in UNCLASSIFIED
+        and await _promote_if_general(session, incident_id, now, protocol)
+    )
     await session.commit()
     return VoteResult(
         incident_id=incident_id,

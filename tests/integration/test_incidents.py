@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import incidents, timers
 from bot.config import Protocol
@@ -266,3 +266,27 @@ async def test_dates_come_back_aware_utc(sessions: Sessions, protocol: Protocol)
     async with sessions() as session:
         incident = await session.get(Incident, first.incident_id)
     assert incident is not None and incident.opened_at == T0 and incident.opened_at.tzinfo is UTC
+
+
+async def test_a_vote_after_general_does_not_reclassify(
+    sessions: Sessions, protocol: Protocol, engine: AsyncEngine
+) -> None:
+    first = await report(sessions, protocol, 1, sector="Caja")
+    assert (
+        await vote(sessions, protocol, 2, FAILS, first.incident_id, "Presupuestos")
+    ).became_general
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper() + " " + statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        result = await vote(sessions, protocol, 3, FAILS, first.incident_id, "Atención al cliente")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert not result.became_general
+    # No recount of the poll and no UPDATE of the incident: only the vote and its event.
+    assert not [s for s in statements if s.startswith("UPDATE") and "incidents" in s]
+    assert not [s for s in statements if "JOIN members" in s and "votes" in s]
+    assert await status(sessions, first.incident_id) == GENERAL
