@@ -31,6 +31,7 @@ from bot.support_window import warm_holidays
 from handlers import (
     access,
     allclear,
+    cards,
     coordination,
     deadlines,
     errors,
@@ -233,6 +234,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         )
     )
     app = builder.build()
+    runtime.card_renderers[cards.ALERT] = cards.render_alert_card
     runtime.application = app
     app.bot_data[RUNTIME_KEY] = runtime
 

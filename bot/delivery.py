@@ -387,6 +387,8 @@ class DeliveryWorker:
             if await self._card_being_sent(row):
                 raise Postpone(0.5)
             return Outcome(UNCHANGED)  # no card in this chat (never sent there)
+        if p.get("text") is None:
+            await self._render(row)
         wanted = outbox.card_hash(p["text"], p.get("markup"))
         if target.shown_hash == wanted:
             return Outcome(UNCHANGED)
@@ -405,7 +407,19 @@ class DeliveryWorker:
             if "not found" not in text:
                 raise
             return await self._repost(row, target)
+        if p.get("closed"):
+            await self._quietly(self.bot.unpin_chat_message(row.chat_id, target.message_id))
         return Outcome(SENT, target.message_id)
+
+    async def _render(self, row: Row) -> None:
+        """Fill in a card edit stored without text: the card as it is now."""
+        p = row.payload
+        render = self.runtime.card_renderers.get(p["kind"])
+        if render is None:
+            raise RuntimeError(f"no renderer for {p['kind']!r} cards")
+        p["text"], p["markup"], still_open = await render(self.runtime, p["incident_id"])
+        p["repin"] = still_open
+        p["closed"] = not still_open
 
     async def _repost(self, row: Row, target: IncidentMessage) -> Outcome:
         """Someone deleted the card: post it again (and pin it again), and edit that one next."""

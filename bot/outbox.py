@@ -101,12 +101,16 @@ def edit_card(
     incident_id: int,
     kind: str,
     chat_id: int,
-    text: str,
-    markup: Markup,
     now: datetime,
+    text: str | None = None,
+    markup: Markup = None,
     repin: bool = True,
 ) -> None:
-    """Show `text` on the incident's `kind` message in this chat (folded with older edits)."""
+    """Show `text` on the incident's `kind` message in this chat (folded with older edits).
+
+    Without `text`, the delivery worker renders the card itself when it sends the edit
+    (`Runtime.card_renderers[kind]`): the state at that moment, built once per edit sent.
+    """
     add(
         session,
         method="edit_card",

@@ -45,6 +45,9 @@ class Runtime:
     delivery: Any = None  # bot.delivery.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
     membership: Any = None  # bot.membership.Membership
+    # kind -> async (runtime, incident id) -> (text, markup, still open): cards the delivery
+    # worker renders itself when it sends their edit.
+    card_renderers: dict[str, Any] = field(default_factory=dict)
     # Set from the chat (stored): admins besides ADMIN_USER_IDS, and the protocol file with the
     # Gerencia contacts registered with /gerencia merged in.
     stored_admins: set[int] = field(default_factory=set)

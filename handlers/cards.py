@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import outbox, texts
 from bot.coordination import coordinator_contact
+from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
 from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
@@ -108,33 +111,28 @@ async def post_alert(context: Context, incident_id: int) -> None:
         )
 
 
-async def refresh_cards(context: Context, incident_id: int) -> IncidentView:
-    """Show the incident's current state on its card in every chat.
+async def refresh_cards(context: Context, incident_id: int) -> None:
+    """Have the card show the incident's state in every chat.
 
-    One edit per chat is stored; the delivery worker folds the edits of a busy moment into
-    the newest one and skips those that would not change what the card shows.
+    Only a small row per chat is stored: the delivery worker renders the card when it sends the
+    edit (so it shows the state at that moment), folds the rows of a busy moment into one, and
+    skips the edit when the card already shows the same. No view is built here.
     """
     rt = runtime(context)
-    view = await view_of(context, incident_id)
-    text, markup = card_text(context, view), markup_json(card_markup(view))
     now = rt.clock.now()
     async with rt.session() as session:
         for chat_id in rt.team_chat_ids:
-            outbox.edit_card(
-                session,
-                incident_id=incident_id,
-                kind=ALERT,
-                chat_id=chat_id,
-                text=text,
-                markup=markup,
-                now=now,
-                repin=view.is_open,
-            )
-            if not view.is_open:
-                outbox.unpin_card(
-                    session, incident_id=incident_id, kind=ALERT, chat_id=chat_id, now=now
-                )
-    return view
+            outbox.edit_card(session, incident_id=incident_id, kind=ALERT, chat_id=chat_id, now=now)
+
+
+async def render_alert_card(
+    rt: Runtime, incident_id: int
+) -> tuple[str, dict[str, Any] | None, bool]:
+    """The card as it is now: (text, buttons, still open). Used by the delivery worker."""
+    async with rt.read_session() as session:
+        view = await incident_view(session, incident_id, rt.protocol)
+    text = texts.card(view, rt.tz, rt.protocol.limits.description_max_chars)
+    return text, markup_json(card_markup(view)), view.is_open
 
 
 async def broadcast(

@@ -39,6 +39,7 @@ from handlers.cards import (
     refresh_cards,
     support_text,
     tell_coordinator,
+    view_of,
 )
 from handlers.common import CRITICAL, runtime
 from models.incident import OPEN_STATUSES
@@ -52,7 +53,8 @@ async def on_confirmation_deadline(context: Any, session: AsyncSession, timer: D
         session, incident_id=timer.incident_id, now=rt.clock.now(), protocol=rt.protocol
     )
     if outcome is not None:
-        await announce_outcome(context, await refresh_cards(context, timer.incident_id))
+        await refresh_cards(context, timer.incident_id)
+        await announce_outcome(context, await view_of(context, timer.incident_id))
 
 
 async def on_expiry(context: Any, session: AsyncSession, timer: DueTimer) -> None:
@@ -60,8 +62,8 @@ async def on_expiry(context: Any, session: AsyncSession, timer: DueTimer) -> Non
     rt = runtime(context)
     assert timer.incident_id is not None
     if await expire_unconfirmed(session, incident_id=timer.incident_id, now=rt.clock.now()):
-        view = await refresh_cards(context, timer.incident_id)
-        await broadcast(context, texts.dismissed(view))
+        await refresh_cards(context, timer.incident_id)
+        await broadcast(context, texts.dismissed(await view_of(context, timer.incident_id)))
 
 
 async def on_nudge(context: Any, session: AsyncSession, timer: DueTimer) -> None:
@@ -128,7 +130,8 @@ async def on_ack_reminder(context: Any, session: AsyncSession, timer: DueTimer) 
     )
     if people is None:
         return
-    view = await refresh_cards(context, timer.incident_id)
+    await refresh_cards(context, timer.incident_id)
+    view = await view_of(context, timer.incident_id)
     missing = view.acks.missing if view.acks else []
     await broadcast(context, texts.ack_reminder(timer.incident_id, missing, people))
 

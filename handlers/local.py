@@ -15,7 +15,7 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
-from handlers.cards import announce_outcome, broadcast, refresh_cards
+from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
 from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
 
 CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power|works)$")
@@ -42,8 +42,8 @@ async def local_cause(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await answer_query(query, texts.DISMISSED_OK)
-    view = await refresh_cards(context, incident_id)
-    await broadcast(context, texts.dismissed(view))
+    await refresh_cards(context, incident_id)
+    await broadcast(context, texts.dismissed(await view_of(context, incident_id)))
 
 
 async def escalate_anyway(update: Update, context: Context) -> None:
@@ -66,9 +66,9 @@ async def escalate_anyway(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await answer_query(query, texts.ESCALATED_OK)
-    view = await refresh_cards(context, incident_id)
+    await refresh_cards(context, incident_id)
     if moved:
-        await announce_outcome(context, view, escalated=True)
+        await announce_outcome(context, await view_of(context, incident_id), escalated=True)
 
 
 def register(app: Application) -> None:

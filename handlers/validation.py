@@ -20,7 +20,7 @@ from bot.validation import (
     start_validation,
     validation_state,
 )
-from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator
+from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
     CHATTER,
     Context,
@@ -127,7 +127,8 @@ async def answer_pressed(update: Update, context: Context) -> None:
         return
     await answer_query(query, texts.validation_noted(result.sector))
     await _refresh_requests(context, state, still_open=result.works and not result.complete)
-    view = await refresh_cards(context, incident_id)
+    await refresh_cards(context, incident_id)
+    view = await view_of(context, incident_id)
     if not result.works:
         text = texts.validation_failed(incident_id, result.sector, query.from_user.full_name)
         await broadcast(context, text)

@@ -14,7 +14,7 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
-from handlers.cards import announce_outcome, refresh_cards
+from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
     Context,
     answer_query,
@@ -59,9 +59,9 @@ async def vote(update: Update, context: Context) -> None:
         await answer_query(query, texts.VOTE_SAME)
         return
     await answer_query(query, texts.VOTE_FAILS if choice == FAILS else texts.VOTE_WORKS)
-    view = await refresh_cards(context, result.incident_id)
+    await refresh_cards(context, result.incident_id)
     if result.became_general:
-        await announce_outcome(context, view)
+        await announce_outcome(context, await view_of(context, result.incident_id))
     if result.needs_sector and result.first_vote:
         user = query.from_user
         await reply(

@@ -989,3 +989,34 @@ def test_every_alert_arrives_through_any_faults_and_restarts(
     database_url: str, chat_of_row: list[int], script: list[str]
 ) -> None:
     asyncio.run(alerts_through_faults(database_url, chat_of_row, script))
+
+
+async def test_a_card_stored_without_text_is_rendered_once_when_sent(h: Harness) -> None:
+    """A burst of refreshes stores small rows; the worker builds the card once, as it is then."""
+    incident = await new_incident(h)
+    renders: list[int] = []
+
+    async def render(_runtime: Any, incident_id: int) -> tuple[str, Any, bool]:
+        renders.append(incident_id)
+        return f"🚨 Afectados: {len(renders) + 9}", CARD_MARKUP, False
+
+    h.runtime.card_renderers["alert"] = render
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: 1")
+        lazy = [
+            lambda s: outbox.edit_card(
+                s, incident_id=incident, kind="alert", chat_id=GROUP_A, now=T0
+            )
+            for _ in range(5)
+        ]
+        ids = await h.enqueue(*lazy)
+        await h.settled(ids)
+
+        async def unpinned() -> bool:  # the card closed: it comes off the pins
+            return bool(h.bot.tries("unpin_chat_message", GROUP_A))
+
+        await h.until(unpinned, advance=False, what="the closed card unpinned")
+
+    assert renders == [incident]
+    assert await h.statuses(ids) == ["folded"] * 4 + ["sent"]
+    assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 10"
