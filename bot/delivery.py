@@ -63,14 +63,17 @@ class Budget:
         self._all: deque[float] = deque()
         self._groups: defaultdict[int, deque[float]] = defaultdict(deque)
 
-    def wait(self, chat_id: int, priority: int, now: float) -> float:
-        """Seconds until a request of this priority may go to this chat (0: now)."""
+    def wait(self, chat_id: int, priority: int, now: float, *, posts: bool = True) -> float:
+        """Seconds until a request of this priority may go to this chat (0: now).
+
+        `posts`: the request puts something in the chat (a message, an edit, a pin) and uses
+        the group's 20-a-minute budget; a reaction does not, only the overall rate."""
         while self._all and now - self._all[0] >= 1.0:
             self._all.popleft()
         wait = 0.0
         if len(self._all) >= self.per_second:
             wait = 1.0 - (now - self._all[-self.per_second])
-        if chat_id < 0:
+        if chat_id < 0 and posts:
             window = self._groups[chat_id]
             while window and now - window[0] >= 60.0:
                 window.popleft()
@@ -79,9 +82,9 @@ class Budget:
                 wait = max(wait, 60.0 - (now - window[-cap]))
         return max(0.0, wait)
 
-    def take(self, chat_id: int, now: float) -> None:
+    def take(self, chat_id: int, now: float, *, posts: bool = True) -> None:
         self._all.append(now)
-        if chat_id < 0:
+        if chat_id < 0 and posts:
             self._groups[chat_id].append(now)
 
 
@@ -246,11 +249,12 @@ class DeliveryWorker:
             if row.chat_id in self._busy_chats:
                 continue
             blocked = self._blocked_until.get(row.chat_id, 0.0) - now
-            wait = max(blocked, self.budget.wait(row.chat_id, row.priority, now))
+            posts = row.method != "reaction"
+            wait = max(blocked, self.budget.wait(row.chat_id, row.priority, now, posts=posts))
             if wait > 0:
                 delay = min(delay, wait)
                 continue
-            self.budget.take(row.chat_id, now)
+            self.budget.take(row.chat_id, now, posts=posts)
             self._busy_chats.add(row.chat_id)
             self._busy_rows.add(row.id)
             task = asyncio.create_task(self._deliver(row))
