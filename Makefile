@@ -51,8 +51,10 @@ $(VENV)/.installed-dev: pyproject.toml requirements-dev.lock | $(VENV)/bin/pytho
 	$(PIP) check
 	touch $@ $(VENV)/.installed
 
-# Refresh both lock files from pyproject.toml (needs the dev tools: `make test` installs them).
-lock: $(VENV)/.installed-dev
+# Refresh both lock files from pyproject.toml. Needs only pip-tools: the locks being remade may
+# not match pyproject.toml yet, so the locked install cannot be a prerequisite.
+lock: | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
 

@@ -35,6 +35,7 @@ from handlers import (
     coordination,
     deadlines,
     errors,
+    history,
     info,
     local,
     maintenance,
@@ -253,6 +254,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     sector.register(app)  # /sector
     chat_handlers.register(app)  # members joining and leaving; a group becoming a supergroup
     admin_handlers.register(app)  # /habilitar, /deshabilitar, /gerencia (admins)
+    history.register(app)  # memory: /historial, /informe, /metricas, /proveedor, /exportar
     errors.register(app)
     return app
 

@@ -1,4 +1,5 @@
-"""flexus-bot: run the bot, migrate or back up the database, check the configuration."""
+"""flexus-bot: run the bot, migrate or back up the database, check the configuration, export the
+incidents, and administer team chats and admins."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import html
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, TextIO, TypeVar
 
 from bot.config import Config, ConfigError, load_config, shown_url
 from bot.db import DatabaseProblem
@@ -23,14 +25,16 @@ def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def print_sources(config: Config) -> None:
-    """Every command's first lines: which home, .env, database and protocol file it uses."""
+def print_sources(config: Config, out: TextIO | None = None) -> None:
+    """Every command's first lines: which home, .env, database and protocol file it uses
+    (on stderr for `export`, whose stdout is the file)."""
     home, settings = config.home, config.settings
+    out = out or sys.stdout
     if home is not None:
-        print(f"home: {home.folder} ({home.found_by})")
-        print(f".env: {home.env_file or 'none (settings from the environment only)'}")
-    print(f"database: {shown_url(settings.database_url)}")
-    print(f"protocol file: {settings.flexus_config or 'built-in defaults'}", flush=True)
+        print(f"home: {home.folder} ({home.found_by})", file=out)
+        print(f".env: {home.env_file or 'none (settings from the environment only)'}", file=out)
+    print(f"database: {shown_url(settings.database_url)}", file=out)
+    print(f"protocol file: {settings.flexus_config or 'built-in defaults'}", file=out, flush=True)
 
 
 def cmd_run(config: Config, *, webhook: bool = False) -> int:
@@ -168,6 +172,164 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
     return 0
 
 
+T = TypeVar("T")
+
+
+def _with_database(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(session)` on the bot's database (which must exist), then close it."""
+    import asyncio
+
+    from bot.db import make_engine, make_session_factory, prepare_database
+
+    _quiet_logging()
+    url = config.settings.database_url
+    prepare_database(url, create=False, wait_seconds=config.settings.db_wait_seconds)
+
+    async def run() -> T:
+        engine = make_engine(url)
+        try:
+            async with make_session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _local(instant: Any, config: Config) -> str:
+    if instant is None:
+        return "—"
+    return f"{instant.astimezone(config.protocol.support.tz):%Y-%m-%d %H:%M}"
+
+
+def cmd_export(config: Config, *, since: str | None, until: str | None, fmt: str) -> int:
+    """One row per incident on stdout: CSV for Excel (BOM, ";") or JSON."""
+    from bot import export
+    from bot.clock import Clock
+    from bot.reports import parse_day
+
+    days = {}
+    for name, value in (("--since", since), ("--until", until)):
+        day = parse_day(value) if value else None
+        if value and day is None:
+            return _fail(f"{name} {value!r}: use a date like 2026-01-01 (or 01/01/2026)")
+        days[name] = day
+    spec = config.protocol.support
+    now = Clock.from_setting(config.settings.flexus_now).now()
+
+    async def work(session: Any) -> bytes:
+        records = await export.export_records(
+            session, since=days["--since"], until=days["--until"], spec=spec
+        )
+        print(f"{len(records)} incidents", file=sys.stderr, flush=True)
+        return export.render(records, "json" if fmt == "json" else "csv", now=now, spec=spec)
+
+    data = _with_database(config, work)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_chats(config: Config) -> int:
+    """Every group that talked to the bot: id, enabled or not, sector, title, last seen."""
+    from bot import admin
+
+    rows = _with_database(config, admin.chats)
+    if not rows:
+        print("no group has talked to the bot yet: add it to a group and write /estado there")
+        return 0
+    print(f"{'chat id':<16} {'enabled':<8} {'sector':<20} {'last seen':<17} title")
+    for row in rows:
+        enabled = "yes" if row.enabled else "no"
+        if row.enabled and not row.reachable:
+            enabled = "yes (unreachable)"
+        print(
+            f"{row.chat_id:<16} {enabled:<8} {row.sector or '—':<20} "
+            f"{_local(row.last_seen_at, config):<17} {row.title or ''}"
+        )
+    print("enable a group: an admin writes /habilitar in it (no restart needed)")
+    return 0
+
+
+def cmd_admins(config: Config, action: str, user_id: int | None) -> int:
+    """admins add|remove ID, admins list: the admins stored in the database (plus ADMIN_USER_IDS)."""
+    from bot import admin
+    from bot.clock import Clock
+
+    from_env = config.settings.admin_user_ids
+    now = Clock.from_setting(config.settings.flexus_now).now()
+    if action == "list":
+        stored = _with_database(config, admin.admin_ids)
+        if not stored and not from_env:
+            print(
+                "no admins yet: `flexus-bot admins add ID` (the person learns their id with /start)"
+            )
+        for uid in sorted(set(from_env) | stored):
+            where = [
+                w
+                for w, on in (("ADMIN_USER_IDS", uid in from_env), ("database", uid in stored))
+                if on
+            ]
+            print(f"{uid}  ({', '.join(where)})")
+        return 0
+    assert user_id is not None
+
+    async def work(session: Any) -> bool:
+        if action == "add":
+            changed = await admin.add_admin(session, user_id=user_id, by=None, now=now)
+        else:
+            changed = await admin.remove_admin(session, user_id=user_id)
+        if changed:
+            admin.record(
+                session,
+                action="add_admin" if action == "add" else "remove_admin",
+                now=now,
+                actor_id=None,
+                target_id=user_id,
+            )
+        await session.commit()
+        return changed
+
+    changed = _with_database(config, work)
+    if action == "add":
+        print(f"admin {user_id} added" if changed else f"{user_id} was already an admin")
+    else:
+        print(
+            f"admin {user_id} removed" if changed else f"{user_id} was not an admin in the database"
+        )
+        if user_id in from_env:
+            print(f"{user_id} is still an admin through ADMIN_USER_IDS: remove it from .env too")
+    if changed:
+        print("a running bot sees the change within a minute (no restart needed)")
+    return 0
+
+
+def cmd_audit(config: Config, *, limit: int) -> int:
+    """Every admin action, oldest first: when, who, what, where, to whom."""
+    from bot import admin
+
+    async def work(session: Any) -> list[admin.ActionRow]:
+        return await admin.actions(session, limit=limit)
+
+    rows = _with_database(config, work)
+    if not rows:
+        print("no admin actions recorded yet")
+        return 0
+    print(f"{'when':<17} {'who':<28} {'action':<20} {'chat':<15} {'target':<12} detail")
+    for row in reversed(rows):
+        who = (
+            "command line"
+            if row.actor_id is None
+            else f"{row.actor_name or ''} ({row.actor_id})".strip()
+        )
+        print(
+            f"{_local(row.at, config):<17} {who[:28]:<28} {row.action:<20} "
+            f"{row.chat_id if row.chat_id is not None else '':<15} "
+            f"{row.target_id if row.target_id is not None else '':<12} {row.detail or ''}"
+        )
+    return 0
+
+
 def _quiet_logging() -> None:
     """Commands other than `run` print their own lines; libraries keep to warnings."""
     import logging
@@ -202,6 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also ask Telegram (token, team chats, Gerencia) and the database",
     )
+    export = sub.add_parser(
+        "export", help="write one row per incident to stdout (CSV for Excel, or JSON)"
+    )
+    export.add_argument("--since", help="first day, e.g. 2026-01-01 (default: the first incident)")
+    export.add_argument("--until", help="last day, included (default: the latest incident)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_parser("chats", help="list every group that talked to the bot, enabled or not")
+    admins = sub.add_parser("admins", help="manage the bot's admins (besides ADMIN_USER_IDS)")
+    admins_sub = admins.add_subparsers(dest="admins_command", required=True)
+    for name, text in (("add", "make a person an admin"), ("remove", "remove an admin")):
+        one = admins_sub.add_parser(name, help=text)
+        one.add_argument("user_id", type=int, help="their Telegram id (private /start shows it)")
+    admins_sub.add_parser("list", help="list the admins")
+    audit = sub.add_parser("audit", help="show the admin actions: who did what, when")
+    audit.add_argument("--limit", type=int, default=200, help="latest N actions (default 200)")
     return parser
 
 
@@ -212,7 +389,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # what the bot writes (database, backups) is for its own user only
     try:
         config = load_config()
-        print_sources(config)
+        print_sources(config, sys.stderr if args.command == "export" else sys.stdout)
+        if args.command == "export":
+            return cmd_export(config, since=args.since, until=args.until, fmt=args.format)
+        if args.command == "chats":
+            return cmd_chats(config)
+        if args.command == "admins":
+            return cmd_admins(config, args.admins_command, getattr(args, "user_id", None))
+        if args.command == "audit":
+            return cmd_audit(config, limit=args.limit)
         if args.command == "run":
             return cmd_run(config, webhook=args.webhook)
         if args.command == "db" and args.db_command == "backup":

@@ -354,6 +354,11 @@ class BackupSpec(_Strict):
         return at
 
 
+class ReportsSpec(_Strict):
+    # Post the previous month's /metricas to the team chats on the first working day at 09:00.
+    monthly: bool = False
+
+
 class Protocol(_Strict):
     """The protocol file: every value the customer's protocol fixes, with the protocol as default."""
 
@@ -375,6 +380,7 @@ class Protocol(_Strict):
     deadlines: DeadlinesSpec = DeadlinesSpec()
     limits: LimitsSpec = LimitsSpec()
     backup: BackupSpec = BackupSpec()
+    reports: ReportsSpec = ReportsSpec()
 
 
 def _describe(exc: ValidationError, *, upper: bool = False) -> str:

@@ -55,6 +55,8 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         app.job_queue.run_repeating(
             _housekeeping, interval=HOUSEKEEPING_SECONDS, first=60, name="housekeeping"
         )
+        # Admins added or removed from the command line count within a minute, no restart.
+        app.job_queue.run_repeating(_reload, interval=60, first=60, name="reload")
         intake = Intake(app, runtime)
         await intake.replay()
         web, poll_task = await _open_intake(app, runtime, intake, webhook)
@@ -99,6 +101,11 @@ async def _last_alive(runtime: Runtime) -> None:
         await heartbeat.mark_alive_now(runtime)
     except Exception as exc:
         log.warning("could not record the stop time (%s)", cause_of(exc))
+
+
+async def _reload(context: Any) -> None:
+    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
+    await runtime.reload_stored_settings()
 
 
 async def _housekeeping(context: Any) -> None:

@@ -59,9 +59,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("reachable", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
-        batch.add_column(
-            sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch.add_column(sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("last_error", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("migrated_to", sa.BigInteger(), nullable=True))
 

@@ -673,7 +673,12 @@ async def test_validation_rounds_until_every_sector_confirms(
     assert (state.round, state.validated) == (3, False)
     assert (await load(sessions, incident_id)).validated_at is None
     again = await refusal(
-        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
+        sessions,
+        allclear.prepare_all_clear,
+        protocol=protocol,
+        user_id=3,
+        is_admin=False,
+        instruction=None,
     )
     # The round under way is named, with the sectors still missing.
     assert again.reason == "validation_running"
@@ -763,7 +768,12 @@ async def test_all_clear_acknowledgements_and_summary(
         )
 
     none_open = await refusal(
-        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
+        sessions,
+        allclear.prepare_all_clear,
+        protocol=protocol,
+        user_id=3,
+        is_admin=False,
+        instruction=None,
     )
     assert none_open.reason == "no_open_incident"
 
@@ -794,7 +804,12 @@ async def test_all_clear_acknowledgements_and_summary(
     )
 
     too_early = await refusal(
-        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
+        sessions,
+        allclear.prepare_all_clear,
+        protocol=protocol,
+        user_id=3,
+        is_admin=False,
+        instruction=None,
     )
     assert too_early.reason == "not_validated"
 
@@ -814,7 +829,12 @@ async def test_all_clear_acknowledgements_and_summary(
     assert (await answer(sessions, protocol, incident_id, 1, 2, True, at(32))).complete
 
     not_coordinator = await refusal(
-        sessions, allclear.prepare_all_clear, protocol=protocol, user_id=1, is_admin=False, instruction=None
+        sessions,
+        allclear.prepare_all_clear,
+        protocol=protocol,
+        user_id=1,
+        is_admin=False,
+        instruction=None,
     )
     assert (not_coordinator.reason, not_coordinator.who) == ("coordinator_or_admin", "Persona 3")
     assert await prepare(3) == incident_id
@@ -859,7 +879,12 @@ async def test_all_clear_acknowledgements_and_summary(
     # /resuelto now means the new incident, which nobody coordinates yet.
     assert (
         await refusal(
-            sessions, allclear.prepare_all_clear, protocol=protocol, user_id=3, is_admin=False, instruction=None
+            sessions,
+            allclear.prepare_all_clear,
+            protocol=protocol,
+            user_id=3,
+            is_admin=False,
+            instruction=None,
         )
     ).reason == "claim_first"
 

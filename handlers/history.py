@@ -1,0 +1,243 @@
+"""Memory: /historial, /informe, /metricas (with its chart), /proveedor, /exportar, and the
+monthly report's timer.
+
+Reads go through a read-only session before the step writes anything, and the chart is drawn
+in a worker thread: a report never holds the database (or the event loop) while it computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import Application, CallbackContext, CommandHandler
+
+from bot import charts, export, outbox, reports, texts
+from bot.allclear import AckState, summary
+from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
+from bot.reports import Metrics, Period
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from handlers.common import (
+    CHATTER,
+    NEW_MESSAGES,
+    NEWS,
+    Context,
+    allowed_here,
+    is_anonymous,
+    reply,
+    runtime,
+    send,
+)
+from models import Incident
+from models.incident import CLOSED, OPEN_STATUSES, RESOLVED
+
+log = logging.getLogger(__name__)
+COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
+INCIDENT_NUMBER = re.compile(r"^#?(\d{1,9})$")
+
+
+def _args(update: Update) -> str:
+    message = update.effective_message
+    return COMMAND_ARGS.sub("", (message.text or "") if message else "", count=1).strip()
+
+
+async def historial(update: Update, context: Context) -> None:
+    """/historial [n]: the last n incidents, one line each."""
+    if not await allowed_here(update, context, private_ok=True, needs_person=False):
+        return
+    wanted = _args(update)
+    count = reports.HISTORY_DEFAULT
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            await reply(update, texts.HISTORY_HOW)
+            return
+        count = min(int(wanted), reports.HISTORY_MAX)
+    rt = runtime(context)
+    async with rt.read_session() as session:
+        records = await reports.incident_records(session, last=count)
+    await reply(update, texts.history(records, rt.clock.now(), rt.tz))
+
+
+async def informe(update: Update, context: Context) -> None:
+    """/informe N: incident N in the closing summary's format, every step of its timeline."""
+    if not await allowed_here(update, context, private_ok=True, needs_person=False):
+        return
+    number = INCIDENT_NUMBER.match(_args(update))
+    if number is None:
+        await reply(update, texts.INFORME_HOW)
+        return
+    rt, incident_id = runtime(context), int(number[1])
+    async with rt.read_session() as session:
+        incident = await session.get(Incident, incident_id)
+        if incident is None:
+            await reply(update, texts.informe_unknown(incident_id))
+            return
+        status = incident.status
+        data = await summary(session, incident_id, rt.protocol)
+    announced = status in (RESOLVED, CLOSED)
+    if not announced:  # no all-clear was sent: nobody was asked to read one
+        data = dataclasses.replace(data, acks=AckState(sectors=[], missing=[]))
+    text = texts.informe(
+        texts.summary(data, rt.tz), still_open=status in OPEN_STATUSES, announced=announced
+    )
+    await reply(update, text)
+
+
+async def _period_metrics(update: Update, context: Context) -> Metrics | None:
+    """The period asked for (this month by default) and its figures; None after a refusal."""
+    if not await allowed_here(update, context, private_ok=True, needs_person=False):
+        return None
+    rt = runtime(context)
+    now = rt.clock.now()
+    period = reports.parse_period(_args(update), now.astimezone(rt.tz).date())
+    if period is None:
+        await reply(update, texts.PERIOD_HOW)
+        return None
+    async with rt.read_session() as session:
+        return await reports.metrics(session, period, now=now, protocol=rt.protocol)
+
+
+def _chart_name(period: Period) -> str:
+    return f"metricas-{period.start:%Y}{'' if period.unit == 'year' else f'-{period.start:%m}'}.png"
+
+
+async def metricas(update: Update, context: Context) -> None:
+    """/metricas [mes|AAAA-MM|año]: the figures, then the chart as a photo."""
+    data = await _period_metrics(update, context)
+    chat = update.effective_chat
+    if data is None or chat is None:
+        return
+    chart = await asyncio.to_thread(charts.metrics_chart, data)
+    await reply(update, texts.metricas(data))
+    rt = runtime(context)
+    async with rt.session() as session:
+        outbox.upload(
+            session,
+            chat.id,
+            "photo",
+            chart.png,
+            _chart_name(data.period),
+            texts.chart_caption(data.period),
+            priority=CHATTER,
+            now=rt.clock.now(),
+        )
+
+
+async def proveedor(update: Update, context: Context) -> None:
+    """/proveedor [período]: each general failure with support's times, for the vendor."""
+    data = await _period_metrics(update, context)
+    if data is not None:
+        await reply(update, texts.proveedor(data, runtime(context).tz))
+
+
+async def exportar(update: Update, context: Context) -> None:
+    """/exportar [desde] [hasta]: the incidents as a CSV for Excel, privately, admins only."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return
+    rt = runtime(context)
+    if is_anonymous(update):
+        await reply(update, texts.NOT_A_PERSON)
+        return
+    if not rt.is_admin(user.id):
+        await reply(update, texts.EXPORT_ADMIN_ONLY)
+        return
+    words = _args(update).split()
+    days = [reports.parse_day(w) for w in words]
+    if len(words) > 2 or any(d is None for d in days):
+        await reply(update, texts.EXPORT_HOW)
+        return
+    since = days[0] if days else None
+    until = days[1] if len(days) > 1 else None
+    now, spec = rt.clock.now(), rt.protocol.support
+    async with rt.read_session() as session:
+        records = await export.export_records(session, since=since, until=until, spec=spec)
+    data = export.to_csv(records, now=now, spec=spec)
+    caption = texts.export_caption(len(records), since, until)
+    private = chat.type == ChatType.PRIVATE
+    if not private:
+        # If the admin never opened the bot privately, Telegram refuses: the group hears why.
+        press_start = texts.export_press_start(user.id, user.full_name)
+        await send(
+            context, user.id, caption, priority=CHATTER, fallback=[(chat.id, press_start, None)]
+        )
+    async with rt.session() as session:
+        outbox.upload(
+            session,
+            user.id,
+            "document",
+            data,
+            export.file_name(now, spec),
+            caption,
+            priority=CHATTER,
+            now=now,
+        )
+    if not private:
+        await reply(update, texts.EXPORT_SENT_PRIVATELY)
+
+
+# --- the monthly report --------------------------------------------------------------------------
+
+
+async def monthly_report(context: Any, session: AsyncSession, timer: DueTimer) -> None:
+    """The previous month's /metricas to every team chat; the next month's timer is set here."""
+    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
+    now, protocol = rt.clock.now(), rt.protocol
+    # From the due time at the earliest: a timer that fires a moment early never repeats a month.
+    await reports.schedule_monthly_report(session, protocol=protocol, now=max(now, timer.due_at))
+    if not protocol.reports.monthly:
+        return
+    period = reports.reported_month(timer.due_at, protocol.support)
+    async with rt.read_session() as reading:
+        data = await reports.metrics(reading, period, now=now, protocol=protocol)
+    chart = await asyncio.to_thread(charts.metrics_chart, data)
+    text = texts.monthly_report(data)
+    for chat_id in rt.team_chat_ids:
+        outbox.send(session, chat_id, text, priority=NEWS, now=now)
+        outbox.upload(
+            session,
+            chat_id,
+            "photo",
+            chart.png,
+            _chart_name(period),
+            texts.chart_caption(period),
+            priority=NEWS,
+            now=now,
+        )
+    log.info("monthly report for %s posted to %d team chats", period.start, len(rt.team_chat_ids))
+
+
+async def keep_monthly_report(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """At start: one pending monthly-report timer while `reports.monthly` is on, none when off."""
+    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
+    async with rt.sessions() as session:
+        added = await reports.schedule_monthly_report(
+            session, protocol=rt.protocol, now=rt.clock.now()
+        )
+        await session.commit()
+    if added:
+        await arm_pending(context.application)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("historial", historial, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("informe", informe, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("metricas", metricas, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("proveedor", proveedor, filters=NEW_MESSAGES))
+    app.add_handler(CommandHandler("exportar", exportar, filters=NEW_MESSAGES))
+    register_timer_handler(app, reports.MONTHLY_REPORT_TIMER, monthly_report)
+    if app.job_queue is not None:
+        # Runs once the job queue starts (after the stored timers are re-armed).
+        app.job_queue.run_once(
+            keep_monthly_report,
+            when=0,
+            name="monthly-report-setup",
+            job_kwargs={"misfire_grace_time": None},
+        )

@@ -1,0 +1,205 @@
+"""Benchmark (prints figures, asserts nothing): this bot against a bare python-telegram-bot bot.
+
+    .venv/bin/python -m tests.bench.bench_vs_bare [--runs 3] [--votes 500] [--reports 200]
+
+Both run as real processes on the same fake Bot API (127.0.0.1, no latency of its own),
+alternately, `--runs` times each. The bare bot (tests/bench/bare_bot.py) echoes every message and
+answers every button with the library's defaults. Flood limits are lifted for both, so what is
+measured is the bots' own work. Prints, per measure, the median over runs for each bot, the
+ratio, and the spread (min–max) of the ratio over runs. Timings are taken from the moment an
+update is queued in the fake to the moment the answering call reaches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_protocol
+from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
+
+ANA = user(101, "Ana", "Gómez")
+Measures = dict[str, float]
+
+
+class Bot:
+    def __init__(self, bare: bool, api: FakeBotAPI, workdir: Path) -> None:
+        self.bare, self.api, self.workdir = bare, api, workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FLEXUS_"))}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=self.api.url,
+            DATABASE_URL=f"sqlite+aiosqlite:///{self.workdir / 'flexus.db'}",
+            TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
+            FLEXUS_CONFIG=str(write_protocol(self.workdir / "p.toml")),
+            LOG_LEVEL="WARNING",
+            TELEGRAM_GROUP_MSGS_PER_MINUTE="100000",
+            TELEGRAM_MSGS_PER_SECOND="100000",
+            PYTHONUNBUFFERED="1",
+        )
+        module = "tests.bench.bare_bot" if self.bare else "bot"
+        args = [sys.executable, "-m", module] + ([] if self.bare else ["run"])
+        mark = self.api.mark()
+        started = time.monotonic()
+        log = (self.workdir / "bot.log").open("ab")
+        self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        first = self.api.wait_for(lambda c: c.method == "getUpdates", timeout=60, after=mark)
+        return first.at - started
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+
+def answered(api: FakeBotAPI, mark: int, pushed: float, match: Callable[[Call], bool]) -> float:
+    call = api.wait_for(match, after=mark, timeout=60)
+    return call.at - pushed
+
+
+def one_after_another(
+    api: FakeBotAPI, times: int, make: Callable[[int], dict], match: Callable[[Call], bool]
+) -> list[float]:
+    spans = []
+    for n in range(times):
+        mark = api.mark()
+        pushed = time.monotonic()
+        api.push(make(n))
+        spans.append(answered(api, mark, pushed, match))
+    return spans
+
+
+def burst(api: FakeBotAPI, updates: list[dict], method: str, expected: int) -> float:
+    mark = api.mark()
+    pushed = time.monotonic()
+    for update in updates:
+        api.push(update)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        calls = [c for c in api.calls[mark:] if c.method == method]
+        if len(calls) >= expected:
+            return calls[expected - 1].at - pushed
+        time.sleep(0.01)
+    return float("nan")
+
+
+def measure(bare: bool, votes: int, reports: int) -> Measures:
+    api = FakeBotAPI(TOKEN).start()
+    api.default_member_status = "member"
+    bot = Bot(bare, api, Path(tempfile.mkdtemp()))
+    reply = "sendMessage"
+    try:
+        m: Measures = {"start → polling (s)": bot.start()}
+        time.sleep(3.5)  # past the start-up grace of stored timers
+        m["memory idle (MB)"] = bot.rss_mb()
+        soporte = one_after_another(
+            api,
+            10,
+            lambda n: command_update(GROUP_CAJA, ANA, "/soporte"),
+            lambda c: c.method == reply and c.chat_id == GROUP_CAJA,
+        )
+        m["/soporte answered (ms)"] = statistics.median(soporte) * 1000
+        # /caido → the alert in both team chats (the bare bot: its echo)
+        mark, pushed = api.mark(), time.monotonic()
+        api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
+        chats = [GROUP_CAJA] if bare else [GROUP_CAJA, GROUP_ADMIN]
+        m["/caido → alert in every chat (ms)"] = 1000 * max(
+            answered(
+                api, mark, pushed, lambda c, chat=chat: c.method == reply and c.chat_id == chat
+            )
+            for chat in chats
+        )
+        api.wait_idle(quiet=0.5)
+        estado = one_after_another(
+            api,
+            10,
+            lambda n: command_update(GROUP_ADMIN, user(102, "Luis"), "/estado"),
+            lambda c: c.method == reply and c.chat_id == GROUP_ADMIN,
+        )
+        m["/estado, incident open (ms)"] = statistics.median(estado) * 1000
+        presses = one_after_another(
+            api,
+            20,
+            lambda n: press_update(GROUP_ADMIN, 5000, user(3000 + n, f"P{n}"), "v:1:w"),
+            lambda c: c.method == "answerCallbackQuery",
+        )
+        m["vote answered, median (ms)"] = statistics.median(presses) * 1000
+        m["vote answered, p90 (ms)"] = statistics.quantiles(presses, n=10)[-1] * 1000
+        api.wait_idle(quiet=0.5)
+        m[f"{votes} simultaneous votes, all answered (s)"] = burst(
+            api,
+            [
+                press_update(GROUP_ADMIN, 5000, user(10_000 + n, f"V{n}"), "v:1:f")
+                for n in range(votes)
+            ],
+            "answerCallbackQuery",
+            votes,
+        )
+        api.wait_idle(quiet=1.0, timeout=120)
+        m[f"memory after {votes} votes (MB)"] = bot.rss_mb()
+        method = reply if bare else "setMessageReaction"
+        m[f"{reports} simultaneous /caido, all answered (s)"] = burst(
+            api,
+            [
+                command_update(GROUP_CAJA, user(50_000 + n, f"R{n}"), "/caido")
+                for n in range(reports)
+            ],
+            method,
+            reports,
+        )
+    finally:
+        bot.stop()
+        api.stop()
+    return m
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--votes", type=int, default=500)
+    parser.add_argument("--reports", type=int, default=200)
+    args = parser.parse_args()
+    ours: list[Measures] = []
+    bare: list[Measures] = []
+    for run in range(args.runs):
+        for is_bare, into in ((False, ours), (True, bare)):
+            into.append(measure(is_bare, args.votes, args.reports))
+            print(f"run {run + 1}: {'bare' if is_bare else 'this bot'} done", flush=True)
+    print()
+    print(f"{'measure':44} {'this bot':>10} {'bare bot':>10} {'ratio':>7}  spread")
+    for key in ours[0]:
+        a = [m[key] for m in ours]
+        b = [m[key] for m in bare]
+        ratios = [x / y for x, y in zip(a, b, strict=True) if y]
+        ratio = (
+            statistics.median(a) / statistics.median(b) if statistics.median(b) else float("nan")
+        )
+        spread = f"{min(ratios):.1f}–{max(ratios):.1f}×" if ratios else "—"
+        print(
+            f"{key:44} {statistics.median(a):10.2f} {statistics.median(b):10.2f} {ratio:6.1f}×  {spread}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
