@@ -19,15 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
 from bot.config import BackupSpec, Config
 from bot.db import sqlite_path
-from models import Timer
-from models.timer import CANCELLED, PENDING
 
 log = logging.getLogger(__name__)
 
@@ -166,29 +163,13 @@ async def schedule_daily_backup(session: AsyncSession, *, config: Config, now: d
     """Keep exactly one pending daily-backup timer when backups are on (SQLite only), none when
     they are off. Returns True when a timer was added (the caller commits)."""
     spec = config.protocol.backup
-    wanted = spec.enabled and sqlite_path(config.settings.database_url) is not None
-    pending = await session.scalar(
-        select(Timer.id).where(Timer.kind == DAILY_BACKUP, Timer.status == PENDING).limit(1)
-    )
-    if not wanted:
-        if pending is not None:
-            await session.execute(
-                update(Timer)
-                .where(Timer.kind == DAILY_BACKUP, Timer.status == PENDING)
-                .values(status=CANCELLED)
-                .execution_options(synchronize_session=False)
-            )
-        return False
-    if pending is not None:
-        return False
-    timers.schedule(
+    return await timers.keep_one(
         session,
         kind=DAILY_BACKUP,
-        incident_id=None,
-        due_at=next_backup_at(now, spec, config.protocol.support.tz),
+        wanted=spec.enabled and sqlite_path(config.settings.database_url) is not None,
+        due_at=lambda: next_backup_at(now, spec, config.protocol.support.tz),
         now=now,
     )
-    return True
 
 
 async def take_daily_backup(config: Config, *, now: datetime) -> BackupResult | None:

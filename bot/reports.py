@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
 from bot.config import Protocol, SupportSpec
 from bot.support_window import holiday_name, support_status_at, windows_on
-from models import Event, Incident, Member, Timer, Vote
+from models import Event, Incident, Member, Vote
 from models.incident import CLOSED, DISMISSED, FAILS, OPEN_STATUSES, RESOLVED
-from models.timer import CANCELLED, PENDING
 
 # What an incident turned out to be.
 GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
@@ -483,25 +482,10 @@ async def schedule_monthly_report(
 ) -> bool:
     """Keep exactly one pending monthly-report timer while `reports.monthly` is on, none when
     it is off. Returns True when a timer was added (the caller commits)."""
-    pending = await session.scalar(
-        select(Timer.id).where(Timer.kind == MONTHLY_REPORT_TIMER, Timer.status == PENDING).limit(1)
-    )
-    if not protocol.reports.monthly:
-        if pending is not None:
-            await session.execute(
-                update(Timer)
-                .where(Timer.kind == MONTHLY_REPORT_TIMER, Timer.status == PENDING)
-                .values(status=CANCELLED)
-                .execution_options(synchronize_session=False)
-            )
-        return False
-    if pending is not None:
-        return False
-    timers.schedule(
+    return await timers.keep_one(
         session,
         kind=MONTHLY_REPORT_TIMER,
-        incident_id=None,
-        due_at=next_monthly_report_at(now, protocol.support),
+        wanted=protocol.reports.monthly,
+        due_at=lambda: next_monthly_report_at(now, protocol.support),
         now=now,
     )
-    return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,34 @@ async def cancel(
     await session.execute(
         stmt.values(status=CANCELLED).execution_options(synchronize_session=False)
     )
+
+
+async def keep_one(
+    session: AsyncSession,
+    *,
+    kind: str,
+    wanted: bool,
+    due_at: Callable[[], datetime],
+    now: datetime,
+) -> bool:
+    """A recurring timer (not tied to an incident): exactly one pending while `wanted`, none
+    otherwise. Returns True when one was added (the caller commits)."""
+    pending = await session.scalar(
+        select(Timer.id).where(Timer.kind == kind, Timer.status == PENDING).limit(1)
+    )
+    if not wanted:
+        if pending is not None:
+            await session.execute(
+                update(Timer)
+                .where(Timer.kind == kind, Timer.status == PENDING)
+                .values(status=CANCELLED)
+                .execution_options(synchronize_session=False)
+            )
+        return False
+    if pending is not None:
+        return False
+    schedule(session, kind=kind, incident_id=None, due_at=due_at(), now=now)
+    return True
 
 
 async def has_pending(session: AsyncSession, *, incident_id: int, kind: str) -> bool:

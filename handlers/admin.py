@@ -48,44 +48,28 @@ async def habilitar(update: Update, context: Context) -> None:
     """/habilitar [sector]: this group becomes a team chat (optionally tied to a sector)."""
     if not await _admin_here(update, context, group_only=True):
         return
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    assert chat is not None and user is not None and message is not None
-    rt = runtime(context)
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None and message is not None
+    sectors = runtime(context).protocol.team.sectors
     wanted = COMMAND_ARGS.sub("", message.text or "", count=1).strip()
-    sector = None
-    if wanted:
-        sector = next(
-            (s for s in rt.protocol.team.sectors if s.casefold() == wanted.casefold()), None
-        )
-        if sector is None:
-            await reply(update, texts.unknown_sector(rt.protocol.team.sectors))
-            return
-    async with rt.session() as session:
-        changed = await admin.set_enabled(
-            session,
-            chat_id=chat.id,
-            title=chat.title,
-            enabled=True,
-            sector=sector,
-            now=rt.clock.now(),
-        )
-        if changed:
-            admin.record(
-                session,
-                action="enable_chat",
-                now=rt.clock.now(),
-                actor_id=user.id,
-                actor_name=user.full_name,
-                chat_id=chat.id,
-                detail=f"{chat.title or ''}{f' ({sector})' if sector else ''}",
-            )
-    _reload_after_commit(context)
+    sector = next((s for s in sectors if s.casefold() == wanted.casefold()), None)
+    if wanted and sector is None:
+        await reply(update, texts.unknown_sector(sectors))
+        return
+    changed = await _switch(update, context, enabled=True, sector=sector)
     await reply(update, texts.enabled(chat.title, sector, changed))
 
 
 async def deshabilitar(update: Update, context: Context) -> None:
     if not await _admin_here(update, context, group_only=True):
         return
+    await reply(update, texts.disabled(await _switch(update, context, enabled=False)))
+
+
+async def _switch(
+    update: Update, context: Context, *, enabled: bool, sector: str | None = None
+) -> bool:
+    """Enable or disable this group, recorded as the admin's action; False if it already was."""
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
     rt = runtime(context)
@@ -94,22 +78,22 @@ async def deshabilitar(update: Update, context: Context) -> None:
             session,
             chat_id=chat.id,
             title=chat.title,
-            enabled=False,
-            sector=None,
+            enabled=enabled,
+            sector=sector,
             now=rt.clock.now(),
         )
         if changed:
             admin.record(
                 session,
-                action="disable_chat",
+                action="enable_chat" if enabled else "disable_chat",
                 now=rt.clock.now(),
                 actor_id=user.id,
                 actor_name=user.full_name,
                 chat_id=chat.id,
-                detail=chat.title,
+                detail=f"{chat.title or ''}{f' ({sector})' if sector else ''}",
             )
     _reload_after_commit(context)
-    await reply(update, texts.disabled(changed))
+    return changed
 
 
 async def gerencia(update: Update, context: Context) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi import Call, FakeBotAPI
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
 GROUP_CAJA = -1001001
@@ -118,3 +118,16 @@ def bot(fake_api: FakeBotAPI, tmp_path: Path) -> Iterator[BotProcess]:
     yield process
     if process.process is not None:
         process.kill()
+
+
+def sent_to(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Call:
+    """The first message (from call `after` on) delivered to `chat_id` containing `fragment`."""
+    return api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.chat_id == chat_id
+            and fragment in c.text
+            and c.result is not None
+        ),
+        after=after,
+    )

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess
-from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, reply_update, user
+from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, sent_to
+from tests.fakebotapi import FakeBotAPI, command_update, press_update, reply_update, user
 
 ADMIN = user(ADMIN_ID, "Sofía", "Admin")
 ANA = user(101, "Ana", "Gómez")
@@ -30,18 +30,6 @@ def answering(
     update = reply_update(chat_id, sender, text, to["message"]["message_id"])
     update["message"]["reply_to_message"]["from"] = to["message"]["from"]
     return update
-
-
-def sent_to(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Call:
-    return api.wait_for(
-        lambda c: (
-            c.method == "sendMessage"
-            and c.chat_id == chat_id
-            and fragment in c.text
-            and c.result is not None
-        ),
-        after=after,
-    )
 
 
 def test_habilitar_makes_a_team_chat_without_a_restart(

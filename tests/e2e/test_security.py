@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     GROUP_CAJA,
     TOKEN,
     BotProcess,
+    sent_to,
     write_protocol,
 )
 from tests.fakebotapi import (
@@ -96,18 +97,6 @@ def state(bot: BotProcess) -> dict[str, Any]:
 
 def answer_after(api: FakeBotAPI, mark: int) -> Call:
     return api.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
-
-
-def sent_to(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Call:
-    return api.wait_for(
-        lambda c: (
-            c.method == "sendMessage"
-            and c.chat_id == chat_id
-            and fragment in c.text
-            and c.result is not None
-        ),
-        after=after,
-    )
 
 
 def open_incident(api: FakeBotAPI) -> int:
