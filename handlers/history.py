@@ -11,14 +11,14 @@ import asyncio
 import dataclasses
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, CommandHandler
 
-from bot import charts, export, outbox, reports, texts
+from bot import export, outbox, reports, texts
 from bot.allclear import AckState, summary
 from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
 from bot.reports import Metrics, Period
@@ -37,6 +37,9 @@ from handlers.common import (
 )
 from models import Incident
 from models.incident import CLOSED, OPEN_STATUSES, RESOLVED
+
+if TYPE_CHECKING:
+    from bot.charts import Chart
 
 log = logging.getLogger(__name__)
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
@@ -114,7 +117,7 @@ async def metricas(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if data is None or chat is None:
         return
-    chart = await asyncio.to_thread(charts.metrics_chart, data)
+    chart = await asyncio.to_thread(_chart, data)
     await reply(update, texts.metricas(data))
     rt = runtime(context)
     async with rt.session() as session:
@@ -197,7 +200,7 @@ async def monthly_report(context: Any, session: AsyncSession, timer: DueTimer) -
     period = reports.reported_month(timer.due_at, protocol.support)
     async with rt.read_session() as reading:
         data = await reports.metrics(reading, period, now=now, protocol=protocol)
-    chart = await asyncio.to_thread(charts.metrics_chart, data)
+    chart = await asyncio.to_thread(_chart, data)
     text = texts.monthly_report(data)
     for chat_id in rt.team_chat_ids:
         outbox.send(session, chat_id, text, priority=NEWS, now=now)
@@ -224,6 +227,14 @@ async def keep_monthly_report(context: CallbackContext[Any, Any, Any, Any]) -> N
         await session.commit()
     if added:
         await arm_pending(context.application)
+
+
+def _chart(data: Metrics) -> Chart:
+    """matplotlib (about 60 MB and half a second) is loaded the first time a chart is made,
+    not at start-up: the bot's everyday work never needs it."""
+    from bot import charts
+
+    return charts.metrics_chart(data)
 
 
 def register(app: Application) -> None:
