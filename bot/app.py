@@ -236,6 +236,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     )
     app = builder.build()
     runtime.card_renderers[cards.ALERT] = cards.render_alert_card
+    runtime.card_renderers["sector_question"] = sector.render_sector_question
     runtime.application = app
     app.bot_data[RUNTIME_KEY] = runtime
 

@@ -52,7 +52,8 @@ MAX_BACKOFF = 30.0
 REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
 # Share of a group's budget (per minute) kept free for higher priorities.
 RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
-SENDS = ("send", "photo", "upload_photo", "upload_document")
+SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
+ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
 
 
 class Budget:
@@ -148,6 +149,7 @@ class DeliveryWorker:
         # show the row pending: it must not be sent again from such a stale read.
         self._finished_at: dict[int, float] = {}
         self._reposting: set[int] = set()  # card edits that are posting their card again
+        self._asked_at: dict[int, float] = {}  # group -> when its last sector question went
 
     def wake(self) -> None:
         self._wake.set()
@@ -243,7 +245,10 @@ class DeliveryWorker:
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
             if row.id not in due_ids or row.chat_id in seen:
-                seen.add(row.chat_id)  # a chat's rows go in order: the first one blocks the rest
+                # A chat's rows go in order: the first one blocks the rest (a sector question
+                # waiting for its minute holds nothing back: it is not in any sequence).
+                if row.method != "ask_sector":
+                    seen.add(row.chat_id)
                 continue
             seen.add(row.chat_id)
             if row.chat_id in self._busy_chats:
@@ -337,6 +342,8 @@ class DeliveryWorker:
             return Outcome(SENT, sent.message_id)
         if row.method == "edit_card":
             return await self._edit_card(row)
+        if row.method == "ask_sector":
+            return await self._ask_sector(row)
         if row.method == "unpin_card":
             target = await self._card(row)
             if target is not None:
@@ -414,6 +421,40 @@ class DeliveryWorker:
         if p.get("closed"):
             await self._quietly(self.bot.unpin_chat_message(row.chat_id, target.message_id))
         return Outcome(SENT, target.message_id)
+
+    async def _ask_sector(self, row: Row) -> Outcome:
+        """Every pending sector question of this group in one message, at most one a minute."""
+        last = self._asked_at.get(row.chat_id)
+        if last is not None and time.monotonic() - last < ASK_SECTOR_EVERY:
+            raise Postpone(ASK_SECTOR_EVERY - (time.monotonic() - last))
+        async with self.runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.payload).where(
+                        OutboxMessage.chat_id == row.chat_id,
+                        OutboxMessage.method == "ask_sector",
+                        OutboxMessage.status == PENDING,
+                        OutboxMessage.id != row.id,
+                    )
+                )
+            ).all()
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([i for i, _ in rows]))
+                .values(status=FOLDED, done_at=self.runtime.clock.now())
+            )
+            await session.commit()
+        people = [row.payload["user_id"], *(json.loads(p)["user_id"] for _, p in rows)]
+        render = self.runtime.card_renderers.get("sector_question")
+        question = await render(self.runtime, list(dict.fromkeys(people))) if render else None
+        if question is None:
+            return Outcome(UNCHANGED)  # everyone named has picked a sector meanwhile
+        text, markup = question
+        message = await self.bot.send_message(
+            row.chat_id, text, reply_markup=markup_of(markup), disable_web_page_preview=True
+        )
+        self._asked_at[row.chat_id] = time.monotonic()
+        return Outcome(SENT, message.message_id)
 
     async def _render(self, row: Row) -> None:
         """Fill in a card edit stored without text: the card as it is now."""

@@ -181,6 +181,12 @@ def upload(
     )
 
 
+def ask_sector(session: AsyncSession, chat_id: int, user_id: int, *, now: datetime) -> None:
+    """Ask this person their sector in this group. The delivery worker joins every pending
+    question of a group into one message naming them all, at most one a minute."""
+    add(session, method="ask_sector", chat_id=chat_id, priority=CHATTER, now=now, user_id=user_id)
+
+
 def clear_markup(session: AsyncSession, chat_id: int, message_id: int, *, now: datetime) -> None:
     add(
         session,

@@ -57,6 +57,19 @@ async def mark_private_chat(session: AsyncSession, *, person: Person, now: datet
     await session.commit()
 
 
+async def people_without_sector(
+    session: AsyncSession, user_ids: list[int]
+) -> list[tuple[int, str]]:
+    """(id, name) of those of `user_ids` who have not picked a sector yet, in that order."""
+    rows = await session.execute(
+        select(Member.user_id, Member.full_name).where(
+            Member.user_id.in_(user_ids), Member.sector.is_(None)
+        )
+    )
+    names = dict(rows.all())
+    return [(user_id, names[user_id]) for user_id in user_ids if user_id in names]
+
+
 async def get_member(session: AsyncSession, user_id: int) -> Member | None:
     return await session.get(Member, user_id)
 

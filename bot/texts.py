@@ -453,6 +453,14 @@ def ask_sector(user_id: int, name: str) -> str:
     return f"{mention(user_id, name)}, ¿de qué sector sos? Así el conteo sale por sector."
 
 
+def ask_sectors(people: list[tuple[int, str]]) -> str:
+    """One question for everyone who still has no sector (at most one a minute per group)."""
+    if len(people) == 1:
+        return ask_sector(*people[0])
+    names = ", ".join(mention(user_id, name) for user_id, name in people)
+    return f"{names}: ¿de qué sector son? Tocá cada uno el suyo, así el conteo sale por sector."
+
+
 SECTOR_PROMPT = "¿De qué sector sos? Tocá el tuyo. Si cambiás de sector, usá /sector de nuevo."
 
 

@@ -19,10 +19,9 @@ from handlers.common import (
     allowed_here,
     person_of,
     react,
-    reply,
     runtime,
 )
-from handlers.sector import sector_markup
+from handlers.sector import ask_sector_later
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
 PHOTO_CAPTION = r"(?i)^/caido(?:@\w+)?(?:\s|$)"
@@ -72,11 +71,7 @@ async def caido(update: Update, context: Context) -> None:
     if result.became_general:
         await announce_outcome(context, await view_of(context, result.incident_id))
     if result.needs_sector:
-        await reply(
-            update,
-            texts.ask_sector(user.id, user.full_name),
-            reply_markup=sector_markup(rt.protocol.team.sectors),
-        )
+        await ask_sector_later(context, chat.id, user.id)
 
 
 def register(app: Application) -> None:

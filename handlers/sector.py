@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import texts
-from bot.people import set_sector
+from bot import outbox, texts
+from bot.people import people_without_sector, set_sector
+from bot.runtime import Runtime
 from handlers.common import (
     NEW_MESSAGES,
     Context,
@@ -53,6 +55,24 @@ async def sector_chosen(update: Update, context: Context) -> None:
             now=rt.clock.now(),
         )
     await answer_query(query, texts.sector_set(member.sector or ""))
+
+
+async def ask_sector_later(context: Context, chat_id: int, user_id: int) -> None:
+    """The question goes out with the others of this group (see bot.outbox.ask_sector)."""
+    rt = runtime(context)
+    async with rt.session() as session:
+        outbox.ask_sector(session, chat_id, user_id, now=rt.clock.now())
+
+
+async def render_sector_question(
+    rt: Runtime, user_ids: list[int]
+) -> tuple[str, dict[str, Any] | None] | None:
+    """The question for those of `user_ids` still without a sector; None if nobody is left."""
+    async with rt.read_session() as session:
+        people = await people_without_sector(session, user_ids)
+    if not people:
+        return None
+    return texts.ask_sectors(people), sector_markup(rt.protocol.team.sectors).to_dict()
 
 
 def register(app: Application) -> None:

@@ -22,10 +22,9 @@ from handlers.common import (
     chat_sector_of,
     parse_button,
     person_of,
-    reply,
     runtime,
 )
-from handlers.sector import sector_markup
+from handlers.sector import ask_sector_later
 from models.incident import FAILS, WORKS
 
 VOTE_DATA = re.compile(r"^v:(\d{1,9}):([fw])$")
@@ -62,13 +61,8 @@ async def vote(update: Update, context: Context) -> None:
     await refresh_cards(context, result.incident_id)
     if result.became_general:
         await announce_outcome(context, await view_of(context, result.incident_id))
-    if result.needs_sector and result.first_vote:
-        user = query.from_user
-        await reply(
-            update,
-            texts.ask_sector(user.id, user.full_name),
-            reply_markup=sector_markup(rt.protocol.team.sectors),
-        )
+    if result.needs_sector and result.first_vote and update.effective_chat is not None:
+        await ask_sector_later(context, update.effective_chat.id, query.from_user.id)
 
 
 def register(app: Application) -> None:

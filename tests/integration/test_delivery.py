@@ -1020,3 +1020,30 @@ async def test_a_card_stored_without_text_is_rendered_once_when_sent(h: Harness)
     assert renders == [incident]
     assert await h.statuses(ids) == ["folded"] * 4 + ["sent"]
     assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 10"
+
+
+async def test_sector_questions_of_a_group_are_one_message_at_most_once_a_minute(
+    h: Harness,
+) -> None:
+    from handlers.sector import render_sector_question
+
+    h.runtime.card_renderers["sector_question"] = render_sector_question
+    async with h.session() as session:
+        for n in range(1, 7):
+            await touch_member(session, person=Person(100 + n, f"P{n}"), now=T0)
+        await session.commit()
+    first = [(lambda s, n=n: outbox.ask_sector(s, GROUP_A, 100 + n, now=T0)) for n in range(1, 6)]
+    async with h.running():
+        ids = await h.enqueue(*first)
+        await h.settled(ids)
+        [question] = h.bot.sent(GROUP_A)
+        assert all(f"P{n}" in (question.text or "") for n in range(1, 6))
+        assert "¿de qué sector son?" in (question.text or "")
+        # One more person a moment later: asked, but not before the group's minute is over.
+        [later] = await h.enqueue(lambda s: outbox.ask_sector(s, GROUP_A, 106, now=T0))
+        before = h.clock.now()
+        await h.settled([later])
+        assert (h.clock.now() - before).total_seconds() >= 59
+    questions = h.bot.sent(GROUP_A)
+    assert len(questions) == 2 and "P6" in (questions[1].text or "")
+    assert sorted(await h.statuses(ids)) == ["folded"] * 4 + ["sent"]
