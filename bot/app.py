@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import inbox, texts
+from bot import inbox, outbox, texts
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import is_sqlite, make_engine, make_session_factory
@@ -136,11 +136,29 @@ async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> Non
         str(failure).splitlines()[0][:200] if str(failure) else "",
     )
     log.debug("the failure in detail", exc_info=failure)
-    if update_id is not None:
-        async with runtime.sessions() as session:
+    # The step is gone: the skip and the notice to the person are a transaction of their own
+    # (a message goes through the outbox like any other; a button is answered directly).
+    query = update.callback_query if isinstance(update, Update) else None
+    message = update.effective_message if isinstance(update, Update) else None
+    async with runtime.sessions() as session:
+        if update_id is not None:
             await inbox.mark(session, update_id, inbox.SKIPPED, runtime.clock.now())
-            await session.commit()
-    await _tell_it_failed(update)
+        if query is None and message is not None:
+            outbox.send(
+                session,
+                message.chat_id,
+                texts.SOMETHING_FAILED,
+                priority=outbox.CHATTER,
+                now=runtime.clock.now(),
+                reply_to=message.message_id,
+            )
+        await session.commit()
+    runtime.wake_delivery()
+    if query is not None:
+        try:
+            await query.answer(texts.alert(texts.SOMETHING_FAILED), show_alert=True)
+        except TelegramError as exc:
+            log.info("could not tell the person about the failure: %s", exc)
 
 
 async def _run_step(
@@ -176,18 +194,6 @@ def _kind(update: object) -> str:
     if isinstance(update, Update):
         return inbox.kind_of(update.to_dict())
     return type(update).__name__
-
-
-async def _tell_it_failed(update: object) -> None:
-    if not isinstance(update, Update):
-        return
-    try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(texts.alert(texts.SOMETHING_FAILED), show_alert=True)
-        elif update.effective_message is not None and update.effective_chat is not None:
-            await update.effective_message.reply_text(texts.SOMETHING_FAILED)
-    except TelegramError as exc:
-        log.info("could not tell the person about the failure: %s", exc)
 
 
 def build_application(config: Config, clock: Clock | None = None) -> App:

@@ -344,11 +344,6 @@ class DeliveryWorker:
             return await self._edit_card(row)
         if row.method == "ask_sector":
             return await self._ask_sector(row)
-        if row.method == "unpin_card":
-            target = await self._card(row)
-            if target is not None:
-                await self._quietly(self.bot.unpin_chat_message(chat_id, target.message_id))
-            return Outcome(SENT)
         if row.method == "pin":
             await self._quietly(
                 self.bot.pin_chat_message(chat_id, p["message_id"], disable_notification=True)

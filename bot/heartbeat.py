@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
+from bot import outbox, texts
 from bot.causes import cause_of
 from bot.runtime import Runtime
 from bot.web import health
@@ -23,18 +22,6 @@ log = logging.getLogger(__name__)
 
 DOWNTIME_NOTICE_AFTER = timedelta(minutes=5)
 HEARTBEAT_TIMEOUT = 10.0
-
-# Spanish lines the admins read (kept here, next to the one place that sends them).
-DOWNTIME_SAME_DAY = "Estuve fuera de servicio de {start} a {end}"
-DOWNTIME_DAYS = "Estuve fuera de servicio del {start} al {end}"
-
-
-def downtime_line(start: datetime, end: datetime, tz: ZoneInfo) -> str:
-    """'Estuve fuera de servicio de 14:02 a 14:31' (with dates when the days differ)."""
-    start, end = start.astimezone(tz), end.astimezone(tz)
-    if start.date() == end.date():
-        return DOWNTIME_SAME_DAY.format(start=f"{start:%H:%M}", end=f"{end:%H:%M}")
-    return DOWNTIME_DAYS.format(start=f"{start:%d/%m %H:%M}", end=f"{end:%d/%m %H:%M}")
 
 
 async def last_alive(session: AsyncSession) -> datetime | None:
@@ -58,7 +45,7 @@ async def notice_downtime(runtime: Runtime) -> bool:
     async with runtime.sessions() as session:
         before = await last_alive(session)
         if before is not None and now - before > DOWNTIME_NOTICE_AFTER:
-            line = downtime_line(before, now, runtime.tz)
+            line = texts.downtime(before, now, runtime.tz)
             for admin in runtime.admin_ids:
                 outbox.send(session, admin, line, priority=outbox.NEWS, now=now)
             log.warning(

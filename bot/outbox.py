@@ -126,20 +126,6 @@ def edit_card(
     )
 
 
-def unpin_card(
-    session: AsyncSession, *, incident_id: int, kind: str, chat_id: int, now: datetime
-) -> None:
-    add(
-        session,
-        method="unpin_card",
-        chat_id=chat_id,
-        priority=NEWS,
-        now=now,
-        incident_id=incident_id,
-        kind=kind,
-    )
-
-
 def photo(
     session: AsyncSession, chat_id: int, file_id: str, caption: str, *, priority: int, now: datetime
 ) -> None:

@@ -7,6 +7,7 @@ checked by hand; the queries only gather them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
+from bot.allclear import AckState, Summary, summary
 from bot.config import Protocol, SupportSpec
 from bot.support_window import holiday_name, support_status_at, windows_on
 from models import Event, Incident, Member, Vote
@@ -438,6 +440,26 @@ def compute_metrics(
         ],
         failures=failures,
     )
+
+
+@dataclass(frozen=True)
+class Informe:
+    summary: Summary
+    still_open: bool
+    announced: bool  # the all-clear went out (so its acknowledgements belong in the report)
+
+
+async def informe(session: AsyncSession, incident_id: int, protocol: Protocol) -> Informe | None:
+    """/informe N: the closing summary of any incident, open or closed; None if unknown."""
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        return None
+    status = incident.status
+    data = await summary(session, incident_id, protocol)
+    announced = status in (RESOLVED, CLOSED)
+    if not announced:  # no all-clear was sent: nobody was asked to read one
+        data = dataclasses.replace(data, acks=AckState(sectors=[], missing=[]))
+    return Informe(summary=data, still_open=status in OPEN_STATUSES, announced=announced)
 
 
 async def metrics(

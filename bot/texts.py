@@ -433,15 +433,6 @@ def _summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
 # --- replies -------------------------------------------------------------------------------
 
 
-def joined(incident_id: int, affected_people: int) -> str:
-    people = "1 afectado" if affected_people == 1 else f"{affected_people} afectados"
-    return f"➕ Sumado al incidente #{incident_id}. Ya son {people}."
-
-
-def already_joined(incident_id: int) -> str:
-    return f"Ya estás anotado como afectado en el incidente #{incident_id}."
-
-
 VOTE_FAILS = "Anotado: a vos también te falla."
 VOTE_WORKS = "Anotado: a vos te funciona."
 VOTE_SAME = "Ya tenías esa respuesta."
@@ -1108,3 +1099,11 @@ EXPORT_STATUS = {
     DISMISSED: "descartado",
 }
 EXPORT_YES, EXPORT_NO = "sí", "no"
+
+
+def downtime(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """To the admins after a restart: 'Estuve fuera de servicio de 14:02 a 14:31'."""
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    if start.date() == end.date():
+        return f"Estuve fuera de servicio de {start:%H:%M} a {end:%H:%M}"
+    return f"Estuve fuera de servicio del {start:%d/%m %H:%M} al {end:%d/%m %H:%M}"

@@ -109,12 +109,8 @@ async def reply(
     message, step = update.effective_message, current_step()
     if message is None:
         return
-    if step is None:  # outside a step (an error notice): straight to Telegram
-        try:
-            await message.reply_text(text, reply_markup=reply_markup)
-        except TelegramError as exc:
-            log.warning("could not reply: %s", exc)
-        return
+    if step is None:
+        raise RuntimeError("reply() outside a step: the message would not be stored")
     rt: Runtime = step.runtime
     async with rt.session() as session:
         outbox.send(

@@ -8,7 +8,6 @@ in a worker thread: a report never holds the database (or the event loop) while 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,6 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, CommandHandler
 
 from bot import export, outbox, reports, texts
-from bot.allclear import AckState, summary
 from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
@@ -35,8 +33,6 @@ from handlers.common import (
     runtime,
     send,
 )
-from models import Incident
-from models.incident import CLOSED, OPEN_STATUSES, RESOLVED
 
 if TYPE_CHECKING:
     from bot.charts import Chart
@@ -78,17 +74,14 @@ async def informe(update: Update, context: Context) -> None:
         return
     rt, incident_id = runtime(context), int(number[1])
     async with rt.read_session() as session:
-        incident = await session.get(Incident, incident_id)
-        if incident is None:
-            await reply(update, texts.informe_unknown(incident_id))
-            return
-        status = incident.status
-        data = await summary(session, incident_id, rt.protocol)
-    announced = status in (RESOLVED, CLOSED)
-    if not announced:  # no all-clear was sent: nobody was asked to read one
-        data = dataclasses.replace(data, acks=AckState(sectors=[], missing=[]))
+        found = await reports.informe(session, incident_id, rt.protocol)
+    if found is None:
+        await reply(update, texts.informe_unknown(incident_id))
+        return
     text = texts.informe(
-        texts.summary(data, rt.tz), still_open=status in OPEN_STATUSES, announced=announced
+        texts.summary(found.summary, rt.tz),
+        still_open=found.still_open,
+        announced=found.announced,
     )
     await reply(update, text)
 

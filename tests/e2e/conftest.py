@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -95,26 +94,33 @@ def fake_api() -> Iterator[FakeBotAPI]:
     api.stop()
 
 
-@pytest.fixture
-def bot(fake_api: FakeBotAPI, tmp_path: Path) -> Iterator[BotProcess]:
-    env: dict[str, Any] = {
+def bot_env(api: FakeBotAPI, workdir: Path, protocol: str = "", **settings: str) -> dict[str, str]:
+    """The environment of a bot process in `workdir` talking to `api`: the two team chats, one
+    admin, flood limits lifted (tests are not about them), and `settings` on top."""
+    env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
     }
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake_api.url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'flexus.db'}",
+        TELEGRAM_API_URL=api.url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'flexus.db'}",
         TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
         ADMIN_USER_IDS=str(ADMIN_ID),
-        FLEXUS_CONFIG=str(write_protocol(tmp_path / "protocol.toml")),
+        FLEXUS_CONFIG=str(write_protocol(workdir / "protocol.toml", protocol)),
         LOG_LEVEL="DEBUG",
         TELEGRAM_GROUP_MSGS_PER_MINUTE="100000",
         TELEGRAM_MSGS_PER_SECOND="100000",
         PYTHONUNBUFFERED="1",
     )
-    process = BotProcess(api=fake_api, workdir=tmp_path, env=env)
+    env.update(settings)
+    return env
+
+
+@pytest.fixture
+def bot(fake_api: FakeBotAPI, tmp_path: Path) -> Iterator[BotProcess]:
+    process = BotProcess(api=fake_api, workdir=tmp_path, env=bot_env(fake_api, tmp_path))
     yield process
     if process.process is not None:
         process.kill()

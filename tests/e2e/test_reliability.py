@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -54,8 +53,9 @@ from tests.e2e.conftest import (
     GROUP_CAJA,
     TOKEN,
     BotProcess,
-    write_protocol,
+    bot_env,
 )
+from tests.e2e.test_full_protocol import PROTOCOL
 from tests.fakebotapi import (
     STATE_CHANGING,
     Call,
@@ -74,26 +74,9 @@ ANA = user(101, "Ana", "Gómez")  # Caja, reports
 LUIS = user(102, "Luis", "Pérez")  # Administración, confirms and coordinates
 MARTA = user(103, "Marta", "Ríos")  # Administración
 DIEGO = user(301, "Diego", "Alvarado")  # Gerencia: never started the bot privately
-# Short deadlines, so that stored timers fall due during a run: the access request is repeated
-# (and Diego answers only then), the acknowledgement reminder fires (and only then Marta reads).
-PROTOCOL = """
-[[gerencia]]
-name = "Diego Alvarado"
-telegram_id = 301
-
-[[gerencia]]
-name = "Laura Backup"
-telegram_id = 302
-backup = true
-
-[deadlines]
-confirmation_minutes = 5
-coordinator_reminder_minutes = 120
-access_repeat_minutes = 0.02
-access_escalate_after = 1
-ack_reminder_minutes = 0.03
-ack_max_minutes = 120
-"""
+# PROTOCOL (the full-protocol test's) has short deadlines, so stored timers fall due during a
+# run: the access request is repeated (and Diego answers only then), the acknowledgement
+# reminder fires (and only then Marta reads).
 # What every team chat must get, as a fragment of its text.
 CRITICAL = {
     "alert": "FLEXUS con problemas",
@@ -119,24 +102,9 @@ def make_bot(
     **extra: str,
 ) -> BotProcess:
     """The real `python -m bot run` process, configured like tests/e2e/conftest.py's `bot`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
-    }
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api.url,
-        DATABASE_URL=database_url or db_url(workdir),
-        TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
-        ADMIN_USER_IDS=str(ADMIN_ID),
-        FLEXUS_CONFIG=str(write_protocol(workdir / "protocol.toml", protocol)),
-        LOG_LEVEL="INFO",
-        TELEGRAM_GROUP_MSGS_PER_MINUTE="100000",
-        TELEGRAM_MSGS_PER_SECOND="100000",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
+    env = bot_env(api, workdir, protocol, LOG_LEVEL="INFO", **extra)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     return BotProcess(api=api, workdir=workdir, env=env)
 
 

@@ -21,8 +21,8 @@ from tests.e2e.conftest import (
     GROUP_CAJA,
     TOKEN,
     BotProcess,
+    bot_env,
     sent_to,
-    write_protocol,
 )
 from tests.fakebotapi import (
     Call,
@@ -277,22 +277,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     api = FakeBotAPI(TOKEN).start()
     api.default_member_status = "member"
     workdir = tmp_path_factory.mktemp("hostile")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_"))
-    }
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api.url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'flexus.db'}",
-        TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
-        ADMIN_USER_IDS=str(ADMIN_ID),
-        FLEXUS_CONFIG=str(write_protocol(workdir / "protocol.toml")),
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
-    process = BotProcess(api=api, workdir=workdir, env=env)
+    process = BotProcess(api=api, workdir=workdir, env=bot_env(api, workdir, LOG_LEVEL="INFO"))
     process.start()
     state = {"api": api, "bot": process, "seen": 0}
     yield state
