@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import asyncio
+from datetime import UTC, datetime
+
+from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.lifecycle import (
@@ -11,6 +14,10 @@ from bot.lifecycle import (
 from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
 from handlers.coordination import REFERENCE_PROMPT, reference_replied
 from handlers.validation import OVERRIDE_PROMPT, override_reason_replied
+from models import IncidentMessage
+
+RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
+RECORDING_GRACE_SECONDS = 3.0  # ...so it is looked for again for up to this long
 
 
 async def replied(update: Update, context: Context) -> None:
@@ -21,11 +28,7 @@ async def replied(update: Update, context: Context) -> None:
         return  # not a team chat: nothing is stored, and a stray reply needs no refusal
     if is_anonymous(update):
         return  # an anonymous admin is no one: their reply is nobody's answer
-    rt = runtime(context)
-    async with rt.session() as session:
-        prompt = await prompt_of(
-            session, chat_id=chat.id, message_id=message.reply_to_message.message_id
-        )
+    prompt = await _question(context, chat.id, message.reply_to_message)
     text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return
@@ -33,6 +36,26 @@ async def replied(update: Update, context: Context) -> None:
         await reference_replied(update, context, prompt.incident_id, text)
     elif prompt.kind == OVERRIDE_PROMPT:
         await override_reason_replied(update, context, prompt.incident_id, text)
+
+
+async def _question(context: Context, chat_id: int, replied_to: Message) -> IncidentMessage | None:
+    """The bot's question this message answers, if it is one.
+
+    The delivery worker records a question a moment after Telegram took it, so an answer to one
+    sent seconds ago may arrive first: it is looked for again for a few seconds. Read outside
+    the step, which must not hold the write lock the recording needs meanwhile.
+    """
+    rt = runtime(context)
+    recent = replied_to.from_user is not None and replied_to.from_user.id == context.bot.id
+    recent = recent and (datetime.now(UTC) - replied_to.date).total_seconds() < RECENT_SECONDS
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (RECORDING_GRACE_SECONDS if recent else 0.0)
+    while True:
+        async with rt.read_session() as session:
+            prompt = await prompt_of(session, chat_id=chat_id, message_id=replied_to.message_id)
+        if prompt is not None or loop.time() >= deadline:
+            return prompt
+        await asyncio.sleep(0.05)
 
 
 def register(app: Application) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
+from tests.e2e.conftest import (
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    TOKEN,
+    BotProcess,
+    bot_env,
+    write_protocol,
+)
 from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, reply_update, user
 
 ANA = user(101, "Ana", "Gómez")
@@ -167,3 +176,36 @@ def test_summary_at_the_acknowledgement_deadline(
     assert press(fake_api, GROUP_ADMIN, question.result["message_id"], LUIS, "rs:1:y") == (
         "El aviso de FLEXUS operativo ya se mandó."
     )
+
+
+class AnswersAtOnce(FakeBotAPI):
+    """Luis answers the bot's ticket question the instant it reaches him, before Telegram has
+    even told the bot it was delivered (so before the bot could record it)."""
+
+    def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        response = super()._dispatch(method, params)
+        if method == "sendMessage" and "¿te dieron número de reclamo?" in str(params.get("text")):
+            with self._cond:
+                question = next(c for c in reversed(self.calls) if "número de reclamo" in c.text)
+            assert question.result is not None
+            chat_id = int(params["chat_id"])
+            self.push(reply_update(chat_id, LUIS, "R-9", question.result["message_id"]))
+            time.sleep(0.5)  # the bot hears "sent" only now
+        return response
+
+
+def test_an_answer_faster_than_the_recording_of_its_question_counts(tmp_path: Path) -> None:
+    api = AnswersAtOnce(TOKEN).start()
+    api.default_member_status = "member"
+    bot = BotProcess(api=api, workdir=tmp_path, env=bot_env(api, tmp_path))
+    try:
+        bot.start()
+        card = general_incident(api)
+        press(api, GROUP_ADMIN, card, LUIS, "y:1")
+        press(api, GROUP_ADMIN, card, LUIS, "sc:1")
+        saved = sent(api, GROUP_ADMIN, "Anotado el reclamo R-9")
+        assert "R-9" in saved.text
+    finally:
+        if bot.process is not None:
+            bot.kill()
+        api.stop()
