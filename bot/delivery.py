@@ -19,7 +19,8 @@ import json
 import logging
 import random
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,41 +53,80 @@ MAX_BACKOFF = 30.0
 REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
 # Share of a group's budget (per minute) kept free for higher priorities.
 RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
+# Share of the overall rate (per second) kept free the same way: an alert never waits a second
+# behind a burst of 👍 reactions.
+SECOND_RESERVE = {CRITICAL: 0.0, NEWS: 0.1, CHATTER: 0.2}
 SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
 ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
+UNDER_WAY_POLL = 0.02  # seconds: how often a request waiting on the budget looks again
+# The row a delivery task is sending, and the budget slot taken when it was chosen.
+_ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
 
 
 class Budget:
-    """Rolling windows: `per_second` requests overall, `group_per_minute` per group chat."""
+    """Rolling windows: `per_second` requests overall, `group_per_minute` per group chat.
+
+    Telegram counts a request at the moment it arrives, somewhere between the moment it was
+    sent and the moment its answer came back. So a request counts in a window from when it is
+    sent until one window after its answer (while it is under way it counts for sure): no
+    request can then be in Telegram's window unless it is in ours, whatever the latency.
+    """
 
     def __init__(self, per_second: int, group_per_minute: int) -> None:
         self.per_second, self.group_per_minute = max(1, per_second), max(1, group_per_minute)
-        self._all: deque[float] = deque()
-        self._groups: defaultdict[int, deque[float]] = defaultdict(deque)
+        self._all: list[Slot] = []
+        self._groups: defaultdict[int, list[Slot]] = defaultdict(list)
 
     def wait(self, chat_id: int, priority: int, now: float, *, posts: bool = True) -> float:
         """Seconds until a request of this priority may go to this chat (0: now).
 
         `posts`: the request puts something in the chat (a message, an edit, a pin) and uses
         the group's 20-a-minute budget; a reaction does not, only the overall rate."""
-        while self._all and now - self._all[0] >= 1.0:
-            self._all.popleft()
-        wait = 0.0
-        if len(self._all) >= self.per_second:
-            wait = 1.0 - (now - self._all[-self.per_second])
+        self._all = _recent(self._all, now, 1.0)
+        share = 1.0 - SECOND_RESERVE.get(priority, 0.0)
+        wait = _until_room(self._all, max(1, int(self.per_second * share)), now, 1.0)
         if chat_id < 0 and posts:
-            window = self._groups[chat_id]
-            while window and now - window[0] >= 60.0:
-                window.popleft()
+            window = self._groups[chat_id] = _recent(self._groups[chat_id], now, 60.0)
             cap = max(1, self.group_per_minute - RESERVE.get(priority, 0))
-            if len(window) >= cap:
-                wait = max(wait, 60.0 - (now - window[-cap]))
+            wait = max(wait, _until_room(window, cap, now, 60.0))
         return max(0.0, wait)
 
-    def take(self, chat_id: int, now: float, *, posts: bool = True) -> None:
-        self._all.append(now)
+    def take(self, chat_id: int, now: float, *, posts: bool = True) -> Slot:
+        """Count a request sent now; `settle` it when its answer arrives."""
+        slot = Slot(now)
+        self._all.append(slot)
         if chat_id < 0 and posts:
-            self._groups[chat_id].append(now)
+            self._groups[chat_id].append(slot)
+        return slot
+
+    @staticmethod
+    def settle(slot: Slot, now: float) -> None:
+        slot.answered = now
+
+
+@dataclass
+class Slot:
+    sent: float
+    answered: float = float("inf")  # still under way: it counts in every window
+    used: bool = False  # a slot taken when a row is chosen is used by its first request
+
+    def release(self) -> None:
+        """The row made no request after all (folded, unchanged): it counts nowhere."""
+        if not self.used:
+            self.answered = float("-inf")
+
+
+def _recent(slots: list[Slot], now: float, window: float) -> list[Slot]:
+    return [s for s in slots if now - s.answered < window]
+
+
+def _until_room(slots: list[Slot], cap: int, now: float, window: float) -> float:
+    """Seconds until fewer than `cap` of `slots` count (a short poll if some are under way)."""
+    if len(slots) < cap:
+        return 0.0
+    ends = sorted(s.answered for s in slots)
+    end = ends[len(slots) - cap]
+    return UNDER_WAY_POLL if end == float("inf") else end + window - now
 
 
 @dataclass(frozen=True)
@@ -131,10 +171,34 @@ def markup_of(data: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply 
     return None
 
 
+class Charged:
+    """The bot, with each request counted against the budget as it is sent (a row may make
+    more than one request: a card posted again and pinned, an upload)."""
+
+    def __init__(self, bot: Bot, worker: DeliveryWorker) -> None:
+        self._bot, self._worker = bot, worker
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._bot, name)
+        if name.startswith("_") or not asyncio.iscoroutinefunction(method):
+            return method
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            slot = await self._worker.spend(posts=name != "set_message_reaction")
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                if slot is not None:
+                    Budget.settle(slot, time.monotonic())
+
+        return counted
+
+
 class DeliveryWorker:
     def __init__(self, runtime: Runtime, bot: Bot) -> None:
         settings = runtime.config.settings
-        self.runtime, self.bot = runtime, bot
+        self.runtime = runtime
+        self.bot: Any = Charged(bot, self)
         self.budget = Budget(
             settings.telegram_msgs_per_second, settings.telegram_group_msgs_per_minute
         )
@@ -244,14 +308,17 @@ class DeliveryWorker:
         for row in snapshot:
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
-            if row.id not in due_ids or row.chat_id in seen:
-                # A chat's rows go in order: the first one blocks the rest (a sector question
-                # waiting for its minute holds nothing back: it is not in any sequence).
-                if row.method != "ask_sector":
+            # A chat's rows go in order: the first one blocks the rest. A reaction is in no
+            # sequence (a 👍 on someone's report does not wait for a card edit waiting for the
+            # group's minute), nor is a sector question waiting for its minute.
+            loose = row.method == "reaction"
+            if row.id not in due_ids or (row.chat_id in seen and not loose):
+                if row.method != "ask_sector" and not loose:
                     seen.add(row.chat_id)
                 continue
-            seen.add(row.chat_id)
-            if row.chat_id in self._busy_chats:
+            if not loose:
+                seen.add(row.chat_id)
+            if row.chat_id in self._busy_chats and not loose:
                 continue
             blocked = self._blocked_until.get(row.chat_id, 0.0) - now
             posts = row.method != "reaction"
@@ -259,10 +326,11 @@ class DeliveryWorker:
             if wait > 0:
                 delay = min(delay, wait)
                 continue
-            self.budget.take(row.chat_id, now, posts=posts)
-            self._busy_chats.add(row.chat_id)
+            slot = self.budget.take(row.chat_id, now, posts=posts)
+            if not loose:
+                self._busy_chats.add(row.chat_id)
             self._busy_rows.add(row.id)
-            task = asyncio.create_task(self._deliver(row))
+            task = asyncio.create_task(self._deliver_counted(row, slot))
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._done, row))
         return delay
@@ -270,15 +338,41 @@ class DeliveryWorker:
     def _done(self, row: Row, task: asyncio.Task[None]) -> None:
         self._finished_at[row.id] = time.monotonic()
         self._tasks.discard(task)
-        self._busy_chats.discard(row.chat_id)
+        if row.method != "reaction":
+            self._busy_chats.discard(row.chat_id)
         self._busy_rows.discard(row.id)
         self._wake.set()
 
     # --- one row -----------------------------------------------------------------------------
+    async def _deliver_counted(self, row: Row, slot: Slot) -> None:
+        _ROW.set((row, slot))
+        try:
+            await self._deliver(row)
+        finally:
+            slot.release()
+
+    async def spend(self, *, posts: bool) -> Slot | None:
+        """Wait for room in the budget for one more request of the current row, and take it."""
+        current = _ROW.get()
+        if current is None:
+            return None
+        row, reserved = current
+        if not reserved.used:
+            reserved.used, reserved.sent = True, time.monotonic()
+            return reserved
+        while True:
+            now = time.monotonic()
+            wait = self.budget.wait(row.chat_id, row.priority, now, posts=posts)
+            if wait <= 0:
+                return self.budget.take(row.chat_id, now, posts=posts)
+            await asyncio.sleep(wait)
+
     async def _deliver(self, row: Row) -> None:
-        if row.method in SENDS and not row.uncertain:
+        if row.method in SENDS and not row.uncertain and row.priority != CHATTER:
             # Write-ahead: if the process dies while Telegram has the request, the next try
-            # knows it may be a duplicate and counts it.
+            # knows it may be a duplicate and counts it. Not for chatter (a reply, a prompt):
+            # a second copy of it after a crash harms no one, and the mark costs a transaction
+            # before every reply. A timeout still marks it (see `_retry`).
             async with self.runtime.sessions() as session:
                 await self._set(session, row, uncertain=True)
                 await session.commit()
@@ -349,6 +443,9 @@ class DeliveryWorker:
                 self.bot.pin_chat_message(chat_id, p["message_id"], disable_notification=True)
             )
             return Outcome(SENT)
+        if row.method == "unpin":
+            await self._quietly(self.bot.unpin_chat_message(chat_id, p["message_id"]))
+            return Outcome(SENT)
         if row.method == "clear_markup":
             await self._quietly(
                 self.bot.edit_message_reply_markup(
@@ -413,8 +510,6 @@ class DeliveryWorker:
             if "not found" not in text:
                 raise
             return await self._repost(row, target)
-        if p.get("closed"):
-            await self._quietly(self.bot.unpin_chat_message(row.chat_id, target.message_id))
         return Outcome(SENT, target.message_id)
 
     async def _ask_sector(self, row: Row) -> Outcome:
@@ -559,6 +654,22 @@ class DeliveryWorker:
                         IncidentMessage.message_id == outcome.message_id,
                     )
                     .values(shown_hash=outbox.card_hash(p["text"], p.get("markup")))
+                )
+            if (
+                outcome.status == SENT
+                and row.method == "edit_card"
+                and p.get("closed")
+                and outcome.message_id is not None
+            ):
+                # A closed card comes off the pins, after everything that matters more: the
+                # all-clear must not wait behind fifty unpins.
+                outbox.add(
+                    session,
+                    method="unpin",
+                    chat_id=row.chat_id,
+                    priority=CHATTER,
+                    now=now,
+                    message_id=outcome.message_id,
                 )
             if outcome.status == SENT and p.get("pin") and outcome.message_id is not None:
                 outbox.add(

@@ -142,6 +142,7 @@ class _Faults:
 class _FloodLimits:
     per_second: int
     group_per_minute: int
+    reactions_per_group: bool = True  # False: reactions count only against per_second
     recent: deque[float] = field(default_factory=deque)
     per_chat: dict[int, deque[float]] = field(default_factory=dict)
 
@@ -293,11 +294,14 @@ class FakeBotAPI:
         with self._cond:
             self._faults = None
 
-    def enforce_flood_limits(self, per_second: int = 30, group_per_minute: int = 20) -> None:
+    def enforce_flood_limits(
+        self, per_second: int = 30, group_per_minute: int = 20, *, reactions_per_group: bool = True
+    ) -> None:
         """Answer 429 (fault "flood") beyond `per_second` state-changing calls in any second,
-        or beyond `group_per_minute` of them to one group (negative chat id) in any minute."""
+        or beyond `group_per_minute` of them to one group (negative chat id) in any minute
+        (reactions among them unless `reactions_per_group` is False: they are not messages)."""
         with self._cond:
-            self._flood = _FloodLimits(per_second, group_per_minute)
+            self._flood = _FloodLimits(per_second, group_per_minute, reactions_per_group)
 
     def clear_flood_limits(self) -> None:
         with self._cond:
@@ -532,7 +536,8 @@ class FakeBotAPI:
         if len(flood.recent) >= flood.per_second:
             wait = flood.recent[-flood.per_second] + 1.0 - now
         window = None
-        if isinstance(chat_id, int) and chat_id < 0:
+        in_group = method != "setMessageReaction" or flood.reactions_per_group
+        if isinstance(chat_id, int) and chat_id < 0 and in_group:
             window = flood.per_chat.setdefault(chat_id, deque())
             while window and now - window[0] >= 60.0:
                 window.popleft()

@@ -478,17 +478,38 @@ async def test_critical_then_news_then_chatter_each_in_order(h: Harness) -> None
     async with h.running():
         await h.settled(ids, advance=False)
 
-    order = [c.text if c.method == "send_message" else c.method for c in h.bot.calls]
+    order = [c.text for c in h.bot.calls if c.method == "send_message"]
     assert order == [
         "alerta 1",
         "alerta 2",
         "novedad 1",
         "novedad 2",
         "respuesta 1",
-        "set_message_reaction",
         "respuesta 2",
     ]
+    # A 👍 on someone's message is in no sequence: it waits for nothing and holds nothing back.
+    assert [c.method for c in h.bot.calls].count("set_message_reaction") == 1
     assert await h.statuses(ids) == ["sent"] * 7
+
+
+async def test_a_reaction_does_not_wait_behind_a_group_out_of_budget(h: Harness) -> None:
+    """The group used its 20 messages this minute: the news waits, a 👍 on a report does not."""
+    async with h.running() as worker:
+        worker.budget.group_per_minute = 20
+        for _ in range(20):
+            worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
+        news, reaction = await h.enqueue(
+            send(GROUP_A, "novedad", NEWS),
+            lambda s: outbox.reaction(s, GROUP_A, 77, "👍", now=T0),
+        )
+        worker.wake()
+
+        async def reacted() -> bool:
+            return (await h.row(reaction)).status == "sent"
+
+        await h.until(reacted, advance=False, what="the reaction sent")
+        assert (await h.row(news)).status == "pending"
+        assert h.bot.texts(GROUP_A) == []
 
 
 async def test_chatter_in_retries_never_delays_critical(h: Harness) -> None:
@@ -687,6 +708,28 @@ async def test_critical_is_never_dropped_after_many_tries(
     assert (row.status, row.attempts) == ("sent", 12)
     assert h.bot.texts(GROUP_A) == ["🚨 Falla general"]
     assert not [r for r in caplog.records if "dropped" in r.getMessage()]
+
+
+async def test_only_what_matters_is_marked_before_it_goes(h: Harness) -> None:
+    """A send is marked "may be a duplicate" before it goes, so a kill mid-send is counted;
+    not a reply (chatter): a second copy of it harms no one, and the mark costs a transaction
+    before every reply."""
+    h.bot.script(KILL, chat_id=GROUP_A)
+    h.bot.script(KILL, chat_id=GROUP_B)
+    ids = await h.enqueue(send(GROUP_A, "🚨 Falla general"), send(GROUP_B, "respuesta", CHATTER))
+    async with h.running():
+
+        async def both_tried() -> bool:
+            return len(h.bot.killed) == 2
+
+        await h.until(both_tried, advance=False, what="both sends killed mid-way")
+    async with h.running():
+        await h.settled(ids)
+
+    alert, reply = [await h.row(i) for i in ids]
+    assert (alert.status, alert.duplicate_risk) == ("sent", True)
+    assert (reply.status, reply.duplicate_risk) == ("sent", False)
+    assert h.bot.texts(GROUP_B).count("respuesta") == 2  # the copy nobody was warned of
 
 
 # --- 4. a timeout, then success ---------------------------------------------------------------------
@@ -1017,6 +1060,9 @@ async def test_a_card_stored_without_text_is_rendered_once_when_sent(h: Harness)
 
         await h.until(unpinned, advance=False, what="the closed card unpinned")
 
+    # The unpin is a row of its own, sent after everything that matters more.
+    unpins = [r for r in await h.outbox_rows() if r.method == "unpin"]
+    assert [(r.priority, r.status) for r in unpins] == [(CHATTER, "sent")]
     assert renders == [incident]
     assert await h.statuses(ids) == ["folded"] * 4 + ["sent"]
     assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 10"
