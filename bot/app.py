@@ -110,7 +110,9 @@ async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> Non
     """Handle one update as one step: its effects, its messages and its inbox mark commit
     together. An update already handled (stored twice, replayed) is not handled again."""
     update_id = update.update_id if isinstance(update, Update) else None
-    if update_id is not None:
+    if update_id is not None and update_id in runtime.fresh_updates:
+        runtime.fresh_updates.discard(update_id)  # stored just now: not handled yet
+    elif update_id is not None:
         async with runtime.read_session() as session:
             if await inbox.status_of(session, update_id) in (inbox.HANDLED, inbox.SKIPPED):
                 coroutine.close()

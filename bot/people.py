@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Member, TeamChat
 
 log = logging.getLogger(__name__)
+
+SEEN_GRANULARITY = timedelta(minutes=1)  # how fresh "last seen" (Member.updated_at) is kept
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,15 @@ async def touch_member(
     if member is None:
         member = Member(user_id=person.user_id, private_chat=False, created_at=now, sector=None)
         session.add(member)
-    member.full_name = person.full_name[:255] or str(person.user_id)
-    member.username = person.username
-    member.updated_at = now
+    name = person.full_name[:255] or str(person.user_id)
+    if member.full_name != name:
+        member.full_name = name
+    if member.username != person.username:
+        member.username = person.username
+    # "Last seen" orders the hand-over menu: to the minute is enough, and a press then
+    # writes nothing when nothing about the person changed.
+    if member.updated_at is None or now - member.updated_at >= SEEN_GRANULARITY:
+        member.updated_at = now
     if member.sector is None and chat_sector is not None:
         member.sector = chat_sector
     await session.flush()

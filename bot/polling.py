@@ -40,7 +40,7 @@ class Intake:
             await session.commit()
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
-                await self.queue(data)
+                await self.queue(data, fresh=True)
 
     async def replay(self) -> int:
         """Updates stored by an earlier run but never handled go first, oldest first."""
@@ -52,7 +52,10 @@ class Intake:
             log.warning("handling %d updates stored before the last stop", len(rows))
         return len(rows)
 
-    async def queue(self, data: dict[str, Any], *, replay: bool = False) -> None:
+    async def queue(
+        self, data: dict[str, Any], *, replay: bool = False, fresh: bool = False
+    ) -> None:
+        """Hand a stored update to the handlers; `fresh`: this process stored it just now."""
         update_id = int(data.get("update_id", 0))
         try:
             update = Update.de_json(data, self.app.bot)
@@ -69,6 +72,8 @@ class Intake:
                 await inbox.mark(session, update_id, inbox.SKIPPED, self.runtime.clock.now())
                 await session.commit()
             return
+        if fresh:
+            self.runtime.fresh_updates.add(update_id)
         await self.app.update_queue.put(update)
 
 

@@ -52,6 +52,9 @@ class Runtime:
     # Gerencia contacts registered with /gerencia merged in.
     stored_admins: set[int] = field(default_factory=set)
     merged_protocol: Protocol | None = None
+    # Updates this process just stored and queued: they cannot have been handled yet, so their
+    # step does not read the inbox first (one transaction less per update).
+    fresh_updates: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.chats:

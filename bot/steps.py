@@ -16,13 +16,29 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 
+class _HoldingSession(Session):
+    """Holds every object it loads or adds until it closes. A session's identity map is weak:
+    without this, a member loaded by one service and looked up again by the next one in the
+    same step would be read from the database twice."""
+
+
+@event.listens_for(_HoldingSession, "loaded_as_persistent")
+@event.listens_for(_HoldingSession, "pending_to_persistent")
+def _hold(session: Session, instance: object) -> None:
+    session.info.setdefault("held", []).append(instance)
+
+
 class StepSession(AsyncSession):
     """A session whose `commit()` is a flush: the step that owns it commits once at its end."""
+
+    sync_session_class = _HoldingSession
 
     async def commit(self) -> None:
         await self.flush()

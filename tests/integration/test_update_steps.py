@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 
@@ -74,3 +74,48 @@ async def test_a_failing_handler_leaves_nothing_but_the_skip_and_a_notice(
 
     await handle_update(runtime, Update.de_json(RAW, None), handler())
     assert ran == []
+
+
+async def test_an_update_stored_just_now_is_not_read_back_before_its_step(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """The intake stored it a moment ago, so it cannot have been handled: its step goes
+    straight to work. One replayed from an earlier run is checked first."""
+    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
+    runtime = Runtime(
+        config=Config(settings=settings, protocol=load_protocol()),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=Clock(),
+    )
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with runtime.sessions() as session:
+            await inbox.store(session, [RAW], runtime.clock.now())
+            await session.commit()
+
+        async def handler() -> None:
+            pass
+
+        runtime.fresh_updates.add(42)
+        statements.clear()
+        await handle_update(runtime, Update.de_json(RAW, None), handler())
+        assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert 42 not in runtime.fresh_updates
+
+        ran: list[bool] = []
+
+        async def again() -> None:
+            ran.append(True)
+
+        statements.clear()  # the same update, replayed: read first, and not handled twice
+        await handle_update(runtime, Update.de_json(RAW, None), again())
+        assert [s for s in statements if "FROM inbox_updates" in s]
+        assert ran == []
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
