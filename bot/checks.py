@@ -14,7 +14,7 @@ import httpx
 
 from bot.causes import cause_of
 from bot.config import Config, GerenciaContact
-from bot.db import database_state, head_revision, where
+from bot.db import HEAD_REVISION, database_state, where
 
 TIMEOUT = 15.0
 
@@ -176,7 +176,7 @@ async def check_database(config: Config) -> CheckResult:
             f"No puedo conectarme a la base de datos en {where(url)}: "
             f"{cause_of(exc, spanish=True)}. Revisá que PostgreSQL esté en marcha y DATABASE_URL."
         )
-    head = head_revision()
+    head = HEAD_REVISION
     if not state.exists or state.revision is None:
         return note(
             f"La base de datos en {where(url)} todavía no existe: el primer `flexus-bot run` "

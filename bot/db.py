@@ -121,7 +121,13 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+# The newest migration. A start-up finding the database there does not load Alembic at all
+# (about 7 MB of memory and a tenth of a second); a test keeps this equal to Alembic's head.
+HEAD_REVISION = "0005"
+
+
 def head_revision() -> str:
+    """Alembic's own answer (loads Alembic): the newest migration in alembic/versions."""
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
@@ -230,7 +236,8 @@ def prepare_database(url: str, *, create: bool, wait_seconds: float) -> bool:
     if fresh:
         log.info("creating a new database at %s", where(url))
     try:
-        upgrade_database(url)
+        if state.revision != HEAD_REVISION:
+            upgrade_database(url)
         protect_database_files(url)
     except DatabaseProblem:
         raise
