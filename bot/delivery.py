@@ -58,6 +58,7 @@ RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
 SECOND_RESERVE = {CRITICAL: 0.0, NEWS: 0.1, CHATTER: 0.2}
 SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
 ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
+CARD_GAP = 0.25  # seconds between two edits of one card
 UNDER_WAY_POLL = 0.02  # seconds: how often a request waiting on the budget looks again
 # The row a delivery task is sending, and the budget slot taken when it was chosen.
 _ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
@@ -214,6 +215,7 @@ class DeliveryWorker:
         self._finished_at: dict[int, float] = {}
         self._reposting: set[int] = set()  # card edits that are posting their card again
         self._asked_at: dict[int, float] = {}  # group -> when its last sector question went
+        self._edited_at: dict[str, float] = {}  # card -> when its last edit went
 
     def wake(self) -> None:
         self._wake.set()
@@ -288,6 +290,7 @@ class DeliveryWorker:
             read_at = time.monotonic()
             rows = await self._pending()
         self._finished_at = {i: t for i, t in self._finished_at.items() if read_at - t < 60}
+        self._edited_at = {k: t for k, t in self._edited_at.items() if read_at - t < CARD_GAP}
         fresh = [
             r
             for r in rows
@@ -321,12 +324,18 @@ class DeliveryWorker:
             if row.chat_id in self._busy_chats and not loose:
                 continue
             blocked = self._blocked_until.get(row.chat_id, 0.0) - now
+            if row.card_key is not None:
+                # A card changing with every vote of a burst is edited at most this often:
+                # the next edit shows every vote since, and nobody reads faster.
+                blocked = max(blocked, self._edited_at.get(row.card_key, -60.0) + CARD_GAP - now)
             posts = row.method != "reaction"
             wait = max(blocked, self.budget.wait(row.chat_id, row.priority, now, posts=posts))
             if wait > 0:
                 delay = min(delay, wait)
                 continue
             slot = self.budget.take(row.chat_id, now, posts=posts)
+            if row.card_key is not None:
+                self._edited_at[row.card_key] = now
             if not loose:
                 self._busy_chats.add(row.chat_id)
             self._busy_rows.add(row.id)
@@ -661,16 +670,19 @@ class DeliveryWorker:
                 and p.get("closed")
                 and outcome.message_id is not None
             ):
-                # A closed card comes off the pins, after everything that matters more: the
-                # all-clear must not wait behind fifty unpins.
-                outbox.add(
-                    session,
-                    method="unpin",
-                    chat_id=row.chat_id,
-                    priority=CHATTER,
-                    now=now,
-                    message_id=outcome.message_id,
-                )
+                # A closed card comes off the pins, once, after everything that matters more:
+                # the all-clear must not wait behind fifty unpins.
+                key = f"unpin:{row.chat_id}:{outcome.message_id}"
+                if not await session.scalar(select(exists().where(OutboxMessage.card_key == key))):
+                    outbox.add(
+                        session,
+                        method="unpin",
+                        chat_id=row.chat_id,
+                        priority=CHATTER,
+                        now=now,
+                        card=key,
+                        message_id=outcome.message_id,
+                    )
             if outcome.status == SENT and p.get("pin") and outcome.message_id is not None:
                 outbox.add(
                     session,

@@ -34,7 +34,7 @@ from bot import delivery, outbox
 from bot.clock import Clock
 from bot.config import Config, load_protocol, load_settings
 from bot.db import is_sqlite, make_engine, make_session_factory
-from bot.delivery import DeliveryWorker
+from bot.delivery import CARD_GAP, DeliveryWorker
 from bot.people import Person, sync_team_chats, touch_member
 from bot.runtime import Runtime
 from models import Incident, IncidentMessage, OutboxMessage, TeamChat
@@ -94,6 +94,7 @@ class Call:
     markup: dict[str, Any] | None = None
     outcome: str = OK  # "ok", or the error the bot got
     delivered: bool = True
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -1054,18 +1055,48 @@ async def test_a_card_stored_without_text_is_rendered_once_when_sent(h: Harness)
         ]
         ids = await h.enqueue(*lazy)
         await h.settled(ids)
+        assert renders == [incident]  # five refreshes, one card built
 
         async def unpinned() -> bool:  # the card closed: it comes off the pins
             return bool(h.bot.tries("unpin_chat_message", GROUP_A))
 
         await h.until(unpinned, advance=False, what="the closed card unpinned")
+        # The closed card changes once more (the summary's link): it is not unpinned again.
+        [later] = await h.enqueue(lazy[0])
+        await h.settled([later], advance=False)
+        await h.settled([r.id for r in await h.outbox_rows()], advance=False)
 
-    # The unpin is a row of its own, sent after everything that matters more.
+    # The unpin is a row of its own, sent after everything that matters more, and only once.
     unpins = [r for r in await h.outbox_rows() if r.method == "unpin"]
     assert [(r.priority, r.status) for r in unpins] == [(CHATTER, "sent")]
-    assert renders == [incident]
+    assert len(h.bot.tries("unpin_chat_message", GROUP_A)) == 1
+    assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 11"
     assert await h.statuses(ids) == ["folded"] * 4 + ["sent"]
-    assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 10"
+
+
+async def test_a_card_changing_with_every_vote_is_edited_at_most_four_times_a_second(
+    h: Harness,
+) -> None:
+    incident = await new_incident(h)
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: 1")
+        for n in (2, 3):
+            [edit] = await h.enqueue(
+                lambda s, n=n: outbox.edit_card(
+                    s,
+                    incident_id=incident,
+                    kind="alert",
+                    chat_id=GROUP_A,
+                    now=T0,
+                    text=f"🚨 Afectados: {n}",
+                    markup=CARD_MARKUP,
+                )
+            )
+            await h.settled([edit], advance=False)
+    edits = [c for c in h.bot.calls if c.method == "edit_message_text"]
+    assert [c.text for c in edits] == ["🚨 Afectados: 2", "🚨 Afectados: 3"]
+    assert edits[1].at - edits[0].at >= CARD_GAP
+    assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 3"
 
 
 async def test_sector_questions_of_a_group_are_one_message_at_most_once_a_minute(
