@@ -12,9 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import GerenciaContact, Protocol
 from bot.lifecycle import (
-    CONFIRMATION_TIMER,
-    EXPIRY_TIMER,
-    SUPPORT_OPENS_TIMER,
     UNCLASSIFIED,
     Refused,
     add_event,
@@ -26,10 +23,10 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
+from bot.vocab import EventKind, Refusal, TimerKind
 from models import Incident, Member
 from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
 
-ACCESS_TIMER = "access_repeat"
 REFERENCE_LIMIT = 120
 
 
@@ -84,8 +81,8 @@ async def claim(
         await session.commit()
         if incident.coordinator_id == person.user_id:
             return ClaimResult(incident_id, person.user_id, already_yours=True)
-        raise Refused("already_claimed", await member_name(session, incident.coordinator_id))
-    add_event(session, incident_id, "claimed", person.user_id, now)
+        raise Refused(Refusal.ALREADY_CLAIMED, await member_name(session, incident.coordinator_id))
+    add_event(session, incident_id, EventKind.CLAIMED, person.user_id, now)
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
@@ -124,11 +121,11 @@ async def hand_over(
     await require_coordinator(session, incident, user_id, is_admin)
     target = await session.get(Member, to_user_id)
     if target is None:
-        raise Refused("unknown_person")
+        raise Refused(Refusal.UNKNOWN_PERSON)
     incident.coordinator_id = to_user_id
     if chat_id is not None:  # a group where the hand-over happened: both are there
         incident.coordinator_chat_id = chat_id
-    add_event(session, incident_id, "handed_over", user_id, now, target.full_name)
+    add_event(session, incident_id, EventKind.HANDED_OVER, user_id, now, target.full_name)
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return target.full_name
@@ -167,7 +164,7 @@ async def contact_support(
     if first:
         incident.support_contacted_at = now
         incident.support_contacted_by = person.user_id
-        add_event(session, incident_id, "support_contacted", person.user_id, now, reference)
+        add_event(session, incident_id, EventKind.SUPPORT_CONTACTED, person.user_id, now, reference)
         await transition(
             session,
             incident_id,
@@ -175,17 +172,17 @@ async def contact_support(
             IN_PROGRESS,
             now,
             actor=person.user_id,
-            kind="in_progress",
+            kind=EventKind.IN_PROGRESS,
         )
     elif reference:
-        add_event(session, incident_id, "support_reference", person.user_id, now, reference)
+        add_event(session, incident_id, EventKind.SUPPORT_REFERENCE, person.user_id, now, reference)
     if reference:
         incident.support_ref = reference
     # Calling support settles it: no more waiting for votes, for the opening, or to expire.
     await timers.cancel(
         session,
         incident_id=incident_id,
-        kinds=(SUPPORT_OPENS_TIMER, CONFIRMATION_TIMER, EXPIRY_TIMER),
+        kinds=(TimerKind.SUPPORT_OPENS, TimerKind.CONFIRMATION, TimerKind.EXPIRY),
     )
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
@@ -220,17 +217,17 @@ async def request_access(
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.access_granted_at is not None:
-        raise Refused("access_already_granted")
+        raise Refused(Refusal.ACCESS_ALREADY_GRANTED)
     first = incident.access_requested_at is None
     incident.access_requested_at = now
     add_event(
         session,
         incident_id,
-        "access_requested" if first else "access_requested_again",
+        EventKind.ACCESS_REQUESTED if first else EventKind.ACCESS_REQUESTED_AGAIN,
         user_id,
         now,
     )
-    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
     access_round = _access_round(incident_id, 0, protocol)
     _schedule_repeat(session, access_round, now, protocol)
     await touch_progress(session, incident_id, now, protocol)
@@ -263,7 +260,7 @@ def _schedule_repeat(
     if not current.gave_up:
         timers.schedule(
             session,
-            kind=ACCESS_TIMER,
+            kind=TimerKind.ACCESS_REPEAT,
             incident_id=current.incident_id,
             due_at=now + timedelta(minutes=protocol.deadlines.access_repeat_minutes),
             now=now,
@@ -285,7 +282,7 @@ async def access_repeat_due(
         await session.commit()
         return None
     access_round = _access_round(incident_id, round_number, protocol)
-    kind = "access_unanswered" if access_round.gave_up else "access_reminder"
+    kind = EventKind.ACCESS_UNANSWERED if access_round.gave_up else EventKind.ACCESS_REMINDER
     add_event(session, incident_id, kind, None, now, str(round_number))
     _schedule_repeat(session, access_round, now, protocol)
     await session.commit()
@@ -307,17 +304,17 @@ async def grant_access(
     user_id = person.user_id
     if not (is_admin or is_gerencia(protocol, user_id)):
         if gerencia_identified(protocol):
-            raise Refused("gerencia_only", ", ".join(c.name for c in protocol.gerencia))
+            raise Refused(Refusal.GERENCIA_ONLY, ", ".join(c.name for c in protocol.gerencia))
         # Nobody in Gerencia has a telegram_id: the coordinator confirms what Gerencia did.
         await require_coordinator(session, incident, user_id, is_admin)
     if incident.access_granted_at is not None:
-        raise Refused("access_already_granted")
+        raise Refused(Refusal.ACCESS_ALREADY_GRANTED)
     await touch_member(session, person=person, now=now)
     incident.access_granted_at = now
     incident.access_granted_by = user_id
     incident.access_tool = tool
-    add_event(session, incident_id, "access_granted", user_id, now, tool)
-    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
+    add_event(session, incident_id, EventKind.ACCESS_GRANTED, user_id, now, tool)
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return person.full_name

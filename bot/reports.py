@@ -22,8 +22,16 @@ from bot import timers
 from bot.allclear import AckState, Summary, summary
 from bot.config import Protocol, SupportSpec
 from bot.support_window import holiday_name, support_status_at, windows_on
+from bot.vocab import (
+    CONFIRMING_EVENTS,
+    FOUND_LOCALLY,
+    EventKind,
+    LocalCause,
+    TimerKind,
+    VoteChoice,
+)
 from models import Event, Incident, Member, Vote
-from models.incident import CLOSED, DISMISSED, FAILS, OPEN_STATUSES, RESOLVED
+from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
 
 # What an incident turned out to be.
 GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
@@ -33,10 +41,6 @@ UNCONFIRMED = "unconfirmed"  # nobody confirmed it; it closed by itself
 OPEN = "open"  # still being confirmed
 Kind = str  # one of the five above
 
-LOCAL_CAUSES = ("pc", "internet", "power")
-_CONFIRMING_EVENTS = ("general", "escalated")
-
-MONTHLY_REPORT_TIMER = "monthly_report"
 MONTHLY_REPORT_AT = time(9, 0)
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 30
@@ -163,9 +167,9 @@ def kind_of(status: str, local_cause: str | None, confirmed: bool) -> Kind:
     if confirmed:
         return GENERAL
     if status == DISMISSED:
-        if local_cause == "expired":
+        if local_cause == LocalCause.EXPIRED:
             return UNCONFIRMED
-        if local_cause in LOCAL_CAUSES:
+        if local_cause in FOUND_LOCALLY:
             return LOCAL
         return FALSE_ALARM
     return OPEN
@@ -207,7 +211,7 @@ async def incident_records(
         kind = kind_of(incident.status, incident.local_cause, confirmed is not None)
         if kind == GENERAL:
             ended = (
-                steps.get((incident.id, "resolved"), incident.closed_at)
+                steps.get((incident.id, EventKind.RESOLVED), incident.closed_at)
                 if incident.status in (RESOLVED, CLOSED)
                 else None
             )
@@ -249,13 +253,13 @@ async def _first_events(
         select(Event.incident_id, Event.kind, Event.created_at)
         .where(
             Event.incident_id.in_(incident_ids),
-            Event.kind.in_([*_CONFIRMING_EVENTS, "resolved"]),
+            Event.kind.in_([*CONFIRMING_EVENTS, EventKind.RESOLVED]),
         )
         .order_by(Event.created_at, Event.id)
     )
     found: dict[tuple[int, str], datetime] = {}
     for incident_id, kind, at in rows.all():
-        key = (incident_id, "confirmed" if kind in _CONFIRMING_EVENTS else kind)
+        key = (incident_id, "confirmed" if kind in CONFIRMING_EVENTS else kind)
         found.setdefault(key, at)
     return found
 
@@ -265,7 +269,7 @@ async def _affected(session: AsyncSession, incident_ids: list[int]) -> dict[int,
     rows = await session.execute(
         select(Vote.incident_id, Member.sector)
         .join(Member, Member.user_id == Vote.user_id)
-        .where(Vote.incident_id.in_(incident_ids), Vote.choice == FAILS)
+        .where(Vote.incident_id.in_(incident_ids), Vote.choice == VoteChoice.FAILS)
         .order_by(Vote.id)
     )
     found: dict[int, list[str]] = {}
@@ -506,7 +510,7 @@ async def schedule_monthly_report(
     it is off. Returns True when a timer was added (the caller commits)."""
     return await timers.keep_one(
         session,
-        kind=MONTHLY_REPORT_TIMER,
+        kind=TimerKind.MONTHLY_REPORT,
         wanted=protocol.reports.monthly,
         due_at=lambda: next_monthly_report_at(now, protocol.support),
         now=now,

@@ -16,8 +16,9 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.support_window import COMPANY_HOLIDAY, SupportStatus, Window
-from bot.validation import FAILS, WORKS, ValidationState
+from bot.validation import ValidationState
 from bot.views import IncidentView, SectorCount
+from bot.vocab import CheckState, EventKind, LocalCause, Refusal, VoteChoice
 from models.incident import (
     CLOSED,
     CONFIRMING,
@@ -124,12 +125,13 @@ STATUS_LINES = {
     CLOSED: "✅ Resuelto a las {closed} (caído {down}).",
     DISMISSED: "⚪ Descartado: {cause}.",
 }
-LOCAL_CAUSES = {
-    "pc": "era un problema local (conexiones de la PC)",
-    "internet": "era un problema local (conexión a internet)",
-    "power": "era un problema local (corte de energía)",
-    "works": "falsa alarma, ya funciona",
-    "expired": "nadie confirmó la falla",
+# Keyed by enum members; typed by str so a stored value (a plain string) looks them up.
+LOCAL_CAUSES: dict[str, str] = {
+    LocalCause.PC: "era un problema local (conexiones de la PC)",
+    LocalCause.INTERNET: "era un problema local (conexión a internet)",
+    LocalCause.POWER: "era un problema local (corte de energía)",
+    LocalCause.WORKS: "falsa alarma, ya funciona",
+    LocalCause.EXPIRED: "nadie confirmó la falla",
 }
 
 
@@ -194,13 +196,13 @@ def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
     return lines
 
 
-CHECK_MARKS = {WORKS: "✅", FAILS: "❌"}
+CHECK_MARKS = {CheckState.PENDING: "⏳", CheckState.WORKS: "✅", CheckState.FAILS: "❌"}
 
 
 def validation_line(state: ValidationState) -> str:
     if not state.checks:
         return "no hay sectores con gente anotada (/sector)"
-    return " · ".join(f"{esc(c.sector)} {CHECK_MARKS.get(c.state, '⏳')}" for c in state.checks)
+    return " · ".join(f"{esc(c.sector)} {CHECK_MARKS[c.state]}" for c in state.checks)
 
 
 def ack_line(state: AckState) -> str:
@@ -213,6 +215,7 @@ def ack_line(state: AckState) -> str:
 
 BUTTON_FAILS = "A mí también me falla"
 BUTTON_WORKS = "A mí me funciona"
+VOTE_BUTTONS = {VoteChoice.FAILS: BUTTON_FAILS, VoteChoice.WORKS: BUTTON_WORKS}
 
 
 # --- outcomes ------------------------------------------------------------------------------
@@ -254,10 +257,10 @@ def local_checklist(view: IncidentView) -> str:
 
 
 CHECK_BUTTONS = {
-    "pc": "🔌 Era la PC / cables",
-    "internet": "🌐 Era internet",
-    "power": "⚡ Fue un corte de luz",
-    "works": "✅ Ya me funciona",
+    LocalCause.PC: "🔌 Era la PC / cables",
+    LocalCause.INTERNET: "🌐 Era internet",
+    LocalCause.POWER: "⚡ Fue un corte de luz",
+    LocalCause.WORKS: "✅ Ya me funciona",
 }
 BUTTON_STILL_FAILS = "❗ Revisé todo y sigue fallando"
 
@@ -281,7 +284,7 @@ def _minutes(minutes: float) -> str:
 
 
 def dismissed(view: IncidentView) -> str:
-    if view.local_cause == "expired":
+    if view.local_cause == LocalCause.EXPIRED:
         return (
             f"⚪ Incidente #{view.id} cerrado: nadie confirmó la falla.\n"
             "Si FLEXUS te falla, avisá de nuevo con /caido."
@@ -334,43 +337,43 @@ def ack_reminder(incident_id: int, missing: list[str], people: list[tuple[int, s
 
 
 # What each timeline event says; "{d}" is the event's detail (left out when there is none).
-_TIMELINE = {
-    "opened": "reportó la falla",
-    "joined": "se sumó: también le falla",
-    "general": "se confirmó falla general",
-    "probably_local": "parecía un problema local",
-    "unconfirmed": "nadie más respondió",
-    "escalated": "avisó que le sigue fallando: se llama a soporte",
-    "expired": "se cerró solo: nadie confirmó la falla",
-    "claimed": "tomó el reclamo",
-    "handed_over": "pasó la coordinación a {d}",
-    "support_contacted": "contactó a soporte (reclamo {d})",
-    "support_reference": "anotó el reclamo {d}",
-    "access_requested": "pidió acceso al servidor",
-    "access_requested_again": "volvió a pedir acceso al servidor",
-    "access_granted": "dio acceso al servidor por {d}",
-    "access_unanswered": "Gerencia no respondió al pedido de acceso",
-    "validation_started": "pidió validar a los sectores (ronda {d})",
-    "validation_ok": "confirmó que funciona en {d}",
-    "validation_failed": "avisó que sigue fallando en {d}",
-    "validated": "todos los sectores confirmaron",
-    "validation_override": "siguió sin esperar a {d}",
-    "resolved": "avisó que FLEXUS funciona: «{d}»",
-    "ack_reminder": "recordatorio de confirmar el aviso a {d}",
-    "closed": "cierre",
-    "dismissed": "cerró como problema local ({d})",
+TIMELINE: dict[str, str] = {
+    EventKind.OPENED: "reportó la falla",
+    EventKind.JOINED: "se sumó: también le falla",
+    EventKind.GENERAL: "se confirmó falla general",
+    EventKind.PROBABLY_LOCAL: "parecía un problema local",
+    EventKind.UNCONFIRMED: "nadie más respondió",
+    EventKind.ESCALATED: "avisó que le sigue fallando: se llama a soporte",
+    EventKind.EXPIRED: "se cerró solo: nadie confirmó la falla",
+    EventKind.CLAIMED: "tomó el reclamo",
+    EventKind.HANDED_OVER: "pasó la coordinación a {d}",
+    EventKind.SUPPORT_CONTACTED: "contactó a soporte (reclamo {d})",
+    EventKind.SUPPORT_REFERENCE: "anotó el reclamo {d}",
+    EventKind.ACCESS_REQUESTED: "pidió acceso al servidor",
+    EventKind.ACCESS_REQUESTED_AGAIN: "volvió a pedir acceso al servidor",
+    EventKind.ACCESS_GRANTED: "dio acceso al servidor por {d}",
+    EventKind.ACCESS_UNANSWERED: "Gerencia no respondió al pedido de acceso",
+    EventKind.VALIDATION_STARTED: "pidió validar a los sectores (ronda {d})",
+    EventKind.VALIDATION_OK: "confirmó que funciona en {d}",
+    EventKind.VALIDATION_FAILED: "avisó que sigue fallando en {d}",
+    EventKind.VALIDATED: "todos los sectores confirmaron",
+    EventKind.VALIDATION_OVERRIDE: "siguió sin esperar a {d}",
+    EventKind.RESOLVED: "avisó que FLEXUS funciona: «{d}»",
+    EventKind.ACK_REMINDER: "recordatorio de confirmar el aviso a {d}",
+    EventKind.CLOSED: "cierre",
+    EventKind.DISMISSED: "cerró como problema local ({d})",
 }
 
 
-_TIMELINE_BARE = {
-    "support_contacted": "contactó a soporte",
-    "resolved": "avisó que FLEXUS funciona",
-    "dismissed": "cerró como problema local",
+_TIMELINE_BARE: dict[str, str] = {
+    EventKind.SUPPORT_CONTACTED: "contactó a soporte",
+    EventKind.RESOLVED: "avisó que FLEXUS funciona",
+    EventKind.DISMISSED: "cerró como problema local",
 }
 
 
 def _timeline_text(kind: str, detail: str | None) -> str:
-    template = _TIMELINE.get(kind, kind)
+    template = TIMELINE.get(kind, kind)
     if "{d}" not in template:
         return template
     if not detail:
@@ -435,6 +438,7 @@ def _summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
 
 VOTE_FAILS = "Anotado: a vos también te falla."
 VOTE_WORKS = "Anotado: a vos te funciona."
+VOTE_NOTED = {VoteChoice.FAILS: VOTE_FAILS, VoteChoice.WORKS: VOTE_WORKS}
 VOTE_SAME = "Ya tenías esa respuesta."
 ESCALATED_OK = "Listo: se trata como falla general."
 DISMISSED_OK = "Listo: incidente cerrado."
@@ -488,23 +492,23 @@ NOT_A_PERSON = "Para esto escribí con tu usuario (desactivá «Permanecer anón
 REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
 
 REFUSALS = {
-    "closed": "Ese incidente ya está cerrado.",
-    "unknown_incident": "No encuentro ese incidente.",
-    "no_open_incident": "No hay ningún incidente abierto.",
-    "reporter_or_admin": "Solo quien reportó ({who}) o un admin puede hacer eso.",
-    "already_general": "Ya se trata como falla general: hay que llamar a soporte.",
-    "coordinator_or_admin": "Solo quien coordina el reclamo ({who}) o un admin puede hacer eso.",
-    "claim_first": "Primero alguien tiene que tomar el reclamo: tocá «Yo gestiono el reclamo» en la alerta.",
-    "already_claimed": "El reclamo ya lo gestiona {who}.",
-    "gerencia_only": "Solo Gerencia ({who}) o un admin puede marcar el acceso al servidor.",
-    "access_already_granted": "El acceso al servidor ya está dado.",
-    "not_general_yet": "Todavía no se confirmó que sea una falla general.",
-    "validation_closed": "Esta validación ya cerró.",
-    "no_sector": "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
-    "validation_running": "Todavía falta que confirmen: {who}. Esperá su respuesta, o tocá «⏭️ Seguir sin los que faltan» en la pregunta de validación.",
-    "not_validated": "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
-    "unknown_person": "No encuentro a esa persona.",
-    "already_announced": "El aviso de FLEXUS operativo ya se mandó.",
+    Refusal.CLOSED: "Ese incidente ya está cerrado.",
+    Refusal.UNKNOWN_INCIDENT: "No encuentro ese incidente.",
+    Refusal.NO_OPEN_INCIDENT: "No hay ningún incidente abierto.",
+    Refusal.REPORTER_OR_ADMIN: "Solo quien reportó ({who}) o un admin puede hacer eso.",
+    Refusal.ALREADY_GENERAL: "Ya se trata como falla general: hay que llamar a soporte.",
+    Refusal.COORDINATOR_OR_ADMIN: "Solo quien coordina el reclamo ({who}) o un admin puede hacer eso.",
+    Refusal.CLAIM_FIRST: "Primero alguien tiene que tomar el reclamo: tocá «Yo gestiono el reclamo» en la alerta.",
+    Refusal.ALREADY_CLAIMED: "El reclamo ya lo gestiona {who}.",
+    Refusal.GERENCIA_ONLY: "Solo Gerencia ({who}) o un admin puede marcar el acceso al servidor.",
+    Refusal.ACCESS_ALREADY_GRANTED: "El acceso al servidor ya está dado.",
+    Refusal.NOT_GENERAL_YET: "Todavía no se confirmó que sea una falla general.",
+    Refusal.VALIDATION_CLOSED: "Esta validación ya cerró.",
+    Refusal.NO_SECTOR: "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
+    Refusal.VALIDATION_RUNNING: "Todavía falta que confirmen: {who}. Esperá su respuesta, o tocá «⏭️ Seguir sin los que faltan» en la pregunta de validación.",
+    Refusal.NOT_VALIDATED: "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
+    Refusal.UNKNOWN_PERSON: "No encuentro a esa persona.",
+    Refusal.ALREADY_ANNOUNCED: "El aviso de FLEXUS operativo ya se mandó.",
 }
 
 
@@ -838,7 +842,11 @@ MONTHS = (
     "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
 )  # fmt: skip
 SHORT_WEEKDAYS = ("lun", "mar", "mié", "jue", "vie", "sáb", "dom")
-SHORT_CAUSES = {"pc": "PC", "internet": "internet", "power": "corte de luz"}
+SHORT_CAUSES: dict[str, str] = {
+    LocalCause.PC: "PC",
+    LocalCause.INTERNET: "internet",
+    LocalCause.POWER: "corte de luz",
+}
 
 
 def period_name(period: Period) -> str:

@@ -18,15 +18,14 @@ from bot.lifecycle import (
     member_name,
 )
 from bot.validation import ValidationState, validation_state
+from bot.vocab import VoteChoice
 from models import Member
 from models.incident import (
     CLOSED,
-    FAILS,
     IN_PROGRESS,
     OPEN_STATUSES,
     RESOLVED,
     VALIDATING,
-    WORKS,
 )
 
 
@@ -89,7 +88,7 @@ async def incident_view(
     incident = await get_incident(session, incident_id, open_only=False)
     reporter = await session.get(Member, incident.reporter_id)
     rows = await votes_with_sectors(session, incident_id)
-    counts: dict[str, Counter[str | None]] = {FAILS: Counter(), WORKS: Counter()}
+    counts: dict[str, Counter[str | None]] = {c: Counter() for c in VoteChoice}
     for choice, sector in rows:
         counts[choice][sector] += 1
     order = {name: i for i, name in enumerate(protocol.team.sectors)}
@@ -115,8 +114,8 @@ async def incident_view(
         + timedelta(minutes=protocol.deadlines.confirmation_minutes),
         description=incident.description,
         has_photo=incident.photo_file_id is not None,
-        affected=by_sector(counts[FAILS]),
-        works=by_sector(counts[WORKS]),
+        affected=by_sector(counts[VoteChoice.FAILS]),
+        works=by_sector(counts[VoteChoice.WORKS]),
         local_cause=incident.local_cause,
         instruction=incident.instruction,
         closed_at=incident.closed_at,

@@ -19,6 +19,7 @@ from bot.allclear import (
 from bot.lifecycle import (
     Refused,
 )
+from bot.vocab import MessageKind
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
     CRITICAL,
@@ -40,7 +41,6 @@ from handlers.common import (
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
 RESTART_DATA = re.compile(r"^rs:(\d{1,9}):([yn])$")
 ACK_DATA = re.compile(r"^ok:(\d{1,9})$")
-ALL_CLEAR = "all_clear"
 
 
 def restart_markup(incident_id: int) -> InlineKeyboardMarkup:
@@ -125,7 +125,7 @@ async def restart_answered(update: Update, context: Context) -> None:
     )
     # Critical, to every team chat and privately to everyone who started the bot: committed
     # with the resolution itself, so a crash can delay the all-clear but never lose it.
-    record = (incident_id, ALL_CLEAR)
+    record = (incident_id, MessageKind.ALL_CLEAR)
     await broadcast(context, text, ack_markup(incident_id), priority=CRITICAL, record=record)
     for user_id in people:
         await send(

@@ -10,10 +10,11 @@ from bot import outbox, texts
 from bot.coordination import coordinator_contact
 from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
+from bot.vocab import LocalCause, MessageKind
 from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 
-ALERT = "alert"
+ALERT = MessageKind.ALERT
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
@@ -54,7 +55,7 @@ def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")],
-            [_button(texts.CHECK_BUTTONS["works"], f"l:{incident_id}:works")],
+            [_button(texts.CHECK_BUTTONS[LocalCause.WORKS], f"l:{incident_id}:works")],
         ]
     )
 

@@ -14,6 +14,7 @@ from bot.lifecycle import (
     Refused,
     open_incident_id,
 )
+from bot.vocab import MessageKind, Refusal
 from handlers.cards import (
     broadcast,
     opening_text,
@@ -42,7 +43,6 @@ CLAIM_DATA = re.compile(r"^y:(\d{1,9})$")
 CONTACTED_DATA = re.compile(r"^sc:(\d{1,9})$")
 HANDOVER_MENU_DATA = re.compile(r"^ho:(\d{1,9})$")
 HANDOVER_TO_DATA = re.compile(r"^hu:(\d{1,9}):(\d{1,15})$")
-REFERENCE_PROMPT = "ref_prompt"
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
 
 
@@ -135,7 +135,7 @@ async def contacted_pressed(update: Update, context: Context) -> None:
         prompt,
         ForceReply(selective=True),
         priority=CHATTER,
-        record=(incident_id, REFERENCE_PROMPT),
+        record=(incident_id, MessageKind.REFERENCE_PROMPT),
     )
 
 
@@ -148,7 +148,7 @@ async def contactado_command(update: Update, context: Context) -> None:
     async with rt.session() as session:
         incident_id = await open_incident_id(session)
     if incident_id is None:
-        await reply(update, texts.REFUSALS["no_open_incident"])
+        await reply(update, texts.REFUSALS[Refusal.NO_OPEN_INCIDENT])
         return
     reference = (
         COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX] or None

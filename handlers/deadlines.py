@@ -9,26 +9,21 @@ from telegram.ext import Application
 
 from bot import texts
 from bot.allclear import (
-    ACK_DEADLINE_TIMER,
-    ACK_REMINDER_TIMER,
     ack_reminder_due,
     close_with_summary,
 )
-from bot.coordination import ACCESS_TIMER, access_repeat_due
+from bot.coordination import access_repeat_due
 from bot.incidents import (
     confirmation_deadline,
     expire_unconfirmed,
 )
 from bot.jobs import register_timer_handler
 from bot.lifecycle import (
-    CONFIRMATION_TIMER,
-    EXPIRY_TIMER,
-    NUDGE_TIMER,
-    SUPPORT_OPENS_TIMER,
     get_incident,
     touch_progress,
 )
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
 from handlers.access import repeat_request
 from handlers.allclear import publish_summary
 from handlers.cards import (
@@ -148,10 +143,10 @@ async def on_ack_deadline(context: Any, session: AsyncSession, timer: DueTimer) 
 
 
 def register(app: Application) -> None:
-    register_timer_handler(app, CONFIRMATION_TIMER, on_confirmation_deadline)
-    register_timer_handler(app, EXPIRY_TIMER, on_expiry)
-    register_timer_handler(app, NUDGE_TIMER, on_nudge)
-    register_timer_handler(app, SUPPORT_OPENS_TIMER, on_support_opens)
-    register_timer_handler(app, ACCESS_TIMER, on_access_repeat)
-    register_timer_handler(app, ACK_REMINDER_TIMER, on_ack_reminder)
-    register_timer_handler(app, ACK_DEADLINE_TIMER, on_ack_deadline)
+    register_timer_handler(app, TimerKind.CONFIRMATION, on_confirmation_deadline)
+    register_timer_handler(app, TimerKind.EXPIRY, on_expiry)
+    register_timer_handler(app, TimerKind.NUDGE, on_nudge)
+    register_timer_handler(app, TimerKind.SUPPORT_OPENS, on_support_opens)
+    register_timer_handler(app, TimerKind.ACCESS_REPEAT, on_access_repeat)
+    register_timer_handler(app, TimerKind.ACK_REMINDER, on_ack_reminder)
+    register_timer_handler(app, TimerKind.ACK_DEADLINE, on_ack_deadline)

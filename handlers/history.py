@@ -22,6 +22,7 @@ from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
 from handlers.common import (
     CHATTER,
     NEW_MESSAGES,
@@ -236,7 +237,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("metricas", metricas, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("proveedor", proveedor, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("exportar", exportar, filters=NEW_MESSAGES))
-    register_timer_handler(app, reports.MONTHLY_REPORT_TIMER, monthly_report)
+    register_timer_handler(app, TimerKind.MONTHLY_REPORT, monthly_report)
     if app.job_queue is not None:
         # Runs once the job queue starts (after the stored timers are re-armed).
         app.job_queue.run_once(

@@ -15,6 +15,7 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
+from bot.vocab import LocalCause
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
 from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
 
@@ -35,7 +36,7 @@ async def local_cause(update: Update, context: Context) -> None:
                 incident_id=incident_id,
                 user_id=user_id,
                 is_admin=rt.is_admin(user_id),
-                cause=match[2],
+                cause=LocalCause(match[2]),
                 now=rt.clock.now(),
             )
     except Refused as refused:

@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backup import DAILY_BACKUP, schedule_daily_backup, take_daily_backup
+from bot.backup import schedule_daily_backup, take_daily_backup
 from bot.jobs import RUNTIME_KEY, register_timer_handler
 from bot.runtime import Runtime
 from bot.steps import current_step
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
 
 
 async def daily_backup(context: Any, session: AsyncSession, timer: DueTimer) -> None:
@@ -31,4 +32,4 @@ async def daily_backup(context: Any, session: AsyncSession, timer: DueTimer) -> 
 
 
 def register(app: Any) -> None:
-    register_timer_handler(app, DAILY_BACKUP, daily_backup)
+    register_timer_handler(app, TimerKind.DAILY_BACKUP, daily_backup)

@@ -11,9 +11,10 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.lifecycle import (
     prompt_of,
 )
+from bot.vocab import MessageKind
 from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
-from handlers.coordination import REFERENCE_PROMPT, reference_replied
-from handlers.validation import OVERRIDE_PROMPT, override_reason_replied
+from handlers.coordination import reference_replied
+from handlers.validation import override_reason_replied
 from models import IncidentMessage
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
@@ -32,9 +33,9 @@ async def replied(update: Update, context: Context) -> None:
     text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return
-    if prompt.kind == REFERENCE_PROMPT:
+    if prompt.kind == MessageKind.REFERENCE_PROMPT:
         await reference_replied(update, context, prompt.incident_id, text)
-    elif prompt.kind == OVERRIDE_PROMPT:
+    elif prompt.kind == MessageKind.OVERRIDE_PROMPT:
         await override_reason_replied(update, context, prompt.incident_id, text)
 
 

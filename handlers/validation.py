@@ -20,6 +20,7 @@ from bot.validation import (
     start_validation,
     validation_state,
 )
+from bot.vocab import MessageKind, validation_kind
 from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
     CHATTER,
@@ -38,8 +39,6 @@ from handlers.common import (
 START_DATA = re.compile(r"^va:(\d{1,9})$")
 ANSWER_DATA = re.compile(r"^vq:(\d{1,9}):(\d{1,4}):([yn])$")
 OVERRIDE_DATA = re.compile(r"^vo:(\d{1,9})$")
-VALIDATION = "validation"
-OVERRIDE_PROMPT = "override_prompt"
 
 
 def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
@@ -64,7 +63,7 @@ async def _refresh_requests(context: Context, state: ValidationState, still_open
             outbox.edit_card(
                 session,
                 incident_id=state.incident_id,
-                kind=f"{VALIDATION}:{state.round}",
+                kind=validation_kind(state.round),
                 chat_id=chat_id,
                 text=text,
                 markup=markup,
@@ -97,7 +96,7 @@ async def start_pressed(update: Update, context: Context) -> None:
         context,
         texts.validation_request(incident_id, state),
         validation_markup(state),
-        record=(incident_id, f"{VALIDATION}:{state.round}"),
+        record=(incident_id, validation_kind(state.round)),
     )
     await refresh_cards(context, incident_id)
 
@@ -165,7 +164,7 @@ async def override_pressed(update: Update, context: Context) -> None:
         texts.override_prompt(query.from_user.id, query.from_user.full_name, missing),
         ForceReply(selective=True),
         priority=CHATTER,
-        record=(incident_id, OVERRIDE_PROMPT),
+        record=(incident_id, MessageKind.OVERRIDE_PROMPT),
     )
 
 

@@ -14,6 +14,7 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
+from bot.vocab import Refusal, VoteChoice
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
     Context,
@@ -25,7 +26,6 @@ from handlers.common import (
     runtime,
 )
 from handlers.sector import ask_sector_later
-from models.incident import FAILS, WORKS
 
 VOTE_DATA = re.compile(r"^v:(\d{1,9}):([fw])$")
 
@@ -36,7 +36,7 @@ async def vote(update: Update, context: Context) -> None:
         return
     query, match = parsed
     rt = runtime(context)
-    choice = FAILS if match[2] == "f" else WORKS
+    choice = VoteChoice.FAILS if match[2] == "f" else VoteChoice.WORKS
     try:
         async with rt.session() as session:
             result = await cast_vote(
@@ -49,7 +49,7 @@ async def vote(update: Update, context: Context) -> None:
                 protocol=rt.protocol,
             )
     except Refused as refused:
-        if refused.reason == "closed":
+        if refused.reason == Refusal.CLOSED:
             await answer_query(query, texts.CLOSED_VOTE, alert=True)
         else:
             await answer_refusal(update, refused)
@@ -57,7 +57,7 @@ async def vote(update: Update, context: Context) -> None:
     if not result.changed:
         await answer_query(query, texts.VOTE_SAME)
         return
-    await answer_query(query, texts.VOTE_FAILS if choice == FAILS else texts.VOTE_WORKS)
+    await answer_query(query, texts.VOTE_NOTED[choice])
     await refresh_cards(context, result.incident_id)
     if result.became_general:
         await announce_outcome(context, await view_of(context, result.incident_id))

@@ -30,10 +30,6 @@ CLOSED = "closed"  # summary posted
 DISMISSED = "dismissed"  # local problem or false alarm
 OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED, IN_PROGRESS, VALIDATING)
 
-# Vote.choice values.
-FAILS = "fails"
-WORKS = "works"
-
 
 class Incident(Base):
     """One FLEXUS outage, from the first report to the all-clear (or dismissal)."""
@@ -51,7 +47,7 @@ class Incident(Base):
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    local_cause: Mapped[str | None] = mapped_column(String(32))
+    local_cause: Mapped[str | None] = mapped_column(String(32))  # a bot.vocab.LocalCause
     instruction: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -97,7 +93,7 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
-    choice: Mapped[str] = mapped_column(String(16))
+    choice: Mapped[str] = mapped_column(String(16))  # a bot.vocab.VoteChoice
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -110,7 +106,7 @@ class Event(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.EventKind
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -127,7 +123,7 @@ class IncidentMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.MessageKind
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

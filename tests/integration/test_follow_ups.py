@@ -15,12 +15,9 @@ from sqlalchemy import select
 from bot import allclear, coordination, incidents, timers, validation
 from bot.config import ConfigError, Protocol, load_protocol
 from bot.lifecycle import (
-    CONFIRMATION_TIMER,
-    EXPIRY_TIMER,
-    NUDGE_TIMER,
-    SUPPORT_OPENS_TIMER,
     Refused,
 )
+from bot.vocab import CHECKLIST_CAUSES, LocalCause, TimerKind, VoteChoice
 from models import Timer
 from models.incident import (
     CLOSED,
@@ -31,7 +28,6 @@ from models.incident import (
     RESOLVED,
     UNCONFIRMED,
     VALIDATING,
-    WORKS,
 )
 from tests.integration.steps import (
     CHAT,
@@ -80,7 +76,7 @@ async def deadline(
         (timer,) = [
             t
             for t in await timers.pending(session)
-            if t.incident_id == incident_id and t.kind == CONFIRMATION_TIMER
+            if t.incident_id == incident_id and t.kind == TimerKind.CONFIRMATION
         ]
         assert await timers.claim(session, timer_id=timer.id, now=when) is not None
         await session.commit()
@@ -162,7 +158,7 @@ async def test_unconfirmed_incident_expires_and_frees_the_slot(
     opened = await report(sessions, protocol, 1)
     incident_id = opened.incident_id
     assert await deadline(sessions, protocol, incident_id, at(5)) == UNCONFIRMED
-    assert await pending_of(sessions, incident_id) == [(EXPIRY_TIMER, at(5 + expected_minutes))]
+    assert await pending_of(sessions, incident_id) == [(TimerKind.EXPIRY, at(5 + expected_minutes))]
 
     # Still open: somebody else reporting now joins it.
     assert (await load(sessions, incident_id)).open_slot == 1
@@ -171,10 +167,10 @@ async def test_unconfirmed_incident_expires_and_frees_the_slot(
     incident = await load(sessions, incident_id)
     assert (incident.status, incident.local_cause, incident.open_slot) == (
         DISMISSED,
-        incidents.EXPIRED,
+        LocalCause.EXPIRED,
         None,
     )
-    assert incidents.EXPIRED == "expired"
+    assert LocalCause.EXPIRED == "expired"
     assert (incident.closed_at, incident.closed_by) == (at(5 + expected_minutes), None)
     assert await pending_of(sessions, incident_id) == []
     assert ("expired", None, None) in await events(sessions, incident_id)
@@ -198,16 +194,16 @@ async def test_probably_local_incident_expires_too(sessions: Sessions, protocol:
         incident_id=incident_id,
         person=person(2),
         chat_sector="Administración",
-        choice=WORKS,
+        choice=VoteChoice.WORKS,
         now=at(1),
         protocol=protocol,
     )
     assert await deadline(sessions, protocol, incident_id, at(5)) == PROBABLY_LOCAL
-    assert await pending_of(sessions, incident_id) == [(EXPIRY_TIMER, at(65))]
+    assert await pending_of(sessions, incident_id) == [(TimerKind.EXPIRY, at(65))]
 
     assert await expire(sessions, incident_id, at(65)) is True
     incident = await load(sessions, incident_id)
-    assert (incident.status, incident.local_cause) == (DISMISSED, incidents.EXPIRED)
+    assert (incident.status, incident.local_cause) == (DISMISSED, LocalCause.EXPIRED)
     assert await expire(sessions, incident_id, at(66)) is False
 
 
@@ -223,10 +219,10 @@ async def test_escalating_first_cancels_the_expiry(sessions: Sessions, protocol:
         now=at(10),
         protocol=protocol,
     )
-    assert [row[0] for row in await timer_rows(sessions, incident_id, EXPIRY_TIMER)] == [
+    assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.EXPIRY)] == [
         "cancelled"
     ]
-    assert [k for k, _ in await pending_of(sessions, incident_id)] == [NUDGE_TIMER]
+    assert [k for k, _ in await pending_of(sessions, incident_id)] == [TimerKind.NUDGE]
 
     assert await expire(sessions, incident_id, at(65)) is False
     incident = await load(sessions, incident_id)
@@ -239,7 +235,7 @@ async def test_reporter_dismisses_as_works_before_expiry(
 ) -> None:
     incident_id = (await report(sessions, protocol, 1)).incident_id
     assert await deadline(sessions, protocol, incident_id, at(5)) == UNCONFIRMED
-    assert "works" in incidents.LOCAL_CAUSES
+    assert "works" in CHECKLIST_CAUSES
     await call(
         sessions,
         incidents.dismiss_as_local,
@@ -257,7 +253,7 @@ async def test_reporter_dismisses_as_works_before_expiry(
         None,
     )
     assert await pending_of(sessions, incident_id) == []
-    assert [row[0] for row in await timer_rows(sessions, incident_id, EXPIRY_TIMER)] == [
+    assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.EXPIRY)] == [
         "cancelled"
     ]
     assert await expire(sessions, incident_id, at(65)) is False
@@ -283,13 +279,13 @@ async def test_nudge_waits_for_support_to_open(
 ) -> None:
     assert protocol.deadlines.coordinator_reminder_minutes == 20
     incident_id = await general_incident(sessions, protocol, when=when)
-    nudges = await timer_rows(sessions, incident_id, NUDGE_TIMER)
+    nudges = await timer_rows(sessions, incident_id, TimerKind.NUDGE)
     assert [(status, due) for status, due, _ in nudges] == [("pending", nudge_due)]
 
     # A claim while still closed keeps the reminder at the opening, not 20 minutes later.
     await claim(sessions, protocol, incident_id, 3, when + timedelta(minutes=5))
     pending_nudges = [
-        due for kind, due in await pending_of(sessions, incident_id) if kind == NUDGE_TIMER
+        due for kind, due in await pending_of(sessions, incident_id) if kind == TimerKind.NUDGE
     ]
     expected = max(nudge_due, when + timedelta(minutes=25))
     assert pending_nudges == [expected]
@@ -306,11 +302,11 @@ async def test_claim_while_closed_schedules_the_opening_reminder_once(
     opening = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)  # Wednesday 08:00 local
 
     incident_id = await general_incident(sessions, protocol, when=open_instant)
-    assert await timer_rows(sessions, incident_id, SUPPORT_OPENS_TIMER) == []
+    assert await timer_rows(sessions, incident_id, TimerKind.SUPPORT_OPENS) == []
 
     result = await claim(sessions, protocol, incident_id, 3, closed_instant)
     assert (result.coordinator_id, result.already_yours) == (3, False)
-    assert await timer_rows(sessions, incident_id, SUPPORT_OPENS_TIMER) == [
+    assert await timer_rows(sessions, incident_id, TimerKind.SUPPORT_OPENS) == [
         ("pending", opening, {})
     ]
 
@@ -341,7 +337,7 @@ async def test_claim_while_closed_schedules_the_opening_reminder_once(
         )
         == "Persona 1"
     )
-    assert await timer_rows(sessions, incident_id, SUPPORT_OPENS_TIMER) == [
+    assert await timer_rows(sessions, incident_id, TimerKind.SUPPORT_OPENS) == [
         ("pending", opening, {})
     ]
 
@@ -350,8 +346,8 @@ async def test_claim_while_closed_schedules_the_opening_reminder_once(
         sessions, protocol, incident_id, 1, None, at(10, closed_instant)
     )
     assert contacted.first and contacted.incident.status == IN_PROGRESS
-    assert [k for k, _ in await pending_of(sessions, incident_id)] == [NUDGE_TIMER]
-    assert [row[0] for row in await timer_rows(sessions, incident_id, SUPPORT_OPENS_TIMER)] == [
+    assert [k for k, _ in await pending_of(sessions, incident_id)] == [TimerKind.NUDGE]
+    assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.SUPPORT_OPENS)] == [
         "cancelled"
     ]
 
@@ -367,7 +363,7 @@ async def test_contacting_support_at_night_without_a_claim_leaves_no_opening_rem
     contacted = await contact_support(sessions, protocol, incident_id, 3, "G-1", closed_instant)
     assert contacted.first
     assert contacted.incident.coordinator_id == 3
-    assert SUPPORT_OPENS_TIMER not in [k for k, _ in await pending_of(sessions, incident_id)]
+    assert TimerKind.SUPPORT_OPENS not in [k for k, _ in await pending_of(sessions, incident_id)]
 
 
 # --- 4. contact_support's result --------------------------------------------------------------
@@ -404,15 +400,15 @@ async def test_contacting_support_while_confirming_cancels_the_confirmation_time
     sessions: Sessions, protocol: Protocol
 ) -> None:
     incident_id = (await report(sessions, protocol, 1)).incident_id
-    assert await pending_of(sessions, incident_id) == [(CONFIRMATION_TIMER, at(5))]
+    assert await pending_of(sessions, incident_id) == [(TimerKind.CONFIRMATION, at(5))]
 
     contacted = await contact_support(sessions, protocol, incident_id, 1, None, at(2))
     assert contacted.first is True
     assert (contacted.incident.status, contacted.incident.coordinator_id) == (IN_PROGRESS, 1)
-    assert [row[0] for row in await timer_rows(sessions, incident_id, CONFIRMATION_TIMER)] == [
+    assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.CONFIRMATION)] == [
         "cancelled"
     ]
-    assert await pending_of(sessions, incident_id) == [(NUDGE_TIMER, at(22))]
+    assert await pending_of(sessions, incident_id) == [(TimerKind.NUDGE, at(22))]
     # The deadline, had it fired anyway, changes nothing.
     assert (
         await call(
@@ -467,9 +463,9 @@ async def test_coordinator_confirms_access_when_gerencia_has_no_telegram_id(
         at(4),
         "AnyDesk",
     )
-    assert [
-        row[0] for row in await timer_rows(sessions, incident_id, coordination.ACCESS_TIMER)
-    ] == ["cancelled"]
+    assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.ACCESS_REPEAT)] == [
+        "cancelled"
+    ]
     twice = await refusal(
         sessions,
         coordination.grant_access,
@@ -591,13 +587,13 @@ async def test_validation_start_stops_the_access_repeats(
     )
     assert access_round.round == 0
     repeat = protocol.deadlines.access_repeat_minutes
-    assert await timer_rows(sessions, incident_id, coordination.ACCESS_TIMER) == [
+    assert await timer_rows(sessions, incident_id, TimerKind.ACCESS_REPEAT) == [
         ("pending", at(2 + repeat), {"round": 1})
     ]
 
     state = await start_validation(sessions, protocol, incident_id, 3, at(3))
     assert state.round == 1
-    assert await timer_rows(sessions, incident_id, coordination.ACCESS_TIMER) == [
+    assert await timer_rows(sessions, incident_id, TimerKind.ACCESS_REPEAT) == [
         ("cancelled", at(2 + repeat), {"round": 1})
     ]
 
@@ -611,7 +607,7 @@ async def test_validation_start_stops_the_access_repeats(
     )
     assert due is None
     assert "access_reminder" not in [e[0] for e in await events(sessions, incident_id)]
-    assert coordination.ACCESS_TIMER not in [k for k, _ in await pending_of(sessions, incident_id)]
+    assert TimerKind.ACCESS_REPEAT not in [k for k, _ in await pending_of(sessions, incident_id)]
 
 
 # --- 8. validation closes once complete --------------------------------------------------------

@@ -16,15 +16,14 @@ from bot.lifecycle import (
 )
 from bot.people import Person
 from bot.views import incident_view
+from bot.vocab import VoteChoice
 from models import Event, Incident, Report, Timer, Vote
 from models.incident import (
     CONFIRMING,
     DISMISSED,
-    FAILS,
     GENERAL,
     PROBABLY_LOCAL,
     UNCONFIRMED,
-    WORKS,
 )
 
 T0 = datetime(2026, 11, 24, 11, 42, tzinfo=UTC)  # 08:42 in Córdoba
@@ -94,7 +93,7 @@ async def test_first_report_opens_and_schedules_the_confirmation_deadline(
         pending = await timers.pending(session)
         votes = (await session.scalars(select(Vote))).all()
     assert [(t.kind, t.due_at) for t in pending] == [("confirmation", T0 + timedelta(minutes=5))]
-    assert [(v.user_id, v.choice) for v in votes] == [(1, FAILS)]
+    assert [(v.user_id, v.choice) for v in votes] == [(1, VoteChoice.FAILS)]
     assert await status(sessions, result.incident_id) == CONFIRMING
 
 
@@ -123,7 +122,7 @@ async def test_fifty_simultaneous_reports_make_exactly_one_incident(
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 1
         affected = await session.scalar(
-            select(func.count()).select_from(Vote).where(Vote.choice == FAILS)
+            select(func.count()).select_from(Vote).where(Vote.choice == VoteChoice.FAILS)
         )
         assert affected == 50
         assert await session.scalar(select(func.count()).select_from(Report)) == 50
@@ -137,7 +136,9 @@ async def test_two_sectors_make_it_general_even_with_one_person_each(
     sessions: Sessions, protocol: Protocol
 ) -> None:
     first = await report(sessions, protocol, 1, sector="Caja")
-    result = await vote(sessions, protocol, 2, FAILS, first.incident_id, sector="Presupuestos")
+    result = await vote(
+        sessions, protocol, 2, VoteChoice.FAILS, first.incident_id, sector="Presupuestos"
+    )
     assert result.became_general
 
 
@@ -145,9 +146,9 @@ async def test_votes_are_one_per_person_and_changeable(
     sessions: Sessions, protocol: Protocol
 ) -> None:
     first = await report(sessions, protocol, 1)
-    assert (await vote(sessions, protocol, 2, WORKS, first.incident_id)).changed
-    assert not (await vote(sessions, protocol, 2, WORKS, first.incident_id)).changed
-    changed = await vote(sessions, protocol, 2, FAILS, first.incident_id)
+    assert (await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id)).changed
+    assert not (await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id)).changed
+    changed = await vote(sessions, protocol, 2, VoteChoice.FAILS, first.incident_id)
     assert changed.changed and changed.became_general
     async with sessions() as session:
         view = await incident_view(session, first.incident_id, protocol)
@@ -159,7 +160,7 @@ async def test_deadline_probably_local_when_others_say_it_works(
     sessions: Sessions, protocol: Protocol
 ) -> None:
     first = await report(sessions, protocol, 1)
-    await vote(sessions, protocol, 2, WORKS, first.incident_id, sector="Administración")
+    await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id, sector="Administración")
     async with sessions() as session:
         outcome = await incidents.confirmation_deadline(
             session, incident_id=first.incident_id, now=T0 + timedelta(minutes=5), protocol=protocol
@@ -223,7 +224,7 @@ async def test_local_cause_dismisses_and_frees_the_slot(
         timer_states = (await session.scalars(select(Timer.status))).all()
     assert timer_states == ["cancelled"]
     with pytest.raises(Refused) as refused:
-        await vote(sessions, protocol, 3, FAILS, first.incident_id)
+        await vote(sessions, protocol, 3, VoteChoice.FAILS, first.incident_id)
     assert refused.value.reason == "closed"
     second = await report(sessions, protocol, 4)
     assert second.opened and second.incident_id != first.incident_id
@@ -273,7 +274,7 @@ async def test_a_vote_after_general_does_not_reclassify(
 ) -> None:
     first = await report(sessions, protocol, 1, sector="Caja")
     assert (
-        await vote(sessions, protocol, 2, FAILS, first.incident_id, "Presupuestos")
+        await vote(sessions, protocol, 2, VoteChoice.FAILS, first.incident_id, "Presupuestos")
     ).became_general
     statements: list[str] = []
 
@@ -282,7 +283,9 @@ async def test_a_vote_after_general_does_not_reclassify(
 
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:
-        result = await vote(sessions, protocol, 3, FAILS, first.incident_id, "Atención al cliente")
+        result = await vote(
+            sessions, protocol, 3, VoteChoice.FAILS, first.incident_id, "Atención al cliente"
+        )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
     assert not result.became_general

@@ -14,14 +14,13 @@ from bot import allclear, coordination, incidents, timers, validation
 from bot.config import Protocol
 from bot.db import make_engine, make_session_factory
 from bot.lifecycle import (
-    NUDGE_TIMER,
-    SUPPORT_OPENS_TIMER,
     Refused,
 )
 from bot.people import Person, mark_private_chat
 from bot.support_window import support_status_at
+from bot.vocab import CheckState, TimerKind, VoteChoice
 from models import Incident, Timer
-from models.incident import CLOSED, FAILS, GENERAL, IN_PROGRESS, RESOLVED, VALIDATING
+from models.incident import CLOSED, GENERAL, IN_PROGRESS, RESOLVED, VALIDATING
 from tests.integration.steps import (
     CHAT,
     T0,
@@ -323,7 +322,7 @@ async def test_contacting_support_makes_the_caller_coordinator_and_keeps_the_ref
     # Each step pushed the "¿Novedades?" reminder a full interval away: one pending, from the last.
     reminder = protocol.deadlines.coordinator_reminder_minutes
     assert [(t.kind, t.due_at) for t in await pending_of(sessions, incident_id)] == [
-        (NUDGE_TIMER, at(9 + reminder))
+        (TimerKind.NUDGE, at(9 + reminder))
     ]
 
 
@@ -357,16 +356,18 @@ async def test_general_while_support_is_closed_waits_for_the_opening(
     pending = await pending_of(sessions, incident_id)
     # Nobody can act while support is closed: "¿Novedades?" waits until it has been open a while.
     assert sorted((t.kind, t.due_at) for t in pending) == sorted(
-        [(NUDGE_TIMER, opening + reminder), (SUPPORT_OPENS_TIMER, opening)]
+        [(TimerKind.NUDGE, opening + reminder), (TimerKind.SUPPORT_OPENS, opening)]
     )
 
     # Someone calls at the opening: no more waiting for it.
     await contact_support(sessions, protocol, incident_id, 7, None, opening)
     assert [(t.kind, t.due_at) for t in await pending_of(sessions, incident_id)] == [
-        (NUDGE_TIMER, opening + reminder)
+        (TimerKind.NUDGE, opening + reminder)
     ]
     support_timers = [
-        row[1] for row in await timer_rows(sessions, incident_id) if row[0] == SUPPORT_OPENS_TIMER
+        row[1]
+        for row in await timer_rows(sessions, incident_id)
+        if row[0] == TimerKind.SUPPORT_OPENS
     ]
     assert support_timers == ["cancelled"]
 
@@ -375,7 +376,7 @@ async def test_general_while_support_is_open_does_not_wait(
     sessions: Sessions, protocol: Protocol
 ) -> None:
     incident_id = await general_incident(sessions, protocol)
-    assert [t.kind for t in await pending_of(sessions, incident_id)] == [NUDGE_TIMER]
+    assert [t.kind for t in await pending_of(sessions, incident_id)] == [TimerKind.NUDGE]
 
 
 # --- 5. server access --------------------------------------------------------------------------
@@ -391,9 +392,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
 
     async def access_timers() -> list[timers.DueTimer]:
         return [
-            t
-            for t in await pending_of(sessions, incident_id)
-            if t.kind == coordination.ACCESS_TIMER
+            t for t in await pending_of(sessions, incident_id) if t.kind == TimerKind.ACCESS_REPEAT
         ]
 
     async def due(round_number: int, when: datetime) -> coordination.AccessRound | None:
@@ -491,7 +490,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
     access_states = [
         status
         for kind, status, _, _ in await timer_rows(sessions, incident_id)
-        if kind == coordination.ACCESS_TIMER
+        if kind == TimerKind.ACCESS_REPEAT
     ]
     assert access_states == ["fired", "fired", "fired", "cancelled"]
     incident = await load(sessions, incident_id)
@@ -571,8 +570,8 @@ async def test_validation_rounds_until_every_sector_confirms(
     state = await start_validation(sessions, protocol, incident_id, 3, at(10))
     assert state.round == 1 and not state.validated
     assert [(c.sector, c.state, c.by) for c in state.checks] == [
-        ("Caja", validation.PENDING, None),
-        ("Administración", validation.PENDING, None),
+        ("Caja", CheckState.PENDING, None),
+        ("Administración", CheckState.PENDING, None),
     ]
     assert state.missing == ["Caja", "Administración"]
     assert (await load(sessions, incident_id)).status == VALIDATING
@@ -610,7 +609,7 @@ async def test_validation_rounds_until_every_sector_confirms(
     # Support fixes it again; a new round starts from scratch.
     state = await start_validation(sessions, protocol, incident_id, 3, at(20))
     assert state.round == 2
-    assert [c.state for c in state.checks] == [validation.PENDING, validation.PENDING]
+    assert [c.state for c in state.checks] == [CheckState.PENDING, CheckState.PENDING]
     stale = await refusal(
         sessions,
         validation.answer_validation,
@@ -650,8 +649,8 @@ async def test_validation_rounds_until_every_sector_confirms(
         state = await validation.validation_state(session, incident, protocol)
     assert state.validated and state.missing == []
     assert [(c.sector, c.state, c.by) for c in state.checks] == [
-        ("Caja", validation.WORKS, "Persona 1"),
-        ("Administración", validation.WORKS, "Persona 2"),
+        ("Caja", CheckState.WORKS, "Persona 1"),
+        ("Administración", CheckState.WORKS, "Persona 2"),
     ]
     kinds = [
         (kind, detail)
@@ -785,7 +784,7 @@ async def test_all_clear_acknowledgements_and_summary(
         incident_id=incident_id,
         person=person(2),
         chat_sector="Administración",
-        choice=FAILS,
+        choice=VoteChoice.FAILS,
         now=at(1),
         protocol=protocol,
     )
@@ -868,8 +867,8 @@ async def test_all_clear_acknowledgements_and_summary(
     deadlines = protocol.deadlines
     assert sorted((t.kind, t.due_at) for t in await pending_of(sessions, incident_id)) == sorted(
         [
-            (allclear.ACK_REMINDER_TIMER, at(33 + deadlines.ack_reminder_minutes)),
-            (allclear.ACK_DEADLINE_TIMER, at(33 + deadlines.ack_max_minutes)),
+            (TimerKind.ACK_REMINDER, at(33 + deadlines.ack_reminder_minutes)),
+            (TimerKind.ACK_DEADLINE, at(33 + deadlines.ack_max_minutes)),
         ]
     )
 
@@ -994,8 +993,8 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
             pending = {t.kind: t for t in await timers.pending(session)}
     finally:
         await restarted.dispose()
-    assert sorted(pending) == [allclear.ACK_DEADLINE_TIMER, allclear.ACK_REMINDER_TIMER]
-    reminder, deadline = pending[allclear.ACK_REMINDER_TIMER], pending[allclear.ACK_DEADLINE_TIMER]
+    assert sorted(pending) == [TimerKind.ACK_DEADLINE, TimerKind.ACK_REMINDER]
+    reminder, deadline = pending[TimerKind.ACK_REMINDER], pending[TimerKind.ACK_DEADLINE]
     assert reminder.due_at == at(20 + protocol.deadlines.ack_reminder_minutes)
     assert deadline.due_at == at(20 + protocol.deadlines.ack_max_minutes)
 
@@ -1009,7 +1008,7 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
     fired = await claim_timer(sessions, deadline.id, deadline.due_at)
     assert fired == timers.DueTimer(
         id=deadline.id,
-        kind=allclear.ACK_DEADLINE_TIMER,
+        kind=TimerKind.ACK_DEADLINE,
         incident_id=incident_id,
         due_at=deadline.due_at,
         payload={},
@@ -1031,9 +1030,9 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
         if kind.startswith("ack")
     ]
     assert ack_timers == [
-        (allclear.ACK_REMINDER_TIMER, "cancelled"),
-        (allclear.ACK_DEADLINE_TIMER, "fired"),
-        (allclear.ACK_REMINDER_TIMER, "cancelled"),
+        (TimerKind.ACK_REMINDER, "cancelled"),
+        (TimerKind.ACK_DEADLINE, "fired"),
+        (TimerKind.ACK_REMINDER, "cancelled"),
     ]
     # The cancelled reminder can no longer be claimed, and would find nothing to do anyway.
     assert await claim_timer(sessions, reminder.id, reminder.due_at) is None

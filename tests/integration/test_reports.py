@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot import allclear, coordination, export, incidents, reports, texts, validation
 from bot.config import Protocol
 from bot.reports import GENERAL, LOCAL, month, year
+from bot.vocab import TimerKind
 from models import Timer
 from tests.integration.report_fixture import TZ, local, store_incidents
 from tests.integration.steps import Sessions, at, call, claim, person, report
@@ -322,7 +323,7 @@ async def test_one_monthly_report_timer_while_on_none_while_off(
     async def timers_of_kind() -> list[tuple[str, object]]:
         async with sessions() as session:
             rows = await session.scalars(
-                select(Timer).where(Timer.kind == reports.MONTHLY_REPORT_TIMER).order_by(Timer.id)
+                select(Timer).where(Timer.kind == TimerKind.MONTHLY_REPORT).order_by(Timer.id)
             )
             return [(t.status, t.due_at) for t in rows.all()]
 
