@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
@@ -12,6 +10,7 @@ from bot.coordination import AccessRound, grant_access, request_access
 from bot.lifecycle import (
     Refused,
 )
+from handlers import buttons
 from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
     CRITICAL,
@@ -24,18 +23,11 @@ from handlers.common import (
     send,
 )
 
-REQUEST_DATA = re.compile(r"^ax:(\d{1,9})$")
-GRANT_DATA = re.compile(r"^ag:(\d{1,9}):(\d)$")
-
 
 def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [
-                InlineKeyboardButton(
-                    texts.granted_button(tool), callback_data=f"ag:{incident_id}:{i}"
-                )
-            ]
+            [buttons.GrantAccess(incident_id, i).key(texts.granted_button(tool))]
             for i, tool in enumerate(tools)
         ]
     )
@@ -81,11 +73,11 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
 
 
 async def request_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, REQUEST_DATA)
+    parsed = await parse_button(update, context, buttons.RequestAccess)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     try:
         async with rt.session() as session:
             access = await request_access(
@@ -106,16 +98,16 @@ async def request_pressed(update: Update, context: Context) -> None:
 
 
 async def granted_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, GRANT_DATA)
+    parsed = await parse_button(update, context, buttons.GrantAccess)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     tools = rt.protocol.access.remote_tools
-    if int(match[2]) >= len(tools):
+    if pressed.tool >= len(tools):
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
-    tool = tools[int(match[2])]
+    tool = tools[pressed.tool]
     try:
         async with rt.session() as session:
             name = await grant_access(
@@ -153,5 +145,5 @@ async def repeat_request(context: Context, access: AccessRound) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(request_pressed, pattern=r"^ax:"))
-    app.add_handler(CallbackQueryHandler(granted_pressed, pattern=r"^ag:"))
+    app.add_handler(CallbackQueryHandler(request_pressed, pattern=buttons.RequestAccess.pattern()))
+    app.add_handler(CallbackQueryHandler(granted_pressed, pattern=buttons.GrantAccess.pattern()))

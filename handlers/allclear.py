@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import outbox, texts
@@ -20,6 +20,7 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.vocab import MessageKind
+from handlers import buttons
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
     CRITICAL,
@@ -39,25 +40,21 @@ from handlers.common import (
 )
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
-RESTART_DATA = re.compile(r"^rs:(\d{1,9}):([yn])$")
-ACK_DATA = re.compile(r"^ok:(\d{1,9})$")
 
 
 def restart_markup(incident_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.BUTTON_RESTART_YES, callback_data=f"rs:{incident_id}:y"),
-                InlineKeyboardButton(texts.BUTTON_RESTART_NO, callback_data=f"rs:{incident_id}:n"),
+                buttons.RestartAnswer(incident_id, restart=True).key(texts.BUTTON_RESTART_YES),
+                buttons.RestartAnswer(incident_id, restart=False).key(texts.BUTTON_RESTART_NO),
             ]
         ]
     )
 
 
 def ack_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.BUTTON_ACK, callback_data=f"ok:{incident_id}")]]
-    )
+    return InlineKeyboardMarkup([[buttons.Acknowledge(incident_id).key(texts.BUTTON_ACK)]])
 
 
 async def resuelto(update: Update, context: Context) -> None:
@@ -83,11 +80,11 @@ async def resuelto(update: Update, context: Context) -> None:
 
 
 async def restart_answered(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, RESTART_DATA)
+    parsed = await parse_button(update, context, buttons.RestartAnswer)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     # Privately only to current members: asked before the step takes the database (Telegram is
     # asked for anyone not seen lately), so the step never waits on the network.
     async with rt.read_session() as session:
@@ -100,7 +97,7 @@ async def restart_answered(update: Update, context: Context) -> None:
                 incident_id=incident_id,
                 user_id=query.from_user.id,
                 is_admin=rt.is_admin(query.from_user.id),
-                restart_session=match[2] == "y",
+                restart_session=pressed.restart,
                 now=rt.clock.now(),
                 protocol=rt.protocol,
             )
@@ -135,11 +132,11 @@ async def restart_answered(update: Update, context: Context) -> None:
 
 
 async def acknowledged(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ACK_DATA)
+    parsed = await parse_button(update, context, buttons.Acknowledge)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     try:
         async with rt.session() as session:
             result = await acknowledge(
@@ -173,5 +170,5 @@ async def publish_summary(context: Context, data: Summary) -> None:
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
-    app.add_handler(CallbackQueryHandler(restart_answered, pattern=r"^rs:"))
-    app.add_handler(CallbackQueryHandler(acknowledged, pattern=r"^ok:"))
+    app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
+    app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))

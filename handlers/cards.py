@@ -10,52 +10,51 @@ from bot import outbox, texts
 from bot.coordination import coordinator_contact
 from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
-from bot.vocab import LocalCause, MessageKind
+from bot.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind
+from handlers import buttons
 from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 
 ALERT = MessageKind.ALERT
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
-
-
 def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:
     return [
-        _button(texts.BUTTON_FAILS, f"v:{incident_id}:f"),
-        _button(texts.BUTTON_WORKS, f"v:{incident_id}:w"),
+        buttons.Vote(incident_id, choice).key(label) for choice, label in texts.VOTE_BUTTONS.items()
     ]
 
 
 def claim_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(texts.BUTTON_CLAIM, f"y:{incident_id}")]])
+    return InlineKeyboardMarkup([[buttons.Claim(incident_id).key(texts.BUTTON_CLAIM)]])
 
 
 def panel_markup(incident_id: int) -> InlineKeyboardMarkup:
     """The coordinator's next steps, in protocol order."""
     return InlineKeyboardMarkup(
         [
-            [_button(texts.BUTTON_CONTACTED, f"sc:{incident_id}")],
-            [_button(texts.BUTTON_ACCESS, f"ax:{incident_id}")],
-            [_button(texts.BUTTON_VALIDATE, f"va:{incident_id}")],
-            [_button(texts.BUTTON_HANDOVER, f"ho:{incident_id}")],
+            [buttons.Contacted(incident_id).key(texts.BUTTON_CONTACTED)],
+            [buttons.RequestAccess(incident_id).key(texts.BUTTON_ACCESS)],
+            [buttons.StartValidation(incident_id).key(texts.BUTTON_VALIDATE)],
+            [buttons.HandoverMenu(incident_id).key(texts.BUTTON_HANDOVER)],
         ]
     )
 
 
 def local_markup(incident_id: int) -> InlineKeyboardMarkup:
     causes = [
-        [_button(label, f"l:{incident_id}:{cause}")] for cause, label in texts.CHECK_BUTTONS.items()
+        [buttons.FoundLocalCause(incident_id, cause).key(texts.CHECK_BUTTONS[cause])]
+        for cause in CHECKLIST_CAUSES
     ]
-    return InlineKeyboardMarkup([*causes, [_button(texts.BUTTON_STILL_FAILS, f"e:{incident_id}")]])
+    still_fails = buttons.Escalate(incident_id).key(texts.BUTTON_STILL_FAILS)
+    return InlineKeyboardMarkup([*causes, [still_fails]])
 
 
 def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
+    works = buttons.FoundLocalCause(incident_id, LocalCause.WORKS)
     return InlineKeyboardMarkup(
         [
-            [_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")],
-            [_button(texts.CHECK_BUTTONS[LocalCause.WORKS], f"l:{incident_id}:works")],
+            [buttons.Escalate(incident_id).key(texts.BUTTON_ESCALATE)],
+            [works.key(texts.CHECK_BUTTONS[LocalCause.WORKS])],
         ]
     )
 
@@ -91,7 +90,7 @@ def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
     # Once support works on it, the card shows the step the team is in: no more votes.
     rows = [vote_buttons(view.id)] if view.asks_for_votes else []
     if view.coordinator_id is None and view.status in (GENERAL, IN_PROGRESS, VALIDATING):
-        rows.append([_button(texts.BUTTON_CLAIM, f"y:{view.id}")])
+        rows.append([buttons.Claim(view.id).key(texts.BUTTON_CLAIM)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
@@ -21,6 +20,7 @@ from bot.outbox import CHATTER, CRITICAL, NEWS
 from bot.people import Person, touch_member
 from bot.runtime import Runtime
 from bot.steps import current_step
+from handlers.buttons import Button
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -220,18 +220,21 @@ async def answer_query(query: CallbackQuery, text: str | None = None, alert: boo
         step.after_commit(answer)
 
 
+B = TypeVar("B", bound=Button)
+
+
 async def parse_button(
-    update: Update, context: Context, pattern: re.Pattern[str]
-) -> tuple[CallbackQuery, re.Match[str]] | None:
+    update: Update, context: Context, button: type[B]
+) -> tuple[CallbackQuery, B] | None:
     """The pressed button and its validated data; anything else is answered and dropped."""
     query = update.callback_query
     if query is None or not await allowed_button(update, context):
         return None
-    match = pattern.match(query.data or "")
-    if match is None:
+    pressed = button.parse(query.data)
+    if pressed is None:
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return None
-    return query, match
+    return query, pressed
 
 
 async def answer_refusal(update: Update, refused: Refused) -> None:

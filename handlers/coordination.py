@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -15,6 +15,7 @@ from bot.lifecycle import (
     open_incident_id,
 )
 from bot.vocab import MessageKind, Refusal
+from handlers import buttons
 from handlers.cards import (
     broadcast,
     opening_text,
@@ -39,19 +40,15 @@ from handlers.common import (
     send,
 )
 
-CLAIM_DATA = re.compile(r"^y:(\d{1,9})$")
-CONTACTED_DATA = re.compile(r"^sc:(\d{1,9})$")
-HANDOVER_MENU_DATA = re.compile(r"^ho:(\d{1,9})$")
-HANDOVER_TO_DATA = re.compile(r"^hu:(\d{1,9}):(\d{1,15})$")
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
 
 
 async def claim_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, CLAIM_DATA)
+    parsed = await parse_button(update, context, buttons.Claim)
     if parsed is None or update.effective_chat is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     try:
         async with rt.session() as session:
             result = await claim(
@@ -119,11 +116,11 @@ async def _record_contact(
 
 
 async def contacted_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, CONTACTED_DATA)
+    parsed = await parse_button(update, context, buttons.Contacted)
     if parsed is None or update.effective_chat is None:
         return
-    query, match = parsed
-    incident_id = int(match[1])
+    query, pressed = parsed
+    incident_id = pressed.incident_id
     if not await _record_contact(update, context, incident_id, None):
         return
     await answer_query(query, texts.DONE)
@@ -161,11 +158,11 @@ async def reference_replied(update: Update, context: Context, incident_id: int, 
 
 
 async def handover_menu(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, HANDOVER_MENU_DATA)
+    parsed = await parse_button(update, context, buttons.HandoverMenu)
     if parsed is None or update.effective_chat is None:
         return
-    query, match = parsed
-    rt, incident_id, user_id = runtime(context), int(match[1]), query.from_user.id
+    query, pressed = parsed
+    rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
     try:
         async with rt.session() as session:
             people = await handover_candidates(
@@ -178,10 +175,7 @@ async def handover_menu(update: Update, context: Context) -> None:
         await answer_query(query, texts.NOBODY_TO_HAND_OVER, alert=True)
         return
     await answer_query(query)
-    rows = [
-        [InlineKeyboardButton(name[:40], callback_data=f"hu:{incident_id}:{user_id}")]
-        for user_id, name in people
-    ]
+    rows = [[buttons.HandoverTo(incident_id, user_id).key(name[:40])] for user_id, name in people]
     await send(
         context,
         update.effective_chat.id,
@@ -192,11 +186,11 @@ async def handover_menu(update: Update, context: Context) -> None:
 
 
 async def handover_chosen(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, HANDOVER_TO_DATA)
+    parsed = await parse_button(update, context, buttons.HandoverTo)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     # From a private chat, keep the group where the case was claimed for the new coordinator.
     chat = update.effective_chat
     chat_id = None if chat is None or chat.type == ChatType.PRIVATE else chat.id
@@ -207,7 +201,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
                 incident_id=incident_id,
                 user_id=query.from_user.id,
                 is_admin=rt.is_admin(query.from_user.id),
-                to_user_id=int(match[2]),
+                to_user_id=pressed.user_id,
                 chat_id=chat_id,
                 now=rt.clock.now(),
                 protocol=rt.protocol,
@@ -225,8 +219,8 @@ async def handover_chosen(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(claim_pressed, pattern=r"^y:"))
-    app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=r"^sc:"))
-    app.add_handler(CallbackQueryHandler(handover_menu, pattern=r"^ho:"))
-    app.add_handler(CallbackQueryHandler(handover_chosen, pattern=r"^hu:"))
+    app.add_handler(CallbackQueryHandler(claim_pressed, pattern=buttons.Claim.pattern()))
+    app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=buttons.Contacted.pattern()))
+    app.add_handler(CallbackQueryHandler(handover_menu, pattern=buttons.HandoverMenu.pattern()))
+    app.add_handler(CallbackQueryHandler(handover_chosen, pattern=buttons.HandoverTo.pattern()))
     app.add_handler(CommandHandler("contactado", contactado_command, filters=NEW_MESSAGES))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
@@ -15,20 +13,17 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
-from bot.vocab import LocalCause
+from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
 from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
 
-CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power|works)$")
-ESCALATE_DATA = re.compile(r"^e:(\d{1,9})$")
-
 
 async def local_cause(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, CAUSE_DATA)
+    parsed = await parse_button(update, context, buttons.FoundLocalCause)
     if parsed is None:
         return
-    query, match = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
+    query, pressed = parsed
+    rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
     try:
         async with rt.session() as session:
             await dismiss_as_local(
@@ -36,7 +31,7 @@ async def local_cause(update: Update, context: Context) -> None:
                 incident_id=incident_id,
                 user_id=user_id,
                 is_admin=rt.is_admin(user_id),
-                cause=LocalCause(match[2]),
+                cause=pressed.cause,
                 now=rt.clock.now(),
             )
     except Refused as refused:
@@ -48,11 +43,11 @@ async def local_cause(update: Update, context: Context) -> None:
 
 
 async def escalate_anyway(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ESCALATE_DATA)
+    parsed = await parse_button(update, context, buttons.Escalate)
     if parsed is None:
         return
-    query, match = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
+    query, pressed = parsed
+    rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
     try:
         async with rt.session() as session:
             moved = await escalate(
@@ -73,5 +68,5 @@ async def escalate_anyway(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(local_cause, pattern=r"^l:"))
-    app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=r"^e:"))
+    app.add_handler(CallbackQueryHandler(local_cause, pattern=buttons.FoundLocalCause.pattern()))
+    app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=buttons.Escalate.pattern()))

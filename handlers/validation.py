@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import outbox, texts
@@ -21,6 +19,7 @@ from bot.validation import (
     validation_state,
 )
 from bot.vocab import MessageKind, validation_kind
+from handlers import buttons
 from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
     CHATTER,
@@ -36,20 +35,20 @@ from handlers.common import (
     send,
 )
 
-START_DATA = re.compile(r"^va:(\d{1,9})$")
-ANSWER_DATA = re.compile(r"^vq:(\d{1,9}):(\d{1,4}):([yn])$")
-OVERRIDE_DATA = re.compile(r"^vo:(\d{1,9})$")
-
 
 def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
-    prefix = f"vq:{state.incident_id}:{state.round}"
+    incident_id, round_number = state.incident_id, state.round
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.BUTTON_WORKS_HERE, callback_data=f"{prefix}:y"),
-                InlineKeyboardButton(texts.BUTTON_FAILS_HERE, callback_data=f"{prefix}:n"),
+                buttons.SectorAnswer(incident_id, round_number, works=True).key(
+                    texts.BUTTON_WORKS_HERE
+                ),
+                buttons.SectorAnswer(incident_id, round_number, works=False).key(
+                    texts.BUTTON_FAILS_HERE
+                ),
             ],
-            [InlineKeyboardButton(texts.BUTTON_OVERRIDE, callback_data=f"vo:{state.incident_id}")],
+            [buttons.GoOnWithout(incident_id).key(texts.BUTTON_OVERRIDE)],
         ]
     )
 
@@ -73,11 +72,11 @@ async def _refresh_requests(context: Context, state: ValidationState, still_open
 
 
 async def start_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, START_DATA)
+    parsed = await parse_button(update, context, buttons.StartValidation)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = runtime(context), pressed.incident_id
     try:
         async with rt.session() as session:
             state = await start_validation(
@@ -102,11 +101,11 @@ async def start_pressed(update: Update, context: Context) -> None:
 
 
 async def answer_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ANSWER_DATA)
+    parsed = await parse_button(update, context, buttons.SectorAnswer)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id, round_number = runtime(context), int(match[1]), int(match[2])
+    query, pressed = parsed
+    rt, incident_id, round_number = runtime(context), pressed.incident_id, pressed.round
     try:
         async with rt.session() as session:
             result = await answer_validation(
@@ -115,7 +114,7 @@ async def answer_pressed(update: Update, context: Context) -> None:
                 round_number=round_number,
                 person=person_of(query.from_user),
                 chat_sector=chat_sector_of(update, context),
-                works=match[3] == "y",
+                works=pressed.works,
                 now=rt.clock.now(),
                 protocol=rt.protocol,
             )
@@ -140,11 +139,11 @@ async def answer_pressed(update: Update, context: Context) -> None:
 
 
 async def override_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, OVERRIDE_DATA)
+    parsed = await parse_button(update, context, buttons.GoOnWithout)
     if parsed is None or update.effective_chat is None:
         return
-    query, match = parsed
-    rt, incident_id, user_id = runtime(context), int(match[1]), query.from_user.id
+    query, pressed = parsed
+    rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
     try:
         async with rt.session() as session:
             missing = await sectors_to_override(
@@ -197,6 +196,6 @@ async def override_reason_replied(
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(start_pressed, pattern=r"^va:"))
-    app.add_handler(CallbackQueryHandler(answer_pressed, pattern=r"^vq:"))
-    app.add_handler(CallbackQueryHandler(override_pressed, pattern=r"^vo:"))
+    app.add_handler(CallbackQueryHandler(start_pressed, pattern=buttons.StartValidation.pattern()))
+    app.add_handler(CallbackQueryHandler(answer_pressed, pattern=buttons.SectorAnswer.pattern()))
+    app.add_handler(CallbackQueryHandler(override_pressed, pattern=buttons.GoOnWithout.pattern()))

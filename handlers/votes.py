@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
@@ -14,7 +12,8 @@ from bot.incidents import (
 from bot.lifecycle import (
     Refused,
 )
-from bot.vocab import Refusal, VoteChoice
+from bot.vocab import Refusal
+from handlers import buttons
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
     Context,
@@ -27,21 +26,18 @@ from handlers.common import (
 )
 from handlers.sector import ask_sector_later
 
-VOTE_DATA = re.compile(r"^v:(\d{1,9}):([fw])$")
-
 
 async def vote(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, VOTE_DATA)
+    parsed = await parse_button(update, context, buttons.Vote)
     if parsed is None:
         return
-    query, match = parsed
-    rt = runtime(context)
-    choice = VoteChoice.FAILS if match[2] == "f" else VoteChoice.WORKS
+    query, pressed = parsed
+    rt, choice = runtime(context), pressed.choice
     try:
         async with rt.session() as session:
             result = await cast_vote(
                 session,
-                incident_id=int(match[1]),
+                incident_id=pressed.incident_id,
                 person=person_of(query.from_user),
                 chat_sector=chat_sector_of(update, context),
                 choice=choice,
@@ -66,4 +62,4 @@ async def vote(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(vote, pattern=r"^v:"))
+    app.add_handler(CallbackQueryHandler(vote, pattern=buttons.Vote.pattern()))
