@@ -13,7 +13,7 @@ from bot import timers
 from bot.config import Protocol
 from bot.support_window import support_status_at
 from bot.vocab import EventKind, Refusal, TimerKind
-from models import Event, Incident, IncidentMessage, Member
+from models import Event, Incident, Member
 from models.incident import (
     CLOSED,
     CONFIRMING,
@@ -172,14 +172,3 @@ async def _became_general(
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
-
-
-async def prompt_of(
-    session: AsyncSession, *, chat_id: int, message_id: int
-) -> IncidentMessage | None:
-    """The bot message a person replied to, if it was one of the bot's questions."""
-    return await session.scalar(
-        select(IncidentMessage).where(
-            IncidentMessage.chat_id == chat_id, IncidentMessage.message_id == message_id
-        )
-    )

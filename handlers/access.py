@@ -6,7 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.coordination import AccessRound, grant_access, request_access
+from bot.access import AccessRound, grant_access, request_access
 from bot.lifecycle import (
     Refused,
 )

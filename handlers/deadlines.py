@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
 from bot import texts
+from bot.access import access_repeat_due
 from bot.allclear import (
     ack_reminder_due,
     close_with_summary,
 )
-from bot.coordination import access_repeat_due
 from bot.incidents import (
     confirmation_deadline,
     expire_unconfirmed,

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
+from bot.access import is_gerencia
 from bot.chats import unreachable_chats
 from bot.lifecycle import (
     open_incident_id,
@@ -56,7 +57,7 @@ async def ayuda(update: Update, context: Context) -> None:
         # In private, /start also says who the person is for the bot (their id is what an admin
         # needs to add them), and it is what lets the bot write to them later.
         rt = runtime(context)
-        gerencia = any(c.telegram_id == user.id for c in rt.protocol.gerencia)
+        gerencia = is_gerencia(rt.protocol, user.id)
         who = texts.whoami(user.id, rt.is_admin(user.id), gerencia)
         if not await is_member(context, user.id):
             await reply(update, f"{texts.PRIVATE_NOT_MEMBER}\n{who}")

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.lifecycle import (
-    prompt_of,
-)
+from bot.messages import prompt_of
 from bot.vocab import MessageKind
 from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
 from handlers.coordination import reference_replied

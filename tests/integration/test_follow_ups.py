@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from bot import allclear, coordination, incidents, timers, validation
+from bot import access, allclear, coordination, incidents, timers, validation
 from bot.config import ConfigError, Protocol, load_protocol
 from bot.lifecycle import (
     Refused,
@@ -98,7 +98,7 @@ async def grant_access(
 ) -> str:
     return await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(who),
         is_admin=False,
@@ -430,12 +430,12 @@ async def test_coordinator_confirms_access_when_gerencia_has_no_telegram_id(
     sessions: Sessions, protocol: Protocol
 ) -> None:
     assert [(c.name, c.telegram_id) for c in protocol.gerencia] == [("Diego Alvarado", 0)]
-    assert not coordination.gerencia_identified(protocol)
+    assert not access.gerencia_identified(protocol)
     incident_id = await general_incident(sessions, protocol)
     await claim(sessions, protocol, incident_id, 3, at(1))
     await call(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
@@ -445,7 +445,7 @@ async def test_coordinator_confirms_access_when_gerencia_has_no_telegram_id(
 
     other = await refusal(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(4),
         is_admin=False,
@@ -468,7 +468,7 @@ async def test_coordinator_confirms_access_when_gerencia_has_no_telegram_id(
     ]
     twice = await refusal(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(3),
         is_admin=False,
@@ -490,7 +490,7 @@ async def test_coordinator_is_refused_when_gerencia_has_a_telegram_id(
 
     refused = await refusal(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(3),
         is_admin=False,
@@ -578,7 +578,7 @@ async def test_validation_start_stops_the_access_repeats(
     await contact_support(sessions, protocol, incident_id, 3, None, at(1))
     access_round = await call(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
@@ -599,7 +599,7 @@ async def test_validation_start_stops_the_access_repeats(
 
     due = await call(
         sessions,
-        coordination.access_repeat_due,
+        access.access_repeat_due,
         incident_id=incident_id,
         round_number=1,
         now=at(2 + repeat),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import allclear, coordination, incidents, timers, validation
+from bot import access, allclear, coordination, incidents, timers, validation
 from bot.config import Protocol
 from bot.db import make_engine, make_session_factory
 from bot.lifecycle import (
@@ -186,9 +186,9 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         now=at(3),
         protocol=protocol,
     )
-    access = await refusal(
+    ask = await refusal(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=4,
         is_admin=False,
@@ -204,7 +204,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         now=at(3),
         protocol=protocol,
     )
-    for refused in (hand, access, validate):
+    for refused in (hand, ask, validate):
         assert (refused.reason, refused.who) == ("coordinator_or_admin", "Persona 3")
     incident = await load(sessions, incident_id)
     assert (incident.coordinator_id, incident.status, incident.access_requested_at) == (
@@ -216,7 +216,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
     # An admin may do all of it, even hand the case to someone else.
     access_round = await call(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=900,
         is_admin=True,
@@ -395,10 +395,10 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
             t for t in await pending_of(sessions, incident_id) if t.kind == TimerKind.ACCESS_REPEAT
         ]
 
-    async def due(round_number: int, when: datetime) -> coordination.AccessRound | None:
+    async def due(round_number: int, when: datetime) -> access.AccessRound | None:
         return await call(
             sessions,
-            coordination.access_repeat_due,
+            access.access_repeat_due,
             incident_id=incident_id,
             round_number=round_number,
             now=when,
@@ -407,7 +407,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
 
     first = await call(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
@@ -454,7 +454,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
     # The coordinator asks again: the repeats start over.
     await call(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
@@ -465,7 +465,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
 
     outsider = await refusal(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(3),
         is_admin=False,
@@ -477,7 +477,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
 
     granted_by = await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=Person(user_id=301, full_name="Diego Alvarado"),
         is_admin=False,
@@ -502,7 +502,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
 
     twice = await refusal(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=Person(user_id=302, full_name="Backup"),
         is_admin=False,
@@ -513,7 +513,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
     assert twice.reason == "access_already_granted"
     asked_again = await refusal(
         sessions,
-        coordination.request_access,
+        access.request_access,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
@@ -540,7 +540,7 @@ async def test_an_admin_may_grant_access(sessions: Sessions) -> None:
     incident_id = await general_incident(sessions, protocol)
     granted_by = await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(900),
         is_admin=True,
@@ -793,7 +793,7 @@ async def test_all_clear_acknowledgements_and_summary(
     await contact_support(sessions, protocol, incident_id, 3, "TK-77", at(3))
     await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(5),
         is_admin=True,

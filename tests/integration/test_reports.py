@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import allclear, coordination, export, incidents, reports, texts, validation
+from bot import access, allclear, coordination, export, incidents, reports, texts, validation
 from bot.config import Protocol
 from bot.reports import GENERAL, LOCAL, month, year
 from bot.vocab import TimerKind
@@ -246,7 +246,7 @@ async def test_what_the_services_store_is_what_reports_read(
     )
     await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(5),
         is_admin=True,
