@@ -66,6 +66,15 @@ class AckResult:
 
 
 @dataclass(frozen=True)
+class AckReminder:
+    """The sectors that have not acknowledged the all-clear, and their members to mention."""
+
+    incident_id: int
+    missing: list[str]
+    people: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
     kind: str
@@ -238,8 +247,8 @@ async def ack_reminder_due(
     incident_id: int,
     now: datetime,
     protocol: Protocol,
-) -> list[tuple[int, str]] | None:
-    """Sectors still silent: their members, to remind them; None when no reminder is needed."""
+) -> AckReminder | None:
+    """Sectors still silent and their members, to remind them; None when no reminder is needed."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status != RESOLVED:
         await session.commit()
@@ -262,7 +271,11 @@ async def ack_reminder_due(
         )
     ).all()
     await session.commit()
-    return [(user_id, name) for user_id, name in people]
+    return AckReminder(
+        incident_id=incident_id,
+        missing=state.missing,
+        people=[(user_id, name) for user_id, name in people],
+    )
 
 
 async def close_with_summary(

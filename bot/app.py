@@ -33,7 +33,6 @@ from handlers import (
     allclear,
     cards,
     coordination,
-    deadlines,
     errors,
     history,
     info,
@@ -255,7 +254,6 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     validation.register(app)  # 7: each sector confirms FLEXUS works
     allclear.register(app)  # 8: /resuelto, "Entendido", summary
     prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
-    deadlines.register(app)  # every deadline and reminder
     maintenance.register(app)  # housekeeping timers: the daily backup
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector

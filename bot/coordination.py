@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -35,6 +35,24 @@ class ClaimResult:
     incident_id: int
     coordinator_id: int
     already_yours: bool
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """ "FLEXUS sigue caído hace 35 min. ¿Novedades?": to the coordinator, or to the group."""
+
+    incident_id: int
+    down_for: timedelta
+    coordinated: bool
+    validated: bool
+
+
+@dataclass(frozen=True)
+class SupportOpening:
+    """Support just opened and nobody has called yet."""
+
+    incident_id: int
+    coordinated: bool
 
 
 @dataclass(frozen=True)
@@ -199,3 +217,30 @@ async def coordinator_contact(session: AsyncSession, incident_id: int) -> Coordi
         private_chat=bool(member and member.private_chat),
         fallback_chat_id=incident.coordinator_chat_id or incident.origin_chat_id,
     )
+
+
+async def nudge_due(
+    session: AsyncSession, *, incident_id: int, now: datetime, protocol: Protocol
+) -> Nudge | None:
+    """The "¿Novedades?" reminder fell due: set the next one; None once the incident is over."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        await session.commit()
+        return None
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return Nudge(
+        incident_id=incident_id,
+        down_for=now - incident.opened_at,
+        coordinated=incident.coordinator_id is not None,
+        validated=incident.validated_at is not None,
+    )
+
+
+async def support_opens_due(session: AsyncSession, *, incident_id: int) -> SupportOpening | None:
+    """Support opened: someone must call now, unless the incident is over or they called."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    await session.commit()
+    if incident.status not in OPEN_STATUSES or incident.support_contacted_at is not None:
+        return None
+    return SupportOpening(incident_id, coordinated=incident.coordinator_id is not None)

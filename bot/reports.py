@@ -515,3 +515,15 @@ async def schedule_monthly_report(
         due_at=lambda: next_monthly_report_at(now, protocol.support),
         now=now,
     )
+
+
+async def monthly_report_due(
+    session: AsyncSession, *, due_at: datetime, now: datetime, protocol: Protocol
+) -> Period | None:
+    """The monthly report fell due: set next month's; the month to report, or None when
+    monthly reports are off."""
+    # From the due time at the earliest: a timer that fires a moment early never repeats a month.
+    await schedule_monthly_report(session, protocol=protocol, now=max(now, due_at))
+    if not protocol.reports.monthly:
+        return None
+    return reported_month(due_at, protocol.support)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.access import AccessRound, grant_access, request_access
+from bot.access import AccessRound, access_repeat_due, grant_access, request_access
+from bot.jobs import register_timer
 from bot.lifecycle import (
     Refused,
 )
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
@@ -128,8 +133,26 @@ async def granted_pressed(update: Update, context: Context) -> None:
     await refresh_cards(context, incident_id)
 
 
-async def repeat_request(context: Context, access: AccessRound) -> None:
-    """A repeat fell due: ask again, tell the coordinator when backups join or when it gives up."""
+# --- nobody in Gerencia answered yet -----------------------------------------------------------
+
+
+async def access_repeat(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AccessRound | None:
+    return await access_repeat_due(
+        session,
+        incident_id=timer.incident,
+        round_number=int(timer.payload.get("round", 1)),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+
+
+async def announce_repeat(context: Context, access: AccessRound) -> None:
+    """Ask again; tell the coordinator when backups join or when it gives up."""
+    await _repeat_request(context, access)
+    await refresh_cards(context, access.incident_id)
+
+
+async def _repeat_request(context: Context, access: AccessRound) -> None:
     if access.gave_up:
         await tell_coordinator(
             context, access.incident_id, texts.ACCESS_NO_ANSWER, priority=CRITICAL
@@ -145,5 +168,6 @@ async def repeat_request(context: Context, access: AccessRound) -> None:
 
 
 def register(app: Application) -> None:
+    register_timer(app, TimerKind.ACCESS_REPEAT, access_repeat, announce_repeat)
     app.add_handler(CallbackQueryHandler(request_pressed, pattern=buttons.RequestAccess.pattern()))
     app.add_handler(CallbackQueryHandler(granted_pressed, pattern=buttons.GrantAccess.pattern()))

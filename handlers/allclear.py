@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import outbox, texts
 from bot.allclear import (
+    AckReminder,
     Summary,
+    ack_reminder_due,
     acknowledge,
     close_with_summary,
     prepare_all_clear,
     private_recipients,
     send_all_clear,
 )
+from bot.jobs import register_timer
 from bot.lifecycle import (
     Refused,
 )
-from bot.vocab import MessageKind
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import MessageKind, TimerKind
 from handlers import buttons
 from handlers.cards import broadcast, refresh_cards
 from handlers.common import (
@@ -168,7 +174,32 @@ async def publish_summary(context: Context, data: Summary) -> None:
     await refresh_cards(context, data.incident_id)
 
 
+# --- sectors that did not read it; time up -------------------------------------------------------
+
+
+async def ack_reminder(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AckReminder | None:
+    return await ack_reminder_due(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
+async def announce_ack_reminder(context: Context, reminder: AckReminder) -> None:
+    """Sectors that have not confirmed the all-clear are reminded, by name."""
+    incident_id = reminder.incident_id
+    await refresh_cards(context, incident_id)
+    await broadcast(context, texts.ack_reminder(incident_id, reminder.missing, reminder.people))
+
+
+async def ack_deadline(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Summary | None:
+    """Time is up for acknowledgements: close with whoever confirmed."""
+    return await close_with_summary(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
 def register(app: Application) -> None:
+    register_timer(app, TimerKind.ACK_REMINDER, ack_reminder, announce_ack_reminder)
+    register_timer(app, TimerKind.ACK_DEADLINE, ack_deadline, publish_summary)
     app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))

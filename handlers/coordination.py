@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.coordination import claim, contact_support, hand_over, handover_candidates
+from bot.coordination import (
+    Nudge,
+    SupportOpening,
+    claim,
+    contact_support,
+    hand_over,
+    handover_candidates,
+    nudge_due,
+    support_opens_due,
+)
+from bot.jobs import register_timer
 from bot.lifecycle import (
     Refused,
     open_incident_id,
 )
-from bot.vocab import MessageKind, Refusal
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import MessageKind, Refusal, TimerKind
 from handlers import buttons
 from handlers.cards import (
     broadcast,
+    claim_markup,
     opening_text,
     panel_markup,
     refresh_cards,
@@ -26,6 +40,7 @@ from handlers.cards import (
 )
 from handlers.common import (
     CHATTER,
+    CRITICAL,
     NEW_MESSAGES,
     STORED_TEXT_MAX,
     Context,
@@ -39,6 +54,7 @@ from handlers.common import (
     runtime,
     send,
 )
+from handlers.prompts import register_prompt
 
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
 
@@ -218,7 +234,50 @@ async def handover_chosen(update: Update, context: Context) -> None:
     await refresh_cards(context, incident_id)
 
 
+# --- reminders: "¿Novedades?" and "soporte ya abrió" --------------------------------------------
+
+
+async def nudge(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Nudge | None:
+    return await nudge_due(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
+async def announce_nudge(context: Context, due: Nudge) -> None:
+    """ "FLEXUS sigue caído hace 35 min. ¿Novedades?" to the coordinator, or to the group."""
+    incident_id = due.incident_id
+    text = texts.nudge(
+        incident_id, due.down_for, coordinated=due.coordinated, validated=due.validated
+    )
+    if not due.coordinated:
+        await broadcast(context, text, claim_markup(incident_id))
+    else:
+        await tell_coordinator(context, incident_id, text, panel_markup(incident_id))
+    await refresh_cards(context, incident_id)
+
+
+async def support_opens(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> SupportOpening | None:
+    return await support_opens_due(session, incident_id=timer.incident)
+
+
+async def announce_support_opens(context: Context, opening: SupportOpening) -> None:
+    """Support just opened: whoever manages the case must call now."""
+    incident_id = opening.incident_id
+    text = texts.support_opened(incident_id, support_text(context))
+    if not opening.coordinated:
+        await broadcast(context, text, claim_markup(incident_id), priority=CRITICAL)
+    else:
+        await tell_coordinator(
+            context, incident_id, text, panel_markup(incident_id), priority=CRITICAL
+        )
+
+
 def register(app: Application) -> None:
+    register_prompt(app, MessageKind.REFERENCE_PROMPT, reference_replied)
+    register_timer(app, TimerKind.NUDGE, nudge, announce_nudge)
+    register_timer(app, TimerKind.SUPPORT_OPENS, support_opens, announce_support_opens)
     app.add_handler(CallbackQueryHandler(claim_pressed, pattern=buttons.Claim.pattern()))
     app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=buttons.Contacted.pattern()))
     app.add_handler(CallbackQueryHandler(handover_menu, pattern=buttons.HandoverMenu.pattern()))

@@ -18,7 +18,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, CommandHandler
 
 from bot import export, outbox, reports, texts
-from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
+from bot.jobs import RUNTIME_KEY, arm_pending, register_timer
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
@@ -183,31 +183,33 @@ async def exportar(update: Update, context: Context) -> None:
 # --- the monthly report --------------------------------------------------------------------------
 
 
-async def monthly_report(context: Any, session: AsyncSession, timer: DueTimer) -> None:
-    """The previous month's /metricas to every team chat; the next month's timer is set here."""
-    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
-    now, protocol = rt.clock.now(), rt.protocol
-    # From the due time at the earliest: a timer that fires a moment early never repeats a month.
-    await reports.schedule_monthly_report(session, protocol=protocol, now=max(now, timer.due_at))
-    if not protocol.reports.monthly:
-        return
-    period = reports.reported_month(timer.due_at, protocol.support)
+async def monthly_report(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Period | None:
+    return await reports.monthly_report_due(
+        session, due_at=timer.due_at, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
+async def post_monthly_report(context: Context, period: Period) -> None:
+    """The previous month's /metricas, with its chart, to every team chat."""
+    rt = runtime(context)
+    now = rt.clock.now()
     async with rt.read_session() as reading:
-        data = await reports.metrics(reading, period, now=now, protocol=protocol)
+        data = await reports.metrics(reading, period, now=now, protocol=rt.protocol)
     chart = await asyncio.to_thread(_chart, data)
     text = texts.monthly_report(data)
-    for chat_id in rt.team_chat_ids:
-        outbox.send(session, chat_id, text, priority=NEWS, now=now)
-        outbox.upload(
-            session,
-            chat_id,
-            "photo",
-            chart.png,
-            _chart_name(period),
-            texts.chart_caption(period),
-            priority=NEWS,
-            now=now,
-        )
+    async with rt.session() as session:
+        for chat_id in rt.team_chat_ids:
+            outbox.send(session, chat_id, text, priority=NEWS, now=now)
+            outbox.upload(
+                session,
+                chat_id,
+                "photo",
+                chart.png,
+                _chart_name(period),
+                texts.chart_caption(period),
+                priority=NEWS,
+                now=now,
+            )
     log.info("monthly report for %s posted to %d team chats", period.start, len(rt.team_chat_ids))
 
 
@@ -237,7 +239,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("metricas", metricas, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("proveedor", proveedor, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("exportar", exportar, filters=NEW_MESSAGES))
-    register_timer_handler(app, TimerKind.MONTHLY_REPORT, monthly_report)
+    register_timer(app, TimerKind.MONTHLY_REPORT, monthly_report, post_monthly_report)
     if app.job_queue is not None:
         # Runs once the job queue starts (after the stored timers are re-armed).
         app.job_queue.run_once(

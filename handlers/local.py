@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
@@ -9,10 +10,15 @@ from bot import texts
 from bot.incidents import (
     dismiss_as_local,
     escalate,
+    expire_unconfirmed,
 )
+from bot.jobs import register_timer
 from bot.lifecycle import (
     Refused,
 )
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
 from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
@@ -38,8 +44,7 @@ async def local_cause(update: Update, context: Context) -> None:
         await answer_refusal(update, refused)
         return
     await answer_query(query, texts.DISMISSED_OK)
-    await refresh_cards(context, incident_id)
-    await broadcast(context, texts.dismissed(await view_of(context, incident_id)))
+    await announce_dismissed(context, incident_id)
 
 
 async def escalate_anyway(update: Update, context: Context) -> None:
@@ -67,6 +72,21 @@ async def escalate_anyway(update: Update, context: Context) -> None:
         await announce_outcome(context, await view_of(context, incident_id), escalated=True)
 
 
+async def announce_dismissed(context: Context, incident_id: int) -> None:
+    await refresh_cards(context, incident_id)
+    await broadcast(context, texts.dismissed(await view_of(context, incident_id)))
+
+
+# --- nobody followed up ----------------------------------------------------------------------
+
+
+async def expiry_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+    """Nobody confirmed nor followed up: close it, so the next outage opens a fresh incident."""
+    expired = await expire_unconfirmed(session, incident_id=timer.incident, now=rt.clock.now())
+    return timer.incident if expired else None
+
+
 def register(app: Application) -> None:
+    register_timer(app, TimerKind.EXPIRY, expiry_due, announce_dismissed)
     app.add_handler(CallbackQueryHandler(local_cause, pattern=buttons.FoundLocalCause.pattern()))
     app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=buttons.Escalate.pattern()))

@@ -1,8 +1,13 @@
-"""Replies to the bot's questions (ticket number, reason to skip a sector), read as answers."""
+"""Replies to the bot's questions (ticket number, reason to skip a sector), read as answers.
+
+Each feature registers what a reply to its question does (`register_prompt`), the way it
+registers its timers.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from telegram import Message, Update
@@ -11,12 +16,18 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.messages import prompt_of
 from bot.vocab import MessageKind
 from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
-from handlers.coordination import reference_replied
-from handlers.validation import override_reason_replied
 from models import IncidentMessage
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
 RECORDING_GRACE_SECONDS = 3.0  # ...so it is looked for again for up to this long
+PROMPTS_KEY = "prompt_handlers"
+# (update, context, the incident the question was about, the answer's text)
+PromptHandler = Callable[[Update, Context, int, str], Awaitable[None]]
+
+
+def register_prompt(app: Application, kind: MessageKind, handler: PromptHandler) -> None:
+    """A reply to the bot's question of this kind is handed to `handler` (see each feature)."""
+    app.bot_data.setdefault(PROMPTS_KEY, {})[kind] = handler
 
 
 async def replied(update: Update, context: Context) -> None:
@@ -31,10 +42,9 @@ async def replied(update: Update, context: Context) -> None:
     text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return
-    if prompt.kind == MessageKind.REFERENCE_PROMPT:
-        await reference_replied(update, context, prompt.incident_id, text)
-    elif prompt.kind == MessageKind.OVERRIDE_PROMPT:
-        await override_reason_replied(update, context, prompt.incident_id, text)
+    handler = context.application.bot_data.get(PROMPTS_KEY, {}).get(prompt.kind)
+    if handler is not None:
+        await handler(update, context, prompt.incident_id, text)
 
 
 async def _question(context: Context, chat_id: int, replied_to: Message) -> IncidentMessage | None:

@@ -34,6 +34,7 @@ from handlers.common import (
     runtime,
     send,
 )
+from handlers.prompts import register_prompt
 
 
 def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
@@ -196,6 +197,7 @@ async def override_reason_replied(
 
 
 def register(app: Application) -> None:
+    register_prompt(app, MessageKind.OVERRIDE_PROMPT, override_reason_replied)
     app.add_handler(CallbackQueryHandler(start_pressed, pattern=buttons.StartValidation.pattern()))
     app.add_handler(CallbackQueryHandler(answer_pressed, pattern=buttons.SectorAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(override_pressed, pattern=buttons.GoOnWithout.pattern()))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
 from bot.incidents import (
     cast_vote,
+    confirmation_deadline,
 )
+from bot.jobs import register_timer
 from bot.lifecycle import (
     Refused,
 )
-from bot.vocab import Refusal
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import Refusal, TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
@@ -61,5 +66,22 @@ async def vote(update: Update, context: Context) -> None:
         await ask_sector_later(context, update.effective_chat.id, query.from_user.id)
 
 
+# --- the deadline for votes ----------------------------------------------------------------
+
+
+async def confirmation_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+    """Nobody can wait forever for votes: decide general, probably local or unconfirmed."""
+    outcome = await confirmation_deadline(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+    return None if outcome is None else timer.incident
+
+
+async def announce_classification(context: Context, incident_id: int) -> None:
+    await refresh_cards(context, incident_id)
+    await announce_outcome(context, await view_of(context, incident_id))
+
+
 def register(app: Application) -> None:
+    register_timer(app, TimerKind.CONFIRMATION, confirmation_due, announce_classification)
     app.add_handler(CallbackQueryHandler(vote, pattern=buttons.Vote.pattern()))

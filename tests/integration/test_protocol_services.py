@@ -1002,7 +1002,8 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
     reminded = await call(
         sessions, allclear.ack_reminder_due, incident_id=incident_id, now=at(30), protocol=protocol
     )
-    assert sorted(reminded) == [(1, "Persona 1"), (2, "Persona 2")]
+    assert reminded is not None and reminded.missing == ["Caja", "Administración"]
+    assert sorted(reminded.people) == [(1, "Persona 1"), (2, "Persona 2")]
     assert ("ack_reminder", None, "Caja, Administración") in await events(sessions, incident_id)
 
     fired = await claim_timer(sessions, deadline.id, deadline.due_at)

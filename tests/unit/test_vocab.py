@@ -21,6 +21,7 @@ from bot.vocab import (
     TimerKind,
     VoteChoice,
 )
+from handlers.prompts import PROMPTS_KEY
 
 # The strings already in the database. A changed value would orphan the rows that hold it.
 STORED = {
@@ -74,7 +75,7 @@ def test_every_vote_choice_and_check_state_has_its_words() -> None:
     assert set(texts.CHECK_MARKS) == set(CheckState)
 
 
-def test_every_timer_kind_has_a_handler(tmp_path: Path) -> None:
+def test_every_timer_kind_and_every_question_has_a_handler(tmp_path: Path) -> None:
     settings = load_settings(
         _env_file=None,
         telegram_bot_token="123:abc",
@@ -82,3 +83,5 @@ def test_every_timer_kind_has_a_handler(tmp_path: Path) -> None:
     )
     app = build_application(Config(settings=settings, protocol=load_protocol()))
     assert set(app.bot_data[HANDLERS_KEY]) == set(TimerKind)
+    questions = {MessageKind.REFERENCE_PROMPT, MessageKind.OVERRIDE_PROMPT}
+    assert set(app.bot_data[PROMPTS_KEY]) == questions
