@@ -17,11 +17,13 @@ from bot.lifecycle import (
     Refused,
     add_event,
     get_incident,
+    member_name,
     require_coordinator,
     touch_progress,
 )
 from bot.people import Person, touch_member
 from bot.vocab import EventKind, Refusal, TimerKind
+from models import Incident
 from models.incident import GENERAL, IN_PROGRESS
 
 
@@ -34,6 +36,7 @@ class AccessRound:
     contacts: list[GerenciaContact]
     escalated: bool
     gave_up: bool  # every repeat went unanswered: nobody is asked again, people must phone
+    coordinator: str | None = None  # who asks, named in the request
 
 
 def gerencia_contacts(protocol: Protocol, *, backups: bool) -> list[GerenciaContact]:
@@ -73,14 +76,20 @@ async def request_access(
         now,
     )
     await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
-    access_round = _access_round(incident_id, 0, protocol)
+    access_round = _access_round(incident_id, 0, protocol, await coordinator_of(session, incident))
     _schedule_repeat(session, access_round, now, protocol)
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return access_round
 
 
-def _access_round(incident_id: int, number: int, protocol: Protocol) -> AccessRound:
+async def coordinator_of(session: AsyncSession, incident: Incident) -> str | None:
+    return await member_name(session, incident.coordinator_id)
+
+
+def _access_round(
+    incident_id: int, number: int, protocol: Protocol, coordinator: str | None
+) -> AccessRound:
     # The first request is round 0; after `escalate_after` unanswered repeats, backups are asked too.
     # Keep asking for as long again after the backups are in; one interval after the last
     # repeat, if still nobody answered, the coordinator is told to phone.
@@ -96,6 +105,7 @@ def _access_round(incident_id: int, number: int, protocol: Protocol) -> AccessRo
         contacts=contacts,
         escalated=escalated,
         gave_up=gave_up,
+        coordinator=coordinator,
     )
 
 
@@ -126,7 +136,8 @@ async def access_repeat_due(
     if incident.status not in (GENERAL, IN_PROGRESS) or incident.access_granted_at is not None:
         await session.commit()
         return None
-    access_round = _access_round(incident_id, round_number, protocol)
+    coordinator = await coordinator_of(session, incident)
+    access_round = _access_round(incident_id, round_number, protocol, coordinator)
     kind = EventKind.ACCESS_UNANSWERED if access_round.gave_up else EventKind.ACCESS_REMINDER
     add_event(session, incident_id, kind, None, now, str(round_number))
     _schedule_repeat(session, access_round, now, protocol)

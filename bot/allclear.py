@@ -39,6 +39,7 @@ class AllClear:
     closed_at: datetime
     instruction: str | None
     restart_session: bool
+    privately: list[int]  # members who started the bot: the all-clear reaches them there too
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ async def send_all_clear(
         due_at=now + timedelta(minutes=deadlines.ack_max_minutes),
         now=now,
     )
+    privately = await private_recipients(session)
     await session.commit()
     return AllClear(
         incident_id=incident_id,
@@ -176,6 +178,7 @@ async def send_all_clear(
         closed_at=now,
         instruction=incident.instruction,
         restart_session=restart_session,
+        privately=privately,
     )
 
 

@@ -57,8 +57,10 @@ class SupportOpening:
 
 @dataclass(frozen=True)
 class ContactResult:
-    incident: Incident
+    incident_id: int
     first: bool  # the first call recorded (later ones only add a ticket number)
+    contacted_at: datetime  # when support was first called
+    reference: str | None  # the ticket number, as it stands now
 
 
 async def claim(
@@ -194,7 +196,10 @@ async def contact_support(
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return ContactResult(
-        incident=await get_incident(session, incident_id, open_only=False), first=first
+        incident_id=incident_id,
+        first=first,
+        contacted_at=incident.support_contacted_at or now,
+        reference=incident.support_ref,
     )
 
 

@@ -28,6 +28,7 @@ from models.incident import (
     CONFIRMING,
     DISMISSED,
     GENERAL,
+    OPEN_STATUSES,
     PROBABLY_LOCAL,
     UNCONFIRMED,
 )
@@ -201,8 +202,10 @@ async def cast_vote(
     now: datetime,
     protocol: Protocol,
 ) -> VoteResult:
-    """Record "me falla" / "me funciona" on an open incident; raises Refused("closed") otherwise."""
-    incident = await get_incident(session, incident_id, open_only=True)
+    """Record "me falla" / "me funciona" on an open incident; the poll is closed otherwise."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        raise Refused(Refusal.VOTE_CLOSED)
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
     if previous != choice:
@@ -312,7 +315,7 @@ async def dismiss_as_local(
     is_admin: bool,
     cause: LocalCause,
     now: datetime,
-) -> None:
+) -> int:
     """The reporter found a local cause (PC, internet, power): close the incident as local."""
     if cause not in CHECKLIST_CAUSES:
         raise Refused(Refusal.UNKNOWN_INCIDENT)
@@ -330,3 +333,4 @@ async def dismiss_as_local(
     ):
         raise Refused(Refusal.CLOSED)
     await session.commit()
+    return incident_id

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.allclear import AckState, Summary
+from bot.allclear import AckState, AllClear, Summary
 from bot.lifecycle import (
     Refused,
 )
@@ -296,10 +295,10 @@ def dismissed(view: IncidentView) -> str:
     )
 
 
-def all_clear(clear: AllClearText, limit: int) -> str:
+def all_clear(clear: AllClear, limit: int) -> str:
     lines = [
         f"✅ <b>FLEXUS nuevamente operativo</b> (incidente #{clear.incident_id}, "
-        f"caído {duration(clear.down_for)})"
+        f"caído {duration(clear.closed_at - clear.opened_at)})"
     ]
     if clear.restart_session:
         lines.append("🔁 <b>Reiniciá sesión en FLEXUS</b> antes de seguir.")
@@ -309,14 +308,6 @@ def all_clear(clear: AllClearText, limit: int) -> str:
         lines.append(f"👉 {esc(clear.instruction, limit)}")
     lines.append("Tocá «Entendido» para confirmar que lo leíste.")
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class AllClearText:
-    incident_id: int
-    down_for: timedelta
-    restart_session: bool
-    instruction: str | None
 
 
 BUTTON_ACK = "👍 Entendido"
@@ -493,6 +484,7 @@ REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran t
 
 REFUSALS = {
     Refusal.CLOSED: "Ese incidente ya está cerrado.",
+    Refusal.VOTE_CLOSED: CLOSED_VOTE,
     Refusal.UNKNOWN_INCIDENT: "No encuentro ese incidente.",
     Refusal.NO_OPEN_INCIDENT: "No hay ningún incidente abierto.",
     Refusal.REPORTER_OR_ADMIN: "Solo quien reportó ({who}) o un admin puede hacer eso.",

@@ -51,6 +51,13 @@ class ValidationAnswerResult:
     sector: str
     works: bool
     complete: bool  # every required sector said it works
+    state: ValidationState  # the round as it stands after this answer
+
+
+@dataclass(frozen=True)
+class OverrideResult:
+    missing: list[str]  # the sectors the team goes on without
+    state: ValidationState
 
 
 async def required_sectors(session: AsyncSession, protocol: Protocol) -> list[str]:
@@ -190,9 +197,11 @@ async def answer_validation(
             add_event(session, incident_id, EventKind.VALIDATED, None, now)
             complete = True
     await touch_progress(session, incident_id, now, protocol)
+    incident = await get_incident(session, incident_id, open_only=False)
+    state = await validation_state(session, incident, protocol)
     await session.commit()
     return ValidationAnswerResult(
-        incident_id=incident_id, sector=member.sector, works=works, complete=complete
+        incident_id=incident_id, sector=member.sector, works=works, complete=complete, state=state
     )
 
 
@@ -217,8 +226,8 @@ async def override_missing(
     reason: str,
     now: datetime,
     protocol: Protocol,
-) -> list[str]:
-    """Go on without the sectors that have not answered, recording why; returns those sectors."""
+) -> OverrideResult:
+    """Go on without the sectors that have not answered, recording why."""
     missing = await sectors_to_override(
         session, incident_id=incident_id, user_id=user_id, is_admin=is_admin, protocol=protocol
     )
@@ -232,5 +241,7 @@ async def override_missing(
         f"{', '.join(missing) or '—'}: {reason}",
     )
     incident.validated_at = now
+    await session.flush()
+    state = await validation_state(session, incident, protocol)
     await session.commit()
-    return missing
+    return OverrideResult(missing=missing, state=state)

@@ -119,6 +119,7 @@ class Refusal(StrEnum):
     """Why a person may not do something now (Refused.reason); each has a text in bot.texts."""
 
     CLOSED = "closed"
+    VOTE_CLOSED = "vote_closed"
     UNKNOWN_INCIDENT = "unknown_incident"
     NO_OPEN_INCIDENT = "no_open_incident"
     REPORTER_OR_ADMIN = "reporter_or_admin"

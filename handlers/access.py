@@ -9,21 +9,18 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot import texts
 from bot.access import AccessRound, access_repeat_due, grant_access, request_access
 from bot.jobs import register_timer
-from bot.lifecycle import (
-    Refused,
-)
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import TimerKind
 from handlers import buttons
-from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
+from handlers.cards import broadcast, refresh_cards, tell_coordinator
 from handlers.common import (
     CRITICAL,
     Context,
     answer_query,
-    answer_refusal,
     parse_button,
     person_of,
+    run_step,
     runtime,
     send,
 )
@@ -46,7 +43,6 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
     """
     rt = runtime(context)
     tools = rt.protocol.access.remote_tools
-    view = await view_of(context, access.incident_id)
     markup = grant_markup(access.incident_id, tools)
     username = context.bot.username
     unknown: list[tuple[int, str]] = []
@@ -55,7 +51,7 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
             unknown.append((0, contact.name))
             continue
         text = texts.access_request(
-            access.incident_id, contact.name, view.coordinator_name, tools, access.round
+            access.incident_id, contact.name, access.coordinator, tools, access.round
         )
         in_group = texts.access_in_group(
             access.incident_id, [(contact.telegram_id, contact.name)], tools, username, access.round
@@ -83,18 +79,17 @@ async def request_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = runtime(context), pressed.incident_id
-    try:
-        async with rt.session() as session:
-            access = await request_access(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    access = await run_step(
+        update,
+        context,
+        request_access,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if access is None:
         return
     names = [c.name for c in access.contacts]
     await answer_query(query, texts.alert(texts.access_requested(names)), alert=True)
@@ -113,19 +108,18 @@ async def granted_pressed(update: Update, context: Context) -> None:
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
     tool = tools[pressed.tool]
-    try:
-        async with rt.session() as session:
-            name = await grant_access(
-                session,
-                incident_id=incident_id,
-                person=person_of(query.from_user),
-                is_admin=rt.is_admin(query.from_user.id),
-                tool=tool,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    name = await run_step(
+        update,
+        context,
+        grant_access,
+        incident_id=incident_id,
+        person=person_of(query.from_user),
+        is_admin=rt.is_admin(query.from_user.id),
+        tool=tool,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if name is None:
         return
     await answer_query(query, texts.ACCESS_THANKS)
     at = texts.clock_time(rt.clock.now(), rt.tz)

@@ -20,9 +20,6 @@ from bot.allclear import (
     send_all_clear,
 )
 from bot.jobs import register_timer
-from bot.lifecycle import (
-    Refused,
-)
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import MessageKind, TimerKind
@@ -35,12 +32,12 @@ from handlers.common import (
     Context,
     allowed_here,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     is_member,
     parse_button,
     person_of,
     reply,
+    run_step,
     runtime,
     send,
 )
@@ -70,17 +67,16 @@ async def resuelto(update: Update, context: Context) -> None:
         return
     rt = runtime(context)
     instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX]
-    try:
-        async with rt.session() as session:
-            incident_id = await prepare_all_clear(
-                session,
-                user_id=user.id,
-                is_admin=rt.is_admin(user.id),
-                instruction=instruction,
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    incident_id = await run_step(
+        update,
+        context,
+        prepare_all_clear,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        instruction=instruction,
+        protocol=rt.protocol,
+    )
+    if incident_id is None:
         return
     await reply(update, texts.RESTART_QUESTION, reply_markup=restart_markup(incident_id))
 
@@ -96,20 +92,18 @@ async def restart_answered(update: Update, context: Context) -> None:
     async with rt.read_session() as session:
         candidates = await private_recipients(session)
     members = {p for p in candidates if await is_member(context, p)}
-    try:
-        async with rt.session() as session:
-            clear = await send_all_clear(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                restart_session=pressed.restart,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            people = [p for p in await private_recipients(session) if p in members]
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    clear = await run_step(
+        update,
+        context,
+        send_all_clear,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        restart_session=pressed.restart,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if clear is None:
         return
     await answer_query(query, texts.ALL_CLEAR_SENT)
     if query.message is not None:
@@ -117,20 +111,12 @@ async def restart_answered(update: Update, context: Context) -> None:
             outbox.clear_markup(
                 session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
             )
-    text = texts.all_clear(
-        texts.AllClearText(
-            incident_id=incident_id,
-            down_for=clear.closed_at - clear.opened_at,
-            restart_session=clear.restart_session,
-            instruction=clear.instruction,
-        ),
-        rt.protocol.limits.description_max_chars,
-    )
+    text = texts.all_clear(clear, rt.protocol.limits.description_max_chars)
     # Critical, to every team chat and privately to everyone who started the bot: committed
     # with the resolution itself, so a crash can delay the all-clear but never lose it.
     record = (incident_id, MessageKind.ALL_CLEAR)
     await broadcast(context, text, ack_markup(incident_id), priority=CRITICAL, record=record)
-    for user_id in people:
+    for user_id in (p for p in clear.privately if p in members):
         await send(
             context, user_id, text, ack_markup(incident_id), priority=CRITICAL, record=record
         )
@@ -143,18 +129,17 @@ async def acknowledged(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = runtime(context), pressed.incident_id
-    try:
-        async with rt.session() as session:
-            result = await acknowledge(
-                session,
-                incident_id=incident_id,
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        acknowledge,
+        incident_id=incident_id,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     await answer_query(query, texts.ACK_THANKS if result.new else texts.ACK_ALREADY)
     if result.new:

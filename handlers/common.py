@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -235,6 +237,29 @@ async def parse_button(
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return None
     return query, pressed
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def run_step(
+    update: Update,
+    context: Context,
+    service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R | None:
+    """What every handler does with a service: call it in the step's session (a savepoint, so a
+    refusal undoes only its own writes); a refusal is answered to the person and gives None.
+
+    Services always return something, so None means refused and already answered."""
+    try:
+        async with runtime(context).session() as session:
+            return await service(session, *args, **kwargs)
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return None
 
 
 async def answer_refusal(update: Update, refused: Refused) -> None:

@@ -22,7 +22,6 @@ from bot.coordination import (
 )
 from bot.jobs import register_timer
 from bot.lifecycle import (
-    Refused,
     open_incident_id,
 )
 from bot.runtime import Runtime
@@ -46,11 +45,11 @@ from handlers.common import (
     Context,
     allowed_here,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     parse_button,
     person_of,
     reply,
+    run_step,
     runtime,
     send,
 )
@@ -65,19 +64,18 @@ async def claim_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = runtime(context), pressed.incident_id
-    try:
-        async with rt.session() as session:
-            result = await claim(
-                session,
-                incident_id=incident_id,
-                person=person_of(query.from_user),
-                chat_id=update.effective_chat.id,
-                chat_sector=chat_sector_of(update, context),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        claim,
+        incident_id=incident_id,
+        person=person_of(query.from_user),
+        chat_id=update.effective_chat.id,
+        chat_sector=chat_sector_of(update, context),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     await answer_query(
         query, texts.already_yours(incident_id) if result.already_yours else texts.DONE
@@ -104,29 +102,27 @@ async def _record_contact(
     if user is None or chat is None:
         return False
     rt = runtime(context)
-    try:
-        async with rt.session() as session:
-            result = await contact_support(
-                session,
-                incident_id=incident_id,
-                person=person_of(user),
-                is_admin=rt.is_admin(user.id),
-                chat_id=chat.id,
-                reference=reference,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        contact_support,
+        incident_id=incident_id,
+        person=person_of(user),
+        is_admin=rt.is_admin(user.id),
+        chat_id=chat.id,
+        reference=reference,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return False
-    incident = result.incident
     if result.first:
-        at = texts.clock_time(incident.support_contacted_at or rt.clock.now(), rt.tz)
+        at = texts.clock_time(result.contacted_at, rt.tz)
         await broadcast(
-            context, texts.support_contacted(user.full_name, incident_id, incident.support_ref, at)
+            context, texts.support_contacted(user.full_name, incident_id, result.reference, at)
         )
-    elif incident.support_ref:
-        await reply(update, texts.reference_saved(incident.support_ref))
+    elif result.reference:
+        await reply(update, texts.reference_saved(result.reference))
     await refresh_cards(context, incident_id)
     return True
 
@@ -179,13 +175,15 @@ async def handover_menu(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
-    try:
-        async with rt.session() as session:
-            people = await handover_candidates(
-                session, incident_id=incident_id, user_id=user_id, is_admin=rt.is_admin(user_id)
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    people = await run_step(
+        update,
+        context,
+        handover_candidates,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+    )
+    if people is None:
         return
     if not people:
         await answer_query(query, texts.NOBODY_TO_HAND_OVER, alert=True)
@@ -210,20 +208,19 @@ async def handover_chosen(update: Update, context: Context) -> None:
     # From a private chat, keep the group where the case was claimed for the new coordinator.
     chat = update.effective_chat
     chat_id = None if chat is None or chat.type == ChatType.PRIVATE else chat.id
-    try:
-        async with rt.session() as session:
-            name = await hand_over(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                to_user_id=pressed.user_id,
-                chat_id=chat_id,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    name = await run_step(
+        update,
+        context,
+        hand_over,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        to_user_id=pressed.user_id,
+        chat_id=chat_id,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if name is None:
         return
     await answer_query(query, texts.DONE)
     await broadcast(context, texts.handed_over(name, incident_id))

@@ -13,15 +13,12 @@ from bot.incidents import (
     expire_unconfirmed,
 )
 from bot.jobs import register_timer
-from bot.lifecycle import (
-    Refused,
-)
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
-from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
+from handlers.common import Context, answer_query, parse_button, run_step, runtime
 
 
 async def local_cause(update: Update, context: Context) -> None:
@@ -30,18 +27,17 @@ async def local_cause(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
-    try:
-        async with rt.session() as session:
-            await dismiss_as_local(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                cause=pressed.cause,
-                now=rt.clock.now(),
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    done = await run_step(
+        update,
+        context,
+        dismiss_as_local,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        cause=pressed.cause,
+        now=rt.clock.now(),
+    )
+    if done is None:
         return
     await answer_query(query, texts.DISMISSED_OK)
     await announce_dismissed(context, incident_id)
@@ -53,18 +49,17 @@ async def escalate_anyway(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
-    try:
-        async with rt.session() as session:
-            moved = await escalate(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    moved = await run_step(
+        update,
+        context,
+        escalate,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if moved is None:
         return
     await answer_query(query, texts.ESCALATED_OK)
     await refresh_cards(context, incident_id)

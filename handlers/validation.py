@@ -6,17 +6,12 @@ from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import outbox, texts
-from bot.lifecycle import (
-    Refused,
-    get_incident,
-)
 from bot.validation import (
     ValidationState,
     answer_validation,
     override_missing,
     sectors_to_override,
     start_validation,
-    validation_state,
 )
 from bot.vocab import MessageKind, validation_kind
 from handlers import buttons
@@ -25,12 +20,12 @@ from handlers.common import (
     CHATTER,
     Context,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     markup_json,
     parse_button,
     person_of,
     reply,
+    run_step,
     runtime,
     send,
 )
@@ -78,18 +73,17 @@ async def start_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = runtime(context), pressed.incident_id
-    try:
-        async with rt.session() as session:
-            state = await start_validation(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    state = await run_step(
+        update,
+        context,
+        start_validation,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if state is None:
         return
     await answer_query(query, texts.DONE)
     await broadcast(
@@ -107,25 +101,23 @@ async def answer_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id, round_number = runtime(context), pressed.incident_id, pressed.round
-    try:
-        async with rt.session() as session:
-            result = await answer_validation(
-                session,
-                incident_id=incident_id,
-                round_number=round_number,
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                works=pressed.works,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            incident = await get_incident(session, incident_id, open_only=False)
-            state = await validation_state(session, incident, rt.protocol)
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        answer_validation,
+        incident_id=incident_id,
+        round_number=round_number,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        works=pressed.works,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     await answer_query(query, texts.validation_noted(result.sector))
-    await _refresh_requests(context, state, still_open=result.works and not result.complete)
+    still_open = result.works and not result.complete
+    await _refresh_requests(context, result.state, still_open=still_open)
     await refresh_cards(context, incident_id)
     view = await view_of(context, incident_id)
     if not result.works:
@@ -145,17 +137,16 @@ async def override_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
-    try:
-        async with rt.session() as session:
-            missing = await sectors_to_override(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    missing = await run_step(
+        update,
+        context,
+        sectors_to_override,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        protocol=rt.protocol,
+    )
+    if missing is None:
         return
     await answer_query(query)
     await send(
@@ -175,25 +166,22 @@ async def override_reason_replied(
     if user is None:
         return
     rt = runtime(context)
-    try:
-        async with rt.session() as session:
-            missing = await override_missing(
-                session,
-                incident_id=incident_id,
-                user_id=user.id,
-                is_admin=rt.is_admin(user.id),
-                reason=reason,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            incident = await get_incident(session, incident_id, open_only=False)
-            state = await validation_state(session, incident, rt.protocol)
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        override_missing,
+        incident_id=incident_id,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        reason=reason,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
-    await _refresh_requests(context, state, still_open=False)
+    await _refresh_requests(context, result.state, still_open=False)
     await refresh_cards(context, incident_id)
-    await reply(update, texts.override_done(missing, reason))
+    await reply(update, texts.override_done(result.missing, reason))
 
 
 def register(app: Application) -> None:

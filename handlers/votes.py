@@ -12,21 +12,18 @@ from bot.incidents import (
     confirmation_deadline,
 )
 from bot.jobs import register_timer
-from bot.lifecycle import (
-    Refused,
-)
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import Refusal, TimerKind
+from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
     Context,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     parse_button,
     person_of,
+    run_step,
     runtime,
 )
 from handlers.sector import ask_sector_later
@@ -38,22 +35,18 @@ async def vote(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, choice = runtime(context), pressed.choice
-    try:
-        async with rt.session() as session:
-            result = await cast_vote(
-                session,
-                incident_id=pressed.incident_id,
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                choice=choice,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        if refused.reason == Refusal.CLOSED:
-            await answer_query(query, texts.CLOSED_VOTE, alert=True)
-        else:
-            await answer_refusal(update, refused)
+    result = await run_step(
+        update,
+        context,
+        cast_vote,
+        incident_id=pressed.incident_id,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        choice=choice,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     if not result.changed:
         await answer_query(query, texts.VOTE_SAME)

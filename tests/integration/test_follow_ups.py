@@ -345,7 +345,7 @@ async def test_claim_while_closed_schedules_the_opening_reminder_once(
     contacted = await contact_support(
         sessions, protocol, incident_id, 1, None, at(10, closed_instant)
     )
-    assert contacted.first and contacted.incident.status == IN_PROGRESS
+    assert contacted.first and (await load(sessions, incident_id)).status == IN_PROGRESS
     assert [k for k, _ in await pending_of(sessions, incident_id)] == [TimerKind.NUDGE]
     assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.SUPPORT_OPENS)] == [
         "cancelled"
@@ -362,7 +362,7 @@ async def test_contacting_support_at_night_without_a_claim_leaves_no_opening_rem
     # Calling support with nobody coordinating claims the case first; the call settles it.
     contacted = await contact_support(sessions, protocol, incident_id, 3, "G-1", closed_instant)
     assert contacted.first
-    assert contacted.incident.coordinator_id == 3
+    assert (await load(sessions, incident_id)).coordinator_id == 3
     assert TimerKind.SUPPORT_OPENS not in [k for k, _ in await pending_of(sessions, incident_id)]
 
 
@@ -376,20 +376,20 @@ async def test_contact_support_reports_whether_it_was_the_first_call(
     first = await contact_support(sessions, protocol, incident_id, 3, None, at(1))
     assert isinstance(first, coordination.ContactResult)
     assert first.first is True
-    assert (first.incident.id, first.incident.status, first.incident.support_ref) == (
-        incident_id,
-        IN_PROGRESS,
-        None,
-    )
-    assert first.incident.support_contacted_at == at(1)
+    assert (first.incident_id, first.contacted_at, first.reference) == (incident_id, at(1), None)
+    incident = await load(sessions, incident_id)
+    assert (incident.status, incident.support_ref) == (IN_PROGRESS, None)
+    assert incident.support_contacted_at == at(1)
 
     later = await contact_support(sessions, protocol, incident_id, 3, " TK-9 ", at(4))
     assert later.first is False
-    assert later.incident.support_ref == "TK-9"
-    assert (later.incident.support_contacted_at, later.incident.support_contacted_by) == (at(1), 3)
+    assert (later.reference, later.contacted_at) == ("TK-9", at(1))
+    incident = await load(sessions, incident_id)
+    assert incident.support_ref == "TK-9"
+    assert (incident.support_contacted_at, incident.support_contacted_by) == (at(1), 3)
 
     bare = await contact_support(sessions, protocol, incident_id, 3, None, at(5))
-    assert bare.first is False and bare.incident.support_ref == "TK-9"
+    assert bare.first is False and bare.reference == "TK-9"
 
     kinds = [e[0] for e in await events(sessions, incident_id)]
     assert kinds.count("support_contacted") == 1
@@ -404,7 +404,8 @@ async def test_contacting_support_while_confirming_cancels_the_confirmation_time
 
     contacted = await contact_support(sessions, protocol, incident_id, 1, None, at(2))
     assert contacted.first is True
-    assert (contacted.incident.status, contacted.incident.coordinator_id) == (IN_PROGRESS, 1)
+    incident = await load(sessions, incident_id)
+    assert (incident.status, incident.coordinator_id) == (IN_PROGRESS, 1)
     assert [row[0] for row in await timer_rows(sessions, incident_id, TimerKind.CONFIRMATION)] == [
         "cancelled"
     ]

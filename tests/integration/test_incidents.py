@@ -16,7 +16,7 @@ from bot.lifecycle import (
 )
 from bot.people import Person
 from bot.views import incident_view
-from bot.vocab import VoteChoice
+from bot.vocab import Refusal, VoteChoice
 from models import Event, Incident, Report, Timer, Vote
 from models.incident import (
     CONFIRMING,
@@ -225,7 +225,7 @@ async def test_local_cause_dismisses_and_frees_the_slot(
     assert timer_states == ["cancelled"]
     with pytest.raises(Refused) as refused:
         await vote(sessions, protocol, 3, VoteChoice.FAILS, first.incident_id)
-    assert refused.value.reason == "closed"
+    assert refused.value.reason == Refusal.VOTE_CLOSED
     second = await report(sessions, protocol, 4)
     assert second.opened and second.incident_id != first.incident_id
 

@@ -67,7 +67,8 @@ async def contact_support(
         now=when,
         protocol=protocol,
     )
-    return result.incident
+    assert result.incident_id == incident_id
+    return await load(sessions, incident_id)
 
 
 async def acknowledge(
@@ -731,7 +732,12 @@ async def test_coordinator_may_go_on_without_a_silent_sector(
         now=at(15),
         protocol=protocol,
     )
-    assert overridden == ["Administración"]
+    assert overridden.missing == ["Administración"]
+    assert overridden.state.validated
+    assert [(c.sector, c.state) for c in overridden.state.checks] == [
+        ("Caja", CheckState.WORKS),
+        ("Administración", CheckState.PENDING),
+    ]
     incident = await load(sessions, incident_id)
     assert (incident.status, incident.validated_at) == (VALIDATING, at(15))
     overrides = [e for e in await events(sessions, incident_id) if e[0] == "validation_override"]
@@ -855,6 +861,7 @@ async def test_all_clear_acknowledgements_and_summary(
         closed_at=at(33),
         instruction="Cierren FLEXUS y vuelvan a entrar",
         restart_session=True,
+        privately=[],
     )
     incident = await load(sessions, incident_id)
     assert (incident.status, incident.open_slot, incident.closed_at, incident.closed_by) == (
