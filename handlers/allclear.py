@@ -24,7 +24,7 @@ from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import MessageKind, TimerKind
 from handlers import buttons
-from handlers.cards import broadcast, refresh_cards
+from handlers.cards import broadcast, refresh_cards, summary_text
 from handlers.common import (
     CRITICAL,
     NEW_MESSAGES,
@@ -155,7 +155,7 @@ async def acknowledged(update: Update, context: Context) -> None:
 
 async def publish_summary(context: Context, data: Summary) -> None:
     """The incident summary to every team chat; the card shows it closed."""
-    await broadcast(context, texts.summary(data, runtime(context).tz), priority=CRITICAL)
+    await broadcast(context, summary_text(data, runtime(context).tz), priority=CRITICAL)
     await refresh_cards(context, data.incident_id)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import outbox, texts
+from bot.allclear import Summary
 from bot.coordination import coordinator_contact
 from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
@@ -196,3 +198,13 @@ async def announce_outcome(
     elif view.status == UNCONFIRMED:
         text = texts.unconfirmed(view, rt.protocol.deadlines.confirmation_minutes)
         await broadcast(context, text, escalate_markup(view.id))
+
+
+def summary_text(data: Summary, tz: ZoneInfo) -> str:
+    """The closing summary, its timeline shortened until it fits in one Telegram message."""
+    limit = texts.TIMELINE_LIMIT
+    text = texts.summary(data, tz, limit)
+    while len(text) > texts.MESSAGE_LIMIT and limit > 5:
+        limit -= 5
+        text = texts.summary(data, tz, limit)
+    return text[: texts.MESSAGE_LIMIT]

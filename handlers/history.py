@@ -23,6 +23,7 @@ from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import TimerKind
+from handlers.cards import summary_text
 from handlers.common import (
     CHATTER,
     NEW_MESSAGES,
@@ -80,7 +81,7 @@ async def informe(update: Update, context: Context) -> None:
         await reply(update, texts.informe_unknown(incident_id))
         return
     text = texts.informe(
-        texts.summary(found.summary, rt.tz),
+        summary_text(found.summary, rt.tz),
         still_open=found.still_open,
         announced=found.announced,
     )

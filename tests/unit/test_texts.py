@@ -12,6 +12,7 @@ from bot import texts
 from bot.config import load_protocol
 from bot.logs import REDACTED, RedactingFilter
 from bot.support_window import support_status_at
+from handlers.cards import summary_text
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=TZ)  # Tuesday
@@ -123,7 +124,7 @@ def test_a_long_summary_still_fits_one_message() -> None:
         timeline=timeline,
         acks=AckState(sectors=sectors, missing=[]),
     )
-    text = texts.summary(data, TZ)
+    text = summary_text(data, TZ)
     assert len(text) <= 4000
     assert "pasos más" in text and "y 22 más" in text
     assert text.rstrip().endswith("y 22 más")  # the acknowledgements are never the part cut
