@@ -21,7 +21,6 @@ from handlers.common import (
     parse_button,
     person_of,
     run_step,
-    runtime,
     send,
 )
 
@@ -41,7 +40,7 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
     A contact with no Telegram id is mentioned at once; one who never started the bot is
     found out when the private message is refused, and then mentioned in every team chat.
     """
-    rt = runtime(context)
+    rt = context.runtime
     tools = rt.protocol.access.remote_tools
     markup = grant_markup(access.incident_id, tools)
     username = context.bot.username
@@ -78,7 +77,7 @@ async def request_pressed(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     access = await run_step(
         update,
         context,
@@ -102,7 +101,7 @@ async def granted_pressed(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     tools = rt.protocol.access.remote_tools
     if pressed.tool >= len(tools):
         await answer_query(query, texts.STALE_BUTTON, alert=True)
@@ -153,7 +152,7 @@ async def _repeat_request(context: Context, access: AccessRound) -> None:
         )
         return
     await ask_gerencia(context, access)
-    if access.round == runtime(context).protocol.deadlines.access_escalate_after + 1:
+    if access.round == context.runtime.protocol.deadlines.access_escalate_after + 1:
         backups = [c.name for c in access.contacts if c.backup]
         if backups:
             await tell_coordinator(

@@ -38,7 +38,6 @@ from handlers.common import (
     person_of,
     reply,
     run_step,
-    runtime,
     send,
 )
 
@@ -65,7 +64,7 @@ async def resuelto(update: Update, context: Context) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or not await allowed_here(update, context, private_ok=True):
         return
-    rt = runtime(context)
+    rt = context.runtime
     instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX]
     incident_id = await run_step(
         update,
@@ -86,7 +85,7 @@ async def restart_answered(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     # Privately only to current members: asked before the step takes the database (Telegram is
     # asked for anyone not seen lately), so the step never waits on the network.
     async with rt.read_session() as session:
@@ -128,7 +127,7 @@ async def acknowledged(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     result = await run_step(
         update,
         context,
@@ -155,7 +154,7 @@ async def acknowledged(update: Update, context: Context) -> None:
 
 async def publish_summary(context: Context, data: Summary) -> None:
     """The incident summary to every team chat; the card shows it closed."""
-    await broadcast(context, summary_text(data, runtime(context).tz), priority=CRITICAL)
+    await broadcast(context, summary_text(data, context.runtime.tz), priority=CRITICAL)
     await refresh_cards(context, data.incident_id)
 
 

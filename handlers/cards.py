@@ -14,10 +14,8 @@ from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
 from bot.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind
 from handlers import buttons
-from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
+from handlers.common import CRITICAL, NEWS, Context, markup_json, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
-
-ALERT = MessageKind.ALERT
 
 
 def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:
@@ -62,13 +60,13 @@ def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
 
 
 def support_text(context: Context) -> str:
-    rt = runtime(context)
+    rt = context.runtime
     return texts.support_block(rt.support_now(), rt.protocol.support.phone)
 
 
 def opening_text(context: Context) -> str | None:
     """ "hoy a las 10:00" when support is closed, else None."""
-    rt = runtime(context)
+    rt = context.runtime
     status = rt.support_now()
     if status.is_open or status.next_opening is None:
         return None
@@ -76,13 +74,13 @@ def opening_text(context: Context) -> str | None:
 
 
 async def view_of(context: Context, incident_id: int) -> IncidentView:
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         return await incident_view(session, incident_id, rt.protocol)
 
 
 def card_text(context: Context, view: IncidentView) -> str:
-    rt = runtime(context)
+    rt = context.runtime
     return texts.card(view, rt.tz, rt.protocol.limits.description_max_chars)
 
 
@@ -98,7 +96,7 @@ def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
 
 async def post_alert(context: Context, incident_id: int) -> None:
     """The alert card to every team chat (critical): remembered and pinned as each one goes."""
-    rt = runtime(context)
+    rt = context.runtime
     view = await view_of(context, incident_id)
     text, markup = card_text(context, view), card_markup(view)
     for chat_id in rt.team_chat_ids:
@@ -108,7 +106,7 @@ async def post_alert(context: Context, incident_id: int) -> None:
             text,
             markup,
             priority=CRITICAL,
-            record=(incident_id, ALERT),
+            record=(incident_id, MessageKind.ALERT),
             pin=True,
         )
 
@@ -120,11 +118,13 @@ async def refresh_cards(context: Context, incident_id: int) -> None:
     edit (so it shows the state at that moment), folds the rows of a busy moment into one, and
     skips the edit when the card already shows the same. No view is built here.
     """
-    rt = runtime(context)
+    rt = context.runtime
     now = rt.clock.now()
     async with rt.session() as session:
         for chat_id in rt.team_chat_ids:
-            outbox.edit_card(session, incident_id=incident_id, kind=ALERT, chat_id=chat_id, now=now)
+            outbox.edit_card(
+                session, incident_id=incident_id, kind=MessageKind.ALERT, chat_id=chat_id, now=now
+            )
 
 
 async def render_alert_card(
@@ -146,7 +146,7 @@ async def broadcast(
     record: tuple[int, str] | None = None,
 ) -> None:
     """The same message to every team chat."""
-    for chat_id in runtime(context).team_chat_ids:
+    for chat_id in context.runtime.team_chat_ids:
         await send(context, chat_id, text, markup, priority=priority, record=record)
 
 
@@ -159,7 +159,7 @@ async def tell_coordinator(
     priority: int = NEWS,
 ) -> bool:
     """Privately when possible, else with a mention in the chat where they took the case."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         contact = await coordinator_contact(session, incident_id)
     if contact is None:
@@ -183,7 +183,7 @@ async def announce_outcome(
     context: Context, view: IncidentView, *, escalated: bool = False
 ) -> None:
     """Tell the team what the classification means for them, with the next step."""
-    rt = runtime(context)
+    rt = context.runtime
     if view.status == GENERAL:
         render = texts.escalated if escalated else texts.general
         text = render(view, support_text(context), rt.support_now().is_open)

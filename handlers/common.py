@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes, filters
+from telegram.ext import CallbackContext, ContextTypes, ExtBot, filters
 
 from bot import admin, outbox, texts
 from bot.jobs import RUNTIME_KEY
@@ -25,12 +25,19 @@ from bot.steps import current_step
 from handlers.buttons import Button
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 
 
-def runtime(context: Any) -> Runtime:
-    value: Runtime = context.application.bot_data[RUNTIME_KEY]
-    return value
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context for every handler and job, with the bot's Runtime typed: `context.runtime`."""
+
+    @property
+    def runtime(self) -> Runtime:
+        value: Runtime = self.application.bot_data[RUNTIME_KEY]
+        return value
+
+
+# Given to the Application's builder (bot.app), so PTB hands every callback a Context.
+CONTEXT_TYPES = ContextTypes(context=Context)
 
 
 def person_of(user: User) -> Person:
@@ -57,7 +64,7 @@ def is_anonymous(update: Update) -> bool:
 
 async def is_member(context: Context, user_id: int, where: int | None = None) -> bool:
     """In at least one enabled team chat right now (see bot.membership)."""
-    rt = runtime(context)
+    rt = context.runtime
     value: bool = await rt.membership.is_member(context.bot, user_id, where)
     return value
 
@@ -72,7 +79,7 @@ def markup_json(markup: Markup) -> dict[str, Any] | None:
 
 
 async def send(
-    context: Any,
+    context: Context,
     chat_id: int,
     text: str,
     markup: Markup = None,
@@ -84,7 +91,7 @@ async def send(
     fallback: list[tuple[int, str, Markup]] | None = None,
 ) -> None:
     """Store a message in the outbox, in the current step's transaction; sent after it commits."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.send(
             session,
@@ -158,7 +165,7 @@ async def allowed_here(
         if needs_person:
             await remember_name(context, user)
         return True
-    rt = runtime(context)
+    rt = context.runtime
     if rt.is_team_chat(chat.id) and anonymous:
         if needs_person:
             await reply(update, texts.NOT_A_PERSON)
@@ -183,9 +190,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return False
-    if chat is None or not (
-        chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
-    ):
+    if chat is None or not (chat.type == ChatType.PRIVATE or context.runtime.is_team_chat(chat.id)):
         where = chat.id if chat is not None else 0
         await answer_query(query, texts.alert(texts.not_enabled(where)), alert=True)
         return False
@@ -198,7 +203,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
 
 async def remember_name(context: Context, user: User) -> None:
     """Every actor in a timeline has a name, also an admin who never reported or voted."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         await touch_member(session, person=person_of(user), now=rt.clock.now())
 
@@ -255,7 +260,7 @@ async def run_step(
 
     Services always return something, so None means refused and already answered."""
     try:
-        async with runtime(context).session() as session:
+        async with context.runtime.session() as session:
             return await service(session, *args, **kwargs)
     except Refused as refused:
         await answer_refusal(update, refused)
@@ -277,4 +282,4 @@ NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 def chat_sector_of(update: Update, context: Context) -> str | None:
     chat = update.effective_chat
-    return runtime(context).chat_sector(chat.id) if chat else None
+    return context.runtime.chat_sector(chat.id) if chat else None

@@ -50,7 +50,6 @@ from handlers.common import (
     person_of,
     reply,
     run_step,
-    runtime,
     send,
 )
 from handlers.prompts import register_prompt
@@ -63,7 +62,7 @@ async def claim_pressed(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     result = await run_step(
         update,
         context,
@@ -101,7 +100,7 @@ async def _record_contact(
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return False
-    rt = runtime(context)
+    rt = context.runtime
     result = await run_step(
         update,
         context,
@@ -153,7 +152,7 @@ async def contactado_command(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or not await allowed_here(update, context, private_ok=True):
         return
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         incident_id = await open_incident_id(session)
     if incident_id is None:
@@ -174,7 +173,7 @@ async def handover_menu(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
-    rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
+    rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
     people = await run_step(
         update,
         context,
@@ -204,7 +203,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     # From a private chat, keep the group where the case was claimed for the new coordinator.
     chat = update.effective_chat
     chat_id = None if chat is None or chat.type == ChatType.PRIVATE else chat.id

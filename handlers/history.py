@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackContext, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot import export, outbox, reports, texts
-from bot.jobs import RUNTIME_KEY, arm_pending, register_timer
+from bot.jobs import arm_pending, register_timer
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
@@ -32,7 +32,6 @@ from handlers.common import (
     allowed_here,
     is_anonymous,
     reply,
-    runtime,
     send,
 )
 
@@ -60,7 +59,7 @@ async def historial(update: Update, context: Context) -> None:
             await reply(update, texts.HISTORY_HOW)
             return
         count = min(int(wanted), reports.HISTORY_MAX)
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.read_session() as session:
         records = await reports.incident_records(session, last=count)
     await reply(update, texts.history(records, rt.clock.now(), rt.tz))
@@ -74,7 +73,7 @@ async def informe(update: Update, context: Context) -> None:
     if number is None:
         await reply(update, texts.INFORME_HOW)
         return
-    rt, incident_id = runtime(context), int(number[1])
+    rt, incident_id = context.runtime, int(number[1])
     async with rt.read_session() as session:
         found = await reports.informe(session, incident_id, rt.protocol)
     if found is None:
@@ -92,7 +91,7 @@ async def _period_metrics(update: Update, context: Context) -> Metrics | None:
     """The period asked for (this month by default) and its figures; None after a refusal."""
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return None
-    rt = runtime(context)
+    rt = context.runtime
     now = rt.clock.now()
     period = reports.parse_period(_args(update), now.astimezone(rt.tz).date())
     if period is None:
@@ -114,7 +113,7 @@ async def metricas(update: Update, context: Context) -> None:
         return
     chart = await asyncio.to_thread(_chart, data)
     await reply(update, texts.metricas(data))
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.upload(
             session,
@@ -132,7 +131,7 @@ async def proveedor(update: Update, context: Context) -> None:
     """/proveedor [período]: each general failure with support's times, for the vendor."""
     data = await _period_metrics(update, context)
     if data is not None:
-        await reply(update, texts.proveedor(data, runtime(context).tz))
+        await reply(update, texts.proveedor(data, context.runtime.tz))
 
 
 async def exportar(update: Update, context: Context) -> None:
@@ -140,7 +139,7 @@ async def exportar(update: Update, context: Context) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    rt = runtime(context)
+    rt = context.runtime
     if is_anonymous(update):
         await reply(update, texts.NOT_A_PERSON)
         return
@@ -192,7 +191,7 @@ async def monthly_report(rt: Runtime, session: AsyncSession, timer: DueTimer) ->
 
 async def post_monthly_report(context: Context, period: Period) -> None:
     """The previous month's /metricas, with its chart, to every team chat."""
-    rt = runtime(context)
+    rt = context.runtime
     now = rt.clock.now()
     async with rt.read_session() as reading:
         data = await reports.metrics(reading, period, now=now, protocol=rt.protocol)
@@ -214,9 +213,9 @@ async def post_monthly_report(context: Context, period: Period) -> None:
     log.info("monthly report for %s posted to %d team chats", period.start, len(rt.team_chat_ids))
 
 
-async def keep_monthly_report(context: CallbackContext[Any, Any, Any, Any]) -> None:
+async def keep_monthly_report(context: Context) -> None:
     """At start: one pending monthly-report timer while `reports.monthly` is on, none when off."""
-    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
+    rt = context.runtime
     async with rt.sessions() as session:
         added = await reports.schedule_monthly_report(
             session, protocol=rt.protocol, now=rt.clock.now()

@@ -18,7 +18,7 @@ from bot.timers import DueTimer
 from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
-from handlers.common import Context, answer_query, parse_button, run_step, runtime
+from handlers.common import Context, answer_query, parse_button, run_step
 
 
 async def local_cause(update: Update, context: Context) -> None:
@@ -26,7 +26,7 @@ async def local_cause(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
+    rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
     done = await run_step(
         update,
         context,
@@ -48,7 +48,7 @@ async def escalate_anyway(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, pressed.incident_id
+    rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
     moved = await run_step(
         update,
         context,

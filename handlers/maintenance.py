@@ -13,7 +13,7 @@ from bot.runtime import Runtime
 from bot.steps import current_step
 from bot.timers import DueTimer
 from bot.vocab import TimerKind
-from handlers.common import runtime
+from handlers.common import Context
 
 
 async def daily_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> datetime:
@@ -23,9 +23,9 @@ async def daily_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> d
     return now
 
 
-async def copy_after_commit(context: Any, now: datetime) -> None:
+async def copy_after_commit(context: Context, now: datetime) -> None:
     """The copy reads the database: it must not hold the step's write lock meanwhile."""
-    config = runtime(context).config
+    config = context.runtime.config
 
     async def copy() -> None:
         await take_daily_backup(config, now=now)

@@ -15,7 +15,7 @@ from telegram.ext import Application, MessageHandler, filters
 
 from bot.messages import prompt_of
 from bot.vocab import MessageKind
-from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
+from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous
 from models import IncidentMessage
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
@@ -34,7 +34,7 @@ async def replied(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None or message.reply_to_message is None:
         return
-    if chat.type != "private" and not runtime(context).is_team_chat(chat.id):
+    if chat.type != "private" and not context.runtime.is_team_chat(chat.id):
         return  # not a team chat: nothing is stored, and a stray reply needs no refusal
     if is_anonymous(update):
         return  # an anonymous admin is no one: their reply is nobody's answer
@@ -54,7 +54,7 @@ async def _question(context: Context, chat_id: int, replied_to: Message) -> Inci
     sent seconds ago may arrive first: it is looked for again for a few seconds. Read outside
     the step, which must not hold the write lock the recording needs meanwhile.
     """
-    rt = runtime(context)
+    rt = context.runtime
     recent = replied_to.from_user is not None and replied_to.from_user.id == context.bot.id
     recent = recent and (datetime.now(UTC) - replied_to.date).total_seconds() < RECENT_SECONDS
     loop = asyncio.get_running_loop()

@@ -19,7 +19,6 @@ from handlers.common import (
     parse_button,
     person_of,
     reply,
-    runtime,
 )
 
 
@@ -32,7 +31,7 @@ def sector_markup(sectors: list[str]) -> InlineKeyboardMarkup:
 async def sector_command(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True) or update.effective_message is None:
         return
-    await reply(update, texts.SECTOR_PROMPT, sector_markup(runtime(context).protocol.team.sectors))
+    await reply(update, texts.SECTOR_PROMPT, sector_markup(context.runtime.protocol.team.sectors))
 
 
 async def sector_chosen(update: Update, context: Context) -> None:
@@ -40,11 +39,11 @@ async def sector_chosen(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    sectors = runtime(context).protocol.team.sectors
+    sectors = context.runtime.protocol.team.sectors
     if pressed.index >= len(sectors):
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         member = await set_sector(
             session,
@@ -57,7 +56,7 @@ async def sector_chosen(update: Update, context: Context) -> None:
 
 async def ask_sector_later(context: Context, chat_id: int, user_id: int) -> None:
     """The question goes out with the others of this group (see bot.outbox.ask_sector)."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.ask_sector(session, chat_id, user_id, now=rt.clock.now())
 

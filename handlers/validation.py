@@ -26,7 +26,6 @@ from handlers.common import (
     person_of,
     reply,
     run_step,
-    runtime,
     send,
 )
 from handlers.prompts import register_prompt
@@ -50,7 +49,7 @@ def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
 
 
 async def _refresh_requests(context: Context, state: ValidationState, still_open: bool) -> None:
-    rt = runtime(context)
+    rt = context.runtime
     markup = markup_json(validation_markup(state)) if still_open else None
     text = texts.validation_request(state.incident_id, state)
     async with rt.session() as session:
@@ -72,7 +71,7 @@ async def start_pressed(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id = runtime(context), pressed.incident_id
+    rt, incident_id = context.runtime, pressed.incident_id
     state = await run_step(
         update,
         context,
@@ -100,7 +99,7 @@ async def answer_pressed(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, incident_id, round_number = runtime(context), pressed.incident_id, pressed.round
+    rt, incident_id, round_number = context.runtime, pressed.incident_id, pressed.round
     result = await run_step(
         update,
         context,
@@ -136,7 +135,7 @@ async def override_pressed(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
-    rt, incident_id, user_id = runtime(context), pressed.incident_id, query.from_user.id
+    rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
     missing = await run_step(
         update,
         context,
@@ -165,7 +164,7 @@ async def override_reason_replied(
     user = update.effective_user
     if user is None:
         return
-    rt = runtime(context)
+    rt = context.runtime
     result = await run_step(
         update,
         context,

@@ -24,7 +24,6 @@ from handlers.common import (
     parse_button,
     person_of,
     run_step,
-    runtime,
 )
 from handlers.sector import ask_sector_later
 
@@ -34,7 +33,7 @@ async def vote(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
-    rt, choice = runtime(context), pressed.choice
+    rt, choice = context.runtime, pressed.choice
     result = await run_step(
         update,
         context,

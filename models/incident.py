@@ -46,6 +46,8 @@ class Incident(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Written for the history but not read yet (classified_at, closed_by, summary_posted_at,
+    # and the Report rows): the timeline's events carry the same moments today.
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     local_cause: Mapped[str | None] = mapped_column(String(32))  # a bot.vocab.LocalCause
     instruction: Mapped[str | None] = mapped_column(Text)
@@ -68,7 +70,8 @@ class Incident(Base):
 
 
 class Report(Base):
-    """A /caido message: who, where, what they saw."""
+    """A /caido message: who, where, what they saw. Kept for the history, which will read it
+    (today the "opened" and "joined" events carry the same)."""
 
     __tablename__ = "reports"
 

@@ -97,6 +97,19 @@ async def test_first_report_opens_and_schedules_the_confirmation_deadline(
     assert await status(sessions, result.incident_id) == CONFIRMING
 
 
+async def test_the_card_shows_the_confirmation_deadline_as_stored(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    """The protocol file may change while an incident is open: the card keeps its deadline."""
+    result = await report(sessions, protocol, 1)
+    longer = protocol.model_copy(
+        update={"deadlines": protocol.deadlines.model_copy(update={"confirmation_minutes": 30})}
+    )
+    async with sessions() as session:
+        view = await incident_view(session, result.incident_id, longer)
+    assert view.confirm_until == T0 + timedelta(minutes=5)
+
+
 async def test_second_reporter_joins_and_makes_it_general(
     sessions: Sessions, protocol: Protocol
 ) -> None:
