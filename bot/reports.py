@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Literal
 
 from sqlalchemy import select
@@ -33,13 +34,16 @@ from bot.vocab import (
 from models import Event, Incident, Member, Vote
 from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
 
-# What an incident turned out to be.
-GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
-LOCAL = "local"  # the reporter found a local cause: PC, internet, power
-FALSE_ALARM = "false_alarm"  # dismissed: "ya funciona"
-UNCONFIRMED = "unconfirmed"  # nobody confirmed it; it closed by itself
-OPEN = "open"  # still being confirmed
-Kind = str  # one of the five above
+
+class Outcome(StrEnum):
+    """What an incident turned out to be: computed from what is stored, never stored itself."""
+
+    GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
+    LOCAL = "local"  # the reporter found a local cause: PC, internet, power
+    FALSE_ALARM = "false_alarm"  # dismissed: "ya funciona"
+    UNCONFIRMED = "unconfirmed"  # nobody confirmed it; it closed by itself
+    OPEN = "open"  # still being confirmed
+
 
 MONTHLY_REPORT_AT = time(9, 0)
 HISTORY_DEFAULT = 10
@@ -130,7 +134,7 @@ def parse_day(text: str) -> date | None:
 class IncidentRecord:
     id: int
     status: str
-    kind: Kind
+    outcome: Outcome
     opened_at: datetime
     local_cause: str | None
     confirmed_at: datetime | None  # the "general" or "escalated" event
@@ -153,7 +157,7 @@ class IncidentRecord:
 
     @property
     def restored_at(self) -> datetime | None:
-        return self.ended_at if self.kind == GENERAL else None
+        return self.ended_at if self.outcome == Outcome.GENERAL else None
 
     def down_until(self, now: datetime) -> datetime:
         """Until the all-clear (or dismissal); an open incident is still down now."""
@@ -163,16 +167,16 @@ class IncidentRecord:
         return self.down_until(now) - self.opened_at
 
 
-def kind_of(status: str, local_cause: str | None, confirmed: bool) -> Kind:
+def outcome_of(status: str, local_cause: str | None, confirmed: bool) -> Outcome:
     if confirmed:
-        return GENERAL
+        return Outcome.GENERAL
     if status == DISMISSED:
         if local_cause == LocalCause.EXPIRED:
-            return UNCONFIRMED
+            return Outcome.UNCONFIRMED
         if local_cause in FOUND_LOCALLY:
-            return LOCAL
-        return FALSE_ALARM
-    return OPEN
+            return Outcome.LOCAL
+        return Outcome.FALSE_ALARM
+    return Outcome.OPEN
 
 
 async def incident_records(
@@ -208,8 +212,8 @@ async def incident_records(
     records = []
     for incident in incidents:
         confirmed = steps.get((incident.id, "confirmed"))
-        kind = kind_of(incident.status, incident.local_cause, confirmed is not None)
-        if kind == GENERAL:
+        outcome = outcome_of(incident.status, incident.local_cause, confirmed is not None)
+        if outcome == Outcome.GENERAL:
             ended = (
                 steps.get((incident.id, EventKind.RESOLVED), incident.closed_at)
                 if incident.status in (RESOLVED, CLOSED)
@@ -223,7 +227,7 @@ async def incident_records(
             IncidentRecord(
                 id=incident.id,
                 status=incident.status,
-                kind=kind,
+                outcome=outcome,
                 opened_at=incident.opened_at,
                 local_cause=incident.local_cause,
                 confirmed_at=confirmed,
@@ -397,7 +401,7 @@ def compute_metrics(
     midnight at the end of the month belongs, whole, to the month it began in)."""
     start, end = period.bounds(spec)
     inside = [r for r in records if start <= r.opened_at < end]
-    failures = [r for r in inside if r.kind == GENERAL]
+    failures = [r for r in inside if r.outcome == Outcome.GENERAL]
     chunks = buckets_of(period)
     sums = [[timedelta(0), timedelta(0)] for _ in chunks]
     down = down_closed = waiting = timedelta(0)
@@ -424,10 +428,10 @@ def compute_metrics(
     return Metrics(
         period=period,
         general=len(failures),
-        local=sum(1 for r in inside if r.kind == LOCAL),
-        unconfirmed=sum(1 for r in inside if r.kind == UNCONFIRMED),
-        false_alarms=sum(1 for r in inside if r.kind == FALSE_ALARM),
-        still_confirming=sum(1 for r in inside if r.kind == OPEN),
+        local=sum(1 for r in inside if r.outcome == Outcome.LOCAL),
+        unconfirmed=sum(1 for r in inside if r.outcome == Outcome.UNCONFIRMED),
+        false_alarms=sum(1 for r in inside if r.outcome == Outcome.FALSE_ALARM),
+        still_confirming=sum(1 for r in inside if r.outcome == Outcome.OPEN),
         still_open=sum(1 for r in failures if r.ended_at is None),
         down=down,
         down_closed=down_closed,

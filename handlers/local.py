@@ -27,7 +27,7 @@ async def local_cause(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
-    done = await run_step(
+    dismissed = await run_step(
         update,
         context,
         dismiss_as_local,
@@ -37,7 +37,7 @@ async def local_cause(update: Update, context: Context) -> None:
         cause=pressed.cause,
         now=rt.clock.now(),
     )
-    if done is None:
+    if dismissed is None:
         return
     await answer_query(query, texts.DISMISSED_OK)
     await announce_dismissed(context, incident_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import reports
-from bot.reports import IncidentRecord, Metrics, Period
+from bot.reports import IncidentRecord, Metrics, Outcome, Period
 from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, duration, esc, mention
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (
@@ -29,8 +28,8 @@ __all__ = [
     "CHART_OPEN",
     "EXPORT_ADMIN_ONLY",
     "EXPORT_HOW",
-    "EXPORT_KINDS",
     "EXPORT_NO",
+    "EXPORT_OUTCOMES",
     "EXPORT_SENT_PRIVATELY",
     "EXPORT_STATUS",
     "EXPORT_YES",
@@ -111,7 +110,7 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
     parts = [f"#{record.id}", day_time(record.opened_at, tz, now)]
     down = duration(record.down_for(now))
     sector = esc(record.reporter_sector or NO_SECTOR, 30)
-    if record.kind == reports.GENERAL:
+    if record.outcome == Outcome.GENERAL:
         if record.ended_at is None:
             parts += ["falla general, sigue abierta", f"{down} hasta ahora"]
         else:
@@ -121,12 +120,12 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
             parts.append(f"{verb} {esc(record.coordinator, 40)}")
         if record.support_ref:
             parts.append(f"reclamo {esc(record.support_ref, 30)}")
-    elif record.kind == reports.LOCAL:
+    elif record.outcome == Outcome.LOCAL:
         cause = SHORT_CAUSES.get(record.local_cause or "", record.local_cause or "")
         parts += [f"local ({esc(cause)})", sector, down]
-    elif record.kind == reports.FALSE_ALARM:
+    elif record.outcome == Outcome.FALSE_ALARM:
         parts += ["falsa alarma", sector, down]
-    elif record.kind == reports.UNCONFIRMED:
+    elif record.outcome == Outcome.UNCONFIRMED:
         parts += ["nadie confirmó", "cerrado solo"]
     else:
         parts += ["confirmando si es general", f"{down} hasta ahora"]
@@ -328,13 +327,13 @@ def export_press_start(user_id: int, name: str) -> str:
     )
 
 
-# The export's words (CSV for Excel and JSON): the kind of incident and its state.
-EXPORT_KINDS = {
-    reports.GENERAL: "falla general",
-    reports.LOCAL: "local",
-    reports.FALSE_ALARM: "falsa alarma",
-    reports.UNCONFIRMED: "sin confirmar",
-    "open": "confirmándose",
+# The export's words (CSV for Excel and JSON): what the incident turned out to be, its state.
+EXPORT_OUTCOMES = {
+    Outcome.GENERAL: "falla general",
+    Outcome.LOCAL: "local",
+    Outcome.FALSE_ALARM: "falsa alarma",
+    Outcome.UNCONFIRMED: "sin confirmar",
+    Outcome.OPEN: "confirmándose",
 }
 
 
