@@ -22,13 +22,14 @@ from bot.lifecycle import (
 )
 from bot.people import Person, touch_member
 from bot.validation import required_sectors, validation_state
+from bot.vocab import CONFIRMING_EVENTS, EventKind, Refusal, TimerKind, VoteChoice
 from models import Acknowledgement, Event, Member, Vote
-from models.incident import CLOSED, FAILS, OPEN_STATUSES, RESOLVED, VALIDATING
+from models.incident import CLOSED, OPEN_STATUSES, RESOLVED, VALIDATING
 
-ACK_REMINDER_TIMER = "ack_reminder"
-ACK_DEADLINE_TIMER = "ack_deadline"
 # Timeline events left out of the summary: they are counted elsewhere in it.
-_NOT_IN_TIMELINE = {"vote", "acknowledged", "access_reminder", "in_progress"}
+NOT_IN_TIMELINE = frozenset(
+    {EventKind.VOTE, EventKind.ACKNOWLEDGED, EventKind.ACCESS_REMINDER, EventKind.IN_PROGRESS}
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class AllClear:
     closed_at: datetime
     instruction: str | None
     restart_session: bool
+    privately: list[int]  # members who started the bot: the all-clear reaches them there too
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ class AckResult:
     incident_id: int
     new: bool
     complete: bool  # every required sector has acknowledged: time for the summary
+
+
+@dataclass(frozen=True)
+class AckReminder:
+    """The sectors that have not acknowledged the all-clear, and their members to mention."""
+
+    incident_id: int
+    missing: list[str]
+    people: list[tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -99,15 +110,15 @@ async def prepare_all_clear(
     """/resuelto: check who and when, keep the instruction; the bot then asks about logging in."""
     incident_id = await open_incident_id(session)
     if incident_id is None:
-        raise Refused("no_open_incident")
+        raise Refused(Refusal.NO_OPEN_INCIDENT)
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.status == VALIDATING and incident.validated_at is None:
         # A round is under way: say who is missing and how to go on without them.
         state = await validation_state(session, incident, protocol)
-        raise Refused("validation_running", ", ".join(state.missing))
+        raise Refused(Refusal.VALIDATION_RUNNING, ", ".join(state.missing))
     if incident.status != VALIDATING or incident.validated_at is None:
-        raise Refused("not_validated")
+        raise Refused(Refusal.NOT_VALIDATED)
     incident.instruction = (instruction or "").strip() or None
     await session.commit()
     return incident_id
@@ -126,12 +137,12 @@ async def send_all_clear(
     """FLEXUS works again: close the outage and start collecting "Entendido"."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status in (RESOLVED, CLOSED):
-        raise Refused("already_announced")
+        raise Refused(Refusal.ALREADY_ANNOUNCED)
     if incident.status not in OPEN_STATUSES:
-        raise Refused("closed")
+        raise Refused(Refusal.CLOSED)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.validated_at is None:
-        raise Refused("not_validated")
+        raise Refused(Refusal.NOT_VALIDATED)
     if not await transition(
         session,
         incident_id,
@@ -139,26 +150,27 @@ async def send_all_clear(
         RESOLVED,
         now,
         actor=user_id,
-        kind="resolved",
+        kind=EventKind.RESOLVED,
         detail=incident.instruction,
         values={"restart_session": restart_session},
     ):
-        raise Refused("not_validated")
+        raise Refused(Refusal.NOT_VALIDATED)
     deadlines = protocol.deadlines
     timers.schedule(
         session,
-        kind=ACK_REMINDER_TIMER,
+        kind=TimerKind.ACK_REMINDER,
         incident_id=incident_id,
         due_at=now + timedelta(minutes=deadlines.ack_reminder_minutes),
         now=now,
     )
     timers.schedule(
         session,
-        kind=ACK_DEADLINE_TIMER,
+        kind=TimerKind.ACK_DEADLINE,
         incident_id=incident_id,
         due_at=now + timedelta(minutes=deadlines.ack_max_minutes),
         now=now,
     )
+    privately = await private_recipients(session)
     await session.commit()
     return AllClear(
         incident_id=incident_id,
@@ -166,6 +178,7 @@ async def send_all_clear(
         closed_at=now,
         instruction=incident.instruction,
         restart_session=restart_session,
+        privately=privately,
     )
 
 
@@ -212,7 +225,7 @@ async def acknowledge(
     """ "Entendido" on the all-clear: counted once per person."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status not in (RESOLVED, CLOSED):
-        raise Refused("unknown_incident")
+        raise Refused(Refusal.UNKNOWN_INCIDENT)
     await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     inserted = await session.scalar(
         dialect_insert(session, Acknowledgement)
@@ -221,7 +234,7 @@ async def acknowledge(
         .returning(Acknowledgement.id)
     )
     if inserted is not None:
-        add_event(session, incident_id, "acknowledged", person.user_id, now)
+        add_event(session, incident_id, EventKind.ACKNOWLEDGED, person.user_id, now)
     state = await ack_state(session, incident_id, protocol)
     await session.commit()
     return AckResult(
@@ -237,8 +250,8 @@ async def ack_reminder_due(
     incident_id: int,
     now: datetime,
     protocol: Protocol,
-) -> list[tuple[int, str]] | None:
-    """Sectors still silent: their members, to remind them; None when no reminder is needed."""
+) -> AckReminder | None:
+    """Sectors still silent and their members, to remind them; None when no reminder is needed."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status != RESOLVED:
         await session.commit()
@@ -247,10 +260,10 @@ async def ack_reminder_due(
     if not state.missing:
         await session.commit()
         return None
-    add_event(session, incident_id, "ack_reminder", None, now, ", ".join(state.missing))
+    add_event(session, incident_id, EventKind.ACK_REMINDER, None, now, ", ".join(state.missing))
     timers.schedule(
         session,
-        kind=ACK_REMINDER_TIMER,
+        kind=TimerKind.ACK_REMINDER,
         incident_id=incident_id,
         due_at=now + timedelta(minutes=protocol.deadlines.ack_reminder_minutes),
         now=now,
@@ -261,7 +274,11 @@ async def ack_reminder_due(
         )
     ).all()
     await session.commit()
-    return [(user_id, name) for user_id, name in people]
+    return AckReminder(
+        incident_id=incident_id,
+        missing=state.missing,
+        people=[(user_id, name) for user_id, name in people],
+    )
 
 
 async def close_with_summary(
@@ -275,7 +292,7 @@ async def close_with_summary(
         CLOSED,
         now,
         actor=None,
-        kind="closed",
+        kind=EventKind.CLOSED,
         values={"summary_posted_at": now},
     )
     # Read before committing: on SQLite a read after the commit would start a new write
@@ -296,11 +313,11 @@ async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -
         )
     ).all()
     events = [(event, name) for event, name in rows]
-    confirmed = next((e.created_at for e, _ in events if e.kind in ("general", "escalated")), None)
+    confirmed = next((e.created_at for e, _ in events if e.kind in CONFIRMING_EVENTS), None)
     affected = await session.scalar(
         select(func.count())
         .select_from(Vote)
-        .where(Vote.incident_id == incident_id, Vote.choice == FAILS)
+        .where(Vote.incident_id == incident_id, Vote.choice == VoteChoice.FAILS)
     )
     return Summary(
         incident_id=incident_id,
@@ -316,7 +333,7 @@ async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -
         timeline=[
             TimelineEntry(at=e.created_at, kind=e.kind, actor=n, detail=e.detail)
             for e, n in events
-            if e.kind not in _NOT_IN_TIMELINE
+            if e.kind not in NOT_IN_TIMELINE
         ],
         acks=await ack_state(session, incident_id, protocol),
     )

@@ -28,12 +28,12 @@ from bot.people import sync_team_chats
 from bot.runtime import Runtime
 from bot.steps import step_scope
 from bot.support_window import warm_holidays
+from bot.vocab import MessageKind
 from handlers import (
     access,
     allclear,
     cards,
     coordination,
-    deadlines,
     errors,
     history,
     info,
@@ -51,6 +51,7 @@ from handlers import (
 from handlers import (
     chats as chat_handlers,
 )
+from handlers.common import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +223,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         .base_file_url(f"{root}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=runtime.tz))
         .updater(None)  # updates come through the inbox (bot.polling), not PTB's Updater
+        .context_types(CONTEXT_TYPES)  # handlers get `context.runtime`, typed
         .concurrent_updates(
             PerPersonOrder(CONCURRENT_UPDATES, functools.partial(handle_update, runtime))
         )
@@ -243,8 +245,8 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         )
     )
     app = builder.build()
-    runtime.card_renderers[cards.ALERT] = cards.render_alert_card
-    runtime.card_renderers["sector_question"] = sector.render_sector_question
+    runtime.card_renderers[MessageKind.ALERT] = cards.render_alert_card
+    runtime.card_renderers[MessageKind.SECTOR_QUESTION] = sector.render_sector_question
     runtime.application = app
     app.bot_data[RUNTIME_KEY] = runtime
 
@@ -257,7 +259,6 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     validation.register(app)  # 7: each sector confirms FLEXUS works
     allclear.register(app)  # 8: /resuelto, "Entendido", summary
     prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
-    deadlines.register(app)  # every deadline and reminder
     maintenance.register(app)  # housekeeping timers: the daily backup
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import BackupSpec, Config
 from bot.db import sqlite_path
+from bot.vocab import TimerKind
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,6 @@ def pg_dump_command(url: str, dest: Path) -> str:
 
 # --- the daily automatic backup (a stored timer, like every other deadline) -----------------
 
-DAILY_BACKUP = "daily_backup"
-
 
 def next_backup_at(now: datetime, spec: BackupSpec, tz: ZoneInfo) -> datetime:
     """The next local `backup.at` strictly after `now`."""
@@ -165,7 +164,7 @@ async def schedule_daily_backup(session: AsyncSession, *, config: Config, now: d
     spec = config.protocol.backup
     return await timers.keep_one(
         session,
-        kind=DAILY_BACKUP,
+        kind=TimerKind.DAILY_BACKUP,
         wanted=spec.enabled and sqlite_path(config.settings.database_url) is not None,
         due_at=lambda: next_backup_at(now, spec, config.protocol.support.tz),
         now=now,

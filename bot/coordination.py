@@ -1,4 +1,4 @@
-"""Protocol steps 5–6: a coordinator claims the case, calls support, gets server access from Gerencia."""
+"""Protocol step 5: a coordinator claims the case, calls support, and can hand the case over."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
-from bot.config import GerenciaContact, Protocol
+from bot.config import Protocol
 from bot.lifecycle import (
-    CONFIRMATION_TIMER,
-    EXPIRY_TIMER,
-    SUPPORT_OPENS_TIMER,
     UNCLASSIFIED,
     Refused,
     add_event,
@@ -26,10 +23,10 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
+from bot.vocab import EventKind, Refusal, TimerKind
 from models import Incident, Member
 from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
 
-ACCESS_TIMER = "access_repeat"
 REFERENCE_LIMIT = 120
 
 
@@ -41,20 +38,29 @@ class ClaimResult:
 
 
 @dataclass(frozen=True)
-class ContactResult:
-    incident: Incident
-    first: bool  # the first call recorded (later ones only add a ticket number)
+class Nudge:
+    """ "FLEXUS sigue caído hace 35 min. ¿Novedades?": to the coordinator, or to the group."""
+
+    incident_id: int
+    down_for: timedelta
+    coordinated: bool
+    validated: bool
 
 
 @dataclass(frozen=True)
-class AccessRound:
-    """Who to ask for server access now: the main Gerencia contacts, plus backups once escalated."""
+class SupportOpening:
+    """Support just opened and nobody has called yet."""
 
     incident_id: int
-    round: int
-    contacts: list[GerenciaContact]
-    escalated: bool
-    gave_up: bool  # every repeat went unanswered: nobody is asked again, people must phone
+    coordinated: bool
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    incident_id: int
+    first: bool  # the first call recorded (later ones only add a ticket number)
+    contacted_at: datetime  # when support was first called
+    reference: str | None  # the ticket number, as it stands now
 
 
 async def claim(
@@ -84,8 +90,8 @@ async def claim(
         await session.commit()
         if incident.coordinator_id == person.user_id:
             return ClaimResult(incident_id, person.user_id, already_yours=True)
-        raise Refused("already_claimed", await member_name(session, incident.coordinator_id))
-    add_event(session, incident_id, "claimed", person.user_id, now)
+        raise Refused(Refusal.ALREADY_CLAIMED, await member_name(session, incident.coordinator_id))
+    add_event(session, incident_id, EventKind.CLAIMED, person.user_id, now)
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
@@ -124,11 +130,11 @@ async def hand_over(
     await require_coordinator(session, incident, user_id, is_admin)
     target = await session.get(Member, to_user_id)
     if target is None:
-        raise Refused("unknown_person")
+        raise Refused(Refusal.UNKNOWN_PERSON)
     incident.coordinator_id = to_user_id
     if chat_id is not None:  # a group where the hand-over happened: both are there
         incident.coordinator_chat_id = chat_id
-    add_event(session, incident_id, "handed_over", user_id, now, target.full_name)
+    add_event(session, incident_id, EventKind.HANDED_OVER, user_id, now, target.full_name)
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return target.full_name
@@ -167,7 +173,7 @@ async def contact_support(
     if first:
         incident.support_contacted_at = now
         incident.support_contacted_by = person.user_id
-        add_event(session, incident_id, "support_contacted", person.user_id, now, reference)
+        add_event(session, incident_id, EventKind.SUPPORT_CONTACTED, person.user_id, now, reference)
         await transition(
             session,
             incident_id,
@@ -175,152 +181,26 @@ async def contact_support(
             IN_PROGRESS,
             now,
             actor=person.user_id,
-            kind="in_progress",
+            kind=EventKind.IN_PROGRESS,
         )
     elif reference:
-        add_event(session, incident_id, "support_reference", person.user_id, now, reference)
+        add_event(session, incident_id, EventKind.SUPPORT_REFERENCE, person.user_id, now, reference)
     if reference:
         incident.support_ref = reference
     # Calling support settles it: no more waiting for votes, for the opening, or to expire.
     await timers.cancel(
         session,
         incident_id=incident_id,
-        kinds=(SUPPORT_OPENS_TIMER, CONFIRMATION_TIMER, EXPIRY_TIMER),
+        kinds=(TimerKind.SUPPORT_OPENS, TimerKind.CONFIRMATION, TimerKind.EXPIRY),
     )
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     return ContactResult(
-        incident=await get_incident(session, incident_id, open_only=False), first=first
-    )
-
-
-def gerencia_contacts(protocol: Protocol, *, backups: bool) -> list[GerenciaContact]:
-    return [c for c in protocol.gerencia if c.backup == backups]
-
-
-def gerencia_identified(protocol: Protocol) -> bool:
-    """True when the bot can tell Gerencia's people by their Telegram id."""
-    return any(c.telegram_id for c in protocol.gerencia)
-
-
-def is_gerencia(protocol: Protocol, user_id: int) -> bool:
-    return any(c.telegram_id == user_id for c in protocol.gerencia if c.telegram_id)
-
-
-async def request_access(
-    session: AsyncSession,
-    *,
-    incident_id: int,
-    user_id: int,
-    is_admin: bool,
-    now: datetime,
-    protocol: Protocol,
-) -> AccessRound:
-    """ "Soporte necesita acceso al servidor": ask Gerencia, and keep asking until they answer."""
-    incident = await get_incident(session, incident_id, open_only=True)
-    await require_coordinator(session, incident, user_id, is_admin)
-    if incident.access_granted_at is not None:
-        raise Refused("access_already_granted")
-    first = incident.access_requested_at is None
-    incident.access_requested_at = now
-    add_event(
-        session,
-        incident_id,
-        "access_requested" if first else "access_requested_again",
-        user_id,
-        now,
-    )
-    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
-    access_round = _access_round(incident_id, 0, protocol)
-    _schedule_repeat(session, access_round, now, protocol)
-    await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
-    return access_round
-
-
-def _access_round(incident_id: int, number: int, protocol: Protocol) -> AccessRound:
-    # The first request is round 0; after `escalate_after` unanswered repeats, backups are asked too.
-    # Keep asking for as long again after the backups are in; one interval after the last
-    # repeat, if still nobody answered, the coordinator is told to phone.
-    escalate_after = protocol.deadlines.access_escalate_after
-    escalated = number > escalate_after
-    gave_up = number > 2 * escalate_after
-    contacts = [] if gave_up else gerencia_contacts(protocol, backups=False)
-    if escalated and not gave_up:
-        contacts += gerencia_contacts(protocol, backups=True)
-    return AccessRound(
         incident_id=incident_id,
-        round=number,
-        contacts=contacts,
-        escalated=escalated,
-        gave_up=gave_up,
+        first=first,
+        contacted_at=incident.support_contacted_at or now,
+        reference=incident.support_ref,
     )
-
-
-def _schedule_repeat(
-    session: AsyncSession, current: AccessRound, now: datetime, protocol: Protocol
-) -> None:
-    if not current.gave_up:
-        timers.schedule(
-            session,
-            kind=ACCESS_TIMER,
-            incident_id=current.incident_id,
-            due_at=now + timedelta(minutes=protocol.deadlines.access_repeat_minutes),
-            now=now,
-            payload={"round": current.round + 1},
-        )
-
-
-async def access_repeat_due(
-    session: AsyncSession,
-    *,
-    incident_id: int,
-    round_number: int,
-    now: datetime,
-    protocol: Protocol,
-) -> AccessRound | None:
-    """A repeat fell due: who to ask again now, or None when access came or the incident ended."""
-    incident = await get_incident(session, incident_id, open_only=False)
-    if incident.status not in (GENERAL, IN_PROGRESS) or incident.access_granted_at is not None:
-        await session.commit()
-        return None
-    access_round = _access_round(incident_id, round_number, protocol)
-    kind = "access_unanswered" if access_round.gave_up else "access_reminder"
-    add_event(session, incident_id, kind, None, now, str(round_number))
-    _schedule_repeat(session, access_round, now, protocol)
-    await session.commit()
-    return access_round
-
-
-async def grant_access(
-    session: AsyncSession,
-    *,
-    incident_id: int,
-    person: Person,
-    is_admin: bool,
-    tool: str,
-    now: datetime,
-    protocol: Protocol,
-) -> str:
-    """Gerencia gave support remote access (AnyDesk or TeamViewer); returns who did it."""
-    incident = await get_incident(session, incident_id, open_only=True)
-    user_id = person.user_id
-    if not (is_admin or is_gerencia(protocol, user_id)):
-        if gerencia_identified(protocol):
-            raise Refused("gerencia_only", ", ".join(c.name for c in protocol.gerencia))
-        # Nobody in Gerencia has a telegram_id: the coordinator confirms what Gerencia did.
-        await require_coordinator(session, incident, user_id, is_admin)
-    if incident.access_granted_at is not None:
-        raise Refused("access_already_granted")
-    await touch_member(session, person=person, now=now)
-    incident.access_granted_at = now
-    incident.access_granted_by = user_id
-    incident.access_tool = tool
-    add_event(session, incident_id, "access_granted", user_id, now, tool)
-    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
-    await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
-    return person.full_name
 
 
 @dataclass(frozen=True)
@@ -342,3 +222,30 @@ async def coordinator_contact(session: AsyncSession, incident_id: int) -> Coordi
         private_chat=bool(member and member.private_chat),
         fallback_chat_id=incident.coordinator_chat_id or incident.origin_chat_id,
     )
+
+
+async def nudge_due(
+    session: AsyncSession, *, incident_id: int, now: datetime, protocol: Protocol
+) -> Nudge | None:
+    """The "¿Novedades?" reminder fell due: set the next one; None once the incident is over."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        await session.commit()
+        return None
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return Nudge(
+        incident_id=incident_id,
+        down_for=now - incident.opened_at,
+        coordinated=incident.coordinator_id is not None,
+        validated=incident.validated_at is not None,
+    )
+
+
+async def support_opens_due(session: AsyncSession, *, incident_id: int) -> SupportOpening | None:
+    """Support opened: someone must call now, unless the incident is over or they called."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    await session.commit()
+    if incident.status not in OPEN_STATUSES or incident.support_contacted_at is not None:
+        return None
+    return SupportOpening(incident_id, coordinated=incident.coordinator_id is not None)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.config import SupportSpec
-from bot.reports import GENERAL, IncidentRecord, incident_records, waiting_for_support
+from bot.reports import IncidentRecord, Outcome, incident_records, waiting_for_support
 from bot.support_window import support_status_at
 
 Format = Literal["csv", "json"]
@@ -61,7 +61,7 @@ def _minutes(delta: timedelta | None) -> int | None:
 
 def row_of(record: IncidentRecord, *, now: datetime, spec: SupportSpec) -> dict[str, Any]:
     """One incident's values (datetimes aware, local; None where there is nothing)."""
-    general = record.kind == GENERAL
+    general = record.outcome == Outcome.GENERAL
     restored = record.restored_at
     outside = general and not support_status_at(record.opened_at, spec).is_open
 
@@ -73,9 +73,9 @@ def row_of(record: IncidentRecord, *, now: datetime, spec: SupportSpec) -> dict[
         "abierto": local(record.opened_at),
         "cerrado": local(record.ended_at),
         "estado": texts.EXPORT_STATUS.get(record.status, record.status),
-        "tipo": texts.EXPORT_KINDS.get(record.kind, record.kind),
+        "tipo": texts.EXPORT_OUTCOMES[record.outcome],
         "causa_local": texts.SHORT_CAUSES.get(record.local_cause or "")
-        if record.kind != GENERAL
+        if record.outcome != Outcome.GENERAL
         else None,
         "confirmado": local(record.confirmed_at),
         "soporte_contactado": local(record.support_contacted_at),

@@ -12,8 +12,6 @@ from bot import timers
 from bot.classify import Tally, classify_at_deadline, is_general
 from bot.config import Protocol
 from bot.lifecycle import (
-    CONFIRMATION_TIMER,
-    EXPIRY_TIMER,
     UNCLASSIFIED,
     Refused,
     add_event,
@@ -24,19 +22,16 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
+from bot.vocab import CHECKLIST_CAUSES, EventKind, LocalCause, Refusal, TimerKind, VoteChoice
 from models import Incident, Member, Report, Vote
 from models.incident import (
     CONFIRMING,
     DISMISSED,
-    FAILS,
     GENERAL,
+    OPEN_STATUSES,
     PROBABLY_LOCAL,
     UNCONFIRMED,
-    WORKS,
 )
-
-LOCAL_CAUSES = ("pc", "internet", "power", "works")  # "works": it works again, a false alarm
-EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -112,25 +107,25 @@ async def open_or_join_incident(
             created_at=now,
         )
     )
-    previous = await _upsert_vote(session, incident_id, person.user_id, FAILS, now)
+    previous = await _upsert_vote(session, incident_id, person.user_id, VoteChoice.FAILS, now)
     if opened_id is not None:
-        add_event(session, incident_id, "opened", person.user_id, now, text or None)
+        add_event(session, incident_id, EventKind.OPENED, person.user_id, now, text or None)
         timers.schedule(
             session,
-            kind=CONFIRMATION_TIMER,
+            kind=TimerKind.CONFIRMATION,
             incident_id=incident_id,
             due_at=now + timedelta(minutes=protocol.deadlines.confirmation_minutes),
             now=now,
         )
     else:
-        add_event(session, incident_id, "joined", person.user_id, now, text or None)
+        add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
     became_general = await _promote_if_general(session, incident_id, now, protocol)
     tally = await _tally(session, incident_id)
     await session.commit()
     return ReportResult(
         incident_id=incident_id,
         opened=opened_id is not None,
-        already_affected=previous == FAILS,
+        already_affected=previous == VoteChoice.FAILS,
         became_general=became_general,
         needs_sector=member.sector is None,
         affected_people=tally.affected_people,
@@ -138,7 +133,7 @@ async def open_or_join_incident(
 
 
 async def _upsert_vote(
-    session: AsyncSession, incident_id: int, user_id: int, choice: str, now: datetime
+    session: AsyncSession, incident_id: int, user_id: int, choice: VoteChoice, now: datetime
 ) -> str | None:
     """Record a person's answer; returns what they had answered before (None if nothing)."""
     previous = await session.scalar(
@@ -170,11 +165,11 @@ async def votes_with_sectors(
 
 async def _tally(session: AsyncSession, incident_id: int) -> Tally:
     rows = await votes_with_sectors(session, incident_id)
-    fails = [sector for choice, sector in rows if choice == FAILS]
+    fails = [sector for choice, sector in rows if choice == VoteChoice.FAILS]
     return Tally(
         affected_people=len(fails),
         affected_sectors=len({s for s in fails if s is not None}),
-        works_people=sum(1 for choice, _ in rows if choice == WORKS),
+        works_people=sum(1 for choice, _ in rows if choice == VoteChoice.WORKS),
     )
 
 
@@ -192,7 +187,7 @@ async def _promote_if_general(
         GENERAL,
         now,
         actor=None,
-        kind="general",
+        kind=EventKind.GENERAL,
         protocol=protocol,
     )
 
@@ -203,20 +198,22 @@ async def cast_vote(
     incident_id: int,
     person: Person,
     chat_sector: str | None,
-    choice: str,
+    choice: VoteChoice,
     now: datetime,
     protocol: Protocol,
 ) -> VoteResult:
-    """Record "me falla" / "me funciona" on an open incident; raises Refused("closed") otherwise."""
-    incident = await get_incident(session, incident_id, open_only=True)
+    """Record "me falla" / "me funciona" on an open incident; the poll is closed otherwise."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        raise Refused(Refusal.VOTE_CLOSED)
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
     if previous != choice:
-        add_event(session, incident_id, "vote", person.user_id, now, choice)
+        add_event(session, incident_id, EventKind.VOTE, person.user_id, now, choice)
     # Only an unclassified incident can become general: once it is, a vote changes the tally
     # and nothing else (no recount, no UPDATE that changes nothing).
     became_general = (
-        choice == FAILS
+        choice == VoteChoice.FAILS
         and incident.status in UNCLASSIFIED
         and await _promote_if_general(session, incident_id, now, protocol)
     )
@@ -242,14 +239,14 @@ async def confirmation_deadline(
         outcome,
         now,
         actor=None,
-        kind=outcome,
+        kind=EventKind(outcome),
         protocol=protocol,
     )
     if moved and outcome != GENERAL:
         # Nobody may leave it hanging: unless someone follows up, it closes by itself.
         timers.schedule(
             session,
-            kind=EXPIRY_TIMER,
+            kind=TimerKind.EXPIRY,
             incident_id=incident_id,
             due_at=now + timedelta(minutes=protocol.deadlines.unconfirmed_close_minutes),
             now=now,
@@ -267,8 +264,8 @@ async def expire_unconfirmed(session: AsyncSession, *, incident_id: int, now: da
         DISMISSED,
         now,
         actor=None,
-        kind="expired",
-        values={"local_cause": EXPIRED},
+        kind=EventKind.EXPIRED,
+        values={"local_cause": LocalCause.EXPIRED},
     )
     await session.commit()
     return moved
@@ -279,9 +276,9 @@ async def _check_reporter(
 ) -> Incident:
     incident = await get_incident(session, incident_id, open_only=True)
     if not is_admin and incident.reporter_id != user_id:
-        raise Refused("reporter_or_admin", await member_name(session, incident.reporter_id))
+        raise Refused(Refusal.REPORTER_OR_ADMIN, await member_name(session, incident.reporter_id))
     if incident.status not in UNCLASSIFIED:
-        raise Refused("already_general")
+        raise Refused(Refusal.ALREADY_GENERAL)
     return incident
 
 
@@ -303,7 +300,7 @@ async def escalate(
         GENERAL,
         now,
         actor=user_id,
-        kind="escalated",
+        kind=EventKind.ESCALATED,
         protocol=protocol,
     )
     await session.commit()
@@ -316,12 +313,12 @@ async def dismiss_as_local(
     incident_id: int,
     user_id: int,
     is_admin: bool,
-    cause: str,
+    cause: LocalCause,
     now: datetime,
-) -> None:
+) -> int:
     """The reporter found a local cause (PC, internet, power): close the incident as local."""
-    if cause not in LOCAL_CAUSES:
-        raise Refused("unknown_incident")
+    if cause not in CHECKLIST_CAUSES:
+        raise Refused(Refusal.UNKNOWN_INCIDENT)
     await _check_reporter(session, incident_id, user_id, is_admin)
     if not await transition(
         session,
@@ -330,9 +327,10 @@ async def dismiss_as_local(
         DISMISSED,
         now,
         actor=user_id,
-        kind="dismissed",
+        kind=EventKind.DISMISSED,
         detail=cause,
         values={"local_cause": cause},
     ):
-        raise Refused("closed")
+        raise Refused(Refusal.CLOSED)
     await session.commit()
+    return incident_id

@@ -1,15 +1,18 @@
 """Timers on PTB's JobQueue: armed from stored rows at start and whenever a use case adds one.
 
-A job claims its row and hands it to the handler registered for the timer's kind, inside one
-step (one transaction); the claim is a conditional UPDATE, so a timer fires once even if it
-was armed twice or overdue.
+Each timer kind is registered by its feature's handler module as a pair: a service call that
+decides and writes (`decide`, returning what happened, or None when there is nothing to tell),
+then an announcement that only renders and sends what was decided. A job claims its row and
+runs the pair inside one step (one transaction); the claim is a conditional UPDATE, so a timer
+fires once even if it was armed twice or overdue.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, CallbackContext
@@ -18,18 +21,30 @@ from bot import timers
 from bot.runtime import Runtime
 from bot.steps import step_scope
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
 
 log = logging.getLogger(__name__)
 
 RUNTIME_KEY = "runtime"
 HANDLERS_KEY = "timer_handlers"
-TimerHandler = Callable[[Any, AsyncSession, DueTimer], Awaitable[None]]
+R = TypeVar("R")
 
 
-def register_timer_handler(
-    application: Application[Any, Any, Any, Any, Any, Any], kind: str, handler: TimerHandler
+@dataclass(frozen=True)
+class TimerHandler(Generic[R]):
+    decide: Callable[[Runtime, AsyncSession, DueTimer], Awaitable[R | None]]
+    announce: Callable[[Any, R], Awaitable[None]] | None
+
+
+def register_timer(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    kind: TimerKind,
+    decide: Callable[[Runtime, AsyncSession, DueTimer], Awaitable[R | None]],
+    announce: Callable[[Any, R], Awaitable[None]] | None = None,
 ) -> None:
-    application.bot_data.setdefault(HANDLERS_KEY, {})[kind] = handler
+    """What a timer of this kind does: `decide` (a service call), then `announce` its result."""
+    handlers = application.bot_data.setdefault(HANDLERS_KEY, {})
+    handlers[kind] = TimerHandler(decide, announce)
 
 
 def _job_name(timer_id: int) -> str:
@@ -87,7 +102,9 @@ async def fire_timer(context: Any, runtime: Runtime, timer_id: int) -> bool:
             if handler is None:
                 log.error("no handler for timer kind %r (timer %s)", timer.kind, timer.id)
             else:
-                await handler(context, session, timer)
+                decided = await handler.decide(runtime, session, timer)
+                if decided is not None and handler.announce is not None:
+                    await handler.announce(context, decided)
             await session.commit_step()
         await step.run_after_commit()
     except Exception:

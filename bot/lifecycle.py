@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import Protocol
 from bot.support_window import support_status_at
-from models import Event, Incident, IncidentMessage, Member
+from bot.vocab import EventKind, Refusal, TimerKind
+from models import Event, Incident, Member
 from models.incident import (
     CLOSED,
     CONFIRMING,
@@ -26,18 +27,14 @@ from models.incident import (
     VALIDATING,
 )
 
-CONFIRMATION_TIMER = "confirmation"
-NUDGE_TIMER = "nudge"  # "FLEXUS sigue caído hace 35 min. ¿Novedades?"
-SUPPORT_OPENS_TIMER = "support_opens"
-EXPIRY_TIMER = "expiry"  # an unconfirmed or probably-local incident nobody followed up
 UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
 ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
 
 
 class Refused(Exception):
-    """The person may not do this now; `reason` is a key of texts.REFUSALS, `who` names a person."""
+    """The person may not do this now; `reason` has a text in texts.REFUSALS, `who` names a person."""
 
-    def __init__(self, reason: str, who: str | None = None) -> None:
+    def __init__(self, reason: Refusal, who: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.who = who
@@ -51,7 +48,7 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
 def add_event(
     session: AsyncSession,
     incident_id: int,
-    kind: str,
+    kind: EventKind,
     actor: int | None,
     now: datetime,
     detail: str | None = None,
@@ -69,9 +66,9 @@ async def get_incident(session: AsyncSession, incident_id: int, *, open_only: bo
     """The incident, refreshed; Refused if unknown (or closed, when `open_only`)."""
     incident = await session.get(Incident, incident_id, populate_existing=True)
     if incident is None:
-        raise Refused("unknown_incident")
+        raise Refused(Refusal.UNKNOWN_INCIDENT)
     if open_only and incident.status not in OPEN_STATUSES:
-        raise Refused("closed")
+        raise Refused(Refusal.CLOSED)
     return incident
 
 
@@ -89,8 +86,8 @@ async def require_coordinator(
     if is_admin or incident.coordinator_id == user_id:
         return
     if incident.coordinator_id is None:
-        raise Refused("claim_first")
-    raise Refused("coordinator_or_admin", await member_name(session, incident.coordinator_id))
+        raise Refused(Refusal.CLAIM_FIRST)
+    raise Refused(Refusal.COORDINATOR_OR_ADMIN, await member_name(session, incident.coordinator_id))
 
 
 async def touch_progress(
@@ -100,13 +97,13 @@ async def touch_progress(
 
     While support is closed nobody can move the case on, so the reminder waits for it to open.
     """
-    await timers.cancel(session, incident_id=incident_id, kinds=(NUDGE_TIMER,))
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.NUDGE,))
     interval = timedelta(minutes=protocol.deadlines.coordinator_reminder_minutes)
     due_at = now + interval
     support = support_status_at(now, protocol.support)
     if not support.is_open and support.next_opening is not None:
         due_at = max(due_at, support.next_opening.start + interval)
-    timers.schedule(session, kind=NUDGE_TIMER, incident_id=incident_id, due_at=due_at, now=now)
+    timers.schedule(session, kind=TimerKind.NUDGE, incident_id=incident_id, due_at=due_at, now=now)
 
 
 async def ensure_support_opens_reminder(
@@ -118,12 +115,12 @@ async def ensure_support_opens_reminder(
         support.is_open
         or support.next_opening is None
         or incident.support_contacted_at is not None
-        or await timers.has_pending(session, incident_id=incident.id, kind=SUPPORT_OPENS_TIMER)
+        or await timers.has_pending(session, incident_id=incident.id, kind=TimerKind.SUPPORT_OPENS)
     ):
         return
     timers.schedule(
         session,
-        kind=SUPPORT_OPENS_TIMER,
+        kind=TimerKind.SUPPORT_OPENS,
         incident_id=incident.id,
         due_at=support.next_opening.start,
         now=now,
@@ -138,7 +135,7 @@ async def transition(
     now: datetime,
     *,
     actor: int | None,
-    kind: str,
+    kind: EventKind,
     detail: str | None = None,
     protocol: Protocol | None = None,
     values: dict[str, Any] | None = None,
@@ -169,18 +166,9 @@ async def _became_general(
     session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
 ) -> None:
     """A confirmed outage: stop waiting for votes, start reminding, and wait for support to open."""
-    await timers.cancel(session, incident_id=incident_id, kinds=(CONFIRMATION_TIMER, EXPIRY_TIMER))
+    await timers.cancel(
+        session, incident_id=incident_id, kinds=(TimerKind.CONFIRMATION, TimerKind.EXPIRY)
+    )
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
-
-
-async def prompt_of(
-    session: AsyncSession, *, chat_id: int, message_id: int
-) -> IncidentMessage | None:
-    """The bot message a person replied to, if it was one of the bot's questions."""
-    return await session.scalar(
-        select(IncidentMessage).where(
-            IncidentMessage.chat_id == chat_id, IncidentMessage.message_id == message_id
-        )
-    )

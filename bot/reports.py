@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Literal
 
 from sqlalchemy import select
@@ -22,21 +23,28 @@ from bot import timers
 from bot.allclear import AckState, Summary, summary
 from bot.config import Protocol, SupportSpec
 from bot.support_window import holiday_name, support_status_at, windows_on
+from bot.vocab import (
+    CONFIRMING_EVENTS,
+    FOUND_LOCALLY,
+    EventKind,
+    LocalCause,
+    TimerKind,
+    VoteChoice,
+)
 from models import Event, Incident, Member, Vote
-from models.incident import CLOSED, DISMISSED, FAILS, OPEN_STATUSES, RESOLVED
+from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
 
-# What an incident turned out to be.
-GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
-LOCAL = "local"  # the reporter found a local cause: PC, internet, power
-FALSE_ALARM = "false_alarm"  # dismissed: "ya funciona"
-UNCONFIRMED = "unconfirmed"  # nobody confirmed it; it closed by itself
-OPEN = "open"  # still being confirmed
-Kind = str  # one of the five above
 
-LOCAL_CAUSES = ("pc", "internet", "power")
-_CONFIRMING_EVENTS = ("general", "escalated")
+class Outcome(StrEnum):
+    """What an incident turned out to be: computed from what is stored, never stored itself."""
 
-MONTHLY_REPORT_TIMER = "monthly_report"
+    GENERAL = "general"  # confirmed (by votes or escalated): support had to be called
+    LOCAL = "local"  # the reporter found a local cause: PC, internet, power
+    FALSE_ALARM = "false_alarm"  # dismissed: "ya funciona"
+    UNCONFIRMED = "unconfirmed"  # nobody confirmed it; it closed by itself
+    OPEN = "open"  # still being confirmed
+
+
 MONTHLY_REPORT_AT = time(9, 0)
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 30
@@ -126,7 +134,7 @@ def parse_day(text: str) -> date | None:
 class IncidentRecord:
     id: int
     status: str
-    kind: Kind
+    outcome: Outcome
     opened_at: datetime
     local_cause: str | None
     confirmed_at: datetime | None  # the "general" or "escalated" event
@@ -149,7 +157,7 @@ class IncidentRecord:
 
     @property
     def restored_at(self) -> datetime | None:
-        return self.ended_at if self.kind == GENERAL else None
+        return self.ended_at if self.outcome == Outcome.GENERAL else None
 
     def down_until(self, now: datetime) -> datetime:
         """Until the all-clear (or dismissal); an open incident is still down now."""
@@ -159,16 +167,16 @@ class IncidentRecord:
         return self.down_until(now) - self.opened_at
 
 
-def kind_of(status: str, local_cause: str | None, confirmed: bool) -> Kind:
+def outcome_of(status: str, local_cause: str | None, confirmed: bool) -> Outcome:
     if confirmed:
-        return GENERAL
+        return Outcome.GENERAL
     if status == DISMISSED:
-        if local_cause == "expired":
-            return UNCONFIRMED
-        if local_cause in LOCAL_CAUSES:
-            return LOCAL
-        return FALSE_ALARM
-    return OPEN
+        if local_cause == LocalCause.EXPIRED:
+            return Outcome.UNCONFIRMED
+        if local_cause in FOUND_LOCALLY:
+            return Outcome.LOCAL
+        return Outcome.FALSE_ALARM
+    return Outcome.OPEN
 
 
 async def incident_records(
@@ -204,10 +212,10 @@ async def incident_records(
     records = []
     for incident in incidents:
         confirmed = steps.get((incident.id, "confirmed"))
-        kind = kind_of(incident.status, incident.local_cause, confirmed is not None)
-        if kind == GENERAL:
+        outcome = outcome_of(incident.status, incident.local_cause, confirmed is not None)
+        if outcome == Outcome.GENERAL:
             ended = (
-                steps.get((incident.id, "resolved"), incident.closed_at)
+                steps.get((incident.id, EventKind.RESOLVED), incident.closed_at)
                 if incident.status in (RESOLVED, CLOSED)
                 else None
             )
@@ -219,7 +227,7 @@ async def incident_records(
             IncidentRecord(
                 id=incident.id,
                 status=incident.status,
-                kind=kind,
+                outcome=outcome,
                 opened_at=incident.opened_at,
                 local_cause=incident.local_cause,
                 confirmed_at=confirmed,
@@ -249,13 +257,13 @@ async def _first_events(
         select(Event.incident_id, Event.kind, Event.created_at)
         .where(
             Event.incident_id.in_(incident_ids),
-            Event.kind.in_([*_CONFIRMING_EVENTS, "resolved"]),
+            Event.kind.in_([*CONFIRMING_EVENTS, EventKind.RESOLVED]),
         )
         .order_by(Event.created_at, Event.id)
     )
     found: dict[tuple[int, str], datetime] = {}
     for incident_id, kind, at in rows.all():
-        key = (incident_id, "confirmed" if kind in _CONFIRMING_EVENTS else kind)
+        key = (incident_id, "confirmed" if kind in CONFIRMING_EVENTS else kind)
         found.setdefault(key, at)
     return found
 
@@ -265,7 +273,7 @@ async def _affected(session: AsyncSession, incident_ids: list[int]) -> dict[int,
     rows = await session.execute(
         select(Vote.incident_id, Member.sector)
         .join(Member, Member.user_id == Vote.user_id)
-        .where(Vote.incident_id.in_(incident_ids), Vote.choice == FAILS)
+        .where(Vote.incident_id.in_(incident_ids), Vote.choice == VoteChoice.FAILS)
         .order_by(Vote.id)
     )
     found: dict[int, list[str]] = {}
@@ -393,7 +401,7 @@ def compute_metrics(
     midnight at the end of the month belongs, whole, to the month it began in)."""
     start, end = period.bounds(spec)
     inside = [r for r in records if start <= r.opened_at < end]
-    failures = [r for r in inside if r.kind == GENERAL]
+    failures = [r for r in inside if r.outcome == Outcome.GENERAL]
     chunks = buckets_of(period)
     sums = [[timedelta(0), timedelta(0)] for _ in chunks]
     down = down_closed = waiting = timedelta(0)
@@ -420,10 +428,10 @@ def compute_metrics(
     return Metrics(
         period=period,
         general=len(failures),
-        local=sum(1 for r in inside if r.kind == LOCAL),
-        unconfirmed=sum(1 for r in inside if r.kind == UNCONFIRMED),
-        false_alarms=sum(1 for r in inside if r.kind == FALSE_ALARM),
-        still_confirming=sum(1 for r in inside if r.kind == OPEN),
+        local=sum(1 for r in inside if r.outcome == Outcome.LOCAL),
+        unconfirmed=sum(1 for r in inside if r.outcome == Outcome.UNCONFIRMED),
+        false_alarms=sum(1 for r in inside if r.outcome == Outcome.FALSE_ALARM),
+        still_confirming=sum(1 for r in inside if r.outcome == Outcome.OPEN),
         still_open=sum(1 for r in failures if r.ended_at is None),
         down=down,
         down_closed=down_closed,
@@ -506,8 +514,20 @@ async def schedule_monthly_report(
     it is off. Returns True when a timer was added (the caller commits)."""
     return await timers.keep_one(
         session,
-        kind=MONTHLY_REPORT_TIMER,
+        kind=TimerKind.MONTHLY_REPORT,
         wanted=protocol.reports.monthly,
         due_at=lambda: next_monthly_report_at(now, protocol.support),
         now=now,
     )
+
+
+async def monthly_report_due(
+    session: AsyncSession, *, due_at: datetime, now: datetime, protocol: Protocol
+) -> Period | None:
+    """The monthly report fell due: set next month's; the month to report, or None when
+    monthly reports are off."""
+    # From the due time at the earliest: a timer that fires a moment early never repeats a month.
+    await schedule_monthly_report(session, protocol=protocol, now=max(now, due_at))
+    if not protocol.reports.monthly:
+        return None
+    return reported_month(due_at, protocol.support)

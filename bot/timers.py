@@ -24,6 +24,13 @@ class DueTimer:
     due_at: datetime
     payload: dict[str, Any]
 
+    @property
+    def incident(self) -> int:
+        """The incident a deadline or reminder belongs to (every protocol timer has one)."""
+        if self.incident_id is None:
+            raise ValueError(f"timer {self.id} ({self.kind}) belongs to no incident")
+        return self.incident_id
+
 
 def schedule(
     session: AsyncSession,

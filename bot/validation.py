@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
 from bot.config import Protocol
-from bot.coordination import ACCESS_TIMER
 from bot.lifecycle import (
     ACTIVE,
     Refused,
@@ -22,16 +21,15 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
+from bot.vocab import CheckState, EventKind, Refusal, TimerKind
 from models import Incident, Member, ValidationAnswer
 from models.incident import IN_PROGRESS, VALIDATING
-
-PENDING, WORKS, FAILS = "pending", "works", "fails"
 
 
 @dataclass(frozen=True)
 class SectorCheck:
     sector: str
-    state: str  # PENDING, WORKS or FAILS
+    state: CheckState
     by: str | None
 
 
@@ -44,7 +42,7 @@ class ValidationState:
 
     @property
     def missing(self) -> list[str]:
-        return [c.sector for c in self.checks if c.state != WORKS]
+        return [c.sector for c in self.checks if c.state != CheckState.WORKS]
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,13 @@ class ValidationAnswerResult:
     sector: str
     works: bool
     complete: bool  # every required sector said it works
+    state: ValidationState  # the round as it stands after this answer
+
+
+@dataclass(frozen=True)
+class OverrideResult:
+    missing: list[str]  # the sectors the team goes on without
+    state: ValidationState
 
 
 async def required_sectors(session: AsyncSession, protocol: Protocol) -> list[str]:
@@ -86,7 +91,11 @@ async def validation_state(
     checks = []
     for sector in await required_sectors(session, protocol):
         works, name = answers.get(sector, (None, None))
-        state = PENDING if works is None else (WORKS if works else FAILS)
+        state = (
+            CheckState.PENDING
+            if works is None
+            else (CheckState.WORKS if works else CheckState.FAILS)
+        )
         checks.append(SectorCheck(sector=sector, state=state, by=name))
     return ValidationState(
         incident_id=incident.id,
@@ -109,7 +118,7 @@ async def start_validation(
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.status not in ACTIVE:
-        raise Refused("not_general_yet")
+        raise Refused(Refusal.NOT_GENERAL_YET)
     next_round = incident.validation_round + 1
     await transition(
         session,
@@ -118,12 +127,12 @@ async def start_validation(
         VALIDATING,
         now,
         actor=user_id,
-        kind="validation_started",
+        kind=EventKind.VALIDATION_STARTED,
         detail=str(next_round),
         values={"validation_round": next_round, "validated_at": None},
     )
     # Support finished: Gerencia need not be asked for access any more.
-    await timers.cancel(session, incident_id=incident_id, kinds=(ACCESS_TIMER,))
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
     await touch_progress(session, incident_id, now, protocol)
     await session.commit()
     incident = await get_incident(session, incident_id, open_only=True)
@@ -149,10 +158,10 @@ async def answer_validation(
         or incident.validated_at
         is not None  # complete (or overridden): answers are no longer needed
     ):
-        raise Refused("validation_closed")
+        raise Refused(Refusal.VALIDATION_CLOSED)
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     if member.sector is None:
-        raise Refused("no_sector")
+        raise Refused(Refusal.NO_SECTOR)
     stmt = dialect_insert(session, ValidationAnswer).values(
         incident_id=incident_id,
         round=round_number,
@@ -176,21 +185,23 @@ async def answer_validation(
             IN_PROGRESS,
             now,
             actor=person.user_id,
-            kind="validation_failed",
+            kind=EventKind.VALIDATION_FAILED,
             detail=member.sector,
         )
     else:
-        add_event(session, incident_id, "validation_ok", person.user_id, now, member.sector)
+        add_event(session, incident_id, EventKind.VALIDATION_OK, person.user_id, now, member.sector)
         await session.flush()
         state = await validation_state(session, incident, protocol)
         if state.checks and not state.missing:
             incident.validated_at = now
-            add_event(session, incident_id, "validated", None, now)
+            add_event(session, incident_id, EventKind.VALIDATED, None, now)
             complete = True
     await touch_progress(session, incident_id, now, protocol)
+    incident = await get_incident(session, incident_id, open_only=False)
+    state = await validation_state(session, incident, protocol)
     await session.commit()
     return ValidationAnswerResult(
-        incident_id=incident_id, sector=member.sector, works=works, complete=complete
+        incident_id=incident_id, sector=member.sector, works=works, complete=complete, state=state
     )
 
 
@@ -201,7 +212,7 @@ async def sectors_to_override(
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.status != VALIDATING or incident.validated_at is not None:
-        raise Refused("validation_closed")
+        raise Refused(Refusal.VALIDATION_CLOSED)
     # A ❌ already sent the incident back to "in progress", so only silent sectors remain here.
     return (await validation_state(session, incident, protocol)).missing
 
@@ -215,8 +226,8 @@ async def override_missing(
     reason: str,
     now: datetime,
     protocol: Protocol,
-) -> list[str]:
-    """Go on without the sectors that have not answered, recording why; returns those sectors."""
+) -> OverrideResult:
+    """Go on without the sectors that have not answered, recording why."""
     missing = await sectors_to_override(
         session, incident_id=incident_id, user_id=user_id, is_admin=is_admin, protocol=protocol
     )
@@ -224,11 +235,13 @@ async def override_missing(
     add_event(
         session,
         incident_id,
-        "validation_override",
+        EventKind.VALIDATION_OVERRIDE,
         user_id,
         now,
         f"{', '.join(missing) or '—'}: {reason}",
     )
     incident.validated_at = now
+    await session.flush()
+    state = await validation_state(session, incident, protocol)
     await session.commit()
-    return missing
+    return OverrideResult(missing=missing, state=state)

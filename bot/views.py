@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.allclear import AckState, ack_state
@@ -18,15 +19,14 @@ from bot.lifecycle import (
     member_name,
 )
 from bot.validation import ValidationState, validation_state
-from models import Member
+from bot.vocab import TimerKind, VoteChoice
+from models import Member, Timer
 from models.incident import (
     CLOSED,
-    FAILS,
     IN_PROGRESS,
     OPEN_STATUSES,
     RESOLVED,
     VALIDATING,
-    WORKS,
 )
 
 
@@ -88,8 +88,15 @@ async def incident_view(
 ) -> IncidentView:
     incident = await get_incident(session, incident_id, open_only=False)
     reporter = await session.get(Member, incident.reporter_id)
+    # The deadline as stored when the incident opened (the protocol file may change since).
+    confirm_until = await session.scalar(
+        select(Timer.due_at)
+        .where(Timer.incident_id == incident_id, Timer.kind == TimerKind.CONFIRMATION)
+        .order_by(Timer.id)
+        .limit(1)
+    )
     rows = await votes_with_sectors(session, incident_id)
-    counts: dict[str, Counter[str | None]] = {FAILS: Counter(), WORKS: Counter()}
+    counts: dict[str, Counter[str | None]] = {c: Counter() for c in VoteChoice}
     for choice, sector in rows:
         counts[choice][sector] += 1
     order = {name: i for i, name in enumerate(protocol.team.sectors)}
@@ -111,12 +118,12 @@ async def incident_view(
         reporter_name=reporter.full_name if reporter else str(incident.reporter_id),
         reporter_sector=reporter.sector if reporter else None,
         opened_at=incident.opened_at,
-        confirm_until=incident.opened_at
-        + timedelta(minutes=protocol.deadlines.confirmation_minutes),
+        confirm_until=confirm_until
+        or incident.opened_at + timedelta(minutes=protocol.deadlines.confirmation_minutes),
         description=incident.description,
         has_photo=incident.photo_file_id is not None,
-        affected=by_sector(counts[FAILS]),
-        works=by_sector(counts[WORKS]),
+        affected=by_sector(counts[VoteChoice.FAILS]),
+        works=by_sector(counts[VoteChoice.WORKS]),
         local_cause=incident.local_cause,
         instruction=incident.instruction,
         closed_at=incident.closed_at,

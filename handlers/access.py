@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import re
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.coordination import AccessRound, grant_access, request_access
-from bot.lifecycle import (
-    Refused,
-)
-from handlers.cards import broadcast, refresh_cards, tell_coordinator, view_of
+from bot.access import AccessRound, access_repeat_due, grant_access, request_access
+from bot.jobs import register_timer
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import TimerKind
+from handlers import buttons
+from handlers.cards import broadcast, refresh_cards, tell_coordinator
 from handlers.common import (
     CRITICAL,
     Context,
     answer_query,
-    answer_refusal,
     parse_button,
     person_of,
-    runtime,
+    run_step,
     send,
 )
-
-REQUEST_DATA = re.compile(r"^ax:(\d{1,9})$")
-GRANT_DATA = re.compile(r"^ag:(\d{1,9}):(\d)$")
 
 
 def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [
-                InlineKeyboardButton(
-                    texts.granted_button(tool), callback_data=f"ag:{incident_id}:{i}"
-                )
-            ]
+            [buttons.GrantAccess(incident_id, i).key(texts.granted_button(tool))]
             for i, tool in enumerate(tools)
         ]
     )
@@ -47,9 +40,8 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
     A contact with no Telegram id is mentioned at once; one who never started the bot is
     found out when the private message is refused, and then mentioned in every team chat.
     """
-    rt = runtime(context)
+    rt = context.runtime
     tools = rt.protocol.access.remote_tools
-    view = await view_of(context, access.incident_id)
     markup = grant_markup(access.incident_id, tools)
     username = context.bot.username
     unknown: list[tuple[int, str]] = []
@@ -58,7 +50,7 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
             unknown.append((0, contact.name))
             continue
         text = texts.access_request(
-            access.incident_id, contact.name, view.coordinator_name, tools, access.round
+            access.incident_id, contact.name, access.coordinator, tools, access.round
         )
         in_group = texts.access_in_group(
             access.incident_id, [(contact.telegram_id, contact.name)], tools, username, access.round
@@ -81,23 +73,22 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
 
 
 async def request_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, REQUEST_DATA)
+    parsed = await parse_button(update, context, buttons.RequestAccess)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
-    try:
-        async with rt.session() as session:
-            access = await request_access(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
+    access = await run_step(
+        update,
+        context,
+        request_access,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if access is None:
         return
     names = [c.name for c in access.contacts]
     await answer_query(query, texts.alert(texts.access_requested(names)), alert=True)
@@ -106,29 +97,28 @@ async def request_pressed(update: Update, context: Context) -> None:
 
 
 async def granted_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, GRANT_DATA)
+    parsed = await parse_button(update, context, buttons.GrantAccess)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
     tools = rt.protocol.access.remote_tools
-    if int(match[2]) >= len(tools):
+    if pressed.tool >= len(tools):
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
-    tool = tools[int(match[2])]
-    try:
-        async with rt.session() as session:
-            name = await grant_access(
-                session,
-                incident_id=incident_id,
-                person=person_of(query.from_user),
-                is_admin=rt.is_admin(query.from_user.id),
-                tool=tool,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    tool = tools[pressed.tool]
+    name = await run_step(
+        update,
+        context,
+        grant_access,
+        incident_id=incident_id,
+        person=person_of(query.from_user),
+        is_admin=rt.is_admin(query.from_user.id),
+        tool=tool,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if name is None:
         return
     await answer_query(query, texts.ACCESS_THANKS)
     at = texts.clock_time(rt.clock.now(), rt.tz)
@@ -136,15 +126,33 @@ async def granted_pressed(update: Update, context: Context) -> None:
     await refresh_cards(context, incident_id)
 
 
-async def repeat_request(context: Context, access: AccessRound) -> None:
-    """A repeat fell due: ask again, tell the coordinator when backups join or when it gives up."""
+# --- nobody in Gerencia answered yet -----------------------------------------------------------
+
+
+async def access_repeat(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AccessRound | None:
+    return await access_repeat_due(
+        session,
+        incident_id=timer.incident,
+        round_number=int(timer.payload.get("round", 1)),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+
+
+async def announce_repeat(context: Context, access: AccessRound) -> None:
+    """Ask again; tell the coordinator when backups join or when it gives up."""
+    await _repeat_request(context, access)
+    await refresh_cards(context, access.incident_id)
+
+
+async def _repeat_request(context: Context, access: AccessRound) -> None:
     if access.gave_up:
         await tell_coordinator(
             context, access.incident_id, texts.ACCESS_NO_ANSWER, priority=CRITICAL
         )
         return
     await ask_gerencia(context, access)
-    if access.round == runtime(context).protocol.deadlines.access_escalate_after + 1:
+    if access.round == context.runtime.protocol.deadlines.access_escalate_after + 1:
         backups = [c.name for c in access.contacts if c.backup]
         if backups:
             await tell_coordinator(
@@ -153,5 +161,6 @@ async def repeat_request(context: Context, access: AccessRound) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(request_pressed, pattern=r"^ax:"))
-    app.add_handler(CallbackQueryHandler(granted_pressed, pattern=r"^ag:"))
+    register_timer(app, TimerKind.ACCESS_REPEAT, access_repeat, announce_repeat)
+    app.add_handler(CallbackQueryHandler(request_pressed, pattern=buttons.RequestAccess.pattern()))
+    app.add_handler(CallbackQueryHandler(granted_pressed, pattern=buttons.GrantAccess.pattern()))

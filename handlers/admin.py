@@ -14,7 +14,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot import admin, texts
 from bot.steps import current_step
-from handlers.common import NEW_MESSAGES, Context, is_anonymous, reply, runtime
+from handlers.common import NEW_MESSAGES, Context, is_anonymous, reply
 
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
 
@@ -27,7 +27,7 @@ async def _admin_here(update: Update, context: Context, *, group_only: bool) -> 
     if is_anonymous(update):
         await reply(update, texts.NOT_A_PERSON)
         return False
-    if not runtime(context).is_admin(user.id):
+    if not context.runtime.is_admin(user.id):
         await reply(update, texts.ADMIN_ONLY)
         return False
     if group_only and chat.type == ChatType.PRIVATE:
@@ -38,7 +38,7 @@ async def _admin_here(update: Update, context: Context, *, group_only: bool) -> 
 
 def _reload_after_commit(context: Context) -> None:
     """The change is visible to every handler once the step has committed it."""
-    rt = runtime(context)
+    rt = context.runtime
     step = current_step()
     if step is not None:
         step.after_commit(rt.reload_stored_settings)
@@ -50,7 +50,7 @@ async def habilitar(update: Update, context: Context) -> None:
         return
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None
-    sectors = runtime(context).protocol.team.sectors
+    sectors = context.runtime.protocol.team.sectors
     wanted = COMMAND_ARGS.sub("", message.text or "", count=1).strip()
     sector = next((s for s in sectors if s.casefold() == wanted.casefold()), None)
     if wanted and sector is None:
@@ -72,7 +72,7 @@ async def _switch(
     """Enable or disable this group, recorded as the admin's action; False if it already was."""
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         changed = await admin.set_enabled(
             session,
@@ -106,7 +106,7 @@ async def gerencia(update: Update, context: Context) -> None:
     if target is None or target.is_bot:
         await reply(update, texts.GERENCIA_HOW)
         return
-    rt = runtime(context)
+    rt = context.runtime
     option = COMMAND_ARGS.sub("", message.text or "", count=1).strip().casefold()
     now = rt.clock.now()
     async with rt.session() as session:

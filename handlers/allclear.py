@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import outbox, texts
 from bot.allclear import (
+    AckReminder,
     Summary,
+    ack_reminder_due,
     acknowledge,
     close_with_summary,
     prepare_all_clear,
     private_recipients,
     send_all_clear,
 )
-from bot.lifecycle import (
-    Refused,
-)
-from handlers.cards import broadcast, refresh_cards
+from bot.jobs import register_timer
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import MessageKind, TimerKind
+from handlers import buttons
+from handlers.cards import broadcast, refresh_cards, summary_text
 from handlers.common import (
     CRITICAL,
     NEW_MESSAGES,
@@ -27,37 +32,31 @@ from handlers.common import (
     Context,
     allowed_here,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     is_member,
     parse_button,
     person_of,
     reply,
-    runtime,
+    run_step,
     send,
 )
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
-RESTART_DATA = re.compile(r"^rs:(\d{1,9}):([yn])$")
-ACK_DATA = re.compile(r"^ok:(\d{1,9})$")
-ALL_CLEAR = "all_clear"
 
 
 def restart_markup(incident_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.BUTTON_RESTART_YES, callback_data=f"rs:{incident_id}:y"),
-                InlineKeyboardButton(texts.BUTTON_RESTART_NO, callback_data=f"rs:{incident_id}:n"),
+                buttons.RestartAnswer(incident_id, restart=True).key(texts.BUTTON_RESTART_YES),
+                buttons.RestartAnswer(incident_id, restart=False).key(texts.BUTTON_RESTART_NO),
             ]
         ]
     )
 
 
 def ack_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.BUTTON_ACK, callback_data=f"ok:{incident_id}")]]
-    )
+    return InlineKeyboardMarkup([[buttons.Acknowledge(incident_id).key(texts.BUTTON_ACK)]])
 
 
 async def resuelto(update: Update, context: Context) -> None:
@@ -65,48 +64,45 @@ async def resuelto(update: Update, context: Context) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or not await allowed_here(update, context, private_ok=True):
         return
-    rt = runtime(context)
+    rt = context.runtime
     instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX]
-    try:
-        async with rt.session() as session:
-            incident_id = await prepare_all_clear(
-                session,
-                user_id=user.id,
-                is_admin=rt.is_admin(user.id),
-                instruction=instruction,
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    incident_id = await run_step(
+        update,
+        context,
+        prepare_all_clear,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        instruction=instruction,
+        protocol=rt.protocol,
+    )
+    if incident_id is None:
         return
     await reply(update, texts.RESTART_QUESTION, reply_markup=restart_markup(incident_id))
 
 
 async def restart_answered(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, RESTART_DATA)
+    parsed = await parse_button(update, context, buttons.RestartAnswer)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
     # Privately only to current members: asked before the step takes the database (Telegram is
     # asked for anyone not seen lately), so the step never waits on the network.
     async with rt.read_session() as session:
         candidates = await private_recipients(session)
     members = {p for p in candidates if await is_member(context, p)}
-    try:
-        async with rt.session() as session:
-            clear = await send_all_clear(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                restart_session=match[2] == "y",
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            people = [p for p in await private_recipients(session) if p in members]
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    clear = await run_step(
+        update,
+        context,
+        send_all_clear,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        restart_session=pressed.restart,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if clear is None:
         return
     await answer_query(query, texts.ALL_CLEAR_SENT)
     if query.message is not None:
@@ -114,20 +110,12 @@ async def restart_answered(update: Update, context: Context) -> None:
             outbox.clear_markup(
                 session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
             )
-    text = texts.all_clear(
-        texts.AllClearText(
-            incident_id=incident_id,
-            down_for=clear.closed_at - clear.opened_at,
-            restart_session=clear.restart_session,
-            instruction=clear.instruction,
-        ),
-        rt.protocol.limits.description_max_chars,
-    )
+    text = texts.all_clear(clear, rt.protocol.limits.description_max_chars)
     # Critical, to every team chat and privately to everyone who started the bot: committed
     # with the resolution itself, so a crash can delay the all-clear but never lose it.
-    record = (incident_id, ALL_CLEAR)
+    record = (incident_id, MessageKind.ALL_CLEAR)
     await broadcast(context, text, ack_markup(incident_id), priority=CRITICAL, record=record)
-    for user_id in people:
+    for user_id in (p for p in clear.privately if p in members):
         await send(
             context, user_id, text, ack_markup(incident_id), priority=CRITICAL, record=record
         )
@@ -135,23 +123,22 @@ async def restart_answered(update: Update, context: Context) -> None:
 
 
 async def acknowledged(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ACK_DATA)
+    parsed = await parse_button(update, context, buttons.Acknowledge)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
-    try:
-        async with rt.session() as session:
-            result = await acknowledge(
-                session,
-                incident_id=incident_id,
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
+    result = await run_step(
+        update,
+        context,
+        acknowledge,
+        incident_id=incident_id,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     await answer_query(query, texts.ACK_THANKS if result.new else texts.ACK_ALREADY)
     if result.new:
@@ -167,11 +154,36 @@ async def acknowledged(update: Update, context: Context) -> None:
 
 async def publish_summary(context: Context, data: Summary) -> None:
     """The incident summary to every team chat; the card shows it closed."""
-    await broadcast(context, texts.summary(data, runtime(context).tz), priority=CRITICAL)
+    await broadcast(context, summary_text(data, context.runtime.tz), priority=CRITICAL)
     await refresh_cards(context, data.incident_id)
 
 
+# --- sectors that did not read it; time up -------------------------------------------------------
+
+
+async def ack_reminder(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AckReminder | None:
+    return await ack_reminder_due(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
+async def announce_ack_reminder(context: Context, reminder: AckReminder) -> None:
+    """Sectors that have not confirmed the all-clear are reminded, by name."""
+    incident_id = reminder.incident_id
+    await refresh_cards(context, incident_id)
+    await broadcast(context, texts.ack_reminder(incident_id, reminder.missing, reminder.people))
+
+
+async def ack_deadline(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Summary | None:
+    """Time is up for acknowledgements: close with whoever confirmed."""
+    return await close_with_summary(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
 def register(app: Application) -> None:
+    register_timer(app, TimerKind.ACK_REMINDER, ack_reminder, announce_ack_reminder)
+    register_timer(app, TimerKind.ACK_DEADLINE, ack_deadline, publish_summary)
     app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
-    app.add_handler(CallbackQueryHandler(restart_answered, pattern=r"^rs:"))
-    app.add_handler(CallbackQueryHandler(acknowledged, pattern=r"^ok:"))
+    app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
+    app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))

@@ -3,70 +3,70 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import outbox, texts
+from bot.allclear import Summary
 from bot.coordination import coordinator_contact
 from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
-from handlers.common import CRITICAL, NEWS, Context, markup_json, runtime, send
+from bot.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind
+from handlers import buttons
+from handlers.common import CRITICAL, NEWS, Context, markup_json, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
-
-ALERT = "alert"
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
 
 
 def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:
     return [
-        _button(texts.BUTTON_FAILS, f"v:{incident_id}:f"),
-        _button(texts.BUTTON_WORKS, f"v:{incident_id}:w"),
+        buttons.Vote(incident_id, choice).key(label) for choice, label in texts.VOTE_BUTTONS.items()
     ]
 
 
 def claim_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(texts.BUTTON_CLAIM, f"y:{incident_id}")]])
+    return InlineKeyboardMarkup([[buttons.Claim(incident_id).key(texts.BUTTON_CLAIM)]])
 
 
 def panel_markup(incident_id: int) -> InlineKeyboardMarkup:
     """The coordinator's next steps, in protocol order."""
     return InlineKeyboardMarkup(
         [
-            [_button(texts.BUTTON_CONTACTED, f"sc:{incident_id}")],
-            [_button(texts.BUTTON_ACCESS, f"ax:{incident_id}")],
-            [_button(texts.BUTTON_VALIDATE, f"va:{incident_id}")],
-            [_button(texts.BUTTON_HANDOVER, f"ho:{incident_id}")],
+            [buttons.Contacted(incident_id).key(texts.BUTTON_CONTACTED)],
+            [buttons.RequestAccess(incident_id).key(texts.BUTTON_ACCESS)],
+            [buttons.StartValidation(incident_id).key(texts.BUTTON_VALIDATE)],
+            [buttons.HandoverMenu(incident_id).key(texts.BUTTON_HANDOVER)],
         ]
     )
 
 
 def local_markup(incident_id: int) -> InlineKeyboardMarkup:
     causes = [
-        [_button(label, f"l:{incident_id}:{cause}")] for cause, label in texts.CHECK_BUTTONS.items()
+        [buttons.FoundLocalCause(incident_id, cause).key(texts.CHECK_BUTTONS[cause])]
+        for cause in CHECKLIST_CAUSES
     ]
-    return InlineKeyboardMarkup([*causes, [_button(texts.BUTTON_STILL_FAILS, f"e:{incident_id}")]])
+    still_fails = buttons.Escalate(incident_id).key(texts.BUTTON_STILL_FAILS)
+    return InlineKeyboardMarkup([*causes, [still_fails]])
 
 
 def escalate_markup(incident_id: int) -> InlineKeyboardMarkup:
+    works = buttons.FoundLocalCause(incident_id, LocalCause.WORKS)
     return InlineKeyboardMarkup(
         [
-            [_button(texts.BUTTON_ESCALATE, f"e:{incident_id}")],
-            [_button(texts.CHECK_BUTTONS["works"], f"l:{incident_id}:works")],
+            [buttons.Escalate(incident_id).key(texts.BUTTON_ESCALATE)],
+            [works.key(texts.CHECK_BUTTONS[LocalCause.WORKS])],
         ]
     )
 
 
 def support_text(context: Context) -> str:
-    rt = runtime(context)
+    rt = context.runtime
     return texts.support_block(rt.support_now(), rt.protocol.support.phone)
 
 
 def opening_text(context: Context) -> str | None:
     """ "hoy a las 10:00" when support is closed, else None."""
-    rt = runtime(context)
+    rt = context.runtime
     status = rt.support_now()
     if status.is_open or status.next_opening is None:
         return None
@@ -74,13 +74,13 @@ def opening_text(context: Context) -> str | None:
 
 
 async def view_of(context: Context, incident_id: int) -> IncidentView:
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         return await incident_view(session, incident_id, rt.protocol)
 
 
 def card_text(context: Context, view: IncidentView) -> str:
-    rt = runtime(context)
+    rt = context.runtime
     return texts.card(view, rt.tz, rt.protocol.limits.description_max_chars)
 
 
@@ -90,13 +90,13 @@ def card_markup(view: IncidentView) -> InlineKeyboardMarkup | None:
     # Once support works on it, the card shows the step the team is in: no more votes.
     rows = [vote_buttons(view.id)] if view.asks_for_votes else []
     if view.coordinator_id is None and view.status in (GENERAL, IN_PROGRESS, VALIDATING):
-        rows.append([_button(texts.BUTTON_CLAIM, f"y:{view.id}")])
+        rows.append([buttons.Claim(view.id).key(texts.BUTTON_CLAIM)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def post_alert(context: Context, incident_id: int) -> None:
     """The alert card to every team chat (critical): remembered and pinned as each one goes."""
-    rt = runtime(context)
+    rt = context.runtime
     view = await view_of(context, incident_id)
     text, markup = card_text(context, view), card_markup(view)
     for chat_id in rt.team_chat_ids:
@@ -106,7 +106,7 @@ async def post_alert(context: Context, incident_id: int) -> None:
             text,
             markup,
             priority=CRITICAL,
-            record=(incident_id, ALERT),
+            record=(incident_id, MessageKind.ALERT),
             pin=True,
         )
 
@@ -118,11 +118,13 @@ async def refresh_cards(context: Context, incident_id: int) -> None:
     edit (so it shows the state at that moment), folds the rows of a busy moment into one, and
     skips the edit when the card already shows the same. No view is built here.
     """
-    rt = runtime(context)
+    rt = context.runtime
     now = rt.clock.now()
     async with rt.session() as session:
         for chat_id in rt.team_chat_ids:
-            outbox.edit_card(session, incident_id=incident_id, kind=ALERT, chat_id=chat_id, now=now)
+            outbox.edit_card(
+                session, incident_id=incident_id, kind=MessageKind.ALERT, chat_id=chat_id, now=now
+            )
 
 
 async def render_alert_card(
@@ -144,7 +146,7 @@ async def broadcast(
     record: tuple[int, str] | None = None,
 ) -> None:
     """The same message to every team chat."""
-    for chat_id in runtime(context).team_chat_ids:
+    for chat_id in context.runtime.team_chat_ids:
         await send(context, chat_id, text, markup, priority=priority, record=record)
 
 
@@ -157,7 +159,7 @@ async def tell_coordinator(
     priority: int = NEWS,
 ) -> bool:
     """Privately when possible, else with a mention in the chat where they took the case."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         contact = await coordinator_contact(session, incident_id)
     if contact is None:
@@ -181,7 +183,7 @@ async def announce_outcome(
     context: Context, view: IncidentView, *, escalated: bool = False
 ) -> None:
     """Tell the team what the classification means for them, with the next step."""
-    rt = runtime(context)
+    rt = context.runtime
     if view.status == GENERAL:
         render = texts.escalated if escalated else texts.general
         text = render(view, support_text(context), rt.support_now().is_open)
@@ -196,3 +198,13 @@ async def announce_outcome(
     elif view.status == UNCONFIRMED:
         text = texts.unconfirmed(view, rt.protocol.deadlines.confirmation_minutes)
         await broadcast(context, text, escalate_markup(view.id))
+
+
+def summary_text(data: Summary, tz: ZoneInfo) -> str:
+    """The closing summary, its timeline shortened until it fits in one Telegram message."""
+    limit = texts.TIMELINE_LIMIT
+    text = texts.summary(data, tz, limit)
+    while len(text) > texts.MESSAGE_LIMIT and limit > 5:
+        limit -= 5
+        text = texts.summary(data, tz, limit)
+    return text[: texts.MESSAGE_LIMIT]

@@ -11,7 +11,7 @@ from telegram.ext import Application, ChatMemberHandler, MessageHandler, filters
 from bot.delivery import follow_migration
 from bot.membership import in_chat
 from bot.steps import current_step
-from handlers.common import Context, runtime
+from handlers.common import Context
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ async def member_changed(update: Update, context: Context) -> None:
         return
     new = changed.new_chat_member
     present = in_chat(new.status, getattr(new, "is_member", None))
-    runtime(context).membership.note(new.user.id, changed.chat.id, present)
+    context.runtime.membership.note(new.user.id, changed.chat.id, present)
 
 
 async def joined_or_left(update: Update, context: Context) -> None:
@@ -31,7 +31,7 @@ async def joined_or_left(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
-    membership = runtime(context).membership
+    membership = context.runtime.membership
     for person in message.new_chat_members or ():
         membership.note(person.id, message.chat_id, True)
     if message.left_chat_member is not None:
@@ -40,7 +40,7 @@ async def joined_or_left(update: Update, context: Context) -> None:
 
 async def bot_status_changed(update: Update, context: Context) -> None:
     changed = update.my_chat_member
-    if changed is None or not runtime(context).is_team_chat(changed.chat.id):
+    if changed is None or not context.runtime.is_team_chat(changed.chat.id):
         return
     status = changed.new_chat_member.status
     log.warning("the bot's status in team chat %s is now %r", changed.chat.id, status)
@@ -50,7 +50,7 @@ async def migrated(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.migrate_to_chat_id is None:
         return
-    rt = runtime(context)
+    rt = context.runtime
     if rt.is_team_chat(message.chat_id):
         old, new = message.chat_id, message.migrate_to_chat_id
 

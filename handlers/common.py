@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes, filters
+from telegram.ext import CallbackContext, ContextTypes, ExtBot, filters
 
 from bot import admin, outbox, texts
 from bot.jobs import RUNTIME_KEY
@@ -21,14 +22,22 @@ from bot.outbox import CHATTER, CRITICAL, NEWS
 from bot.people import Person, touch_member
 from bot.runtime import Runtime
 from bot.steps import current_step
+from handlers.buttons import Button
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 
 
-def runtime(context: Any) -> Runtime:
-    value: Runtime = context.application.bot_data[RUNTIME_KEY]
-    return value
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context for every handler and job, with the bot's Runtime typed: `context.runtime`."""
+
+    @property
+    def runtime(self) -> Runtime:
+        value: Runtime = self.application.bot_data[RUNTIME_KEY]
+        return value
+
+
+# Given to the Application's builder (bot.app), so PTB hands every callback a Context.
+CONTEXT_TYPES = ContextTypes(context=Context)
 
 
 def person_of(user: User) -> Person:
@@ -55,7 +64,7 @@ def is_anonymous(update: Update) -> bool:
 
 async def is_member(context: Context, user_id: int, where: int | None = None) -> bool:
     """In at least one enabled team chat right now (see bot.membership)."""
-    rt = runtime(context)
+    rt = context.runtime
     value: bool = await rt.membership.is_member(context.bot, user_id, where)
     return value
 
@@ -70,7 +79,7 @@ def markup_json(markup: Markup) -> dict[str, Any] | None:
 
 
 async def send(
-    context: Any,
+    context: Context,
     chat_id: int,
     text: str,
     markup: Markup = None,
@@ -82,7 +91,7 @@ async def send(
     fallback: list[tuple[int, str, Markup]] | None = None,
 ) -> None:
     """Store a message in the outbox, in the current step's transaction; sent after it commits."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.send(
             session,
@@ -156,7 +165,7 @@ async def allowed_here(
         if needs_person:
             await remember_name(context, user)
         return True
-    rt = runtime(context)
+    rt = context.runtime
     if rt.is_team_chat(chat.id) and anonymous:
         if needs_person:
             await reply(update, texts.NOT_A_PERSON)
@@ -181,9 +190,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return False
-    if chat is None or not (
-        chat.type == ChatType.PRIVATE or runtime(context).is_team_chat(chat.id)
-    ):
+    if chat is None or not (chat.type == ChatType.PRIVATE or context.runtime.is_team_chat(chat.id)):
         where = chat.id if chat is not None else 0
         await answer_query(query, texts.alert(texts.not_enabled(where)), alert=True)
         return False
@@ -196,7 +203,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
 
 async def remember_name(context: Context, user: User) -> None:
     """Every actor in a timeline has a name, also an admin who never reported or voted."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         await touch_member(session, person=person_of(user), now=rt.clock.now())
 
@@ -220,18 +227,44 @@ async def answer_query(query: CallbackQuery, text: str | None = None, alert: boo
         step.after_commit(answer)
 
 
+B = TypeVar("B", bound=Button)
+
+
 async def parse_button(
-    update: Update, context: Context, pattern: re.Pattern[str]
-) -> tuple[CallbackQuery, re.Match[str]] | None:
+    update: Update, context: Context, button: type[B]
+) -> tuple[CallbackQuery, B] | None:
     """The pressed button and its validated data; anything else is answered and dropped."""
     query = update.callback_query
     if query is None or not await allowed_button(update, context):
         return None
-    match = pattern.match(query.data or "")
-    if match is None:
+    pressed = button.parse(query.data)
+    if pressed is None:
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return None
-    return query, match
+    return query, pressed
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def run_step(
+    update: Update,
+    context: Context,
+    service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R | None:
+    """What every handler does with a service: call it in the step's session (a savepoint, so a
+    refusal undoes only its own writes); a refusal is answered to the person and gives None.
+
+    Services always return something, so None means refused and already answered."""
+    try:
+        async with context.runtime.session() as session:
+            return await service(session, *args, **kwargs)
+    except Refused as refused:
+        await answer_refusal(update, refused)
+        return None
 
 
 async def answer_refusal(update: Update, refused: Refused) -> None:
@@ -249,4 +282,4 @@ NEW_MESSAGES = filters.UpdateType.MESSAGE
 
 def chat_sector_of(update: Update, context: Context) -> str | None:
     chat = update.effective_chat
-    return runtime(context).chat_sector(chat.id) if chat else None
+    return context.runtime.chat_sector(chat.id) if chat else None

@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CallbackContext, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot import export, outbox, reports, texts
-from bot.jobs import RUNTIME_KEY, arm_pending, register_timer_handler
+from bot.jobs import arm_pending, register_timer
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
+from handlers.cards import summary_text
 from handlers.common import (
     CHATTER,
     NEW_MESSAGES,
@@ -30,7 +32,6 @@ from handlers.common import (
     allowed_here,
     is_anonymous,
     reply,
-    runtime,
     send,
 )
 
@@ -58,7 +59,7 @@ async def historial(update: Update, context: Context) -> None:
             await reply(update, texts.HISTORY_HOW)
             return
         count = min(int(wanted), reports.HISTORY_MAX)
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.read_session() as session:
         records = await reports.incident_records(session, last=count)
     await reply(update, texts.history(records, rt.clock.now(), rt.tz))
@@ -72,14 +73,14 @@ async def informe(update: Update, context: Context) -> None:
     if number is None:
         await reply(update, texts.INFORME_HOW)
         return
-    rt, incident_id = runtime(context), int(number[1])
+    rt, incident_id = context.runtime, int(number[1])
     async with rt.read_session() as session:
         found = await reports.informe(session, incident_id, rt.protocol)
     if found is None:
         await reply(update, texts.informe_unknown(incident_id))
         return
     text = texts.informe(
-        texts.summary(found.summary, rt.tz),
+        summary_text(found.summary, rt.tz),
         still_open=found.still_open,
         announced=found.announced,
     )
@@ -90,7 +91,7 @@ async def _period_metrics(update: Update, context: Context) -> Metrics | None:
     """The period asked for (this month by default) and its figures; None after a refusal."""
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return None
-    rt = runtime(context)
+    rt = context.runtime
     now = rt.clock.now()
     period = reports.parse_period(_args(update), now.astimezone(rt.tz).date())
     if period is None:
@@ -112,7 +113,7 @@ async def metricas(update: Update, context: Context) -> None:
         return
     chart = await asyncio.to_thread(_chart, data)
     await reply(update, texts.metricas(data))
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.upload(
             session,
@@ -130,7 +131,7 @@ async def proveedor(update: Update, context: Context) -> None:
     """/proveedor [período]: each general failure with support's times, for the vendor."""
     data = await _period_metrics(update, context)
     if data is not None:
-        await reply(update, texts.proveedor(data, runtime(context).tz))
+        await reply(update, texts.proveedor(data, context.runtime.tz))
 
 
 async def exportar(update: Update, context: Context) -> None:
@@ -138,7 +139,7 @@ async def exportar(update: Update, context: Context) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    rt = runtime(context)
+    rt = context.runtime
     if is_anonymous(update):
         await reply(update, texts.NOT_A_PERSON)
         return
@@ -182,37 +183,39 @@ async def exportar(update: Update, context: Context) -> None:
 # --- the monthly report --------------------------------------------------------------------------
 
 
-async def monthly_report(context: Any, session: AsyncSession, timer: DueTimer) -> None:
-    """The previous month's /metricas to every team chat; the next month's timer is set here."""
-    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
-    now, protocol = rt.clock.now(), rt.protocol
-    # From the due time at the earliest: a timer that fires a moment early never repeats a month.
-    await reports.schedule_monthly_report(session, protocol=protocol, now=max(now, timer.due_at))
-    if not protocol.reports.monthly:
-        return
-    period = reports.reported_month(timer.due_at, protocol.support)
+async def monthly_report(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Period | None:
+    return await reports.monthly_report_due(
+        session, due_at=timer.due_at, now=rt.clock.now(), protocol=rt.protocol
+    )
+
+
+async def post_monthly_report(context: Context, period: Period) -> None:
+    """The previous month's /metricas, with its chart, to every team chat."""
+    rt = context.runtime
+    now = rt.clock.now()
     async with rt.read_session() as reading:
-        data = await reports.metrics(reading, period, now=now, protocol=protocol)
+        data = await reports.metrics(reading, period, now=now, protocol=rt.protocol)
     chart = await asyncio.to_thread(_chart, data)
     text = texts.monthly_report(data)
-    for chat_id in rt.team_chat_ids:
-        outbox.send(session, chat_id, text, priority=NEWS, now=now)
-        outbox.upload(
-            session,
-            chat_id,
-            "photo",
-            chart.png,
-            _chart_name(period),
-            texts.chart_caption(period),
-            priority=NEWS,
-            now=now,
-        )
+    async with rt.session() as session:
+        for chat_id in rt.team_chat_ids:
+            outbox.send(session, chat_id, text, priority=NEWS, now=now)
+            outbox.upload(
+                session,
+                chat_id,
+                "photo",
+                chart.png,
+                _chart_name(period),
+                texts.chart_caption(period),
+                priority=NEWS,
+                now=now,
+            )
     log.info("monthly report for %s posted to %d team chats", period.start, len(rt.team_chat_ids))
 
 
-async def keep_monthly_report(context: CallbackContext[Any, Any, Any, Any]) -> None:
+async def keep_monthly_report(context: Context) -> None:
     """At start: one pending monthly-report timer while `reports.monthly` is on, none when off."""
-    rt: Runtime = context.application.bot_data[RUNTIME_KEY]
+    rt = context.runtime
     async with rt.sessions() as session:
         added = await reports.schedule_monthly_report(
             session, protocol=rt.protocol, now=rt.clock.now()
@@ -236,7 +239,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("metricas", metricas, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("proveedor", proveedor, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("exportar", exportar, filters=NEW_MESSAGES))
-    register_timer_handler(app, reports.MONTHLY_REPORT_TIMER, monthly_report)
+    register_timer(app, TimerKind.MONTHLY_REPORT, monthly_report, post_monthly_report)
     if app.job_queue is not None:
         # Runs once the job queue starts (after the stored timers are re-armed).
         app.job_queue.run_once(

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
+from bot.access import is_gerencia
 from bot.chats import unreachable_chats
 from bot.lifecycle import (
     open_incident_id,
@@ -20,7 +21,6 @@ from handlers.common import (
     is_private,
     person_of,
     reply,
-    runtime,
 )
 
 
@@ -32,7 +32,7 @@ async def soporte(update: Update, context: Context) -> None:
 async def estado(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         incident_id = await open_incident_id(session)
         unreachable = await unreachable_chats(session)
@@ -55,8 +55,8 @@ async def ayuda(update: Update, context: Context) -> None:
     if is_private(update) and user is not None:
         # In private, /start also says who the person is for the bot (their id is what an admin
         # needs to add them), and it is what lets the bot write to them later.
-        rt = runtime(context)
-        gerencia = any(c.telegram_id == user.id for c in rt.protocol.gerencia)
+        rt = context.runtime
+        gerencia = is_gerencia(rt.protocol, user.id)
         who = texts.whoami(user.id, rt.is_admin(user.id), gerencia)
         if not await is_member(context, user.id):
             await reply(update, f"{texts.PRIVATE_NOT_MEMBER}\n{who}")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
@@ -11,59 +10,56 @@ from bot import texts
 from bot.incidents import (
     dismiss_as_local,
     escalate,
+    expire_unconfirmed,
 )
-from bot.lifecycle import (
-    Refused,
-)
+from bot.jobs import register_timer
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import TimerKind
+from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
-from handlers.common import Context, answer_query, answer_refusal, parse_button, runtime
-
-CAUSE_DATA = re.compile(r"^l:(\d{1,9}):(pc|internet|power|works)$")
-ESCALATE_DATA = re.compile(r"^e:(\d{1,9})$")
+from handlers.common import Context, answer_query, parse_button, run_step
 
 
 async def local_cause(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, CAUSE_DATA)
+    parsed = await parse_button(update, context, buttons.FoundLocalCause)
     if parsed is None:
         return
-    query, match = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
-    try:
-        async with rt.session() as session:
-            await dismiss_as_local(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                cause=match[2],
-                now=rt.clock.now(),
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
+    dismissed = await run_step(
+        update,
+        context,
+        dismiss_as_local,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        cause=pressed.cause,
+        now=rt.clock.now(),
+    )
+    if dismissed is None:
         return
     await answer_query(query, texts.DISMISSED_OK)
-    await refresh_cards(context, incident_id)
-    await broadcast(context, texts.dismissed(await view_of(context, incident_id)))
+    await announce_dismissed(context, incident_id)
 
 
 async def escalate_anyway(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ESCALATE_DATA)
+    parsed = await parse_button(update, context, buttons.Escalate)
     if parsed is None:
         return
-    query, match = parsed
-    rt, user_id, incident_id = runtime(context), query.from_user.id, int(match[1])
-    try:
-        async with rt.session() as session:
-            moved = await escalate(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
+    moved = await run_step(
+        update,
+        context,
+        escalate,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if moved is None:
         return
     await answer_query(query, texts.ESCALATED_OK)
     await refresh_cards(context, incident_id)
@@ -71,6 +67,21 @@ async def escalate_anyway(update: Update, context: Context) -> None:
         await announce_outcome(context, await view_of(context, incident_id), escalated=True)
 
 
+async def announce_dismissed(context: Context, incident_id: int) -> None:
+    await refresh_cards(context, incident_id)
+    await broadcast(context, texts.dismissed(await view_of(context, incident_id)))
+
+
+# --- nobody followed up ----------------------------------------------------------------------
+
+
+async def expiry_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+    """Nobody confirmed nor followed up: close it, so the next outage opens a fresh incident."""
+    expired = await expire_unconfirmed(session, incident_id=timer.incident, now=rt.clock.now())
+    return timer.incident if expired else None
+
+
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(local_cause, pattern=r"^l:"))
-    app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=r"^e:"))
+    register_timer(app, TimerKind.EXPIRY, expiry_due, announce_dismissed)
+    app.add_handler(CallbackQueryHandler(local_cause, pattern=buttons.FoundLocalCause.pattern()))
+    app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=buttons.Escalate.pattern()))

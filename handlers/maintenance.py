@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backup import DAILY_BACKUP, schedule_daily_backup, take_daily_backup
-from bot.jobs import RUNTIME_KEY, register_timer_handler
+from bot.backup import schedule_daily_backup, take_daily_backup
+from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.steps import current_step
 from bot.timers import DueTimer
+from bot.vocab import TimerKind
+from handlers.common import Context
 
 
-async def daily_backup(context: Any, session: AsyncSession, timer: DueTimer) -> None:
-    """Schedule tomorrow's copy in this step; take today's once the step has committed (the
-    copy reads the database, it must not hold the step's write lock meanwhile)."""
-    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
-    now = runtime.clock.now()
-    await schedule_daily_backup(session, config=runtime.config, now=now)
-    step = current_step()
+async def daily_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> datetime:
+    """Schedule tomorrow's copy in this step; today's is taken once the step has committed."""
+    now = rt.clock.now()
+    await schedule_daily_backup(session, config=rt.config, now=now)
+    return now
+
+
+async def copy_after_commit(context: Context, now: datetime) -> None:
+    """The copy reads the database: it must not hold the step's write lock meanwhile."""
+    config = context.runtime.config
 
     async def copy() -> None:
-        await take_daily_backup(runtime.config, now=now)
+        await take_daily_backup(config, now=now)
 
+    step = current_step()
     if step is not None:
         step.after_commit(copy)
     else:
@@ -31,4 +38,4 @@ async def daily_backup(context: Any, session: AsyncSession, timer: DueTimer) -> 
 
 
 def register(app: Any) -> None:
-    register_timer_handler(app, DAILY_BACKUP, daily_backup)
+    register_timer(app, TimerKind.DAILY_BACKUP, daily_backup, copy_after_commit)

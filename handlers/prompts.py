@@ -1,30 +1,40 @@
-"""Replies to the bot's questions (ticket number, reason to skip a sector), read as answers."""
+"""Replies to the bot's questions (ticket number, reason to skip a sector), read as answers.
+
+Each feature registers what a reply to its question does (`register_prompt`), the way it
+registers its timers.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.lifecycle import (
-    prompt_of,
-)
-from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, runtime
-from handlers.coordination import REFERENCE_PROMPT, reference_replied
-from handlers.validation import OVERRIDE_PROMPT, override_reason_replied
+from bot.messages import prompt_of
+from bot.vocab import MessageKind
+from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous
 from models import IncidentMessage
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
 RECORDING_GRACE_SECONDS = 3.0  # ...so it is looked for again for up to this long
+PROMPTS_KEY = "prompt_handlers"
+# (update, context, the incident the question was about, the answer's text)
+PromptHandler = Callable[[Update, Context, int, str], Awaitable[None]]
+
+
+def register_prompt(app: Application, kind: MessageKind, handler: PromptHandler) -> None:
+    """A reply to the bot's question of this kind is handed to `handler` (see each feature)."""
+    app.bot_data.setdefault(PROMPTS_KEY, {})[kind] = handler
 
 
 async def replied(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None or message.reply_to_message is None:
         return
-    if chat.type != "private" and not runtime(context).is_team_chat(chat.id):
+    if chat.type != "private" and not context.runtime.is_team_chat(chat.id):
         return  # not a team chat: nothing is stored, and a stray reply needs no refusal
     if is_anonymous(update):
         return  # an anonymous admin is no one: their reply is nobody's answer
@@ -32,10 +42,9 @@ async def replied(update: Update, context: Context) -> None:
     text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return
-    if prompt.kind == REFERENCE_PROMPT:
-        await reference_replied(update, context, prompt.incident_id, text)
-    elif prompt.kind == OVERRIDE_PROMPT:
-        await override_reason_replied(update, context, prompt.incident_id, text)
+    handler = context.application.bot_data.get(PROMPTS_KEY, {}).get(prompt.kind)
+    if handler is not None:
+        await handler(update, context, prompt.incident_id, text)
 
 
 async def _question(context: Context, chat_id: int, replied_to: Message) -> IncidentMessage | None:
@@ -45,7 +54,7 @@ async def _question(context: Context, chat_id: int, replied_to: Message) -> Inci
     sent seconds ago may arrive first: it is looked for again for a few seconds. Read outside
     the step, which must not hold the write lock the recording needs meanwhile.
     """
-    rt = runtime(context)
+    rt = context.runtime
     recent = replied_to.from_user is not None and replied_to.from_user.id == context.bot.id
     recent = recent and (datetime.now(UTC) - replied_to.date).total_seconds() < RECENT_SECONDS
     loop = asyncio.get_running_loop()

@@ -19,7 +19,6 @@ from handlers.common import (
     allowed_here,
     person_of,
     react,
-    runtime,
 )
 from handlers.sector import ask_sector_later
 
@@ -33,7 +32,7 @@ async def caido(update: Update, context: Context) -> None:
         return
     if not await allowed_here(update, context, private_ok=False):
         return
-    rt = runtime(context)
+    rt = context.runtime
     raw = message.text or message.caption or ""
     photo = message.photo[-1].file_id if message.photo else None
     async with rt.session() as session:

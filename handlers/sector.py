@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import outbox, texts
 from bot.people import people_without_sector, set_sector
 from bot.runtime import Runtime
+from handlers import buttons
 from handlers.common import (
     NEW_MESSAGES,
     Context,
@@ -19,39 +19,36 @@ from handlers.common import (
     parse_button,
     person_of,
     reply,
-    runtime,
 )
-
-SECTOR_DATA = re.compile(r"^s:(\d{1,2})$")
 
 
 def sector_markup(sectors: list[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=f"s:{i}")] for i, name in enumerate(sectors)]
+        [[buttons.ChooseSector(i).key(name)] for i, name in enumerate(sectors)]
     )
 
 
 async def sector_command(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True) or update.effective_message is None:
         return
-    await reply(update, texts.SECTOR_PROMPT, sector_markup(runtime(context).protocol.team.sectors))
+    await reply(update, texts.SECTOR_PROMPT, sector_markup(context.runtime.protocol.team.sectors))
 
 
 async def sector_chosen(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, SECTOR_DATA)
+    parsed = await parse_button(update, context, buttons.ChooseSector)
     if parsed is None:
         return
-    query, match = parsed
-    sectors = runtime(context).protocol.team.sectors
-    if int(match[1]) >= len(sectors):
+    query, pressed = parsed
+    sectors = context.runtime.protocol.team.sectors
+    if pressed.index >= len(sectors):
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         member = await set_sector(
             session,
             person=person_of(query.from_user),
-            sector=sectors[int(match[1])],
+            sector=sectors[pressed.index],
             now=rt.clock.now(),
         )
     await answer_query(query, texts.sector_set(member.sector or ""))
@@ -59,7 +56,7 @@ async def sector_chosen(update: Update, context: Context) -> None:
 
 async def ask_sector_later(context: Context, chat_id: int, user_id: int) -> None:
     """The question goes out with the others of this group (see bot.outbox.ask_sector)."""
-    rt = runtime(context)
+    rt = context.runtime
     async with rt.session() as session:
         outbox.ask_sector(session, chat_id, user_id, now=rt.clock.now())
 
@@ -77,4 +74,4 @@ async def render_sector_question(
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("sector", sector_command, filters=NEW_MESSAGES))
-    app.add_handler(CallbackQueryHandler(sector_chosen, pattern=r"^s:"))
+    app.add_handler(CallbackQueryHandler(sector_chosen, pattern=buttons.ChooseSector.pattern()))

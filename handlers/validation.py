@@ -2,61 +2,54 @@
 
 from __future__ import annotations
 
-import re
-
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import outbox, texts
-from bot.lifecycle import (
-    Refused,
-    get_incident,
-)
 from bot.validation import (
     ValidationState,
     answer_validation,
     override_missing,
     sectors_to_override,
     start_validation,
-    validation_state,
 )
+from bot.vocab import MessageKind, validation_kind
+from handlers import buttons
 from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator, view_of
 from handlers.common import (
     CHATTER,
     Context,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     markup_json,
     parse_button,
     person_of,
     reply,
-    runtime,
+    run_step,
     send,
 )
-
-START_DATA = re.compile(r"^va:(\d{1,9})$")
-ANSWER_DATA = re.compile(r"^vq:(\d{1,9}):(\d{1,4}):([yn])$")
-OVERRIDE_DATA = re.compile(r"^vo:(\d{1,9})$")
-VALIDATION = "validation"
-OVERRIDE_PROMPT = "override_prompt"
+from handlers.prompts import register_prompt
 
 
 def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
-    prefix = f"vq:{state.incident_id}:{state.round}"
+    incident_id, round_number = state.incident_id, state.round
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.BUTTON_WORKS_HERE, callback_data=f"{prefix}:y"),
-                InlineKeyboardButton(texts.BUTTON_FAILS_HERE, callback_data=f"{prefix}:n"),
+                buttons.SectorAnswer(incident_id, round_number, works=True).key(
+                    texts.BUTTON_WORKS_HERE
+                ),
+                buttons.SectorAnswer(incident_id, round_number, works=False).key(
+                    texts.BUTTON_FAILS_HERE
+                ),
             ],
-            [InlineKeyboardButton(texts.BUTTON_OVERRIDE, callback_data=f"vo:{state.incident_id}")],
+            [buttons.GoOnWithout(incident_id).key(texts.BUTTON_OVERRIDE)],
         ]
     )
 
 
 async def _refresh_requests(context: Context, state: ValidationState, still_open: bool) -> None:
-    rt = runtime(context)
+    rt = context.runtime
     markup = markup_json(validation_markup(state)) if still_open else None
     text = texts.validation_request(state.incident_id, state)
     async with rt.session() as session:
@@ -64,7 +57,7 @@ async def _refresh_requests(context: Context, state: ValidationState, still_open
             outbox.edit_card(
                 session,
                 incident_id=state.incident_id,
-                kind=f"{VALIDATION}:{state.round}",
+                kind=validation_kind(state.round),
                 chat_id=chat_id,
                 text=text,
                 markup=markup,
@@ -74,59 +67,56 @@ async def _refresh_requests(context: Context, state: ValidationState, still_open
 
 
 async def start_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, START_DATA)
+    parsed = await parse_button(update, context, buttons.StartValidation)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id = runtime(context), int(match[1])
-    try:
-        async with rt.session() as session:
-            state = await start_validation(
-                session,
-                incident_id=incident_id,
-                user_id=query.from_user.id,
-                is_admin=rt.is_admin(query.from_user.id),
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
+    state = await run_step(
+        update,
+        context,
+        start_validation,
+        incident_id=incident_id,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if state is None:
         return
     await answer_query(query, texts.DONE)
     await broadcast(
         context,
         texts.validation_request(incident_id, state),
         validation_markup(state),
-        record=(incident_id, f"{VALIDATION}:{state.round}"),
+        record=(incident_id, validation_kind(state.round)),
     )
     await refresh_cards(context, incident_id)
 
 
 async def answer_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, ANSWER_DATA)
+    parsed = await parse_button(update, context, buttons.SectorAnswer)
     if parsed is None:
         return
-    query, match = parsed
-    rt, incident_id, round_number = runtime(context), int(match[1]), int(match[2])
-    try:
-        async with rt.session() as session:
-            result = await answer_validation(
-                session,
-                incident_id=incident_id,
-                round_number=round_number,
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                works=match[3] == "y",
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            incident = await get_incident(session, incident_id, open_only=False)
-            state = await validation_state(session, incident, rt.protocol)
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, incident_id, round_number = context.runtime, pressed.incident_id, pressed.round
+    result = await run_step(
+        update,
+        context,
+        answer_validation,
+        incident_id=incident_id,
+        round_number=round_number,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        works=pressed.works,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     await answer_query(query, texts.validation_noted(result.sector))
-    await _refresh_requests(context, state, still_open=result.works and not result.complete)
+    still_open = result.works and not result.complete
+    await _refresh_requests(context, result.state, still_open=still_open)
     await refresh_cards(context, incident_id)
     view = await view_of(context, incident_id)
     if not result.works:
@@ -141,22 +131,21 @@ async def answer_pressed(update: Update, context: Context) -> None:
 
 
 async def override_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, OVERRIDE_DATA)
+    parsed = await parse_button(update, context, buttons.GoOnWithout)
     if parsed is None or update.effective_chat is None:
         return
-    query, match = parsed
-    rt, incident_id, user_id = runtime(context), int(match[1]), query.from_user.id
-    try:
-        async with rt.session() as session:
-            missing = await sectors_to_override(
-                session,
-                incident_id=incident_id,
-                user_id=user_id,
-                is_admin=rt.is_admin(user_id),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
+    missing = await run_step(
+        update,
+        context,
+        sectors_to_override,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        protocol=rt.protocol,
+    )
+    if missing is None:
         return
     await answer_query(query)
     await send(
@@ -165,7 +154,7 @@ async def override_pressed(update: Update, context: Context) -> None:
         texts.override_prompt(query.from_user.id, query.from_user.full_name, missing),
         ForceReply(selective=True),
         priority=CHATTER,
-        record=(incident_id, OVERRIDE_PROMPT),
+        record=(incident_id, MessageKind.OVERRIDE_PROMPT),
     )
 
 
@@ -175,29 +164,27 @@ async def override_reason_replied(
     user = update.effective_user
     if user is None:
         return
-    rt = runtime(context)
-    try:
-        async with rt.session() as session:
-            missing = await override_missing(
-                session,
-                incident_id=incident_id,
-                user_id=user.id,
-                is_admin=rt.is_admin(user.id),
-                reason=reason,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-            incident = await get_incident(session, incident_id, open_only=False)
-            state = await validation_state(session, incident, rt.protocol)
-    except Refused as refused:
-        await answer_refusal(update, refused)
+    rt = context.runtime
+    result = await run_step(
+        update,
+        context,
+        override_missing,
+        incident_id=incident_id,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        reason=reason,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
-    await _refresh_requests(context, state, still_open=False)
+    await _refresh_requests(context, result.state, still_open=False)
     await refresh_cards(context, incident_id)
-    await reply(update, texts.override_done(missing, reason))
+    await reply(update, texts.override_done(result.missing, reason))
 
 
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(start_pressed, pattern=r"^va:"))
-    app.add_handler(CallbackQueryHandler(answer_pressed, pattern=r"^vq:"))
-    app.add_handler(CallbackQueryHandler(override_pressed, pattern=r"^vo:"))
+    register_prompt(app, MessageKind.OVERRIDE_PROMPT, override_reason_replied)
+    app.add_handler(CallbackQueryHandler(start_pressed, pattern=buttons.StartValidation.pattern()))
+    app.add_handler(CallbackQueryHandler(answer_pressed, pattern=buttons.SectorAnswer.pattern()))
+    app.add_handler(CallbackQueryHandler(override_pressed, pattern=buttons.GoOnWithout.pattern()))

@@ -2,62 +2,55 @@
 
 from __future__ import annotations
 
-import re
-
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
 from bot.incidents import (
     cast_vote,
+    confirmation_deadline,
 )
-from bot.lifecycle import (
-    Refused,
-)
+from bot.jobs import register_timer
+from bot.runtime import Runtime
+from bot.timers import DueTimer
+from bot.vocab import TimerKind
+from handlers import buttons
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
     Context,
     answer_query,
-    answer_refusal,
     chat_sector_of,
     parse_button,
     person_of,
-    runtime,
+    run_step,
 )
 from handlers.sector import ask_sector_later
-from models.incident import FAILS, WORKS
-
-VOTE_DATA = re.compile(r"^v:(\d{1,9}):([fw])$")
 
 
 async def vote(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, VOTE_DATA)
+    parsed = await parse_button(update, context, buttons.Vote)
     if parsed is None:
         return
-    query, match = parsed
-    rt = runtime(context)
-    choice = FAILS if match[2] == "f" else WORKS
-    try:
-        async with rt.session() as session:
-            result = await cast_vote(
-                session,
-                incident_id=int(match[1]),
-                person=person_of(query.from_user),
-                chat_sector=chat_sector_of(update, context),
-                choice=choice,
-                now=rt.clock.now(),
-                protocol=rt.protocol,
-            )
-    except Refused as refused:
-        if refused.reason == "closed":
-            await answer_query(query, texts.CLOSED_VOTE, alert=True)
-        else:
-            await answer_refusal(update, refused)
+    query, pressed = parsed
+    rt, choice = context.runtime, pressed.choice
+    result = await run_step(
+        update,
+        context,
+        cast_vote,
+        incident_id=pressed.incident_id,
+        person=person_of(query.from_user),
+        chat_sector=chat_sector_of(update, context),
+        choice=choice,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if result is None:
         return
     if not result.changed:
         await answer_query(query, texts.VOTE_SAME)
         return
-    await answer_query(query, texts.VOTE_FAILS if choice == FAILS else texts.VOTE_WORKS)
+    await answer_query(query, texts.VOTE_NOTED[choice])
     await refresh_cards(context, result.incident_id)
     if result.became_general:
         await announce_outcome(context, await view_of(context, result.incident_id))
@@ -65,5 +58,22 @@ async def vote(update: Update, context: Context) -> None:
         await ask_sector_later(context, update.effective_chat.id, query.from_user.id)
 
 
+# --- the deadline for votes ----------------------------------------------------------------
+
+
+async def confirmation_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+    """Nobody can wait forever for votes: decide general, probably local or unconfirmed."""
+    outcome = await confirmation_deadline(
+        session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
+    )
+    return None if outcome is None else timer.incident
+
+
+async def announce_classification(context: Context, incident_id: int) -> None:
+    await refresh_cards(context, incident_id)
+    await announce_outcome(context, await view_of(context, incident_id))
+
+
 def register(app: Application) -> None:
-    app.add_handler(CallbackQueryHandler(vote, pattern=r"^v:"))
+    register_timer(app, TimerKind.CONFIRMATION, confirmation_due, announce_classification)
+    app.add_handler(CallbackQueryHandler(vote, pattern=buttons.Vote.pattern()))

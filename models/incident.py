@@ -30,10 +30,6 @@ CLOSED = "closed"  # summary posted
 DISMISSED = "dismissed"  # local problem or false alarm
 OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED, IN_PROGRESS, VALIDATING)
 
-# Vote.choice values.
-FAILS = "fails"
-WORKS = "works"
-
 
 class Incident(Base):
     """One FLEXUS outage, from the first report to the all-clear (or dismissal)."""
@@ -50,8 +46,10 @@ class Incident(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Written for the history but not read yet (classified_at, closed_by, summary_posted_at,
+    # and the Report rows): the timeline's events carry the same moments today.
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    local_cause: Mapped[str | None] = mapped_column(String(32))
+    local_cause: Mapped[str | None] = mapped_column(String(32))  # a bot.vocab.LocalCause
     instruction: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -72,7 +70,8 @@ class Incident(Base):
 
 
 class Report(Base):
-    """A /caido message: who, where, what they saw."""
+    """A /caido message: who, where, what they saw. Kept for the history, which will read it
+    (today the "opened" and "joined" events carry the same)."""
 
     __tablename__ = "reports"
 
@@ -97,7 +96,7 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
-    choice: Mapped[str] = mapped_column(String(16))
+    choice: Mapped[str] = mapped_column(String(16))  # a bot.vocab.VoteChoice
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -110,7 +109,7 @@ class Event(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.EventKind
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -127,7 +126,7 @@ class IncidentMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.MessageKind
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

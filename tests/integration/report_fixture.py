@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.vocab import VoteChoice
 from models import Event, Incident, Member, Vote
-from models.incident import CLOSED, DISMISSED, FAILS, WORKS
+from models.incident import CLOSED, DISMISSED
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 ANA, LUIS, MARTA, PABLO = 1, 2, 3, 4
@@ -154,10 +155,16 @@ async def add_incident(session: AsyncSession, spec: Spec) -> None:
 
     event("opened", opened, ANA, f"falla {spec.id}")
     if general:
-        session.add(Vote(incident_id=spec.id, user_id=ANA, choice=FAILS, updated_at=opened))
+        session.add(
+            Vote(incident_id=spec.id, user_id=ANA, choice=VoteChoice.FAILS, updated_at=opened)
+        )
         confirmed = _after(opened, spec.confirm)
-        session.add(Vote(incident_id=spec.id, user_id=LUIS, choice=FAILS, updated_at=confirmed))
-        session.add(Vote(incident_id=spec.id, user_id=MARTA, choice=WORKS, updated_at=confirmed))
+        session.add(
+            Vote(incident_id=spec.id, user_id=LUIS, choice=VoteChoice.FAILS, updated_at=confirmed)
+        )
+        session.add(
+            Vote(incident_id=spec.id, user_id=MARTA, choice=VoteChoice.WORKS, updated_at=confirmed)
+        )
         if spec.escalated:
             event("unconfirmed", _after(opened, 5), None)
             event("escalated", confirmed, ANA)

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.backup import (
-    DAILY_BACKUP,
     BackupError,
     backup_sqlite,
     backup_target,
@@ -26,6 +25,7 @@ from bot.clock import Clock
 from bot.config import BackupSpec, Config, load_protocol, load_settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.runtime import Runtime
+from bot.vocab import TimerKind
 from bot.web import health
 from models import Timer
 from models.timer import PENDING
@@ -150,7 +150,9 @@ def _config(url: str, *, backup: bool) -> Config:
 async def _pending_backups(sessions: object) -> list[datetime]:
     async with sessions() as session:  # type: ignore[operator]
         rows = await session.scalars(
-            select(Timer.due_at).where(Timer.kind == DAILY_BACKUP, Timer.status == PENDING)
+            select(Timer.due_at).where(
+                Timer.kind == TimerKind.DAILY_BACKUP, Timer.status == PENDING
+            )
         )
         return list(rows.all())
 

@@ -12,10 +12,8 @@ import pytest
 from bot import texts
 from bot.config import Protocol, SupportSpec
 from bot.reports import (
-    GENERAL,
-    LOCAL,
-    UNCONFIRMED,
     IncidentRecord,
+    Outcome,
     closed_overlap,
     compute_metrics,
     first_working_day,
@@ -103,11 +101,11 @@ def test_time_down_split_by_support_hours(start: str, end: str, open_minutes: in
     assert closed_overlap(begin, finish, SPEC) == (finish - begin) - minutes(open_minutes)
 
 
-def record(opened: str, ended: str | None, kind: str = GENERAL) -> IncidentRecord:
+def record(opened: str, ended: str | None, outcome: Outcome = Outcome.GENERAL) -> IncidentRecord:
     return IncidentRecord(
         id=1,
         status="closed" if ended else "in_progress",
-        kind=kind,
+        outcome=outcome,
         opened_at=local(opened),
         local_cause=None,
         confirmed_at=None,
@@ -145,7 +143,10 @@ def test_time_lost_waiting_for_support_to_open() -> None:
 def test_an_open_failure_counts_until_now() -> None:
     now = local("2026-11-24 10:30")
     data = compute_metrics(
-        [record("2026-11-24 09:00", None), record("2026-11-24 08:00", "2026-11-24 08:20", LOCAL)],
+        [
+            record("2026-11-24 09:00", None),
+            record("2026-11-24 08:00", "2026-11-24 08:20", Outcome.LOCAL),
+        ],
         month(2026, 11),
         now=now,
         spec=SPEC,
@@ -199,7 +200,7 @@ def test_thirty_long_history_lines_still_fit_one_message() -> None:
         IncidentRecord(
             id=1000 + n,
             status="closed",
-            kind=GENERAL,
+            outcome=Outcome.GENERAL,
             opened_at=local("2026-11-02 08:42") + timedelta(days=n),
             local_cause=None,
             confirmed_at=None,
@@ -223,12 +224,12 @@ def test_thirty_long_history_lines_still_fit_one_message() -> None:
 
 def test_history_lines_read_as_the_product_shows_them() -> None:
     now = local("2026-11-25 12:00")
-    expired = record("2026-11-21 13:30", "2026-11-21 14:35", UNCONFIRMED)
+    expired = record("2026-11-21 13:30", "2026-11-21 14:35", Outcome.UNCONFIRMED)
     assert (
         texts.history_line(expired, now, TZ)
         == "#1 · sáb 21/11 13:30 · nadie confirmó · cerrado solo"
     )
-    last_year = record("2025-11-21 13:30", "2025-11-21 14:35", UNCONFIRMED)
+    last_year = record("2025-11-21 13:30", "2025-11-21 14:35", Outcome.UNCONFIRMED)
     assert texts.history_line(last_year, now, TZ).startswith("#1 · vie 21/11/25 13:30")
 
 
@@ -237,7 +238,7 @@ def test_a_long_vendor_report_still_fits_one_message() -> None:
         IncidentRecord(
             id=n,
             status="closed",
-            kind=GENERAL,
+            outcome=Outcome.GENERAL,
             opened_at=local("2026-11-02 08:00") + timedelta(hours=17 * n),
             local_cause=None,
             confirmed_at=None,

@@ -1,8 +1,7 @@
-"""Text rendering: times as people say them, user text escaped and cut, the token never logged."""
+"""Text rendering: times as people say them, user text escaped and cut, messages that fit."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,8 +9,8 @@ import pytest
 
 from bot import texts
 from bot.config import load_protocol
-from bot.logs import REDACTED, RedactingFilter
 from bot.support_window import support_status_at
+from handlers.cards import summary_text
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=TZ)  # Tuesday
@@ -66,30 +65,6 @@ def test_support_block_open_and_closed() -> None:
     assert "Abre mañana a las 10:00 (guardia de domingos y feriados)." in sunday
 
 
-def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks() -> None:
-    token = "123456:SECRETsecretSECRETsecretSECRETsecret"
-    record = logging.LogRecord(
-        "httpx",
-        logging.INFO,
-        __file__,
-        1,
-        "POST %s",
-        (f"https://api.telegram.org/bot{token}/getMe",),
-        None,
-    )
-    try:
-        raise RuntimeError(f"failed https://api.telegram.org/bot{token}/sendMessage")
-    except RuntimeError:
-        import sys
-
-        failing = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
-    log_filter = RedactingFilter([token])
-    assert log_filter.filter(record) and log_filter.filter(failing)
-    assert token not in record.getMessage() and REDACTED in record.getMessage()
-    assert failing.exc_text is not None and token not in failing.exc_text
-    assert REDACTED in failing.exc_text
-
-
 def test_a_long_summary_still_fits_one_message() -> None:
     from bot.allclear import AckState, SectorAcks, Summary, TimelineEntry
 
@@ -123,7 +98,7 @@ def test_a_long_summary_still_fits_one_message() -> None:
         timeline=timeline,
         acks=AckState(sectors=sectors, missing=[]),
     )
-    text = texts.summary(data, TZ)
+    text = summary_text(data, TZ)
     assert len(text) <= 4000
     assert "pasos más" in text and "y 22 más" in text
     assert text.rstrip().endswith("y 22 más")  # the acknowledgements are never the part cut

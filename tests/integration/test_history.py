@@ -12,9 +12,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import allclear, coordination, export, incidents, reports, texts, validation
+from bot import access, allclear, coordination, export, incidents, reports, texts, validation
 from bot.config import Protocol
-from bot.reports import GENERAL, LOCAL, month, year
+from bot.reports import Outcome, month, year
+from bot.vocab import TimerKind
 from models import Timer
 from tests.integration.report_fixture import TZ, local, store_incidents
 from tests.integration.steps import Sessions, at, call, claim, person, report
@@ -245,7 +246,7 @@ async def test_what_the_services_store_is_what_reports_read(
     )
     await call(
         sessions,
-        coordination.grant_access,
+        access.grant_access,
         incident_id=incident_id,
         person=person(5),
         is_admin=True,
@@ -296,12 +297,12 @@ async def test_what_the_services_store_is_what_reports_read(
     )
     async with sessions() as session:
         general, local_problem = await reports.incident_records(session)
-    assert general.kind == GENERAL and general.coordinator == "Persona 3"
+    assert general.outcome == Outcome.GENERAL and general.coordinator == "Persona 3"
     assert (general.confirmed_at, general.support_contacted_at) == (at(2), at(6))
     assert (general.access_granted_at, general.access_tool) == (at(11), "TeamViewer")
     assert (general.restored_at, general.support_ref, general.affected) == (at(85), "R-4471", 2)
     assert general.down_for(at(500)) == minutes(85)
-    assert local_problem.kind == LOCAL and local_problem.local_cause == "internet"
+    assert local_problem.outcome == Outcome.LOCAL and local_problem.local_cause == "internet"
     assert local_problem.down_for(at(500)) == minutes(12) and local_problem.restored_at is None
 
 
@@ -322,7 +323,7 @@ async def test_one_monthly_report_timer_while_on_none_while_off(
     async def timers_of_kind() -> list[tuple[str, object]]:
         async with sessions() as session:
             rows = await session.scalars(
-                select(Timer).where(Timer.kind == reports.MONTHLY_REPORT_TIMER).order_by(Timer.id)
+                select(Timer).where(Timer.kind == TimerKind.MONTHLY_REPORT).order_by(Timer.id)
             )
             return [(t.status, t.due_at) for t in rows.all()]
 

@@ -1,0 +1,78 @@
+"""Step 6: server access through Gerencia."""
+
+from __future__ import annotations
+
+from bot.texts.common import esc, mention
+
+__all__ = [
+    "ACCESS_NO_ANSWER",
+    "ACCESS_THANKS",
+    "BUTTON_ACCESS",
+    "access_escalated",
+    "access_granted",
+    "access_in_group",
+    "access_request",
+    "access_requested",
+    "granted_button",
+]
+
+
+BUTTON_ACCESS = "🖥️ Soporte necesita acceso al servidor"
+
+
+def granted_button(tool: str) -> str:
+    return f"Acceso otorgado por {tool}"
+
+
+def access_request(
+    incident_id: int, contact: str, coordinator: str | None, tools: list[str], reminder: int
+) -> str:
+    again = f"🔁 Recordatorio {reminder}: " if reminder else ""
+    who = f"\nCoordina: {esc(coordinator, 64)}." if coordinator else ""
+    return (
+        f"🖥️ {again}<b>Soporte de FLEXUS necesita entrar al servidor</b> (incidente #{incident_id}).\n"
+        f"La única PC con acceso es la de Gerencia: {esc(contact, 64)}, abrí "
+        f"{esc(' o '.join(tools))} y dale el acceso a soporte.{who}\n"
+        "Cuando lo hayas dado, tocá el botón."
+    )
+
+
+def access_in_group(
+    incident_id: int,
+    contacts: list[tuple[int, str]],
+    tools: list[str],
+    bot_username: str,
+    reminder: int,
+) -> str:
+    who = ", ".join(mention(uid, name) if uid else esc(name, 64) for uid, name in contacts)
+    again = f"🔁 Recordatorio {reminder}: " if reminder else ""
+    text = (
+        f"🖥️ {again}{who}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
+        f"(incidente #{incident_id}), por {esc(' o '.join(tools))}."
+    )
+    if any(uid for uid, _ in contacts):
+        text += (
+            f"\nNo te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» "
+            "para que pueda avisarte."
+        )
+    else:
+        text += "\nAvisale en persona o por teléfono; quien coordina toca el botón cuando esté."
+    return text
+
+
+def access_requested(names: list[str]) -> str:
+    return f"Pedí acceso a Gerencia ({esc(', '.join(names), 200)}). Te aviso cuando lo den."
+
+
+def access_escalated(names: list[str]) -> str:
+    return f"⚠️ Gerencia no respondió: también le pedí acceso a {esc(', '.join(names), 200)}."
+
+
+ACCESS_NO_ANSWER = "⚠️ Gerencia no respondió al pedido de acceso al servidor. Llamalos por teléfono."
+
+
+def access_granted(name: str, tool: str, incident_id: int, at: str) -> str:
+    return f"🖥️ {esc(name, 64)} dio acceso al servidor por {esc(tool)} a las {at} (incidente #{incident_id})."
+
+
+ACCESS_THANKS = "Gracias: avisé al equipo."

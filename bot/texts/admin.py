@@ -1,0 +1,109 @@
+"""Administration from the chat, chats the bot cannot reach, and the bot's own downtime."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.texts.common import esc
+
+__all__ = [
+    "ADMIN_ONLY",
+    "GERENCIA_HOW",
+    "HABILITAR_IN_GROUP",
+    "chat_unreachable",
+    "disabled",
+    "downtime",
+    "enabled",
+    "gerencia_removed",
+    "gerencia_set",
+    "not_enabled",
+    "unknown_sector",
+    "unreachable_list",
+    "whoami",
+]
+
+
+def chat_unreachable(chat_id: int, error: str) -> str:
+    return (
+        f"⚠️ No puedo escribir en el grupo del equipo <code>{chat_id}</code> "
+        f"({esc(error, 120)}).\nRevisá que el bot siga en el grupo y pueda escribir: "
+        "hasta entonces ese sector no recibe los avisos."
+    )
+
+
+def unreachable_list(chats: list[tuple[int, str | None, str | None]]) -> str:
+    lines = [
+        f"• <code>{chat_id}</code> {esc(title or '', 60)} — {esc(error or '', 80)}".rstrip(" —")
+        for chat_id, title, error in chats
+    ]
+    return "⚠️ Grupos del equipo que no reciben mensajes:\n" + "\n".join(lines)
+
+
+def not_enabled(chat_id: int) -> str:
+    return (
+        f"Este grupo no está habilitado para FLEXUS Guardia (id <code>{chat_id}</code>). "
+        "Un admin del bot puede habilitarlo escribiendo /habilitar acá."
+    )
+
+
+ADMIN_ONLY = "Solo un admin del bot puede hacer eso."
+
+
+HABILITAR_IN_GROUP = "Escribí /habilitar (o /deshabilitar) en el grupo que querés cambiar."
+
+
+def enabled(title: str | None, sector: str | None, changed: bool) -> str:
+    where = f" (sector {esc(sector, 40)})" if sector else ""
+    if not changed:
+        return f"Este grupo ya estaba habilitado{where}."
+    return (
+        f"✅ Grupo «{esc(title or 'este grupo', 60)}» habilitado{where}: "
+        "acá llegan las alertas de FLEXUS. Para reportar: /caido."
+    )
+
+
+def disabled(changed: bool) -> str:
+    if not changed:
+        return "Este grupo ya no estaba habilitado."
+    return "Grupo deshabilitado: ya no recibe alertas ni puede reportar."
+
+
+def unknown_sector(sectors: list[str]) -> str:
+    return "No conozco ese sector. Los sectores son: " + esc(", ".join(sectors), 300) + "."
+
+
+def whoami(user_id: int, is_admin: bool, is_gerencia: bool) -> str:
+    roles = [r for r, on in (("admin del bot", is_admin), ("de Gerencia", is_gerencia)) if on]
+    role = f"Sos {' y '.join(roles)}." if roles else "No sos admin ni de Gerencia."
+    return f"Tu id de Telegram: <code>{user_id}</code>. {role}"
+
+
+GERENCIA_HOW = (
+    "Respondé al mensaje de la persona con /gerencia para anotarla como Gerencia "
+    "(/gerencia respaldo: como respaldo; /gerencia quitar: sacarla)."
+)
+
+
+def gerencia_set(name: str, backup: bool) -> str:
+    role = "respaldo de Gerencia" if backup else "Gerencia"
+    return (
+        f"✅ {esc(name, 64)} quedó anotado/a como {role}: le pido el acceso al servidor en "
+        "privado (tiene que haber tocado «Iniciar» en el chat con el bot)."
+    )
+
+
+def gerencia_removed(name: str, removed: bool, in_file: bool) -> str:
+    if not removed and in_file:
+        return f"{esc(name, 64)} figura en el archivo del protocolo: sacalo/a de ahí."
+    if not removed:
+        return f"{esc(name, 64)} no estaba anotado/a como Gerencia."
+    return f"{esc(name, 64)} ya no es contacto de Gerencia."
+
+
+def downtime(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """To the admins after a restart: 'Estuve fuera de servicio de 14:02 a 14:31'."""
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    if start.date() == end.date():
+        return f"Estuve fuera de servicio de {start:%H:%M} a {end:%H:%M}"
+    return f"Estuve fuera de servicio del {start:%d/%m %H:%M} al {end:%d/%m %H:%M}"

@@ -1,0 +1,121 @@
+"""Step 4: what the classification means for the team; the local checklist and its causes."""
+
+from __future__ import annotations
+
+from bot.texts.common import esc, mention
+from bot.views import IncidentView
+from bot.vocab import LocalCause
+
+__all__ = [
+    "BUTTON_ESCALATE",
+    "BUTTON_STILL_FAILS",
+    "CHECK_BUTTONS",
+    "DISMISSED_OK",
+    "ESCALATED_OK",
+    "LOCAL_CAUSES",
+    "SHORT_CAUSES",
+    "dismissed",
+    "escalated",
+    "general",
+    "local_checklist",
+    "unconfirmed",
+]
+
+
+# Keyed by enum members; typed by str so a stored value (a plain string) looks them up.
+LOCAL_CAUSES: dict[str, str] = {
+    LocalCause.PC: "era un problema local (conexiones de la PC)",
+    LocalCause.INTERNET: "era un problema local (conexión a internet)",
+    LocalCause.POWER: "era un problema local (corte de energía)",
+    LocalCause.WORKS: "falsa alarma, ya funciona",
+    LocalCause.EXPIRED: "nadie confirmó la falla",
+}
+# In history lines and the export: the causes found at the reporter's desk, in a word or two.
+SHORT_CAUSES: dict[str, str] = {
+    LocalCause.PC: "PC",
+    LocalCause.INTERNET: "internet",
+    LocalCause.POWER: "corte de luz",
+}
+
+
+def _call_now(support_open: bool) -> str:
+    if support_open:
+        return "👉 Hay que llamar a soporte ahora."
+    return "👉 Soporte no atiende ahora: llamá apenas abra."
+
+
+def general(view: IncidentView, block: str, support_open: bool) -> str:
+    people = "1 persona" if view.affected_people == 1 else f"{view.affected_people} personas"
+    sectors = view.affected_sectors
+    scope = f"{people} de {sectors} sector{'es' if sectors != 1 else ''}" if sectors else people
+    return (
+        f"🚨 <b>Falla general de FLEXUS — incidente #{view.id}</b>\n"
+        f"Le pasa a {scope}.\n"
+        f"{_call_now(support_open)}\n{block}"
+    )
+
+
+def escalated(view: IncidentView, block: str, support_open: bool) -> str:
+    return (
+        f"🚨 <b>Incidente #{view.id}: {esc(view.reporter_name, 64)} revisó y FLEXUS sigue fallando.</b>\n"
+        f"Se trata como falla general.\n{_call_now(support_open)}\n{block}"
+    )
+
+
+def local_checklist(view: IncidentView) -> str:
+    return (
+        f"🟡 <b>Incidente #{view.id}: a los demás FLEXUS les funciona.</b>\n"
+        f"{mention(view.reporter_id, view.reporter_name)}, puede ser algo de tu puesto. Revisá:\n"
+        "1. 🔌 Cables de la PC (red y corriente) bien conectados.\n"
+        "2. 🌐 Internet: ¿abren otras páginas?\n"
+        "3. ⚡ Luz: ¿hubo un corte de energía?\n"
+        "Tocá lo que encontraste."
+    )
+
+
+CHECK_BUTTONS = {
+    LocalCause.PC: "🔌 Era la PC / cables",
+    LocalCause.INTERNET: "🌐 Era internet",
+    LocalCause.POWER: "⚡ Fue un corte de luz",
+    LocalCause.WORKS: "✅ Ya me funciona",
+}
+
+
+BUTTON_STILL_FAILS = "❗ Revisé todo y sigue fallando"
+
+
+def unconfirmed(view: IncidentView, minutes: float) -> str:
+    return (
+        f"❔ <b>Incidente #{view.id}: nadie más respondió en {_minutes(minutes)}.</b>\n"
+        "¿A alguien más le falla FLEXUS? Respondé en la alerta con los botones.\n"
+        f"{mention(view.reporter_id, view.reporter_name)}, si te sigue fallando, "
+        "tocá «Llamar a soporte igual»."
+    )
+
+
+BUTTON_ESCALATE = "🚨 Llamar a soporte igual"
+
+
+def _minutes(minutes: float) -> str:
+    if minutes < 1:
+        return f"{round(minutes * 60)} s"
+    return f"{minutes:g} min"
+
+
+def dismissed(view: IncidentView) -> str:
+    if view.local_cause == LocalCause.EXPIRED:
+        return (
+            f"⚪ Incidente #{view.id} cerrado: nadie confirmó la falla.\n"
+            "Si FLEXUS te falla, avisá de nuevo con /caido."
+        )
+    cause = LOCAL_CAUSES.get(view.local_cause or "", "sin detalle")
+    return (
+        f"⚪ Incidente #{view.id} cerrado ({esc(view.reporter_name, 64)}): {cause}.\n"
+        "FLEXUS funciona para el resto."
+    )
+
+
+ESCALATED_OK = "Listo: se trata como falla general."
+
+
+DISMISSED_OK = "Listo: incidente cerrado."

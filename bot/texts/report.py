@@ -1,0 +1,108 @@
+"""Steps 1–2: the alert, the incident's live status card."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.texts.allclear import ack_line
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc
+from bot.texts.local import LOCAL_CAUSES
+from bot.texts.validation import validation_line
+from bot.views import IncidentView, SectorCount
+from models.incident import (
+    CLOSED,
+    CONFIRMING,
+    DISMISSED,
+    GENERAL,
+    IN_PROGRESS,
+    PROBABLY_LOCAL,
+    RESOLVED,
+    UNCONFIRMED,
+    VALIDATING,
+)
+
+__all__ = ["JOINED_REACTION", "REPORT_IN_GROUP", "STATUS_LINES", "card", "photo_caption"]
+
+
+STATUS_LINES = {
+    CONFIRMING: "⏳ Confirmando si le pasa a más gente (hasta las {until}).",
+    GENERAL: "🚨 <b>Falla general confirmada</b>: hay que reclamar a soporte (/soporte).",
+    PROBABLY_LOCAL: "🟡 A los demás les funciona: parece un problema local de quien reportó.",
+    UNCONFIRMED: "❔ Nadie más respondió todavía.",
+    IN_PROGRESS: "🛠️ Soporte está trabajando en el problema.",
+    VALIDATING: "🔎 Soporte terminó: cada sector confirma si FLEXUS funciona.",
+    RESOLVED: "✅ Resuelto a las {closed} (caído {down}).",
+    CLOSED: "✅ Resuelto a las {closed} (caído {down}).",
+    DISMISSED: "⚪ Descartado: {cause}.",
+}
+
+
+def _counts(counts: list[SectorCount]) -> str:
+    if not counts:
+        return "—"
+    return ", ".join(f"{esc(c.sector or NO_SECTOR)} {c.people}" for c in counts)
+
+
+def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
+    """The alert: the incident's live status card, edited in place as it moves on."""
+    header = "🔴 FLEXUS con problemas" if view.is_open else "FLEXUS"
+    sector = f" ({esc(view.reporter_sector)})" if view.reporter_sector else ""
+    reported = (
+        f"Reportó {esc(view.reporter_name, 64)}{sector} a las {clock_time(view.opened_at, tz)}"
+    )
+    if view.description:
+        reported += f": «{esc(view.description, description_limit)}»"
+    lines = [f"<b>{header} — incidente #{view.id}</b>", reported]
+    if view.has_photo:
+        lines.append("📷 Adjuntó una foto del error.")
+    lines.append(
+        STATUS_LINES[view.status].format(
+            until=clock_time(view.confirm_until, tz),
+            closed=clock_time(view.closed_at, tz) if view.closed_at else "",
+            down=duration(view.closed_at - view.opened_at) if view.closed_at else "",
+            cause=LOCAL_CAUSES.get(view.local_cause or "", "sin detalle"),
+        )
+    )
+    lines.extend(_progress_lines(view, tz))
+    if view.asks_for_votes:
+        lines.append("¿Te pasa lo mismo? Respondé con los botones.")
+    lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
+    return "\n".join(lines)
+
+
+def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
+    lines = []
+    if view.coordinator_name:
+        lines.append(f"👤 Coordina: {esc(view.coordinator_name, 64)}")
+    elif view.status in (GENERAL, IN_PROGRESS, VALIDATING):
+        lines.append("👤 Nadie gestiona el reclamo todavía.")
+    if view.support_contacted_at:
+        ref = f" (reclamo {esc(view.support_ref)})" if view.support_ref else ""
+        lines.append(
+            f"📞 Soporte contactado a las {clock_time(view.support_contacted_at, tz)} "
+            f"por {esc(view.support_contacted_by, 64)}{ref}."
+        )
+    if view.access_granted_at:
+        lines.append(
+            f"🖥️ Acceso al servidor: dado por {esc(view.access_granted_by, 64)} "
+            f"({esc(view.access_tool)}) a las {clock_time(view.access_granted_at, tz)}."
+        )
+    elif view.access_requested_at:
+        lines.append(
+            f"🖥️ Acceso al servidor: pedido a Gerencia a las {clock_time(view.access_requested_at, tz)}."
+        )
+    if view.validation is not None:
+        lines.append(f"🔎 Validación: {validation_line(view.validation)}")
+    if view.acks is not None:
+        lines.append(f"👍 Leyeron el aviso: {ack_line(view.acks)}")
+    return lines
+
+
+REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
+
+
+def photo_caption(incident_id: int) -> str:
+    return f"📷 Foto del error — incidente #{incident_id}"
+
+
+JOINED_REACTION = "👍"  # on a /caido that joined the open incident: the card's tally says the rest

@@ -1,0 +1,138 @@
+"""The words the bot stores: every kind, cause and answer written to the database, in one place.
+
+Each vocabulary is a StrEnum whose values are the strings already in the database: a member
+compares equal to its stored string, so rows written before these enums existed still match.
+Renaming a value orphans the rows that hold it, so values never change; names may.
+The words a person reads for each member are in bot.texts, keyed by these enums.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TimerKind(StrEnum):
+    """Timer.kind: what a stored deadline or reminder is for (one handler per kind)."""
+
+    CONFIRMATION = "confirmation"  # step 3: votes are over, classify the incident
+    EXPIRY = "expiry"  # step 4: an unconfirmed or probably-local incident nobody followed up
+    NUDGE = "nudge"  # step 5: "FLEXUS sigue caído hace 35 min. ¿Novedades?"
+    SUPPORT_OPENS = "support_opens"  # step 5: support opens now, call
+    ACCESS_REPEAT = "access_repeat"  # step 6: Gerencia has not answered, ask again
+    ACK_REMINDER = "ack_reminder"  # step 8: sectors that have not read the all-clear
+    ACK_DEADLINE = "ack_deadline"  # step 8: time is up for "Entendido", post the summary
+    MONTHLY_REPORT = "monthly_report"  # history: last month's figures to the team
+    DAILY_BACKUP = "daily_backup"  # housekeeping: a copy of the SQLite database
+
+
+class EventKind(StrEnum):
+    """Event.kind: a step of an incident's timeline, in protocol order."""
+
+    OPENED = "opened"
+    JOINED = "joined"
+    VOTE = "vote"  # detail: the VoteChoice
+    GENERAL = "general"
+    PROBABLY_LOCAL = "probably_local"
+    UNCONFIRMED = "unconfirmed"
+    ESCALATED = "escalated"
+    EXPIRED = "expired"
+    DISMISSED = "dismissed"  # detail: the LocalCause
+    CLAIMED = "claimed"
+    HANDED_OVER = "handed_over"  # detail: the new coordinator's name
+    SUPPORT_CONTACTED = "support_contacted"  # detail: the ticket number, if any
+    SUPPORT_REFERENCE = "support_reference"
+    IN_PROGRESS = "in_progress"
+    ACCESS_REQUESTED = "access_requested"
+    ACCESS_REQUESTED_AGAIN = "access_requested_again"
+    ACCESS_REMINDER = "access_reminder"  # detail: the round
+    ACCESS_UNANSWERED = "access_unanswered"
+    ACCESS_GRANTED = "access_granted"  # detail: the remote-access tool
+    VALIDATION_STARTED = "validation_started"  # detail: the round
+    VALIDATION_OK = "validation_ok"  # detail: the sector
+    VALIDATION_FAILED = "validation_failed"  # detail: the sector
+    VALIDATED = "validated"
+    VALIDATION_OVERRIDE = "validation_override"  # detail: "sectors: reason"
+    RESOLVED = "resolved"  # detail: the instruction
+    ACKNOWLEDGED = "acknowledged"
+    ACK_REMINDER = "ack_reminder"  # detail: the sectors reminded
+    CLOSED = "closed"
+
+
+# The events that confirm a general failure (by votes, or the reporter escalating).
+CONFIRMING_EVENTS = (EventKind.GENERAL, EventKind.ESCALATED)
+
+
+class MessageKind(StrEnum):
+    """IncidentMessage.kind (and an outbox row's card kind): which of the bot's messages it is."""
+
+    ALERT = "alert"  # step 2: the live status card
+    SECTOR_QUESTION = "sector_question"  # "¿de qué sector sos?" (not tied to an incident)
+    REFERENCE_PROMPT = "ref_prompt"  # step 5: "reply with the ticket number"
+    VALIDATION = "validation"  # step 7: stored as "validation:<round>", see validation_kind
+    OVERRIDE_PROMPT = "override_prompt"  # step 7: "reply with why we go on without them"
+    ALL_CLEAR = "all_clear"  # step 8
+
+
+def validation_kind(round_number: int) -> str:
+    """The validation question of one round: each round is a message of its own."""
+    return f"{MessageKind.VALIDATION}:{round_number}"
+
+
+class LocalCause(StrEnum):
+    """Incident.local_cause: why an incident was dismissed. The reporter's checklist offers
+    every member but EXPIRED, in this order; the causes found at the reporter's desk come first."""
+
+    PC = "pc"
+    INTERNET = "internet"
+    POWER = "power"
+    WORKS = "works"  # it works again: a false alarm
+    EXPIRED = "expired"  # nobody confirmed nor followed up: it closed by itself
+
+    @property
+    def found_locally(self) -> bool:
+        """A cause at the reporter's desk (counted as a local failure, not a false alarm)."""
+        return self not in (LocalCause.WORKS, LocalCause.EXPIRED)
+
+
+# What the reporter can pick on the checklist (buttons, and what the service accepts).
+CHECKLIST_CAUSES = tuple(c for c in LocalCause if c is not LocalCause.EXPIRED)
+# The causes that make a dismissed incident a local failure (history and reports count them).
+FOUND_LOCALLY = tuple(c for c in LocalCause if c.found_locally)
+
+
+class VoteChoice(StrEnum):
+    """Vote.choice: the answer to the alert's "¿Te pasa lo mismo?"."""
+
+    FAILS = "fails"
+    WORKS = "works"
+
+
+class CheckState(StrEnum):
+    """A required sector's answer in a validation round ("¿FLEXUS funciona en tu sector?")."""
+
+    PENDING = "pending"  # nobody in the sector answered yet
+    WORKS = "works"
+    FAILS = "fails"
+
+
+class Refusal(StrEnum):
+    """Why a person may not do something now (Refused.reason); each has a text in bot.texts."""
+
+    CLOSED = "closed"
+    VOTE_CLOSED = "vote_closed"
+    UNKNOWN_INCIDENT = "unknown_incident"
+    NO_OPEN_INCIDENT = "no_open_incident"
+    REPORTER_OR_ADMIN = "reporter_or_admin"
+    ALREADY_GENERAL = "already_general"
+    COORDINATOR_OR_ADMIN = "coordinator_or_admin"
+    CLAIM_FIRST = "claim_first"
+    ALREADY_CLAIMED = "already_claimed"
+    GERENCIA_ONLY = "gerencia_only"
+    ACCESS_ALREADY_GRANTED = "access_already_granted"
+    NOT_GENERAL_YET = "not_general_yet"
+    VALIDATION_CLOSED = "validation_closed"
+    NO_SECTOR = "no_sector"
+    VALIDATION_RUNNING = "validation_running"
+    NOT_VALIDATED = "not_validated"
+    UNKNOWN_PERSON = "unknown_person"
+    ALREADY_ANNOUNCED = "already_announced"

@@ -1,0 +1,145 @@
+"""Protocol step 3 on a real database: the confirmation poll, and its deadline classifying the incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import incidents, timers
+from bot.config import Protocol
+from bot.lifecycle import (
+    Refused,
+)
+from bot.views import incident_view
+from bot.vocab import VoteChoice
+from models import Report
+from models.incident import (
+    GENERAL,
+    PROBABLY_LOCAL,
+    UNCONFIRMED,
+)
+from tests.integration.steps import (
+    T0,
+    Sessions,
+    report,
+    status,
+    vote,
+)
+
+
+async def test_second_reporter_joins_and_makes_it_general(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await report(sessions, protocol, 1)
+    second = await report(sessions, protocol, 2)
+    again = await report(sessions, protocol, 2)
+    assert not second.opened and second.incident_id == first.incident_id
+    assert second.became_general and second.affected_people == 2
+    assert again.already_affected and not again.became_general
+    assert await status(sessions, first.incident_id) == GENERAL
+    async with sessions() as session:
+        # The vote deadline no longer matters; the coordinator reminder starts counting.
+        assert [t.kind for t in await timers.pending(session)] == ["nudge"]
+        assert await session.scalar(select(func.count()).select_from(Report)) == 3
+
+
+async def test_two_sectors_make_it_general_even_with_one_person_each(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await report(sessions, protocol, 1, sector="Caja")
+    result = await vote(
+        sessions, protocol, 2, VoteChoice.FAILS, first.incident_id, sector="Presupuestos"
+    )
+    assert result.became_general
+
+
+async def test_votes_are_one_per_person_and_changeable(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await report(sessions, protocol, 1)
+    assert (await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id)).changed
+    assert not (await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id)).changed
+    changed = await vote(sessions, protocol, 2, VoteChoice.FAILS, first.incident_id)
+    assert changed.changed and changed.became_general
+    async with sessions() as session:
+        view = await incident_view(session, first.incident_id, protocol)
+    assert [(c.sector, c.people) for c in view.affected] == [("Caja", 2)]
+    assert view.works == []
+
+
+async def test_a_vote_after_general_does_not_reclassify(
+    sessions: Sessions, protocol: Protocol, engine: AsyncEngine
+) -> None:
+    first = await report(sessions, protocol, 1, sector="Caja")
+    assert (
+        await vote(sessions, protocol, 2, VoteChoice.FAILS, first.incident_id, "Presupuestos")
+    ).became_general
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper() + " " + statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        result = await vote(
+            sessions, protocol, 3, VoteChoice.FAILS, first.incident_id, "Atención al cliente"
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert not result.became_general
+    # No recount of the poll and no UPDATE of the incident: only the vote and its event.
+    assert not [s for s in statements if s.startswith("UPDATE") and "incidents" in s]
+    assert not [s for s in statements if "JOIN members" in s and "votes" in s]
+    assert await status(sessions, first.incident_id) == GENERAL
+
+
+async def test_deadline_probably_local_when_others_say_it_works(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await report(sessions, protocol, 1)
+    await vote(sessions, protocol, 2, VoteChoice.WORKS, first.incident_id, sector="Administración")
+    async with sessions() as session:
+        outcome = await incidents.confirmation_deadline(
+            session, incident_id=first.incident_id, now=T0 + timedelta(minutes=5), protocol=protocol
+        )
+    assert outcome == PROBABLY_LOCAL
+    async with sessions() as session:
+        again = await incidents.confirmation_deadline(
+            session, incident_id=first.incident_id, now=T0 + timedelta(minutes=6), protocol=protocol
+        )
+    assert again is None  # decided once
+
+
+async def test_deadline_unconfirmed_when_nobody_answers_then_escalate(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await report(sessions, protocol, 1)
+    async with sessions() as session:
+        outcome = await incidents.confirmation_deadline(
+            session, incident_id=first.incident_id, now=T0 + timedelta(minutes=5), protocol=protocol
+        )
+    assert outcome == UNCONFIRMED
+    async with sessions() as session:
+        with pytest.raises(Refused) as refused:
+            await incidents.escalate(
+                session,
+                incident_id=first.incident_id,
+                user_id=2,
+                is_admin=False,
+                now=T0,
+                protocol=protocol,
+            )
+    assert refused.value.reason == "reporter_or_admin"
+    async with sessions() as session:
+        assert await incidents.escalate(
+            session,
+            incident_id=first.incident_id,
+            user_id=1,
+            is_admin=False,
+            now=T0,
+            protocol=protocol,
+        )
+    assert await status(sessions, first.incident_id) == GENERAL
