@@ -1,6 +1,7 @@
 """Benchmark (prints figures, asserts nothing): this bot against a bare python-telegram-bot bot.
 
     .venv/bin/python -m tests.bench.bench_vs_bare [--runs 3] [--votes 500] [--reports 200]
+        [--database-url postgresql+asyncpg://user@host/postgres]
 
 Both run as real processes on the same fake Bot API (127.0.0.1, no latency of its own),
 alternately, `--runs` times each; this bot's database is created first, as it is on every start
@@ -15,6 +16,7 @@ taken from the moment an update is queued in the fake to the moment the answerin
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.bench.bench_burst import _admin, fresh_database
 from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_protocol
 from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
 
@@ -32,8 +35,9 @@ Measures = dict[str, float]
 
 
 class Bot:
-    def __init__(self, bare: bool, api: FakeBotAPI, workdir: Path) -> None:
+    def __init__(self, bare: bool, api: FakeBotAPI, workdir: Path, database_url: str = "") -> None:
         self.bare, self.api, self.workdir = bare, api, workdir
+        self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'flexus.db'}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> float:
@@ -41,7 +45,7 @@ class Bot:
         env.update(
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=self.api.url,
-            DATABASE_URL=f"sqlite+aiosqlite:///{self.workdir / 'flexus.db'}",
+            DATABASE_URL=self.database_url,
             TEAM_CHAT_IDS=f"{GROUP_CAJA},{GROUP_ADMIN}",
             FLEXUS_CONFIG=str(write_protocol(self.workdir / "p.toml")),
             LOG_LEVEL="WARNING",
@@ -110,10 +114,12 @@ def burst(api: FakeBotAPI, updates: list[dict], method: str, expected: int) -> f
     return float("nan")
 
 
-def measure(bare: bool, votes: int, reports: int) -> Measures:
+def measure(bare: bool, votes: int, reports: int, server: str = "") -> Measures:
     api = FakeBotAPI(TOKEN).start()
     api.default_member_status = "member"
-    bot = Bot(bare, api, Path(tempfile.mkdtemp()))
+    workdir = Path(tempfile.mkdtemp())
+    url, drop = fresh_database(server, workdir) if server and not bare else ("", None)
+    bot = Bot(bare, api, workdir, url)
     reply = "sendMessage"
     try:
         m: Measures = {"start → polling (s)": bot.start()}
@@ -186,6 +192,8 @@ def measure(bare: bool, votes: int, reports: int) -> Measures:
     finally:
         bot.stop()
         api.stop()
+        if drop:
+            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
     return m
 
 
@@ -194,12 +202,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--votes", type=int, default=500)
     parser.add_argument("--reports", type=int, default=200)
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server URL: this bot runs on a new database there (default: SQLite)",
+    )
     args = parser.parse_args()
     ours: list[Measures] = []
     bare: list[Measures] = []
     for run in range(args.runs):
         for is_bare, into in ((False, ours), (True, bare)):
-            into.append(measure(is_bare, args.votes, args.reports))
+            into.append(measure(is_bare, args.votes, args.reports, args.database_url))
             print(f"run {run + 1}: {'bare' if is_bare else 'this bot'} done", flush=True)
     print()
     print(f"{'measure':44} {'this bot':>10} {'bare bot':>10} {'ratio':>7}  spread")
