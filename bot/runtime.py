@@ -72,11 +72,12 @@ class Runtime:
         )
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """The current step's session (in a savepoint), or a session of its own outside steps."""
+    async def session(self, *, refusable: bool = True) -> AsyncIterator[AsyncSession]:
+        """The current step's session (in a savepoint unless the block never refuses: only
+        reads, or only adds messages), or a session of its own outside steps."""
         step = current_step()
         if step is not None:
-            async with step.scope() as session:
+            async with step.scope(refusable=refusable) as session:
                 yield session
             return
         async with self.sessions() as session:

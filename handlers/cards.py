@@ -75,7 +75,7 @@ def opening_text(context: Context) -> str | None:
 
 async def view_of(context: Context, incident_id: int) -> IncidentView:
     rt = context.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         return await incident_view(session, incident_id, rt.protocol)
 
 
@@ -120,7 +120,7 @@ async def refresh_cards(context: Context, incident_id: int) -> None:
     """
     rt = context.runtime
     now = rt.clock.now()
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         for chat_id in rt.team_chat_ids:
             outbox.edit_card(
                 session, incident_id=incident_id, kind=MessageKind.ALERT, chat_id=chat_id, now=now
@@ -160,7 +160,7 @@ async def tell_coordinator(
 ) -> bool:
     """Privately when possible, else with a mention in the chat where they took the case."""
     rt = context.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         contact = await coordinator_contact(session, incident_id)
     if contact is None:
         return False

@@ -92,7 +92,7 @@ async def send(
 ) -> None:
     """Store a message in the outbox, in the current step's transaction; sent after it commits."""
     rt = context.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         outbox.send(
             session,
             chat_id,
@@ -121,7 +121,7 @@ async def reply(
     if step is None:
         raise RuntimeError("reply() outside a step: the message would not be stored")
     rt: Runtime = step.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         outbox.send(
             session,
             message.chat_id,
@@ -139,7 +139,7 @@ async def react(update: Update, emoji: str) -> None:
     if message is None or step is None:
         return
     rt: Runtime = step.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         outbox.reaction(session, message.chat_id, message.message_id, emoji, now=rt.clock.now())
 
 
@@ -174,7 +174,7 @@ async def allowed_here(
     if not rt.is_team_chat(chat.id):
         # The group is listed (`flexus-bot chats`); the refusal says how to enable it.
         log.info("refused group %s (%r): not a team chat", chat.id, chat.title)
-        async with rt.session() as session:
+        async with rt.session(refusable=False) as session:
             await admin.seen_chat(session, chat_id=chat.id, title=chat.title, now=rt.clock.now())
         await reply(update, texts.not_enabled(chat.id))
         return False
@@ -204,7 +204,7 @@ async def allowed_button(update: Update, context: Context) -> bool:
 async def remember_name(context: Context, user: User) -> None:
     """Every actor in a timeline has a name, also an admin who never reported or voted."""
     rt = context.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         await touch_member(session, person=person_of(user), now=rt.clock.now())
 
 

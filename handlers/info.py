@@ -33,7 +33,7 @@ async def estado(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
     rt = context.runtime
-    async with rt.session() as session:
+    async with rt.session(refusable=False) as session:
         incident_id = await open_incident_id(session)
         unreachable = await unreachable_chats(session)
     user = update.effective_user
@@ -61,7 +61,7 @@ async def ayuda(update: Update, context: Context) -> None:
         if not await is_member(context, user.id):
             await reply(update, f"{texts.PRIVATE_NOT_MEMBER}\n{who}")
             return
-        async with rt.session() as session:
+        async with rt.session(refusable=False) as session:
             await mark_private_chat(session, person=person_of(user), now=rt.clock.now())
         await reply(update, f"{texts.AYUDA}\n\n{who}")
         return

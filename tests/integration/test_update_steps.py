@@ -3,6 +3,7 @@ marked skipped (never handled again) and the person is told, through the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from sqlalchemy import event, select
@@ -14,6 +15,7 @@ from bot.app import handle_update
 from bot.clock import Clock
 from bot.config import Config, load_protocol, load_settings
 from bot.db import make_session_factory
+from bot.lifecycle import Refused
 from bot.people import Person, touch_member
 from bot.runtime import Runtime
 from models import InboxUpdate, Member, OutboxMessage
@@ -119,3 +121,47 @@ async def test_an_update_stored_just_now_is_not_read_back_before_its_step(
         assert ran == []
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_only_a_block_that_may_refuse_gets_a_savepoint(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """A savepoint lets a refusal undo its own block; a block that only adds messages or
+    reads never refuses, and any other failure fails the whole step anyway."""
+    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
+    runtime = Runtime(
+        config=Config(settings=settings, protocol=load_protocol()),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=Clock(),
+    )
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    async with runtime.sessions() as session:
+        await inbox.store(session, [RAW], runtime.clock.now())
+        await session.commit()
+
+    async def handler() -> None:
+        async with runtime.session(refusable=False) as session:
+            await touch_member(session, person=Person(101, "Ana"), now=runtime.clock.now())
+        with contextlib.suppress(Refused):
+            async with runtime.session() as session:
+                await touch_member(session, person=Person(102, "Luis"), now=runtime.clock.now())
+                raise Refused("closed")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        runtime.fresh_updates.add(42)
+        await handle_update(runtime, Update.de_json(RAW, None), handler())
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    savepoints = [s for s in statements if s.upper().startswith("SAVEPOINT")]
+    assert len(savepoints) == 1  # the refusable block's, not the other's
+    async with runtime.sessions() as session:
+        members = (await session.scalars(select(Member.user_id))).all()
+        status = await session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 42))
+    assert list(members) == [101]  # the refused block alone was undone
+    assert status == inbox.HANDLED
