@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import inspect
 import json
 import logging
 import random
@@ -181,7 +182,7 @@ class Charged:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._bot, name)
-        if name.startswith("_") or not asyncio.iscoroutinefunction(method):
+        if name.startswith("_") or not inspect.iscoroutinefunction(method):
             return method
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
@@ -672,6 +673,7 @@ class DeliveryWorker:
             ):
                 # A closed card comes off the pins, once, after everything that matters more:
                 # the all-clear must not wait behind fifty unpins.
+                # The row's card key names this unpin: one per card, ever.
                 key = f"unpin:{row.chat_id}:{outcome.message_id}"
                 if not await session.scalar(select(exists().where(OutboxMessage.card_key == key))):
                     outbox.add(

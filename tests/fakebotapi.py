@@ -154,6 +154,16 @@ class _Response:
     delay: float = 0.0
 
 
+def busiest(times: list[float], span: float) -> int:
+    """The most of `times` (sorted) within any `span` seconds: what the flood limits count."""
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= span:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def user(user_id: int, first: str, last: str = "", username: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first}
     if last:

@@ -25,7 +25,15 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import ADMIN_ID, TOKEN
-from tests.fakebotapi import STATE_CHANGING, Call, FakeBotAPI, command_update, press_update, user
+from tests.fakebotapi import (
+    STATE_CHANGING,
+    Call,
+    FakeBotAPI,
+    busiest,
+    command_update,
+    press_update,
+    user,
+)
 
 ADMIN = user(ADMIN_ID, "Admin")
 FIRST_CHAT = -1002000000
@@ -78,15 +86,6 @@ def in_every_chat(api: FakeBotAPI, chat_ids: list[int], fragment: str, after: in
                 found[call.chat_id] = call
         time.sleep(0.05)
     return found
-
-
-def busiest(times: list[float], span: float) -> int:
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= span:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def run(count: int) -> dict[str, float]:

@@ -51,7 +51,7 @@ from tests.fakebotapi import user
 TIMEOUT = 180.0  # seconds: the longest wait for the burst to be handled
 
 
-async def _admin(server_url: str, statement: str) -> None:
+async def admin_sql(server_url: str, statement: str) -> None:
     engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
@@ -70,7 +70,7 @@ def fresh_database(url: str, workdir: Path) -> tuple[str, str | None]:
             sys.exit(f"{path} exists: give a new file (the counts need an empty database)")
         return url, None
     name = f"flexus_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(url, f'CREATE DATABASE "{name}"'))
     return make_url(url).set(database=name).render_as_string(hide_password=False), name
 
 
@@ -172,7 +172,9 @@ def main() -> int:
             bot.kill()
         api.stop()
         if drop is not None:
-            asyncio.run(_admin(args.database_url, f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            asyncio.run(
+                admin_sql(args.database_url, f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
+            )
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench.bench_burst import _admin, fresh_database
+from tests.bench.bench_burst import admin_sql, fresh_database
 from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_protocol
 from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
 
@@ -193,7 +193,7 @@ def measure(bare: bool, votes: int, reports: int, server: str = "") -> Measures:
         bot.stop()
         api.stop()
         if drop:
-            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            asyncio.run(admin_sql(server, f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
     return m
 
 

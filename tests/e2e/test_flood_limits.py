@@ -7,19 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.conftest import BotProcess, bot_env
-from tests.fakebotapi import STATE_CHANGING, FakeBotAPI, command_update, user
+from tests.fakebotapi import STATE_CHANGING, FakeBotAPI, busiest, command_update, user
 
 CHATS = [-1002000000 - n for n in range(40)]
-
-
-def busiest(times: list[float], span: float) -> int:
-    """The most of `times` (sorted) within any `span` seconds."""
-    most, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= span:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_an_alert_to_forty_chats_stays_within_the_limits(
