@@ -70,27 +70,40 @@ def ensure_sqlite_folder(url: str) -> None:
 
 
 def make_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE writes.
+    """An async engine; on SQLite: WAL, foreign keys, BEGIN IMMEDIATE writes, and statements
+    run on the event loop's thread with writers queued in the process (bot.sqlite_loop).
 
     `reads_only` engines start plain (deferred) transactions: under WAL they read a snapshot
     without waiting for the writer.
     """
     ensure_sqlite_folder(url)
+    on_loop = False
+    if is_sqlite(url) and "async_creator" not in kwargs:
+        from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+
+        args, options = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+        if args and args[0] != ":memory:":
+            from bot.sqlite_loop import opener
+
+            options.pop("check_same_thread", None)
+            kwargs["async_creator"] = opener(args[0], **options)
+            on_loop = True
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        _tune_sqlite(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE")
+        _tune_sqlite(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE", on_loop=on_loop)
     return engine
 
 
-def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _tune_sqlite(engine: AsyncEngine, begin: str, *, on_loop: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN out of the driver's hands so every transaction can start IMMEDIATE:
-        # concurrent writers then queue on busy_timeout instead of failing on lock upgrade.
+        # concurrent writers then queue for the lock instead of failing on lock upgrade.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        # On the loop's thread SQLite must never wait itself (bot.sqlite_loop waits instead).
+        cursor.execute("PRAGMA busy_timeout=0" if on_loop else "PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

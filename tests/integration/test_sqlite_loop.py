@@ -1,0 +1,128 @@
+"""SQLite on the event loop's thread (bot.sqlite_loop): writers queue in the process, a lock
+held by another process is waited for without stopping the loop, and nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
+
+from bot import sqlite_loop
+from bot.db import make_engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> Any:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    yield engine
+    await engine.dispose()
+
+
+async def count(engine: Any) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT count(*) FROM t")))
+
+
+async def write(engine: Any, x: int, pause: float = 0.0) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+        await asyncio.sleep(pause)  # hold the transaction across an await, as a step does
+        await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": -x})
+
+
+async def test_statements_run_on_the_loops_thread(engine: Any) -> None:
+    threads: list[int] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _where(*_: Any) -> None:
+        threads.append(threading.get_ident())
+
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, sqlite_loop.LoopConnection)
+        await connection.execute(text("SELECT 1"))
+    assert threads and set(threads) == {threading.get_ident()}
+
+
+async def test_concurrent_writers_queue_in_the_process_and_all_commit(engine: Any) -> None:
+    await asyncio.gather(*(write(engine, x, pause=0.001) for x in range(1, 101)))
+    assert await count(engine) == 200
+
+
+def hold_the_file(path: Path, seconds: float, started: threading.Event) -> None:
+    """Another process's writer: holds SQLite's write lock for `seconds`."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (0)")
+    started.set()
+    threading.Event().wait(seconds)
+    other.execute("COMMIT")
+    other.close()
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_without_stopping_the_loop(
+    engine: Any, tmp_path: Path
+) -> None:
+    started = threading.Event()
+    holder = threading.Thread(target=hold_the_file, args=(tmp_path / "loop.db", 0.5, started))
+    holder.start()
+    await asyncio.to_thread(started.wait, 5)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    await write(engine, 7)
+    ticker.cancel()
+    holder.join()
+    assert await count(engine) == 3  # the other's row and both of ours
+    assert ticks >= 20  # the loop ran all the while the write waited (about 0.5 s)
+
+
+async def test_a_lock_held_too_long_fails_as_locked_and_frees_the_queue(
+    engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_loop, "BUSY_SECONDS", 0.2)
+    started = threading.Event()
+    holder = threading.Thread(target=hold_the_file, args=(tmp_path / "loop.db", 0.6, started))
+    holder.start()
+    await asyncio.to_thread(started.wait, 5)
+    with pytest.raises(OperationalError, match="database is locked"):
+        await write(engine, 1)
+    await asyncio.to_thread(holder.join)
+    await asyncio.wait_for(write(engine, 2), 5)  # the process's writer lock was given back
+    assert await count(engine) == 3
+
+
+async def test_a_failed_transaction_gives_the_writer_lock_back(engine: Any) -> None:
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("the step refused")
+    await asyncio.wait_for(write(engine, 2), 5)
+    assert await count(engine) == 2
+
+
+async def test_reads_do_not_wait_for_a_writer(tmp_path: Path, engine: Any) -> None:
+    reads = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}", reads_only=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+            # The writer holds the process's lock; a read on the plain-BEGIN engine goes ahead.
+            async with reads.connect() as reader:
+                seen = await asyncio.wait_for(reader.scalar(text("SELECT count(*) FROM t")), 2)
+            assert seen == 0
+    finally:
+        await reads.dispose()
