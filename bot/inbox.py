@@ -45,13 +45,17 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
     ]
     if not rows:
         return set()
+    # One row a statement: a multi-row VALUES is compiled anew every time (SQLAlchemy cannot
+    # cache it), which cost more than the insert itself; a batch is mostly one update anyway.
     stmt = (
         dialect_insert(session, InboxUpdate)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(InboxUpdate.update_id)
     )
-    return set((await session.scalars(stmt)).all())
+    new: set[int] = set()
+    for row in rows:
+        new.update((await session.scalars(stmt, row)).all())
+    return new
 
 
 async def waiting(session: AsyncSession) -> list[InboxUpdate]:
