@@ -11,10 +11,12 @@ refuses them ("message to edit not found", "message is not modified"); migrated 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import random
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -216,6 +218,10 @@ class FakeBotAPI:
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        # Connections are kept alive (HTTP/1.1), as Telegram's are: a new TCP connection per
+        # call would be latency of the fake's own. stop() cuts the open ones.
+        self._server.block_on_close = False
+        self._open: set[socket.socket] = set()
         # A short poll interval so stop() returns promptly (serve_forever checks it between polls).
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -237,6 +243,11 @@ class FakeBotAPI:
             self._cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
+        with self._cond:
+            still_open, self._open = list(self._open), set()
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     # --- what tests do ---------------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> int:
@@ -402,6 +413,18 @@ class FakeBotAPI:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with api._cond:
+                    api._open.add(self.connection)
+
+            def finish(self) -> None:
+                with api._cond:
+                    api._open.discard(self.connection)
+                super().finish()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -412,6 +435,9 @@ class FakeBotAPI:
                 self._serve()
 
             def _serve(self) -> None:
+                if api._stopping.is_set():  # stopped: as if nobody were listening
+                    self.close_connection = True
+                    return
                 prefix = f"/bot{api.token}/"
                 if not self.path.startswith(prefix):
                     self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})

@@ -326,15 +326,33 @@ def test_migrated_group(api: FakeBotAPI, client: httpx.Client) -> None:
 # --- the wire ------------------------------------------------------------------------------------
 
 
-def test_answer_is_a_complete_http_response(api: FakeBotAPI) -> None:
+def test_answer_is_a_complete_http_response_on_a_kept_connection(api: FakeBotAPI) -> None:
+    host, port = api._server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=2) as sock:
+        for _ in range(2):  # the connection stays open for the next call, as Telegram's do
+            sock.sendall(f"GET /bot{TOKEN}/getMe HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                data.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]
+            ):
+                data += sock.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"Content-Type: application/json" in head
+            assert f"Content-Length: {len(body)}".encode() in head
+            assert b'"ok": true' in body
+
+
+def test_stopping_cuts_kept_connections() -> None:
+    api = FakeBotAPI(TOKEN).start()
     host, port = api._server.server_address[:2]
     with socket.create_connection((str(host), int(port)), timeout=2) as sock:
         sock.sendall(f"GET /bot{TOKEN}/getMe HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
-    assert b"Content-Type: application/json" in head
-    assert f"Content-Length: {len(body)}".encode() in head
-    assert b'"ok": true' in body
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        api.stop()
+        try:
+            sock.sendall(f"GET /bot{TOKEN}/getMe HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            after = sock.recv(65536)
+        except OSError:
+            after = b""
+    assert after == b""  # no answer once stopped: the bot sees the network fail
