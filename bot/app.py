@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import inbox, outbox, texts
+from bot import holiday_dates, inbox, outbox, texts
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import is_sqlite, make_engine, make_session_factory
@@ -27,7 +27,6 @@ from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
 from bot.steps import step_scope
-from bot.support_window import warm_holidays
 from bot.vocab import MessageKind
 from handlers import (
     access,
@@ -272,19 +271,27 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
 async def start_up(app: App) -> None:
     """Before updates flow: team chats from the database, the command list, stored timers."""
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
-    async with runtime.sessions() as session:
-        await sync_team_chats(
-            session,
-            chat_ids=runtime.config.settings.team_chat_ids,
-            chat_sectors=runtime.protocol.team.chat_sectors,
-            now=runtime.clock.now(),
-        )
-    await runtime.reload_stored_settings()
-    warm_holidays(runtime.protocol.support, runtime.clock.now().year)
+    # The holidays (a child process on a first start) load while the rest starts up.
+    holidays = asyncio.create_task(
+        holiday_dates.ensure(runtime, holiday_dates.this_and_next_year(runtime))
+    )
     try:
-        await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not set the command list (the bot works without it): %s", exc)
+        async with runtime.sessions() as session:
+            await sync_team_chats(
+                session,
+                chat_ids=runtime.config.settings.team_chat_ids,
+                chat_sectors=runtime.protocol.team.chat_sectors,
+                now=runtime.clock.now(),
+            )
+        await runtime.reload_stored_settings()
+        try:
+            await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+        except TelegramError as exc:
+            log.warning("could not set the command list (the bot works without it): %s", exc)
+    except BaseException:
+        holidays.cancel()
+        raise
+    await holidays  # before any timer or update may ask whether support is open
     armed = await arm_pending(app, min_delay=STARTUP_GRACE_SECONDS)
     log.info(
         "FLEXUS Guardia started: %d team chats, %d timers re-armed",

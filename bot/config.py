@@ -248,9 +248,9 @@ class SupportSpec(_Strict):
     @field_validator("holiday_country")
     @classmethod
     def _country(cls, value: str) -> str:
-        import holidays
+        from bot.holiday_dates import supported_countries
 
-        if value.upper() not in holidays.list_supported_countries():
+        if value.upper() not in supported_countries():
             raise ValueError(f"unknown holiday country {value!r}")
         return value.upper()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot import heartbeat, inbox, outbox
+from bot import heartbeat, holiday_dates, inbox, outbox
 from bot.app import build_application, start_up
 from bot.backup import schedule_daily_backup
 from bot.causes import cause_of
@@ -109,8 +109,10 @@ async def _reload(context: Any) -> None:
 
 
 async def _housekeeping(context: Any) -> None:
-    """The inbox and the outbox keep a week of settled rows; older ones are deleted."""
+    """The inbox and the outbox keep a week of settled rows; older ones are deleted. The
+    holidays of this year and the next stay loaded as the year turns."""
     runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
+    await holiday_dates.ensure(runtime, holiday_dates.this_and_next_year(runtime))
     before = runtime.clock.now() - KEEP_SETTLED
     async with runtime.sessions() as session:
         updates = await inbox.prune(session, before)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-
-import holidays
 
 from bot.config import SupportSpec, WindowKind, WindowSpec
 
@@ -46,17 +43,27 @@ class SupportStatus:
         return self.current is not None
 
 
-@lru_cache(maxsize=32)
+# (country, year) -> date -> name. Start-up fills this year's and next year's from the database
+# or a child process (bot.holiday_dates), so the first general vote never waits 100+ ms for a
+# calendar and the bot never loads the 10 MB holidays library.
+_known: dict[tuple[str, int], dict[date, str]] = {}
+
+
+def known_holidays(country: str, year: int) -> dict[date, str] | None:
+    return _known.get((country, year))
+
+
+def remember_holidays(country: str, year: int, dates: dict[date, str]) -> None:
+    _known[(country, year)] = dates
+
+
 def _national_holidays(country: str, year: int) -> dict[date, str]:
-    found = holidays.country_holidays(country, years=year, language="es")
-    return dict(found.items())
+    found = _known.get((country, year))
+    if found is None:  # a year start-up did not load (a date far ahead): compute it here
+        from bot.holiday_dates import compute
 
-
-def warm_holidays(spec: SupportSpec, year: int) -> None:
-    """Compute this year's and next year's holidays now (at start-up), not during the first
-    general vote, when 100+ ms on the event loop delay everyone's answers."""
-    for y in (year, year + 1):
-        _national_holidays(spec.holiday_country, y)
+        found = _known[(country, year)] = compute(country, [year])[year]
+    return found
 
 
 def holiday_name(day: date, spec: SupportSpec) -> str | None:

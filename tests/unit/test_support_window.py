@@ -414,15 +414,3 @@ def test_when_open_the_following_window_touches_the_current_one(at):
         assert support_status_at(status.following.start, SPEC).current == status.following
     else:
         assert not support_status_at(status.current.end, SPEC).is_open
-
-
-def test_holidays_are_computed_at_start_up_not_during_a_vote() -> None:
-    from bot.support_window import _national_holidays, warm_holidays
-
-    spec = load_protocol().support
-    _national_holidays.cache_clear()
-    warm_holidays(spec, 2026)
-    assert _national_holidays.cache_info().misses == 2  # this year and the next
-    support_status_at(datetime(2026, 11, 23, 9, 0, tzinfo=spec.tz), spec)
-    support_status_at(datetime(2027, 1, 1, 9, 0, tzinfo=spec.tz), spec)
-    assert _national_holidays.cache_info().misses == 2

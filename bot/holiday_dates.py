@@ -1,0 +1,153 @@
+"""National holidays, computed outside the bot's process and kept in the database.
+
+The `holidays` library weighs about 10 MB once imported and takes a tenth of a second to
+compute a year. The bot needs a handful of dates a year, so a short-lived child process
+(`python -m bot.holiday_dates AR 2026 2027`) computes them once and the bot keeps them in
+`bot_state`, keyed by country, year and library version: a new version of the library (a new
+holiday decreed) computes them again. Start-up loads this year's and next year's; the hourly
+housekeeping keeps that true as years turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+from datetime import date
+from functools import cache
+from importlib import metadata
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHILD_TIMEOUT = 60.0
+KEY_PREFIX = "holidays"
+
+
+def compute(country: str, years: list[int]) -> dict[int, dict[date, str]]:
+    """The holidays of `years` (imports the library: run it in the child process)."""
+    import holidays
+
+    out: dict[int, dict[date, str]] = {}
+    for year in years:
+        found = holidays.country_holidays(country, years=year, language="es")
+        out[year] = dict(found.items())
+    return out
+
+
+@cache
+def supported_countries() -> frozenset[str]:
+    """The library's country codes, read from its registry's source (no 10 MB import)."""
+    try:
+        spec = find_spec("holidays")
+        assert spec is not None and spec.submodule_search_locations
+        source = (Path(next(iter(spec.submodule_search_locations))) / "registry.py").read_text()
+        countries = source[source.index("COUNTRIES") : source.index("FINANCIAL")]
+        # Lines like:    "argentina": ("Argentina", "AR", "ARG"),   (class, code, aliases)
+        codes = [
+            code
+            for entry in re.findall(r'^\s*"\w+": \(([^)]*)\)', countries, re.MULTILINE)
+            for code in re.findall(r'"([A-Z]{2,3})"', entry)
+        ]
+        if len(codes) > 50:
+            return frozenset(codes)
+    except Exception:  # a library laid out otherwise: ask it the slow way
+        pass
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
+
+
+def library_version() -> str:
+    try:
+        return metadata.version("holidays")
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def state_key(country: str, year: int) -> str:
+    return f"{KEY_PREFIX}:{country}:{year}:{library_version()}"[:64]
+
+
+def _encode(dates: dict[date, str]) -> str:
+    return json.dumps(
+        {d.isoformat(): name for d, name in sorted(dates.items())}, ensure_ascii=False
+    )
+
+
+def _decode(text: str) -> dict[date, str]:
+    return {date.fromisoformat(d): name for d, name in json.loads(text).items()}
+
+
+async def from_child(country: str, years: list[int]) -> dict[int, dict[date, str]]:
+    """Run `compute` in a child process and read its answer."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.holiday_dates",
+        country,
+        *map(str, years),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), CHILD_TIMEOUT)
+    if process.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit status {process.returncode}")
+    return {
+        int(year): {date.fromisoformat(d): name for d, name in dates.items()}
+        for year, dates in json.loads(out).items()
+    }
+
+
+def this_and_next_year(runtime: Any) -> list[int]:
+    year = runtime.clock.now().astimezone(runtime.tz).year
+    return [year, year + 1]
+
+
+async def ensure(runtime: Any, years: list[int]) -> None:
+    """This country's holidays for `years` in memory: from the database, else from the child
+    process (stored for the next start). Falls back to computing them here if both fail."""
+    from bot.support_window import known_holidays, remember_holidays
+    from models.state import BotState
+
+    country = runtime.protocol.support.holiday_country
+    missing = [y for y in years if known_holidays(country, y) is None]
+    if not missing:
+        return
+    async with runtime.read_session() as session:
+        for year in list(missing):
+            row = await session.get(BotState, state_key(country, year))
+            if row is not None:
+                remember_holidays(country, year, _decode(row.value))
+                missing.remove(year)
+    if not missing:
+        return
+    try:
+        computed = await from_child(country, missing)
+    except Exception as exc:
+        log.warning("holidays computed in the bot itself (the helper process failed: %s)", exc)
+        computed = compute(country, missing)
+    now = runtime.clock.now()
+    async with runtime.sessions() as session:
+        for year, dates in computed.items():
+            remember_holidays(country, year, dates)
+            await session.merge(
+                BotState(key=state_key(country, year), value=_encode(dates), updated_at=now)
+            )
+        await session.commit()
+
+
+def main(argv: list[str]) -> int:
+    country, *years = argv
+    result = compute(country, [int(y) for y in years])
+    print(json.dumps({y: json.loads(_encode(d)) for y, d in result.items()}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
