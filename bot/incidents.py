@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timers
@@ -139,16 +142,21 @@ async def _upsert_vote(
     previous = await session.scalar(
         select(Vote.choice).where(Vote.incident_id == incident_id, Vote.user_id == user_id)
     )
-    stmt = dialect_insert(session, Vote).values(
-        incident_id=incident_id, user_id=user_id, choice=choice, updated_at=now
-    )
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["incident_id", "user_id"],
-            set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
-        )
+        _vote_upsert(session.get_bind().dialect.name),
+        {"incident_id": incident_id, "user_id": user_id, "choice": choice, "updated_at": now},
     )
     return previous
+
+
+@functools.cache
+def _vote_upsert(dialect: str) -> Any:
+    """Built once: `excluded` makes a new alias each time, costlier than the upsert itself."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
+    return stmt.on_conflict_do_update(
+        index_elements=["incident_id", "user_id"],
+        set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
+    )
 
 
 async def votes_with_sectors(
