@@ -198,6 +198,21 @@ def _kind(update: object) -> str:
     return type(update).__name__
 
 
+class GatedRequest(HTTPXRequest):
+    """At most `connection_pool_size` Bot API calls handed to httpx at once; the others wait
+    here, first come, first served. httpx's pool scans every waiting call against every
+    connection each time one frees up: with 500 votes in flight that scan was a quarter of
+    the process's time."""
+
+    def __init__(self, *, connection_pool_size: int, **kwargs: Any) -> None:
+        super().__init__(connection_pool_size=connection_pool_size, **kwargs)
+        self._gate = asyncio.Semaphore(connection_pool_size)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        async with self._gate:
+            return await super().do_request(*args, **kwargs)
+
+
 def build_application(config: Config, clock: Clock | None = None) -> App:
     settings = config.settings
     root = settings.telegram_api_url.rstrip("/")
@@ -227,7 +242,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
             PerPersonOrder(CONCURRENT_UPDATES, functools.partial(handle_update, runtime))
         )
         .request(
-            HTTPXRequest(
+            GatedRequest(
                 connection_pool_size=16,
                 read_timeout=timeout,
                 write_timeout=timeout,
