@@ -9,8 +9,10 @@ but the very first. The bare bot (tests/bench/bare_bot.py) echoes every message 
 button with the library's defaults. Flood limits are lifted for both, so what is measured is the
 bots' own work. "Someone known": a press by a person this bot confirmed as a team member in the
 last 5 minutes (no getChatMember round trip before the answer). Prints, per measure, the median
-over runs for each bot, the ratio, and the spread (min–max) of the ratio over runs. Timings are
-taken from the moment an update is queued in the fake to the moment the answering call reaches it.
+over runs for each bot, the ratio, and the spread (min–max) of the ratio over runs; for the
+measures of this bot alone (a later start, `flexus-bot check`), the spread of the figure. Timings
+are taken from the moment an update is queued in the fake to the moment the answering call
+reaches it. The first start computes the holidays (a child process); later starts read them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Bot:
         self.bare, self.api, self.workdir = bare, api, workdir
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'flexus.db'}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
 
     def start(self) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FLEXUS_"))}
@@ -53,6 +56,7 @@ class Bot:
             TELEGRAM_MSGS_PER_SECOND="100000",
             PYTHONUNBUFFERED="1",
         )
+        self.env = env
         module = "tests.bench.bare_bot" if self.bare else "bot"
         args = [sys.executable, "-m", module] + ([] if self.bare else ["run"])
         if not self.bare:
@@ -65,6 +69,14 @@ class Bot:
         self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         first = self.api.wait_for(lambda c: c.method == "getUpdates", timeout=60, after=mark)
         return first.at - started
+
+    def check_seconds(self) -> float:
+        """How long `flexus-bot check` takes (settings, protocol file, database), offline."""
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "bot", "check"], env=self.env, check=True, capture_output=True
+        )
+        return time.monotonic() - started
 
     def rss_mb(self) -> float:
         assert self.process is not None
@@ -189,6 +201,12 @@ def measure(bare: bool, votes: int, reports: int, server: str = "") -> Measures:
             method,
             reports,
         )
+        if not bare:
+            # The holidays are stored now (the first start computed them), as on every later start.
+            bot.stop()
+            m["start → polling, a later start (s)"] = bot.start()
+            bot.stop()
+            m["flexus-bot check (s)"] = bot.check_seconds()
     finally:
         bot.stop()
         api.stop()
@@ -218,6 +236,11 @@ def main() -> None:
     print(f"{'measure':44} {'this bot':>10} {'bare bot':>10} {'ratio':>7}  spread")
     for key in ours[0]:
         a = [m[key] for m in ours]
+        if key not in bare[0]:  # this bot only
+            print(
+                f"{key:44} {statistics.median(a):10.2f} {'—':>10} {'—':>7}  {min(a):.2f}–{max(a):.2f}"
+            )
+            continue
         b = [m[key] for m in bare]
         ratios = [x / y for x, y in zip(a, b, strict=True) if y]
         ratio = (
