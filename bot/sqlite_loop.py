@@ -115,6 +115,15 @@ class _Cursor:
     async def close(self) -> None:
         self._cursor.close()
 
+    def __aiter__(self) -> _Cursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
 
 class _CursorOpener:
     """What `aiosqlite.Connection.cursor()` returns: awaitable, and an async context."""

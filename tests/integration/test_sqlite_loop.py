@@ -126,3 +126,10 @@ async def test_reads_do_not_wait_for_a_writer(tmp_path: Path, engine: Any) -> No
             assert seen == 0
     finally:
         await reads.dispose()
+
+
+async def test_streamed_results_read_row_by_row(engine: Any) -> None:
+    await write(engine, 3)
+    async with engine.connect() as connection:
+        result = await connection.stream(text("SELECT x FROM t ORDER BY x"))
+        assert [row.x async for row in result] == [-3, 3]
