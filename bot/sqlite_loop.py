@@ -186,10 +186,13 @@ class LoopConnection:
         deadline = time.monotonic() + BUSY_SECONDS
         if self._holding is None and _starts_write(sql):
             lock = writer_lock(self._path)
-            try:
-                await asyncio.wait_for(lock.acquire(), BUSY_SECONDS)
-            except TimeoutError:
-                raise sqlite3.OperationalError("database is locked") from None
+            if lock.locked():  # another task of this process is writing: wait in line
+                try:
+                    await asyncio.wait_for(lock.acquire(), BUSY_SECONDS)
+                except TimeoutError:
+                    raise sqlite3.OperationalError("database is locked") from None
+            else:  # free: taken at once, without a task switch
+                await lock.acquire()
             self._holding = lock
         try:
             await _patiently(run, deadline)
