@@ -85,7 +85,6 @@ def make_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEn
         if args and args[0] != ":memory:":
             from bot.sqlite_loop import opener
 
-            options.pop("check_same_thread", None)
             kwargs["async_creator"] = opener(args[0], **options)
             on_loop = True
     engine = create_async_engine(url, **kwargs)
@@ -104,6 +103,8 @@ def _tune_sqlite(engine: AsyncEngine, begin: str, *, on_loop: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         # On the loop's thread SQLite must never wait itself (bot.sqlite_loop waits instead).
         cursor.execute("PRAGMA busy_timeout=0" if on_loop else "PRAGMA busy_timeout=15000")
+        if on_loop:  # checkpoints on a worker thread instead (bot.sqlite_loop)
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -3,8 +3,9 @@
 aiosqlite runs every statement on a worker thread and hands the result back through the event
 loop: two thread switches and one loop wake-up per statement, most of the time of a short
 statement. A statement of this bot takes tens of microseconds in SQLite itself (WAL,
-synchronous=NORMAL: a commit writes to the WAL without waiting for the disk), so here it runs
-right where it is asked for, and only waiting is asynchronous:
+synchronous=NORMAL: a commit writes to the WAL without waiting for the disk; the checkpoints,
+which do wait for it, run on a worker thread), so here it runs right where it is asked for, and
+only waiting is asynchronous:
 
 - a write transaction (BEGIN IMMEDIATE) first takes this process's writer lock for the file,
   an asyncio lock (first come, first served), and holds it until the transaction ends; no
@@ -20,6 +21,7 @@ connection; `make_engine` passes `connect` as the engine's `async_creator`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 import weakref
@@ -27,8 +29,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 BUSY_SECONDS = 15.0  # as the busy_timeout this replaces
+# Write commits between two checkpoints (WAL pages copied back into the database file). SQLite's
+# own automatic checkpoint is off on these connections: it would run inside a commit, on the
+# loop, with two disk syncs. This one runs on a worker thread and never waits for anyone.
+CHECKPOINT_EVERY = 200
 _FIRST_PAUSE = 0.001
 _LONGEST_PAUSE = 0.05
+
+log = logging.getLogger(__name__)
 
 # One writer lock per database file and event loop.
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
@@ -156,12 +164,16 @@ class _Now:
 class LoopConnection:
     """An aiosqlite-shaped connection whose statements run on the calling (loop) thread."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: str, options: dict[str, Any] | None = None
+    ) -> None:
         self._conn = conn
         self._connection: sqlite3.Connection | None = conn
         self._path = path
+        self._options = options or {}
         self._tx = _Now()
         self._holding: asyncio.Lock | None = None
+        self._loop = asyncio.get_running_loop()
 
     @property
     def isolation_level(self) -> str | None:
@@ -186,13 +198,13 @@ class LoopConnection:
         deadline = time.monotonic() + BUSY_SECONDS
         if self._holding is None and _starts_write(sql):
             lock = writer_lock(self._path)
-            if lock.locked():  # another task of this process is writing: wait in line
-                try:
-                    await asyncio.wait_for(lock.acquire(), BUSY_SECONDS)
-                except TimeoutError:
-                    raise sqlite3.OperationalError("database is locked") from None
-            else:  # free: taken at once, without a task switch
-                await lock.acquire()
+            try:
+                # asyncio.timeout, not wait_for: no task, no switch when the lock is free, and a
+                # cancellation is never swallowed.
+                async with asyncio.timeout(BUSY_SECONDS):
+                    await lock.acquire()
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
             self._holding = lock
         try:
             await _patiently(run, deadline)
@@ -205,10 +217,13 @@ class LoopConnection:
             lock.release()
 
     async def commit(self) -> None:
+        wrote = self._holding is not None
         try:
             await _patiently(self._conn.commit, time.monotonic() + BUSY_SECONDS)
         finally:
             self._release_if_done()
+        if wrote:
+            _count_write(self._path, self._options, self._loop)
 
     async def rollback(self) -> None:
         try:
@@ -223,12 +238,55 @@ class LoopConnection:
         self.stop()
 
     def stop(self) -> None:
+        """Close (also what SQLAlchemy calls on a connection it abandons, possibly from the
+        garbage collector on another thread: the lock is then given back on the loop's)."""
         if self._connection is not None:
             self._connection = None
             self._conn.close()
         if self._holding is not None:
             lock, self._holding = self._holding, None
-            lock.release()
+            if _on_thread_of(self._loop):
+                lock.release()
+            elif not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(lock.release)
+
+
+_writes_since_checkpoint: dict[str, int] = {}
+_checkpointing: set[str] = set()
+
+
+def _count_write(path: str, options: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+    count = _writes_since_checkpoint.get(path, 0) + 1
+    if count < CHECKPOINT_EVERY or path in _checkpointing:
+        _writes_since_checkpoint[path] = count
+        return
+    _writes_since_checkpoint[path] = 0
+    _checkpointing.add(path)
+    done = loop.run_in_executor(None, checkpoint, path, options)
+    done.add_done_callback(lambda future: _checkpointed(path, future))
+
+
+def _checkpointed(path: str, future: asyncio.Future[None]) -> None:
+    _checkpointing.discard(path)
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("WAL checkpoint of %s failed: %s", path, future.exception())
+
+
+def checkpoint(path: str, options: dict[str, Any]) -> None:
+    """Copy the WAL back into the database file (PASSIVE: as far as readers allow, waiting for
+    no one). Runs on a worker thread, with a connection of its own."""
+    conn = sqlite3.connect(path, timeout=BUSY_SECONDS, **options)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        conn.close()
+
+
+def _on_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _starts_write(sql: str) -> bool:
@@ -238,10 +296,12 @@ def _starts_write(sql: str) -> bool:
 
 def opener(path: str, **kwargs: Any) -> Callable[[], Any]:
     """The engine's `async_creator`: a connection to `path` (a file name or a file: URI)."""
+    kwargs.pop("timeout", None)  # a `?timeout=` in the URL: waiting is done here (BUSY_SECONDS)
+    kwargs.pop("check_same_thread", None)
 
     async def connect() -> LoopConnection:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=0, **kwargs)
         conn.isolation_level = None  # transactions are begun explicitly (see bot.db)
-        return LoopConnection(conn, path)
+        return LoopConnection(conn, path, kwargs)
 
     return connect

@@ -133,3 +133,62 @@ async def test_streamed_results_read_row_by_row(engine: Any) -> None:
     async with engine.connect() as connection:
         result = await connection.stream(text("SELECT x FROM t ORDER BY x"))
         assert [row.x async for row in result] == [-3, 3]
+
+
+async def test_a_timeout_in_the_url_is_accepted(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}?timeout=30")
+    try:
+        async with engine.begin() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_checkpoints_run_on_a_worker_thread_not_in_a_commit(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+    monkeypatch.setattr(sqlite_loop, "CHECKPOINT_EVERY", 5)
+    where: list[int] = []
+    real = sqlite_loop.checkpoint
+
+    def recorded(path: str, options: dict[str, Any]) -> None:
+        where.append(threading.get_ident())
+        real(path, options)
+
+    monkeypatch.setattr(sqlite_loop, "checkpoint", recorded)
+    for x in range(1, 11):
+        await write(engine, x)
+    for _ in range(100):
+        if len(where) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert where and threading.get_ident() not in where
+    assert await count(engine) == 20
+
+
+async def test_a_writer_cancelled_while_waiting_in_line_writes_nothing(engine: Any) -> None:
+    holder = asyncio.create_task(write(engine, 1, pause=0.2))
+    await asyncio.sleep(0.05)  # the holder has the process's writer lock
+    waiting = asyncio.create_task(write(engine, 2))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await holder
+    await asyncio.wait_for(write(engine, 3), 5)
+    async with engine.connect() as connection:
+        rows = set((await connection.scalars(text("SELECT x FROM t"))).all())
+    assert rows == {1, -1, 3, -3}
+
+
+async def test_a_connection_closed_from_another_thread_gives_the_lock_back(engine: Any) -> None:
+    connection = await engine.connect()
+    await connection.begin()
+    await connection.execute(text("INSERT INTO t VALUES (1)"))
+    raw = (await connection.get_raw_connection()).driver_connection
+    await asyncio.to_thread(raw.stop)  # as the garbage collector on a worker thread would
+    await asyncio.wait_for(write(engine, 2), 5)
+    await connection.invalidate()
+    assert await count(engine) == 2
