@@ -288,7 +288,7 @@ async def start_up(app: App) -> None:
     runtime: Runtime = app.bot_data[RUNTIME_KEY]
     # The holidays (a child process on a first start) load while the rest starts up.
     holidays = asyncio.create_task(
-        holiday_dates.ensure(runtime, holiday_dates.this_and_next_year(runtime))
+        holiday_dates.ensure(runtime, holiday_dates.years_around_today(runtime))
     )
     try:
         async with runtime.sessions() as session:

@@ -4,8 +4,9 @@ The `holidays` library weighs about 10 MB once imported and takes a tenth of a s
 compute a year. The bot needs a handful of dates a year, so a short-lived child process
 (`python -m bot.holiday_dates AR 2026 2027`) computes them once and the bot keeps them in
 `bot_state`, keyed by country, year and library version: a new version of the library (a new
-holiday decreed) computes them again. Start-up loads this year's and next year's; the hourly
-housekeeping keeps that true as years turn.
+holiday decreed) computes them again. Start-up loads last year's, this year's and next year's;
+the hourly housekeeping keeps that true as years turn. An older year (an export of old
+incidents) is computed in the bot itself when asked for.
 """
 
 from __future__ import annotations
@@ -94,7 +95,13 @@ async def from_child(country: str, years: list[int]) -> dict[int, dict[date, str
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), CHILD_TIMEOUT)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), CHILD_TIMEOUT)
+    except BaseException:  # too slow, or start-up was cancelled: leave no child behind
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     if process.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"exit status {process.returncode}")
@@ -104,9 +111,11 @@ async def from_child(country: str, years: list[int]) -> dict[int, dict[date, str
     }
 
 
-def this_and_next_year(runtime: Any) -> list[int]:
+def years_around_today(runtime: Any) -> list[int]:
+    """Last year (support's state on 1 January looks at the day before; last month's report),
+    this year and the next (the next opening, late in December)."""
     year = runtime.clock.now().astimezone(runtime.tz).year
-    return [year, year + 1]
+    return [year - 1, year, year + 1]
 
 
 async def ensure(runtime: Any, years: list[int]) -> None:
@@ -145,7 +154,10 @@ async def ensure(runtime: Any, years: list[int]) -> None:
 def main(argv: list[str]) -> int:
     country, *years = argv
     result = compute(country, [int(y) for y in years])
-    print(json.dumps({y: json.loads(_encode(d)) for y, d in result.items()}, ensure_ascii=False))
+    # ASCII JSON: the answer reads the same whatever the child's locale.
+    print(
+        json.dumps({y: {d.isoformat(): n for d, n in sorted(v.items())} for y, v in result.items()})
+    )
     return 0
 
 

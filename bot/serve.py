@@ -110,9 +110,8 @@ async def _reload(context: Any) -> None:
 
 async def _housekeeping(context: Any) -> None:
     """The inbox and the outbox keep a week of settled rows; older ones are deleted. The
-    holidays of this year and the next stay loaded as the year turns."""
+    holidays of last year to next year stay loaded as the year turns."""
     runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
-    await holiday_dates.ensure(runtime, holiday_dates.this_and_next_year(runtime))
     before = runtime.clock.now() - KEEP_SETTLED
     async with runtime.sessions() as session:
         updates = await inbox.prune(session, before)
@@ -120,6 +119,10 @@ async def _housekeeping(context: Any) -> None:
         await session.commit()
     if updates or messages:
         log.info("housekeeping: forgot %d old updates and %d sent messages", updates, messages)
+    try:
+        await holiday_dates.ensure(runtime, holiday_dates.years_around_today(runtime))
+    except Exception as exc:  # tried again in an hour; the dates loaded so far still hold
+        log.warning("could not load the holidays of the coming year: %s", exc)
 
 
 async def _initialize(app: Any, stop: asyncio.Event) -> bool:

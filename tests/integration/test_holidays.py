@@ -122,3 +122,22 @@ def test_the_bot_process_does_not_load_the_holidays_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert found.strip() == "[]"
+
+
+async def test_on_new_years_day_nothing_is_computed_in_the_bot(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = make_runtime(engine, database_url)
+    runtime.clock = Clock(datetime(2027, 1, 1, 12, 0, tzinfo=UTC))
+    await holiday_dates.ensure(runtime, holiday_dates.years_around_today(runtime))
+    monkeypatch.setattr(holiday_dates, "compute", refuse)
+    status = support_window.support_status_at(runtime.clock.now(), runtime.protocol.support)
+    assert status.holiday_name == "Año Nuevo"  # and the day before (2026) was known too
+
+
+async def test_the_childs_answer_does_not_depend_on_its_locale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii")
+    found = await holiday_dates.from_child("AR", [2026])
+    assert found[2026][date(2026, 1, 1)] == "Año Nuevo"
