@@ -199,14 +199,20 @@ class LoopConnection:
         if self._holding is None and _starts_write(sql):
             lock = writer_lock(self._path)
             try:
-                # asyncio.timeout, not wait_for: no task, no switch when the lock is free, and a
-                # cancellation is never swallowed.
+                # asyncio.timeout, not wait_for: no task, and a cancellation is never swallowed.
                 async with asyncio.timeout(BUSY_SECONDS):
                     await lock.acquire()
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
             self._holding = lock
         try:
+            if self._holding is not None and _starts_write(sql):
+                # Hand the loop round once before writing. Statements here never wait, so
+                # without this a burst of steps runs back to back, and the delivery worker and
+                # the poller, each needing a few loop turns to send one request, wait for all of
+                # them (200 /caido at once: the alert left after 0.8 s instead of 0.2 s).
+                # Meanwhile the other writers line up on the lock: about one step a turn.
+                await asyncio.sleep(0)
             await _patiently(run, deadline)
         finally:
             self._release_if_done()

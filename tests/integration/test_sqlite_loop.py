@@ -192,3 +192,31 @@ async def test_a_connection_closed_from_another_thread_gives_the_lock_back(engin
     await asyncio.wait_for(write(engine, 2), 5)
     await connection.invalidate()
     assert await count(engine) == 2
+
+
+async def test_a_burst_of_writers_lets_other_tasks_run_between_them(engine: Any) -> None:
+    """Statements never wait, so without a turn of the loop at each BEGIN forty writers would
+    run back to back while a task needing a few turns (the delivery worker sending an alert)
+    waited for all of them."""
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def step(x: int) -> None:  # nothing in it waits: SQLite statements only
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": x})
+            await connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": -x})
+
+    for x in range(1, 6):  # the pool's connections exist (opening one is not a step's work)
+        await step(100 + x)
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = turns
+    await asyncio.gather(*(step(x) for x in range(1, 41)))
+    ticking.cancel()
+    assert turns - before >= 40  # at least a turn a writer (back to back: about 16)
+    assert await count(engine) == 90
