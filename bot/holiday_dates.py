@@ -18,7 +18,6 @@ import re
 import sys
 from datetime import date
 from functools import cache
-from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,8 @@ def supported_countries() -> frozenset[str]:
 
 
 def library_version() -> str:
+    from importlib import metadata  # here: a dozen milliseconds to import, needed rarely
+
     try:
         return metadata.version("holidays")
     except metadata.PackageNotFoundError:
