@@ -75,14 +75,12 @@ def state_key(country: str, year: int) -> str:
     return f"{KEY_PREFIX}:{country}:{year}:{library_version()}"[:64]
 
 
-def _encode(dates: dict[date, str]) -> str:
-    return json.dumps(
-        {d.isoformat(): name for d, name in sorted(dates.items())}, ensure_ascii=False
-    )
+def _to_json(dates: dict[date, str]) -> dict[str, str]:
+    return {d.isoformat(): name for d, name in sorted(dates.items())}
 
 
-def _decode(text: str) -> dict[date, str]:
-    return {date.fromisoformat(d): name for d, name in json.loads(text).items()}
+def _from_json(dates: dict[str, str]) -> dict[date, str]:
+    return {date.fromisoformat(d): name for d, name in dates.items()}
 
 
 async def from_child(country: str, years: list[int]) -> dict[int, dict[date, str]]:
@@ -106,10 +104,7 @@ async def from_child(country: str, years: list[int]) -> dict[int, dict[date, str
     if process.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise RuntimeError(lines[-1] if lines else f"exit status {process.returncode}")
-    return {
-        int(year): {date.fromisoformat(d): name for d, name in dates.items()}
-        for year, dates in json.loads(out).items()
-    }
+    return {int(year): _from_json(dates) for year, dates in json.loads(out).items()}
 
 
 def years_around_today(runtime: Any) -> list[int]:
@@ -133,7 +128,7 @@ async def ensure(runtime: Any, years: list[int]) -> None:
         for year in list(missing):
             row = await session.get(BotState, state_key(country, year))
             if row is not None:
-                remember_holidays(country, year, _decode(row.value))
+                remember_holidays(country, year, _from_json(json.loads(row.value)))
                 missing.remove(year)
     if not missing:
         return
@@ -147,7 +142,11 @@ async def ensure(runtime: Any, years: list[int]) -> None:
         for year, dates in computed.items():
             remember_holidays(country, year, dates)
             await session.merge(
-                BotState(key=state_key(country, year), value=_encode(dates), updated_at=now)
+                BotState(
+                    key=state_key(country, year),
+                    value=json.dumps(_to_json(dates), ensure_ascii=False),
+                    updated_at=now,
+                )
             )
         await session.commit()
 
@@ -156,9 +155,7 @@ def main(argv: list[str]) -> int:
     country, *years = argv
     result = compute(country, [int(y) for y in years])
     # ASCII JSON: the answer reads the same whatever the child's locale.
-    print(
-        json.dumps({y: {d.isoformat(): n for d, n in sorted(v.items())} for y, v in result.items()})
-    )
+    print(json.dumps({year: _to_json(dates) for year, dates in result.items()}))
     return 0
 
 

@@ -14,8 +14,8 @@ only waiting is asynchronous:
   process holds the file (a `flexus-bot` command, a backup), the statement is tried again after
   an asynchronous pause, up to BUSY_SECONDS, then fails with "database is locked" as before.
 
-The objects below are what SQLAlchemy's aiosqlite dialect expects from an aiosqlite
-connection; `make_engine` passes `connect` as the engine's `async_creator`.
+The objects below are what SQLAlchemy's aiosqlite dialect uses of an aiosqlite connection;
+`make_engine` passes `opener(path)` as the engine's `async_creator`.
 """
 
 from __future__ import annotations
@@ -76,11 +76,8 @@ class _Cursor:
         self._owner = owner
         self._cursor = owner._conn.cursor()
 
-    async def __aenter__(self) -> _Cursor:
+    async def __aenter__(self) -> _Cursor:  # SQLAlchemy enters each cursor it opens
         return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
 
     @property
     def description(self) -> Any:
@@ -133,22 +130,6 @@ class _Cursor:
         return row
 
 
-class _CursorOpener:
-    """What `aiosqlite.Connection.cursor()` returns: awaitable, and an async context."""
-
-    def __init__(self, owner: LoopConnection) -> None:
-        self._owner = owner
-
-    async def __aenter__(self) -> _Cursor:
-        return _Cursor(self._owner)
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
-
-    def __await__(self) -> Any:
-        return self.__aenter__().__await__()
-
-
 class _Now:
     """Stands in for aiosqlite's request queue: SQLAlchemy sets isolation_level through it."""
 
@@ -183,20 +164,13 @@ class LoopConnection:
     def isolation_level(self, value: Any) -> None:
         self._conn.isolation_level = value
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
-    def cursor(self) -> _CursorOpener:
-        return _CursorOpener(self)
-
-    async def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
-        cursor = _Cursor(self)
-        return await cursor.execute(sql, parameters)
+    def cursor(self) -> _Cursor:
+        return _Cursor(self)
 
     async def _run(self, sql: str, run: Callable[[], Any]) -> None:
         deadline = time.monotonic() + BUSY_SECONDS
-        if self._holding is None and _starts_write(sql):
+        begins_write = self._holding is None and _starts_write(sql)
+        if begins_write:
             lock = writer_lock(self._path)
             try:
                 # asyncio.timeout, not wait_for: no task, and a cancellation is never swallowed.
@@ -206,7 +180,7 @@ class LoopConnection:
                 raise sqlite3.OperationalError("database is locked") from None
             self._holding = lock
         try:
-            if self._holding is not None and _starts_write(sql):
+            if begins_write:
                 # Hand the loop round once before writing. Statements here never wait, so
                 # without this a burst of steps runs back to back, and the delivery worker and
                 # the poller, each needing a few loop turns to send one request, wait for all of

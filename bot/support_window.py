@@ -43,7 +43,7 @@ class SupportStatus:
         return self.current is not None
 
 
-# (country, year) -> date -> name. Start-up fills this year's and next year's from the database
+# (country, year) -> date -> name. Start-up fills last year's to next year's from the database
 # or a child process (bot.holiday_dates), so the first general vote never waits 100+ ms for a
 # calendar and the bot never loads the 10 MB holidays library.
 _known: dict[tuple[str, int], dict[date, str]] = {}

@@ -141,3 +141,14 @@ async def test_the_childs_answer_does_not_depend_on_its_locale(
     monkeypatch.setenv("PYTHONIOENCODING", "ascii")
     found = await holiday_dates.from_child("AR", [2026])
     assert found[2026][date(2026, 1, 1)] == "Año Nuevo"
+
+
+def test_the_protocol_files_country_is_checked_against_the_library() -> None:
+    from pydantic import ValidationError
+
+    from bot.config import SupportSpec
+
+    assert SupportSpec(holiday_country="ar").holiday_country == "AR"
+    assert SupportSpec(holiday_country="ARG").holiday_country == "ARG"  # an alias the library takes
+    with pytest.raises(ValidationError, match="unknown holiday country 'XX'"):
+        SupportSpec(holiday_country="XX")
