@@ -60,6 +60,12 @@ SECOND_RESERVE = {CRITICAL: 0.0, NEWS: 0.1, CHATTER: 0.2}
 SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
 ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
 CARD_GAP = 0.25  # seconds between two edits of one card
+# A burst of /caido: a 👍 that would wait longer than this behind the others goes instead in one
+# message per group naming everyone in it, at most one such message a second per group, and
+# only for at least JOINED_MIN people (fewer are not worth a message in the group).
+REACTION_WAIT = 2.0
+JOINED_EVERY = 1.0
+JOINED_MIN = 3
 UNDER_WAY_POLL = 0.02  # seconds: how often a request waiting on the budget looks again
 # The row a delivery task is sending, and the budget slot taken when it was chosen.
 _ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
@@ -217,6 +223,7 @@ class DeliveryWorker:
         self._reposting: set[int] = set()  # card edits that are posting their card again
         self._asked_at: dict[int, float] = {}  # group -> when its last sector question went
         self._edited_at: dict[str, float] = {}  # card -> when its last edit went
+        self._joined_at: dict[int, float] = {}  # group -> when its last "joined" message was made
 
     def wake(self) -> None:
         self._wake.set()
@@ -307,6 +314,8 @@ class DeliveryWorker:
         if not_yet:
             delay = min(delay, max(0.01, (min(not_yet) - now_clock).total_seconds()))
         due_ids = {r.id for r in rows if r.next_attempt_at <= now_clock}
+        if await self._fold_late_reactions([r for r in snapshot if r.id in due_ids]):
+            return 0.0  # read again: the new message is in its chat's sequence
         seen: set[int] = set(held)
         now = time.monotonic()
         for row in snapshot:
@@ -344,6 +353,54 @@ class DeliveryWorker:
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._done, row))
         return delay
+
+    async def _fold_late_reactions(self, due: list[Row]) -> bool:
+        """The 👍 that would wait more than REACTION_WAIT behind the others become one message
+        per group naming those people, in one transaction (the reactions folded, the message
+        added). Only where the group's budget has room for it now: otherwise they wait their
+        turn as reactions. True if a message was added."""
+        reactions = [r for r in due if r.method == "reaction"]
+        rate = self.budget.per_second * (1.0 - SECOND_RESERVE[CHATTER])
+        late: defaultdict[int, list[Row]] = defaultdict(list)
+        for row in reactions[int(rate * REACTION_WAIT) :]:
+            if row.payload.get("name") and row.chat_id < 0:
+                late[row.chat_id].append(row)
+        now = time.monotonic()
+        added = False
+        for chat_id, rows in late.items():
+            if (
+                len(rows) < JOINED_MIN
+                or now - self._joined_at.get(chat_id, -60.0) < JOINED_EVERY
+                or self.budget.wait(chat_id, NEWS, now) > 0
+                or chat_id in self._unreachable
+            ):
+                continue
+            names: list[str] = []
+            length = 0
+            for row in rows:
+                length += min(len(row.payload["name"]), texts.JOINED_NAME_MAX) + 2
+                if length > texts.JOINED_NAMES_MAX:
+                    break
+                names.append(row.payload["name"])
+            folded = [r.id for r in rows[: len(names)]]
+            clock_now = self.runtime.clock.now()
+            async with self.runtime.sessions() as session:
+                result: Any = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(folded), OutboxMessage.status == PENDING)
+                    .values(status=FOLDED, done_at=clock_now)
+                )
+                if int(result.rowcount or 0) != len(folded):
+                    await session.rollback()  # one of them moved on meanwhile: next read
+                    continue
+                outbox.send(
+                    session, chat_id, texts.joined_many(names), priority=NEWS, now=clock_now
+                )
+                await session.commit()
+            self._joined_at[chat_id] = now
+            self.runtime.stats.folded += len(folded)
+            added = True
+        return added
 
     def _done(self, row: Row, task: asyncio.Task[None]) -> None:
         self._finished_at[row.id] = time.monotonic()

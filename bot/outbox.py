@@ -185,9 +185,18 @@ def clear_markup(session: AsyncSession, chat_id: int, message_id: int, *, now: d
 
 
 def reaction(
-    session: AsyncSession, chat_id: int, message_id: int, emoji: str, *, now: datetime
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int,
+    emoji: str,
+    *,
+    now: datetime,
+    name: str | None = None,
 ) -> None:
-    """A reaction on someone's message: an answer that adds no message to the group."""
+    """A reaction on someone's message: an answer that adds no message to the group.
+
+    With the person's `name`, a 👍 that would come late in a burst may be folded into one
+    message naming everyone instead (see `bot.delivery`)."""
     add(
         session,
         method="reaction",
@@ -196,6 +205,7 @@ def reaction(
         now=now,
         message_id=message_id,
         emoji=emoji,
+        name=name,
     )
 
 

@@ -135,12 +135,19 @@ async def reply(
 
 async def react(update: Update, emoji: str) -> None:
     """A reaction on the person's message: an answer that adds no message to the group."""
-    message, step = update.effective_message, current_step()
+    message, step, user = update.effective_message, current_step(), update.effective_user
     if message is None or step is None:
         return
     rt: Runtime = step.runtime
     async with rt.session(refusable=False) as session:
-        outbox.reaction(session, message.chat_id, message.message_id, emoji, now=rt.clock.now())
+        outbox.reaction(
+            session,
+            message.chat_id,
+            message.message_id,
+            emoji,
+            now=rt.clock.now(),
+            name=user.full_name if user is not None else None,
+        )
 
 
 async def allowed_here(

@@ -21,7 +21,16 @@ from models.incident import (
     VALIDATING,
 )
 
-__all__ = ["JOINED_REACTION", "REPORT_IN_GROUP", "STATUS_LINES", "card", "photo_caption"]
+__all__ = [
+    "JOINED_NAMES_MAX",
+    "JOINED_NAME_MAX",
+    "JOINED_REACTION",
+    "REPORT_IN_GROUP",
+    "STATUS_LINES",
+    "card",
+    "joined_many",
+    "photo_caption",
+]
 
 
 STATUS_LINES = {
@@ -106,3 +115,15 @@ def photo_caption(incident_id: int) -> str:
 
 
 JOINED_REACTION = "👍"  # on a /caido that joined the open incident: the card's tally says the rest
+
+
+# Telegram takes 4096 characters of text: the names of one "joined" message stay well below.
+JOINED_NAMES_MAX = 3000
+JOINED_NAME_MAX = 40
+
+
+def joined_many(names: list[str]) -> str:
+    """Many /caido at once: one answer naming those whose 👍 would have come late."""
+    shown = [esc(n, JOINED_NAME_MAX) for n in names]
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} y {shown[-1]}"
+    return f"{JOINED_REACTION} Recibimos también los avisos de {listed}: ya cuentan en la alerta."

@@ -513,6 +513,81 @@ async def test_a_reaction_does_not_wait_behind_a_group_out_of_budget(h: Harness)
         assert h.bot.texts(GROUP_A) == []
 
 
+def reacted_to(n: int, chat_id: int = GROUP_A, name: str | None = "") -> Any:
+    """A 👍 on report message 1000 + n, by person «Persona n» (`name=None`: a row without one)."""
+    who = f"Persona {n}" if name == "" else name
+    return lambda s: outbox.reaction(s, chat_id, 1000 + n, "👍", now=T0, name=who)
+
+
+async def test_the_late_reactions_of_a_burst_become_one_message_naming_them(h: Harness) -> None:
+    """60 reports joined at once: at 24 reactions a second the last 12 would wait past 2 s.
+    They get one message naming them instead; the others get their 👍, nobody gets both."""
+    ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker.wake()
+        await h.settled(ids, advance=False)
+        await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
+    [message] = h.bot.sent(GROUP_A)
+    late = [f"Persona {n}" for n in range(48, 60)]
+    assert message.text == (
+        f"👍 Recibimos también los avisos de {', '.join(late[:-1])} y {late[-1]}: "
+        "ya cuentan en la alerta."
+    )
+    reacted = sorted(c.message_id for c in h.bot.tries("set_message_reaction", GROUP_A))
+    assert reacted == [1000 + n for n in range(48)]
+    assert await h.statuses(ids) == ["sent"] * 48 + ["folded"] * 12
+
+
+async def _true(value: Any) -> bool:
+    return bool(value)
+
+
+async def test_a_few_late_reactions_or_ones_without_a_name_stay_reactions(h: Harness) -> None:
+    """Two late 👍 in a group are not worth a message; a row without a name (stored before
+    names were kept) can only be a reaction."""
+    ids = await h.enqueue(
+        *[reacted_to(n) for n in range(48)],
+        *[reacted_to(n, GROUP_A, name=None) for n in range(48, 58)],
+        *[reacted_to(n, GROUP_B) for n in range(58, 60)],
+    )
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker.wake()
+        await h.settled(ids, advance=False)
+    assert h.bot.sent() == []
+    assert len(h.bot.calls) == 60
+    assert await h.statuses(ids) == ["sent"] * 60
+
+
+async def test_late_reactions_wait_their_turn_when_the_group_has_no_room(h: Harness) -> None:
+    """The group's minute is used up: a message would wait for it, a reaction does not."""
+    ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        for _ in range(20):
+            worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
+        worker.wake()
+        await h.settled(ids, advance=False)
+    assert h.bot.sent() == []
+    assert await h.statuses(ids) == ["sent"] * 60
+
+
+async def test_a_long_list_of_late_names_is_cut_to_fit_one_message(h: Harness) -> None:
+    long_name = "Nombre Muy Largo De Alguien Del Equipo"  # 38 characters
+    ids = await h.enqueue(*[reacted_to(n, name=f"{long_name} {n}") for n in range(148)])
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker.wake()
+        await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
+    [message, *_] = h.bot.sent(GROUP_A)
+    assert message.text is not None and len(message.text) < 4096
+    named = message.text.count(long_name)
+    assert 50 < named < 100
+    statuses = await h.statuses(ids)
+    assert statuses[48 : 48 + named] == ["folded"] * named
+
+
 async def test_chatter_in_retries_never_delays_critical(h: Harness) -> None:
     h.bot.script(*[bad_gateway()] * 4, chat_id=GROUP_A, text="respuesta")
     [chatter] = await h.enqueue(send(GROUP_A, "respuesta", CHATTER))
