@@ -3,13 +3,16 @@
     .venv/bin/python -m tests.bench.bench_vs_bare [--runs 3] [--votes 500] [--reports 200]
         [--database-url postgresql+asyncpg://user@host/postgres]
 
-Both run as real processes on the same fake Bot API (127.0.0.1, no latency of its own),
+All run as real processes on the same fake Bot API (127.0.0.1, no latency of its own),
 alternately, `--runs` times each; this bot's database is created first, as it is on every start
 but the very first. The bare bot (tests/bench/bare_bot.py) echoes every message and answers every
-button with the library's defaults. Flood limits are lifted for both, so what is measured is the
-bots' own work. "Someone known": a press by a person this bot confirmed as a team member in the
+button with the library's defaults. The "floor" is that bare bot storing each update in SQLite
+before handling it and marking it handled after (two committed transactions through bot.db, no
+ORM): the least a bot that loses no update across a crash does. Flood limits are lifted for all,
+so what is measured is the bots' own work. "Someone known": a press by a person this bot confirmed as a team member in the
 last 5 minutes (no getChatMember round trip before the answer). Prints, per measure, the median
-over runs for each bot, the ratio, and the spread (min–max) of the ratio over runs; for the
+over runs for each bot, this bot's ratio to the bare bot and its spread (min–max) over runs, and
+the floor's ratio to the bare bot; for the
 measures of this bot alone (a later start, `flexus-bot check`), the spread of the figure. Timings
 are taken from the moment an update is queued in the fake to the moment the answering call
 reaches it. The first start computes the holidays (a child process); later starts read them.
@@ -37,8 +40,16 @@ Measures = dict[str, float]
 
 
 class Bot:
-    def __init__(self, bare: bool, api: FakeBotAPI, workdir: Path, database_url: str = "") -> None:
-        self.bare, self.api, self.workdir = bare, api, workdir
+    def __init__(
+        self,
+        bare: bool,
+        api: FakeBotAPI,
+        workdir: Path,
+        database_url: str = "",
+        *,
+        durable: bool = False,
+    ) -> None:
+        self.bare, self.api, self.workdir, self.durable = bare, api, workdir, durable
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'flexus.db'}"
         self.process: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
@@ -56,6 +67,8 @@ class Bot:
             TELEGRAM_MSGS_PER_SECOND="100000",
             PYTHONUNBUFFERED="1",
         )
+        if self.durable:
+            env["BARE_DURABLE_URL"] = f"sqlite+aiosqlite:///{self.workdir / 'floor.db'}"
         self.env = env
         module = "tests.bench.bare_bot" if self.bare else "bot"
         args = [sys.executable, "-m", module] + ([] if self.bare else ["run"])
@@ -126,12 +139,14 @@ def burst(api: FakeBotAPI, updates: list[dict], method: str, expected: int) -> f
     return float("nan")
 
 
-def measure(bare: bool, votes: int, reports: int, server: str = "") -> Measures:
+def measure(
+    bare: bool, votes: int, reports: int, server: str = "", *, durable: bool = False
+) -> Measures:
     api = FakeBotAPI(TOKEN).start()
     api.default_member_status = "member"
     workdir = Path(tempfile.mkdtemp())
     url, drop = fresh_database(server, workdir) if server and not bare else ("", None)
-    bot = Bot(bare, api, workdir, url)
+    bot = Bot(bare, api, workdir, url, durable=durable)
     reply = "sendMessage"
     try:
         m: Measures = {"start → polling (s)": bot.start()}
@@ -227,29 +242,45 @@ def main() -> None:
     )
     args = parser.parse_args()
     ours: list[Measures] = []
+    floor: list[Measures] = []
     bare: list[Measures] = []
+    kinds = (
+        ("this bot", False, False, ours),
+        ("floor", True, True, floor),
+        ("bare", True, False, bare),
+    )
     for run in range(args.runs):
-        for is_bare, into in ((False, ours), (True, bare)):
-            into.append(measure(is_bare, args.votes, args.reports, args.database_url))
-            print(f"run {run + 1}: {'bare' if is_bare else 'this bot'} done", flush=True)
+        for name, is_bare, durable, into in kinds:
+            into.append(
+                measure(is_bare, args.votes, args.reports, args.database_url, durable=durable)
+            )
+            print(f"run {run + 1}: {name} done", flush=True)
     print()
-    print(f"{'measure':44} {'this bot':>10} {'bare bot':>10} {'ratio':>7}  spread")
+    print(
+        f"{'measure':44} {'this bot':>10} {'floor':>10} {'bare bot':>10} {'ratio':>7}  "
+        f"{'spread':13} {'floor ratio':>11}"
+    )
     for key in ours[0]:
         a = [m[key] for m in ours]
         if key not in bare[0]:  # this bot only
             print(
-                f"{key:44} {statistics.median(a):10.2f} {'—':>10} {'—':>7}  {min(a):.2f}–{max(a):.2f}"
+                f"{key:44} {statistics.median(a):10.2f} {'—':>10} {'—':>10} {'—':>7}  "
+                f"{min(a):.2f}–{max(a):.2f}"
             )
             continue
         b = [m[key] for m in bare]
+        f = [m[key] for m in floor]
         ratios = [x / y for x, y in zip(a, b, strict=True) if y]
-        ratio = (
-            statistics.median(a) / statistics.median(b) if statistics.median(b) else float("nan")
-        )
+        ratio = _ratio(a, b)
         spread = f"{min(ratios):.1f}–{max(ratios):.1f}×" if ratios else "—"
         print(
-            f"{key:44} {statistics.median(a):10.2f} {statistics.median(b):10.2f} {ratio:6.1f}×  {spread}"
+            f"{key:44} {statistics.median(a):10.2f} {statistics.median(f):10.2f} "
+            f"{statistics.median(b):10.2f} {ratio:6.1f}×  {spread:13} {_ratio(f, b):10.1f}×"
         )
+
+
+def _ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(a) / statistics.median(b) if statistics.median(b) else float("nan")
 
 
 if __name__ == "__main__":
