@@ -66,6 +66,7 @@ CARD_GAP = 0.25  # seconds between two edits of one card
 REACTION_WAIT = 2.0
 JOINED_EVERY = 1.0
 JOINED_MIN = 3
+JOINED_TAG = "joined"
 UNDER_WAY_POLL = 0.02  # seconds: how often a request waiting on the budget looks again
 # The row a delivery task is sending, and the budget slot taken when it was chosen.
 _ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
@@ -98,6 +99,11 @@ class Budget:
             cap = max(1, self.group_per_minute - RESERVE.get(priority, 0))
             wait = max(wait, _until_room(window, cap, now, 60.0))
         return max(0.0, wait)
+
+    def room(self, chat_id: int, priority: int, now: float) -> int:
+        """How many more messages of this priority the group's minute takes now."""
+        window = self._groups[chat_id] = _recent(self._groups[chat_id], now, 60.0)
+        return max(0, self.group_per_minute - RESERVE.get(priority, 0) - len(window))
 
     def take(self, chat_id: int, now: float, *, posts: bool = True) -> Slot:
         """Count a request sent now; `settle` it when its answer arrives."""
@@ -314,7 +320,7 @@ class DeliveryWorker:
         if not_yet:
             delay = min(delay, max(0.01, (min(not_yet) - now_clock).total_seconds()))
         due_ids = {r.id for r in rows if r.next_attempt_at <= now_clock}
-        if await self._fold_late_reactions([r for r in snapshot if r.id in due_ids]):
+        if await self._fold_late_reactions(snapshot, due_ids, held):
             return 0.0  # read again: the new message is in its chat's sequence
         seen: set[int] = set(held)
         now = time.monotonic()
@@ -354,51 +360,71 @@ class DeliveryWorker:
             task.add_done_callback(functools.partial(self._done, row))
         return delay
 
-    async def _fold_late_reactions(self, due: list[Row]) -> bool:
+    async def _fold_late_reactions(
+        self, rows: list[Row], due_ids: set[int], held: set[int]
+    ) -> bool:
         """The 👍 that would wait more than REACTION_WAIT behind the others become one message
         per group naming those people, in one transaction (the reactions folded, the message
-        added). Only where the group's budget has room for it now: otherwise they wait their
-        turn as reactions. True if a message was added."""
-        reactions = [r for r in due if r.method == "reaction"]
+        added). Only where that message can go at once: the chat is not blocked, no earlier
+        one waits, and the group's minute has room for it after the rows ahead of it.
+        Otherwise they wait their turn as reactions. True if a message was added."""
+        reactions = [r for r in rows if r.method == "reaction" and r.id in due_ids]
         rate = self.budget.per_second * (1.0 - SECOND_RESERVE[CHATTER])
         late: defaultdict[int, list[Row]] = defaultdict(list)
         for row in reactions[int(rate * REACTION_WAIT) :]:
-            if row.payload.get("name") and row.chat_id < 0:
+            # A reaction tried before may have reached Telegram: it stays a reaction.
+            if row.payload.get("name") and row.chat_id < 0 and not (row.attempts or row.uncertain):
                 late[row.chat_id].append(row)
         now = time.monotonic()
         added = False
-        for chat_id, rows in late.items():
+        for chat_id, folding in late.items():
+            ahead = [r for r in rows if r.chat_id == chat_id and r.method != "reaction"]
             if (
-                len(rows) < JOINED_MIN
+                len(folding) < JOINED_MIN
                 or now - self._joined_at.get(chat_id, -60.0) < JOINED_EVERY
-                or self.budget.wait(chat_id, NEWS, now) > 0
                 or chat_id in self._unreachable
+                or self._blocked_until.get(chat_id, 0.0) > now
+                or any(r.payload.get("tag") == JOINED_TAG for r in ahead)
+                or self.budget.room(chat_id, NEWS, now)
+                <= sum(r.priority <= NEWS for r in ahead) + (chat_id in held)
             ):
                 continue
             names: list[str] = []
             length = 0
-            for row in rows:
-                length += min(len(row.payload["name"]), texts.JOINED_NAME_MAX) + 2
+            for count, row in enumerate(folding):
+                name = row.payload["name"][: texts.JOINED_NAME_MAX]
+                length += len(name.encode("utf-16-le")) // 2 + 2  # as Telegram counts
                 if length > texts.JOINED_NAMES_MAX:
+                    folding = folding[:count]
                     break
-                names.append(row.payload["name"])
-            folded = [r.id for r in rows[: len(names)]]
+                names.append(name)
+            if len(folding) < JOINED_MIN:
+                continue
             clock_now = self.runtime.clock.now()
             async with self.runtime.sessions() as session:
                 result: Any = await session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(folded), OutboxMessage.status == PENDING)
+                    .where(
+                        OutboxMessage.id.in_([r.id for r in folding]),
+                        OutboxMessage.status == PENDING,
+                    )
                     .values(status=FOLDED, done_at=clock_now)
+                    .execution_options(synchronize_session=False)
                 )
-                if int(result.rowcount or 0) != len(folded):
+                if int(result.rowcount or 0) != len(folding):
                     await session.rollback()  # one of them moved on meanwhile: next read
                     continue
                 outbox.send(
-                    session, chat_id, texts.joined_many(names), priority=NEWS, now=clock_now
+                    session,
+                    chat_id,
+                    texts.joined_many(list(dict.fromkeys(names))),
+                    priority=NEWS,
+                    now=clock_now,
+                    tag=JOINED_TAG,
                 )
                 await session.commit()
             self._joined_at[chat_id] = now
-            self.runtime.stats.folded += len(folded)
+            self.runtime.stats.reactions_named += len(folding)
             added = True
         return added
 

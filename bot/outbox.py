@@ -77,9 +77,11 @@ def send(
     record: tuple[int, str] | None = None,
     pin: bool = False,
     fallback: list[tuple[int, str, Markup]] | None = None,
+    tag: str | None = None,
 ) -> None:
     """A new message. `record` = (incident, kind) remembers it once sent (to edit it later);
-    `fallback` is sent instead if the chat refuses (a person who never started the bot)."""
+    `fallback` is sent instead if the chat refuses (a person who never started the bot);
+    `tag` tells the delivery worker what it is (e.g. its own "joined" message)."""
     add(
         session,
         method="send",
@@ -92,6 +94,7 @@ def send(
         record=list(record) if record else None,
         pin=pin,
         fallback=[list(f) for f in fallback] if fallback else None,
+        tag=tag,
     )
 
 

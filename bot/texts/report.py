@@ -117,7 +117,8 @@ def photo_caption(incident_id: int) -> str:
 JOINED_REACTION = "👍"  # on a /caido that joined the open incident: the card's tally says the rest
 
 
-# Telegram takes 4096 characters of text: the names of one "joined" message stay well below.
+# Telegram takes 4096 characters of text (UTF-16 units): one "joined" message's names stay
+# well below.
 JOINED_NAMES_MAX = 3000
 JOINED_NAME_MAX = 40
 

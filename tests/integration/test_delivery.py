@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import logging
 import time
@@ -574,18 +575,74 @@ async def test_late_reactions_wait_their_turn_when_the_group_has_no_room(h: Harn
 
 
 async def test_a_long_list_of_late_names_is_cut_to_fit_one_message(h: Harness) -> None:
-    long_name = "Nombre Muy Largo De Alguien Del Equipo"  # 38 characters
-    ids = await h.enqueue(*[reacted_to(n, name=f"{long_name} {n}") for n in range(148)])
+    """Names of 40 characters outside the Basic Multilingual Plane (2 UTF-16 units each, as
+    Telegram counts) and with "&" (escaped, one character once parsed) still fit."""
+    long_name = "𝓝𝓸𝓶𝓫𝓻𝓮 & " * 4  # 40 characters, 72 UTF-16 units
+    ids = await h.enqueue(*[reacted_to(n, name=f"{long_name}{n}") for n in range(148)])
     async with h.running() as worker:
         worker.budget.per_second, worker.budget.group_per_minute = 30, 20
         worker.wake()
         await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
     [message, *_] = h.bot.sent(GROUP_A)
-    assert message.text is not None and len(message.text) < 4096
-    named = message.text.count(long_name)
-    assert 50 < named < 100
+    shown = html.unescape(message.text or "")
+    assert len(shown.encode("utf-16-le")) // 2 < 4096
+    named = shown.count("𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮")
+    assert 20 < named < 100
     statuses = await h.statuses(ids)
     assert statuses[48 : 48 + named] == ["folded"] * named
+
+
+async def test_no_joined_message_that_would_wait_for_the_group(h: Harness) -> None:
+    """News is ahead in the group's sequence and takes the minute's last news slot: a message
+    after it would wait a minute, so the late ones stay reactions (2.5 s)."""
+    ids = await h.enqueue(send(GROUP_A, "novedad", NEWS), *[reacted_to(n) for n in range(60)])
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        for _ in range(16):
+            worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
+        worker.wake()
+        await h.settled(ids, advance=False)
+    assert h.bot.texts(GROUP_A) == ["novedad"]
+    assert await h.statuses(ids) == ["sent"] * 61
+
+
+async def test_one_joined_message_waits_at_a_time_and_none_in_a_blocked_chat(
+    h: Harness,
+) -> None:
+    await h.enqueue(*[reacted_to(n) for n in range(60)])
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker._blocked_until[GROUP_B] = time.monotonic() + 3600  # a 429 on the other group
+        h.bot.script(RetryAfter(30), chat_id=GROUP_A, text=None)  # the first message waits
+        worker.wake()
+        await h.until(
+            lambda: _true(h.bot.tries("send_message", GROUP_A)), advance=False, what="a try"
+        )
+        # More reports in both groups: none becomes a second message while the first waits.
+        more = await h.enqueue(
+            *[reacted_to(n) for n in range(60, 120)],
+            *[reacted_to(n, GROUP_B) for n in range(120, 180)],
+        )
+        await asyncio.sleep(1.5)
+        assert len(h.bot.tries("send_message", GROUP_A)) == 1
+        assert h.bot.tries("send_message", GROUP_B) == []
+        assert "folded" not in await h.statuses(more[60:])
+
+
+async def test_someone_who_reported_twice_is_named_once(h: Harness) -> None:
+    ids = await h.enqueue(
+        *[reacted_to(n) for n in range(48)],
+        *[reacted_to(n, name="Ana") for n in range(48, 52)],
+        *[reacted_to(n, name="Luis") for n in range(52, 54)],
+    )
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker.wake()
+        await h.settled(ids, advance=False)
+        await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
+    [message] = h.bot.sent(GROUP_A)
+    assert "avisos de Ana y Luis:" in (message.text or "")
+    assert (await h.statuses(ids)).count("folded") == 6
 
 
 async def test_chatter_in_retries_never_delays_critical(h: Harness) -> None:
