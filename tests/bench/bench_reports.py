@@ -8,7 +8,7 @@ per run, from the moment the updates are queued in the fake: when the alert reac
 chats, when every report was stored and handled (read from the bot's database), when every
 reporter had the bot's answer (the first its alert, the rest a 👍 on their message or their
 name in a message naming those whose 👍 would have come late), how many were answered that way,
-and the 429s. Reactions count against the overall 30 a second but not against a group's 20 a minute
+when the alert card in both chats counted every report, and the 429s. Reactions count against the overall 30 a second but not against a group's 20 a minute
 (they are not messages); the bot assumes the same.
 """
 
@@ -36,6 +36,7 @@ def handled(db: Path) -> int:
     return int(row[0])
 
 
+AFFECTED = re.compile(r"Afectados: (.*?) ·")
 JOINED = re.compile(r"Recibimos también los avisos de (.*): ya cuentan")
 
 
@@ -74,6 +75,7 @@ def run(count: int) -> dict[str, float]:
         }
         by_name = {(key[0], who["first_name"]): key for key, who in reporter.items()}
         answered: dict[tuple[int, int], float] = {}
+        card_full: dict[int, float] = {}  # chat -> when its card first counted every report
         all_handled = all_answered = float("nan")
         figures["joined messages"] = figures["answered in a joined message"] = 0
         deadline = pushed + 300
@@ -85,6 +87,9 @@ def run(count: int) -> dict[str, float]:
                     alerts.setdefault(call.chat_id, call.at - pushed)
                 if call.method == "setMessageReaction":
                     answered.setdefault((call.chat_id, call.params["message_id"]), call.at)
+                tally = AFFECTED.search(call.text or "")
+                if tally and sum(int(n) for n in re.findall(r"\d+", tally.group(1))) >= count:
+                    card_full.setdefault(call.chat_id, call.at - pushed)
                 if call.method == "sendMessage" and JOINED.search(call.text or ""):
                     for name in named(call.text):
                         key = by_name.get((call.chat_id, name))
@@ -101,12 +106,15 @@ def run(count: int) -> dict[str, float]:
                 ]
                 figures["joined messages"] = len(joined)
                 figures["answered in a joined message"] = sum(len(named(c.text)) for c in joined)
-            if all_handled == all_handled and all_answered == all_answered:
+            if all_handled == all_handled and all_answered == all_answered and len(card_full) == 2:
                 break
             time.sleep(0.05)
         figures["alert in both chats (s)"] = max(alerts.values()) if len(alerts) == 2 else -1
         figures[f"all {count} stored and handled (s)"] = all_handled
         figures[f"all {count} answered (s)"] = all_answered
+        figures[f"both cards count all {count} (s)"] = (
+            max(card_full.values()) if len(card_full) == 2 else float("nan")
+        )
         figures["429 answers"] = api.flood_429s
     finally:
         process.terminate()
