@@ -24,7 +24,7 @@ from bot import holiday_dates, inbox, outbox, texts
 from bot.clock import Clock
 from bot.config import Config
 from bot.db import is_sqlite, make_engine, make_session_factory
-from bot.http_pool import kept_socket_transport
+from bot.http_pool import keep_sockets
 from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
@@ -215,16 +215,14 @@ class GatedRequest(HTTPXRequest):
             return await super().do_request(*args, **kwargs)
 
     def _build_client(self) -> httpx.AsyncClient:
-        """The library's client, on a pool whose connections keep their socket at hand: before
-        each call the pool asks every idle connection whether the server closed it, and anyio
-        answers that by building a dict of the socket's attributes (a getpeername() system
+        """The library's client (timeouts, limits, proxies from the environment, all as it
+        sets them), its own pool on connections that keep their socket at hand: before each
+        call the pool asks every idle connection whether the server closed it, and anyio
+        answered that by building a dict of the socket's attributes (a getpeername() system
         call) every time: a quarter of the process's time in a burst of votes."""
-        kwargs = dict(self._client_kwargs)
-        if kwargs.get("transport") is None and kwargs.get("proxy") is None:
-            kwargs["transport"] = kept_socket_transport(
-                kwargs["limits"], http1=kwargs.get("http1", True), http2=kwargs.get("http2", False)
-            )
-        return httpx.AsyncClient(**kwargs)
+        client = super()._build_client()
+        keep_sockets(client)
+        return client
 
 
 def build_application(config: Config, clock: Clock | None = None) -> App:

@@ -4,25 +4,21 @@ Before each call, httpcore's pool asks every idle connection whether the server 
 (`get_extra_info("is_readable")`). Its anyio backend answers by building a dict of all the
 socket's attributes, a `getpeername()` system call included, on every question: with 16 kept
 connections that was a quarter of the process's time in a burst of votes. Here the socket is
-looked up once per connection, with a poll object registered once, and a "still open" answer
-is trusted for 2 ms (one answer per burst of calls handed out together; the race with a server
-closing a connection as a call goes out is there anyway, and servers close kept connections
-after seconds or minutes). Everything else is anyio's as before.
+looked up once per connection, with a poll object registered once, and asked every time (an
+answer kept even for a millisecond sent calls down connections the server had just closed).
+Everything else is anyio's as before.
 """
 
 from __future__ import annotations
 
 import select
 import ssl
-import time
 import typing
 
 import httpx
 from httpcore import AsyncConnectionPool, AsyncNetworkStream
 from httpcore._backends.anyio import AnyIOBackend
 from httpcore._utils import is_socket_readable
-
-OPEN_FOR = 0.002  # seconds a "not readable" (still open) answer is trusted
 
 
 class KeptSocketStream(AsyncNetworkStream):
@@ -32,7 +28,6 @@ class KeptSocketStream(AsyncNetworkStream):
         self._stream = stream
         self._socket = stream.get_extra_info("socket")
         self._poll: typing.Any = None
-        self._open_at = float("-inf")  # when the socket was last seen still open
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         return await self._stream.read(max_bytes, timeout)
@@ -62,16 +57,10 @@ class KeptSocketStream(AsyncNetworkStream):
         fd = -1 if self._socket is None else self._socket.fileno()
         if fd < 0 or not hasattr(select, "poll"):
             return bool(is_socket_readable(self._socket))
-        now = time.monotonic()
-        if now - self._open_at < OPEN_FOR:
-            return False
         if self._poll is None:
             self._poll = select.poll()
             self._poll.register(fd, select.POLLIN)
-        if self._poll.poll(0):
-            return True
-        self._open_at = now
-        return False
+        return bool(self._poll.poll(0))
 
 
 class KeptSocketBackend(AnyIOBackend):
@@ -79,13 +68,9 @@ class KeptSocketBackend(AnyIOBackend):
         return KeptSocketStream(await super().connect_tcp(*args, **kwargs))
 
 
-def kept_socket_transport(
-    limits: httpx.Limits, *, http1: bool, http2: bool
-) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with these limits, its pool on KeptSocketBackend (if httpx's pool is
-    where it was: otherwise the transport is left as httpx made it)."""
-    transport = httpx.AsyncHTTPTransport(limits=limits, http1=http1, http2=http2)
-    pool = getattr(transport, "_pool", None)
-    if isinstance(pool, AsyncConnectionPool) and hasattr(pool, "_network_backend"):
+def keep_sockets(client: httpx.AsyncClient) -> None:
+    """Put the client's own pool (not a proxy's: those are httpx's mounts, left as they are)
+    on KeptSocketBackend, if httpx's pool is where this version of httpx keeps it."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if type(pool) is AsyncConnectionPool and hasattr(pool, "_network_backend"):
         pool._network_backend = KeptSocketBackend()
-    return transport

@@ -5,6 +5,8 @@ a connection the server closed is still never used again."""
 from __future__ import annotations
 
 import asyncio
+import socketserver
+import threading
 from collections.abc import AsyncIterator, Iterator
 from unittest import mock
 
@@ -12,7 +14,7 @@ import pytest
 from httpcore._backends.anyio import AnyIOStream
 
 from bot.app import GatedRequest
-from bot.http_pool import OPEN_FOR, KeptSocketBackend
+from bot.http_pool import KeptSocketBackend
 from tests.fakebotapi import FakeBotAPI
 
 TOKEN = "123:fake"
@@ -54,36 +56,57 @@ async def test_idle_connections_ask_their_own_socket(
     with mock.patch.object(AnyIOStream, "get_extra_info", counted):
         for _ in range(20):
             await request_.post(url)
-            await asyncio.sleep(OPEN_FOR)
     assert asked == 0
     assert len([c for c in api.calls if c.method == "getMe"]) == 24
 
 
+def closing_server() -> tuple[socketserver.TCPServer, threading.Event, list[int]]:
+    """A server that answers one call per connection, then closes it (without saying so in
+    its headers) and sets the event once it has."""
+    closed, accepted = threading.Event(), [0]
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            accepted[0] += 1
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += self.request.recv(4096)
+            body = b'{"ok": true, "result": true}'
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            self.request.close()
+            closed.set()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, closed, accepted
+
+
 async def test_a_connection_the_server_closed_is_not_used_again(request_: GatedRequest) -> None:
-    """A server that answers one call per connection, then closes it: every call still works,
-    each on a new connection."""
-    accepted = 0
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal accepted
-        accepted += 1
-        await reader.readuntil(b"\r\n\r\n")
-        body = b'{"ok": true, "result": true}'
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-        )
-        await writer.drain()
-        await asyncio.sleep(0.01)
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    """The next call goes out the moment the server has closed the last connection: it is
+    never sent down that one (an answer about the socket kept from before would)."""
+    server, closed, accepted = closing_server()
+    port = server.server_address[1]
     try:
-        for _ in range(3):
+        for _ in range(20):
+            closed.clear()
             await request_.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
-            await asyncio.sleep(0.05)  # the server has closed it by now
+            await asyncio.to_thread(closed.wait, 5)
     finally:
-        server.close()
-        await server.wait_closed()
-    assert accepted == 3
+        server.shutdown()
+        server.server_close()
+    assert accepted[0] == 20
+
+
+def test_proxies_from_the_environment_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY (README, .env.example) still routes the Bot API calls through the proxy."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    request = GatedRequest(connection_pool_size=4)
+    mounts = {pattern.pattern for pattern in request._client._mounts}  # type: ignore[attr-defined]
+    assert "https://" in mounts
+    assert isinstance(pool_of(request)._network_backend, KeptSocketBackend)  # type: ignore[attr-defined]
