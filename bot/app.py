@@ -216,10 +216,9 @@ class GatedRequest(HTTPXRequest):
 
     def _build_client(self) -> httpx.AsyncClient:
         """The library's client (timeouts, limits, proxies from the environment, all as it
-        sets them), its own pool on connections that keep their socket at hand: before each
-        call the pool asks every idle connection whether the server closed it, and anyio
-        answered that by building a dict of the socket's attributes (a getpeername() system
-        call) every time: a quarter of the process's time in a burst of votes."""
+        sets them), its own pool on connections that keep their socket at hand (see
+        bot.http_pool: the pool asks every idle connection before each call whether the
+        server closed it)."""
         client = super()._build_client()
         keep_sockets(client)
         return client

@@ -8,6 +8,7 @@
 - Card edits are folded (only the newest pending edit of a card is sent) and skipped when the
   card already shows the same text and buttons.
 - Chatter leaves room in a group's budget for what matters, and is dropped after its retries.
+- In a burst of reports, the 👍 that would come late are one message naming those people.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
 ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
 CARD_GAP = 0.25  # seconds between two edits of one card
 # A burst of /caido: a 👍 that would wait longer than this behind the others goes instead in one
-# message per group naming everyone in it, at most one such message a second per group, and
-# only for at least JOINED_MIN people (fewer are not worth a message in the group).
+# message per group naming those people, at most one such message a second per group, and
+# only when it names at least JOINED_MIN people (fewer are not worth a message in the group).
 REACTION_WAIT = 2.0
 JOINED_EVERY = 1.0
 JOINED_MIN = 3
@@ -389,16 +390,17 @@ class DeliveryWorker:
                 <= sum(r.priority <= NEWS for r in ahead) + (chat_id in held)
             ):
                 continue
-            names: list[str] = []
+            names: dict[str, None] = {}  # each person once, in order
             length = 0
             for count, row in enumerate(folding):
-                name = row.payload["name"][: texts.JOINED_NAME_MAX]
-                length += len(name.encode("utf-16-le")) // 2 + 2  # as Telegram counts
-                if length > texts.JOINED_NAMES_MAX:
-                    folding = folding[:count]
-                    break
-                names.append(name)
-            if len(folding) < JOINED_MIN:
+                name = row.payload["name"]
+                if name not in names:
+                    length += len(texts.joined_name(name).encode("utf-16-le")) // 2 + 2
+                    if length > texts.JOINED_NAMES_MAX:  # counted as Telegram counts
+                        folding = folding[:count]
+                        break
+                    names[name] = None
+            if len(names) < JOINED_MIN:
                 continue
             clock_now = self.runtime.clock.now()
             async with self.runtime.sessions() as session:
@@ -417,14 +419,16 @@ class DeliveryWorker:
                 outbox.send(
                     session,
                     chat_id,
-                    texts.joined_many(list(dict.fromkeys(names))),
+                    texts.joined_many(list(names)),
                     priority=NEWS,
                     now=clock_now,
                     tag=JOINED_TAG,
                 )
                 await session.commit()
             self._joined_at[chat_id] = now
-            self.runtime.stats.reactions_named += len(folding)
+            log.info(
+                "chat %s: %d late 👍 answered by name in one message instead", chat_id, len(folding)
+            )
             added = True
         return added
 

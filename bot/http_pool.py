@@ -1,12 +1,12 @@
 """The Bot API connection pool, with connections that keep their socket at hand.
 
 Before each call, httpcore's pool asks every idle connection whether the server has closed it
-(`get_extra_info("is_readable")`). Its anyio backend answers by building a dict of all the
+(`get_extra_info("is_readable")`). anyio's stream answers by building a dict of all the
 socket's attributes, a `getpeername()` system call included, on every question: with 16 kept
-connections that was a quarter of the process's time in a burst of votes. Here the socket is
-looked up once per connection, with a poll object registered once, and asked every time (an
-answer kept even for a millisecond sent calls down connections the server had just closed).
-Everything else is anyio's as before.
+connections, a quarter of the process's time in a burst of votes. Here each connection looks
+its socket up once, registers it with a poll object once, and polls it on every question (an
+answer is never reused: a server may close a connection at any moment). Everything else is
+anyio's.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ class Stats:
     retries: int = 0
     dropped: int = 0
     folded: int = 0
-    reactions_named: int = 0  # late 👍 of a burst answered by name in one message instead
     unchanged: int = 0
     possible_duplicates: int = 0
     last_poll_ok: float | None = None  # time.monotonic() of the last good getUpdates

@@ -27,7 +27,9 @@ CHATTER = 2  # answers to one person (replies, prompts, reactions): dropped afte
 # OutboxMessage.status values.
 PENDING = "pending"
 SENT = "sent"
-FOLDED = "folded"  # a newer edit of the same card replaced it
+FOLDED = (
+    "folded"  # carried by another row: a newer edit of its card, a joined question or 👍 message
+)
 UNCHANGED = "unchanged"  # the card already shows exactly this
 DROPPED = "dropped"  # given up (logged); only chatter, or what Telegram can never accept
 

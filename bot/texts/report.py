@@ -29,6 +29,7 @@ __all__ = [
     "STATUS_LINES",
     "card",
     "joined_many",
+    "joined_name",
     "photo_caption",
 ]
 
@@ -123,8 +124,24 @@ JOINED_NAMES_MAX = 3000
 JOINED_NAME_MAX = 40
 
 
+def joined_name(name: str) -> str:
+    """A name as the "joined" message shows it (before HTML escaping)."""
+    return name if len(name) <= JOINED_NAME_MAX else name[: JOINED_NAME_MAX - 1].rstrip() + "…"
+
+
+def _and(last: str) -> str:
+    """«y», or «e» before an i sound: «Juan e Inés», «Ana e Hilda», but «Ana y Hiedra»."""
+    word = last.lower()
+    vowel = word.startswith(("i", "í")) or (
+        word.startswith(("hi", "hí")) and not word.startswith(("hia", "hie", "hio", "hiu"))
+    )
+    return "e" if vowel else "y"
+
+
 def joined_many(names: list[str]) -> str:
     """Many /caido at once: one answer naming those whose 👍 would have come late."""
-    shown = [esc(n, JOINED_NAME_MAX) for n in names]
-    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} y {shown[-1]}"
-    return f"{JOINED_REACTION} Recibimos también los avisos de {listed}: ya cuentan en la alerta."
+    shown = [esc(joined_name(n)) for n in names]
+    listed = shown[0]
+    if len(shown) > 1:
+        listed = f"{', '.join(shown[:-1])} {_and(names[-1])} {shown[-1]}"
+    return f"{JOINED_REACTION} Anoté también a {listed}: ya cuentan como afectados."

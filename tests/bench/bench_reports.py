@@ -8,8 +8,9 @@ per run, from the moment the updates are queued in the fake: when the alert reac
 chats, when every report was stored and handled (read from the bot's database), when every
 reporter had the bot's answer (the first its alert, the rest a 👍 on their message or their
 name in a message naming those whose 👍 would have come late), how many were answered that way,
-when the alert card in both chats counted every report, and the 429s. Reactions count against the overall 30 a second but not against a group's 20 a minute
-(they are not messages); the bot assumes the same.
+when the alert card in both chats counted every report, and the 429s. Reactions count against
+the overall 30 a second but not against a group's 20 a minute (they are not messages); the bot
+assumes the same.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ def handled(db: Path) -> int:
 
 
 AFFECTED = re.compile(r"Afectados: (.*?) ·")
-JOINED = re.compile(r"Recibimos también los avisos de (.*): ya cuentan")
+JOINED = re.compile(r"Anoté también a (.*): ya cuentan como afectados")
 
 
 def named(text: str) -> list[str]:
     found = JOINED.search(text)
     if found is None:
         return []
-    *first, last = found.group(1).split(" y ")
+    *first, last = re.split(r" [ye] ", found.group(1))
     return [n for part in first for n in part.split(", ")] + [last]
 
 
@@ -73,6 +74,7 @@ def run(count: int) -> dict[str, float]:
             (u["message"]["chat"]["id"], u["message"]["message_id"]): u["message"]["from"]
             for u in updates
         }
+        # The bot names people by their full name; these reporters have a first name only.
         by_name = {(key[0], who["first_name"]): key for key, who in reporter.items()}
         answered: dict[tuple[int, int], float] = {}
         card_full: dict[int, float] = {}  # chat -> when its card first counted every report

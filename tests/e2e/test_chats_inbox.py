@@ -362,6 +362,10 @@ def test_joiners_get_reactions_and_the_card_counts_them(
         api.push(update)
     # A loaded machine may pause the bot longer than any quiet spell: wait for what must come.
     card_shows(api, GROUP_CAJA, card.result["message_id"], "Afectados: Caja 4, Administración 2")
+    deadline = time.monotonic() + 30
+    while len([c for c in api.calls[mark:] if c.method == "setMessageReaction"]) < len(joiners):
+        assert time.monotonic() < deadline, "not every joiner got a reaction"
+        time.sleep(0.05)
     api.wait_idle(quiet=0.8)
 
     reactions = [c for c in api.calls[mark:] if c.method == "setMessageReaction"]

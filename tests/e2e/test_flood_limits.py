@@ -87,10 +87,10 @@ def test_a_burst_of_reports_answers_everyone_once_within_the_limits(
                             call.params["message_id"],
                         ):
                             answers.setdefault(name, []).append("👍")
-                elif call.method == "sendMessage" and "Recibimos también" in call.text:
+                elif call.method == "sendMessage" and "Anoté también" in call.text:
                     for name, message in first.items():
                         if message["chat"]["id"] == call.chat_id and (
-                            any(f" {name}{end}" in call.text for end in (",", ":", " y "))
+                            any(f" {name}{end}" in call.text for end in (",", ":", " y ", " e "))
                         ):
                             answers.setdefault(name, []).append("named")
             return len(answers) >= len(reports) - 1

@@ -532,8 +532,7 @@ async def test_the_late_reactions_of_a_burst_become_one_message_naming_them(h: H
     [message] = h.bot.sent(GROUP_A)
     late = [f"Persona {n}" for n in range(48, 60)]
     assert message.text == (
-        f"👍 Recibimos también los avisos de {', '.join(late[:-1])} y {late[-1]}: "
-        "ya cuentan en la alerta."
+        f"👍 Anoté también a {', '.join(late[:-1])} y {late[-1]}: ya cuentan como afectados."
     )
     reacted = sorted(c.message_id for c in h.bot.tries("set_message_reaction", GROUP_A))
     assert reacted == [1000 + n for n in range(48)]
@@ -575,9 +574,10 @@ async def test_late_reactions_wait_their_turn_when_the_group_has_no_room(h: Harn
 
 
 async def test_a_long_list_of_late_names_is_cut_to_fit_one_message(h: Harness) -> None:
-    """Names of 40 characters outside the Basic Multilingual Plane (2 UTF-16 units each, as
-    Telegram counts) and with "&" (escaped, one character once parsed) still fit."""
-    long_name = "𝓝𝓸𝓶𝓫𝓻𝓮 & " * 4  # 40 characters, 72 UTF-16 units
+    """Names of 45 characters outside the Basic Multilingual Plane (2 UTF-16 units each, as
+    Telegram counts) and with "&" (escaped, one character once parsed): each is shown cut to
+    40 characters ending in "…", and the message still fits."""
+    long_name = "𝓝𝓸𝓶𝓫𝓻𝓮 & " * 5  # 45 characters
     ids = await h.enqueue(*[reacted_to(n, name=f"{long_name}{n}") for n in range(148)])
     async with h.running() as worker:
         worker.budget.per_second, worker.budget.group_per_minute = 30, 20
@@ -586,8 +586,9 @@ async def test_a_long_list_of_late_names_is_cut_to_fit_one_message(h: Harness) -
     [message, *_] = h.bot.sent(GROUP_A)
     shown = html.unescape(message.text or "")
     assert len(shown.encode("utf-16-le")) // 2 < 4096
-    named = shown.count("𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮 & 𝓝𝓸𝓶𝓫𝓻𝓮")
+    named = shown.count("…")
     assert 20 < named < 100
+    assert shown.count(long_name[:30]) == named
     statuses = await h.statuses(ids)
     assert statuses[48 : 48 + named] == ["folded"] * named
 
@@ -609,24 +610,43 @@ async def test_no_joined_message_that_would_wait_for_the_group(h: Harness) -> No
 async def test_one_joined_message_waits_at_a_time_and_none_in_a_blocked_chat(
     h: Harness,
 ) -> None:
-    await h.enqueue(*[reacted_to(n) for n in range(60)])
+    ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
     async with h.running() as worker:
         worker.budget.per_second, worker.budget.group_per_minute = 30, 20
         worker._blocked_until[GROUP_B] = time.monotonic() + 3600  # a 429 on the other group
-        h.bot.script(RetryAfter(30), chat_id=GROUP_A, text=None)  # the first message waits
+        # The first joined message of GROUP_A fails again and again (backing off, not blocked).
+        h.bot.script(*[bad_gateway()] * 50, chat_id=GROUP_A)
         worker.wake()
-        await h.until(
-            lambda: _true(h.bot.tries("send_message", GROUP_A)), advance=False, what="a try"
-        )
-        # More reports in both groups: none becomes a second message while the first waits.
+        await h.settled(ids[:48], advance=False)
+        # More reports in both groups while it waits: in GROUP_A they stay reactions (no second
+        # message), in the blocked GROUP_B nothing is folded.
         more = await h.enqueue(
             *[reacted_to(n) for n in range(60, 120)],
             *[reacted_to(n, GROUP_B) for n in range(120, 180)],
         )
-        await asyncio.sleep(1.5)
-        assert len(h.bot.tries("send_message", GROUP_A)) == 1
-        assert h.bot.tries("send_message", GROUP_B) == []
+        worker.wake()
+        await h.settled(more[:60], advance=False)
+        assert await h.statuses(more[:60]) == ["sent"] * 60
         assert "folded" not in await h.statuses(more[60:])
+        joined = [
+            r
+            for r in await h.outbox_rows()
+            if r.method == "send" and '"tag": "joined"' in r.payload
+        ]
+        assert len(joined) == 1 and joined[0].status == "pending"
+
+
+async def test_no_joined_message_for_fewer_than_three_people(h: Harness) -> None:
+    """Ten late reports by one person: a message naming one person is not worth it."""
+    ids = await h.enqueue(
+        *[reacted_to(n) for n in range(48)], *[reacted_to(n, name="Ana") for n in range(48, 58)]
+    )
+    async with h.running() as worker:
+        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+        worker.wake()
+        await h.settled(ids, advance=False)
+    assert h.bot.sent() == []
+    assert await h.statuses(ids) == ["sent"] * 58
 
 
 async def test_someone_who_reported_twice_is_named_once(h: Harness) -> None:
@@ -634,6 +654,7 @@ async def test_someone_who_reported_twice_is_named_once(h: Harness) -> None:
         *[reacted_to(n) for n in range(48)],
         *[reacted_to(n, name="Ana") for n in range(48, 52)],
         *[reacted_to(n, name="Luis") for n in range(52, 54)],
+        reacted_to(54, name="Inés"),
     )
     async with h.running() as worker:
         worker.budget.per_second, worker.budget.group_per_minute = 30, 20
@@ -641,8 +662,8 @@ async def test_someone_who_reported_twice_is_named_once(h: Harness) -> None:
         await h.settled(ids, advance=False)
         await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
     [message] = h.bot.sent(GROUP_A)
-    assert "avisos de Ana y Luis:" in (message.text or "")
-    assert (await h.statuses(ids)).count("folded") == 6
+    assert "también a Ana, Luis e Inés:" in (message.text or "")
+    assert (await h.statuses(ids)).count("folded") == 7
 
 
 async def test_chatter_in_retries_never_delays_critical(h: Harness) -> None:

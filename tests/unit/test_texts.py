@@ -115,3 +115,15 @@ def test_a_company_holiday_is_named_as_such() -> None:
     spec = load_protocol().support.model_copy(update={"extra_holidays": [NOW.date()]})
     block = texts.support_block(support_status_at(NOW, spec), "0351-5685000")
     assert "Abre hoy a las 10:00 (guardia de domingos y feriados — feriado de la empresa)." in block
+
+
+def test_joined_message_names_people_in_plain_spanish() -> None:
+    assert texts.joined_many(["Ana"]) == "👍 Anoté también a Ana: ya cuentan como afectados."
+    assert "a Ana, Juan y Pedro:" in texts.joined_many(["Ana", "Juan", "Pedro"])
+    assert "a Ana, Juan e Inés:" in texts.joined_many(["Ana", "Juan", "Inés"])
+    assert "a Juan e Hilda:" in texts.joined_many(["Juan", "Hilda"])
+    assert "a Juan y Hiedra:" in texts.joined_many(["Juan", "Hiedra"])  # a diphthong: «y»
+    assert "a Juan y Yolanda:" in texts.joined_many(["Juan", "Yolanda"])
+    assert "a &lt;b&gt; y Ana:" in texts.joined_many(["<b>", "Ana"])  # shown as typed
+    long = "María " * 10
+    assert texts.joined_name(long).endswith("…") and len(texts.joined_name(long)) == 40
