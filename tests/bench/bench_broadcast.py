@@ -43,13 +43,17 @@ def chats(count: int) -> list[int]:
     return [FIRST_CHAT - n for n in range(count)]
 
 
-def start_bot(api: FakeBotAPI, workdir: Path, chat_ids: list[int]) -> subprocess.Popen[bytes]:
-    sectors = ", ".join(f'"{c}" = "Sector {n + 1}"' for n, c in enumerate(chat_ids))
+def start_bot(
+    api: FakeBotAPI, workdir: Path, chat_ids: list[int], team: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The bot on `chat_ids`; `team`: the protocol file's [team] section (default: each chat
+    tied to a sector of its own)."""
+    if team is None:
+        sectors = ", ".join(f'"{c}" = "Sector {n + 1}"' for n, c in enumerate(chat_ids))
+        names = ", ".join(f'"Sector {n + 1}"' for n in range(len(chat_ids)))
+        team = f"sectors = [{names}]\nchat_sectors = {{ {sectors} }}\n"
     protocol = workdir / "protocol.toml"
-    names = ", ".join(f'"Sector {n + 1}"' for n in range(len(chat_ids)))
-    protocol.write_text(
-        f"[team]\nsectors = [{names}]\nchat_sectors = {{ {sectors} }}\n", encoding="utf-8"
-    )
+    protocol.write_text(f"[team]\n{team}", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FLEXUS_"))}
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,

@@ -15,43 +15,20 @@ group, and the 429s.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN
+from tests.bench.bench_broadcast import start_bot
+from tests.bench.bench_reports import print_runs
+from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN
 from tests.fakebotapi import FakeBotAPI, busiest, command_update, press_update, user
 
 CHATS = [GROUP_CAJA, GROUP_ADMIN]
 QUESTION = "¿de qué sector"
-
-
-def start_bot(api: FakeBotAPI, workdir: Path) -> subprocess.Popen[bytes]:
-    protocol = workdir / "protocol.toml"
-    protocol.write_text('[team]\nsectors = ["Caja", "Ventas", "Administración"]\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FLEXUS_"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=api.url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'flexus.db'}",
-        TEAM_CHAT_IDS=",".join(str(c) for c in CHATS),
-        ADMIN_USER_IDS=str(ADMIN_ID),
-        FLEXUS_CONFIG=str(protocol),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    log = (workdir / "bot.log").open("ab")
-    mark = api.mark()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    api.wait_for(lambda c: c.method == "getUpdates", after=mark, timeout=60)
-    return process
+TEAM = 'sectors = ["Caja", "Ventas", "Administración"]\n'  # no chat tied to a sector
 
 
 def run(votes: int) -> dict[str, float]:
@@ -59,7 +36,7 @@ def run(votes: int) -> dict[str, float]:
     api.default_member_status = "member"
     api.enforce_flood_limits(per_second=30, group_per_minute=20, reactions_per_group=False)
     workdir = Path(tempfile.mkdtemp())
-    process = start_bot(api, workdir)
+    process = start_bot(api, workdir, CHATS, team=TEAM)
     figures: dict[str, float] = {}
     try:
         time.sleep(3.5)  # past the start-up grace of stored timers
@@ -126,10 +103,7 @@ def main() -> None:
     print(
         f"{args.votes} presses by people without a sector, strict flood limits, {args.runs} run(s)"
     )
-    for key in results[0]:
-        values = [r[key] for r in results]
-        shown = "  ".join(f"{v:7.2f}" for v in values)
-        print(f"  {key:42} median {statistics.median(values):7.2f}   runs: {shown}")
+    print_runs(results)
 
 
 if __name__ == "__main__":

@@ -132,10 +132,16 @@ def main() -> None:
     args = parser.parse_args()
     results = [run(args.reports) for _ in range(args.runs)]
     print(f"{args.reports} simultaneous /caido, strict flood limits, {args.runs} run(s)")
+    print_runs(results)
+
+
+def print_runs(results: list[dict[str, float]]) -> None:
+    """Each figure: its median over the runs, then every run's."""
+    width = max(len(key) for key in results[0])
     for key in results[0]:
         values = [r[key] for r in results]
         shown = "  ".join(f"{v:7.2f}" for v in values)
-        print(f"  {key:40} median {statistics.median(values):7.2f}   runs: {shown}")
+        print(f"  {key:{width}} median {statistics.median(values):7.2f}   runs: {shown}")
 
 
 if __name__ == "__main__":

@@ -368,9 +368,13 @@ class Harness:
         await self.until(done, advance=advance, what=f"rows {ids} settled")
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[DeliveryWorker]:
-        """A delivery worker, as `serve` runs it; stopped (not killed) on the way out."""
+    async def running(self, *, telegram_limits: bool = False) -> AsyncIterator[DeliveryWorker]:
+        """A delivery worker, as `serve` runs it; stopped (not killed) on the way out.
+        `telegram_limits`: Telegram's 30 a second and 20 a minute per group, not the harness's
+        lifted ones."""
         worker = DeliveryWorker(self.runtime, self.bot)  # type: ignore[arg-type]
+        if telegram_limits:
+            worker.budget.per_second, worker.budget.group_per_minute = 30, 20
         self.worker = self.runtime.delivery = worker
         task = asyncio.create_task(worker.run())
         try:
@@ -524,8 +528,7 @@ async def test_the_late_reactions_of_a_burst_become_one_message_naming_them(h: H
     """60 reports joined at once: at 24 reactions a second the last 12 would wait past 2 s.
     They get one message naming them instead; the others get their 👍, nobody gets both."""
     ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker.wake()
         await h.settled(ids, advance=False)
         await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
@@ -551,8 +554,7 @@ async def test_a_few_late_reactions_or_ones_without_a_name_stay_reactions(h: Har
         *[reacted_to(n, GROUP_A, name=None) for n in range(48, 58)],
         *[reacted_to(n, GROUP_B) for n in range(58, 60)],
     )
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker.wake()
         await h.settled(ids, advance=False)
     assert h.bot.sent() == []
@@ -563,8 +565,7 @@ async def test_a_few_late_reactions_or_ones_without_a_name_stay_reactions(h: Har
 async def test_late_reactions_wait_their_turn_when_the_group_has_no_room(h: Harness) -> None:
     """The group's minute is used up: a message would wait for it, a reaction does not."""
     ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         for _ in range(20):
             worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
         worker.wake()
@@ -579,8 +580,7 @@ async def test_a_long_list_of_late_names_is_cut_to_fit_one_message(h: Harness) -
     40 characters ending in "…", and the message still fits."""
     long_name = "𝓝𝓸𝓶𝓫𝓻𝓮 & " * 5  # 45 characters
     ids = await h.enqueue(*[reacted_to(n, name=f"{long_name}{n}") for n in range(148)])
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker.wake()
         await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")
     [message, *_] = h.bot.sent(GROUP_A)
@@ -597,8 +597,7 @@ async def test_no_joined_message_that_would_wait_for_the_group(h: Harness) -> No
     """News is ahead in the group's sequence and takes the minute's last news slot: a message
     after it would wait a minute, so the late ones stay reactions (2.5 s)."""
     ids = await h.enqueue(send(GROUP_A, "novedad", NEWS), *[reacted_to(n) for n in range(60)])
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         for _ in range(16):
             worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
         worker.wake()
@@ -611,8 +610,7 @@ async def test_one_joined_message_waits_at_a_time_and_none_in_a_blocked_chat(
     h: Harness,
 ) -> None:
     ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker._blocked_until[GROUP_B] = time.monotonic() + 3600  # a 429 on the other group
         # The first joined message of GROUP_A fails again and again (backing off, not blocked).
         h.bot.script(*[bad_gateway()] * 50, chat_id=GROUP_A)
@@ -641,8 +639,7 @@ async def test_no_joined_message_for_fewer_than_three_people(h: Harness) -> None
     ids = await h.enqueue(
         *[reacted_to(n) for n in range(48)], *[reacted_to(n, name="Ana") for n in range(48, 58)]
     )
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker.wake()
         await h.settled(ids, advance=False)
     assert h.bot.sent() == []
@@ -656,8 +653,7 @@ async def test_someone_who_reported_twice_is_named_once(h: Harness) -> None:
         *[reacted_to(n, name="Luis") for n in range(52, 54)],
         reacted_to(54, name="Inés"),
     )
-    async with h.running() as worker:
-        worker.budget.per_second, worker.budget.group_per_minute = 30, 20
+    async with h.running(telegram_limits=True) as worker:
         worker.wake()
         await h.settled(ids, advance=False)
         await h.until(lambda: _true(h.bot.sent(GROUP_A)), advance=False, what="the message")

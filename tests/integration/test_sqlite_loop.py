@@ -68,6 +68,22 @@ def hold_the_file(path: Path, seconds: float, started: threading.Event) -> None:
     other.close()
 
 
+class Turns:
+    """Counts the turns of the loop a task gets, pausing `pause` seconds between them."""
+
+    def __init__(self, pause: float) -> None:
+        self.count = 0
+        self._task = asyncio.create_task(self._run(pause))
+
+    async def _run(self, pause: float) -> None:
+        while True:
+            self.count += 1
+            await asyncio.sleep(pause)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 async def test_a_lock_held_elsewhere_is_waited_for_without_stopping_the_loop(
     engine: Any, tmp_path: Path
 ) -> None:
@@ -75,20 +91,12 @@ async def test_a_lock_held_elsewhere_is_waited_for_without_stopping_the_loop(
     holder = threading.Thread(target=hold_the_file, args=(tmp_path / "loop.db", 0.5, started))
     holder.start()
     await asyncio.to_thread(started.wait, 5)
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    ticker = asyncio.create_task(tick())
+    turns = Turns(pause=0.01)
     await write(engine, 7)
-    ticker.cancel()
+    turns.stop()
     holder.join()
     assert await count(engine) == 3  # the other's row and both of ours
-    assert ticks >= 20  # the loop ran all the while the write waited (about 0.5 s)
+    assert turns.count >= 20  # the loop ran all the while the write waited (about 0.5 s)
 
 
 async def test_a_lock_held_too_long_fails_as_locked_and_frees_the_queue(
@@ -198,13 +206,6 @@ async def test_a_burst_of_writers_lets_other_tasks_run_between_them(engine: Any)
     """Statements never wait, so without a turn of the loop at each BEGIN forty writers would
     run back to back while a task needing a few turns (the delivery worker sending an alert)
     waited for all of them."""
-    turns = 0
-
-    async def ticker() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
 
     async def step(x: int) -> None:  # nothing in it waits: SQLite statements only
         async with engine.begin() as connection:
@@ -213,10 +214,10 @@ async def test_a_burst_of_writers_lets_other_tasks_run_between_them(engine: Any)
 
     for x in range(1, 6):  # the pool's connections exist (opening one is not a step's work)
         await step(100 + x)
-    ticking = asyncio.create_task(ticker())
+    turns = Turns(pause=0)
     await asyncio.sleep(0)
-    before = turns
+    before = turns.count
     await asyncio.gather(*(step(x) for x in range(1, 41)))
-    ticking.cancel()
-    assert turns - before >= 40  # at least a turn a writer (back to back: about 16)
+    turns.stop()
+    assert turns.count - before >= 40  # at least a turn a writer (back to back: about 16)
     assert await count(engine) == 90
