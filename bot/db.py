@@ -25,7 +25,16 @@ from bot.security import prepare_private_folder, protect_database_files
 
 log = logging.getLogger(__name__)
 
-ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+
+def _migrations_dir() -> Path:
+    """The migrations: inside the installed package (bot/migrations, mapped from alembic/ by
+    pyproject.toml), or alembic/ next to the source tree when running from a checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "migrations"
+    return installed if (installed / "env.py").is_file() else here.parent / "alembic"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 PROBE_TIMEOUT = 5.0  # seconds for one connection attempt while waiting for the database
 WAIT_BACKOFF_MAX = 10.0
 
@@ -122,7 +131,7 @@ def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = url
     return config
 

@@ -76,9 +76,25 @@ def test_dockerfile_is_small_non_root_with_data_volume_and_health_check() -> Non
     assert user and user[-1] not in ("root", "0")
     assert 'VOLUME ["/data"]' in text and "FLEXUS_HOME=/data" in text
     assert re.search(r"^HEALTHCHECK .*", text, re.M) and "/healthz" in text
-    assert "--require-hashes -r requirements.lock" in text
+    assert "--require-hashes -r /tmp/requirements.lock" in text
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".env", ".venv", "data", ".git"} <= set(ignored)
+
+
+def test_dockerfile_installs_the_built_wheel_and_keeps_no_source() -> None:
+    """As tests/e2e/test_installed.py does: a wheel, not an editable install, and the final
+    image holds no source tree (so nothing can be imported from one)."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2, "a stage that builds the wheel, and the image"
+    build, image = stages
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in build
+    assert "COPY alembic ./alembic" in build  # the migrations go into the wheel
+    assert "COPY --from=wheel /wheels" in image
+    assert re.search(r"pip install --no-deps /tmp/wheels/\*\.whl", image)
+    assert " -e " not in text and "--editable" not in text
+    copied = re.findall(r"^COPY (?!--from)(\S+)", image, re.M)
+    assert copied == ["requirements.lock"], copied
 
 
 def test_compose_starts_the_bot_once_postgresql_is_healthy() -> None:
