@@ -6,7 +6,16 @@ buttons of every message it was asked to send or edit, so tests can assert on wh
 It can also behave like a bad day at Telegram: a seeded share of calls answered with 429, 5xx or
 403, answered too late ("timeout": processed, reply delayed) or not answered at all ("drop": the
 connection closes, nothing is processed); strict flood limits; edits refused the way Telegram
-refuses them ("message to edit not found", "message is not modified"); migrated group chats.
+refuses them ("message to edit not found", "message is not modified", "message can't be
+edited"); migrated group chats.
+
+And it holds the rules of real groups that the bot meets every week, with Telegram's own words
+for each refusal: HTML parsed as the Bot API parses it ("can't parse entities"), texts counted
+in UTF-16 units after parsing ("message is too long"), groups with topics (a closed topic
+answers TOPIC_CLOSED, a deleted one "message thread not found", General is the chat without a
+message_thread_id), reactions limited to Telegram's list and to what each group allows
+(REACTION_INVALID), pins only with the right to pin, and the bot removed from a group and added
+back (403 while it is out, with the my_chat_member updates Telegram sends).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import itertools
 import json
 import math
 import random
+import re
 import socket
 import threading
 import time
@@ -45,6 +55,7 @@ _INT_KEYS = {
     "timeout",
     "limit",
     "reply_to_message_id",
+    "message_thread_id",
 }
 
 # Calls that change what people see: the default targets of fault injection and flood limits.
@@ -67,6 +78,31 @@ NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+NOT_EDITABLE = "Bad Request: message can't be edited"
+TOPIC_CLOSED = "Bad Request: TOPIC_CLOSED"
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
+REACTION_INVALID = "Bad Request: REACTION_INVALID"
+TOO_LONG = "Bad Request: message is too long"
+CAPTION_TOO_LONG = "Bad Request: message caption is too long"
+EMPTY_TEXT = "Bad Request: message text is empty"
+NO_PIN_RIGHTS = "Bad Request: not enough rights to manage pinned messages in the chat"
+CHAT_WRITE_FORBIDDEN = "Bad Request: CHAT_WRITE_FORBIDDEN"
+KICKED = "Forbidden: bot was kicked from the supergroup chat"
+NOT_MEMBER = "Forbidden: bot is not a member of the supergroup chat"
+# The emoji a bot may react with (Bot API, ReactionTypeEmoji).
+REACTION_EMOJI = frozenset(
+    "❤ 👍 👎 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤‍🔥 🌚 🌭 💯 🤣 ⚡ 🍌 "
+    "🏆 💔 🤨 😐 🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 👨‍💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 "
+    "💘 🙉 🦄 😘 💊 🙊 😎 👾 🤷‍♂ 🤷 🤷‍♀ 😡".split()
+)
+TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
+# The tags of the Bot API's HTML parse mode; any other is refused.
+HTML_TAGS = frozenset(
+    {
+        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+        "span", "tg-spoiler", "tg-emoji", "blockquote",
+    }
+)  # fmt: skip
 _FAULT_ERRORS = {
     "500": (500, "Internal Server Error"),
     "502": (502, "Bad Gateway"),
@@ -156,6 +192,88 @@ class _Response:
     delay: float = 0.0
 
 
+@dataclass
+class FakeChat:
+    """What Telegram knows of one group beyond its messages (see FakeBotAPI.group)."""
+
+    forum: bool = False
+    topics: dict[int, str] = field(default_factory=dict)  # topic id -> name
+    closed: set[int] = field(default_factory=set)  # closed topics (0: General)
+    # The reactions the group allows: None = all of Telegram's list; empty = reactions off.
+    reactions: frozenset[str] | None = None
+    bot_status: str = "administrator"  # member, administrator, left, kicked, restricted
+    # Every write answers this (e.g. "Bad Request: CHAT_WRITE_FORBIDDEN"); None = none.
+    write_refusal: str | None = None
+    uneditable: set[int] = field(default_factory=set)  # message ids Telegram will not edit
+
+
+class HTMLError(ValueError):
+    """Telegram's reason, as it follows "Bad Request: can't parse entities: "."""
+
+
+def parse_html(source: str) -> str:
+    """The text a message with parse_mode HTML shows, as the Bot API reads it (tdlib's
+    parse_html): unknown or unclosed tags are refused with its words and byte offsets."""
+    out: list[str] = []
+    stack: list[str] = []
+    pos = 0
+
+    def offset(at: int) -> int:
+        return len(source[:at].encode("utf-8"))
+
+    while pos < len(source):
+        char = source[pos]
+        if char == "&":
+            match = _ENTITY.match(source, pos)
+            if match:
+                name = match.group(1)
+                if name.startswith("#x"):
+                    out.append(chr(int(name[2:], 16)))
+                elif name.startswith("#"):
+                    out.append(chr(int(name[1:])))
+                else:
+                    out.append(_NAMED_ENTITIES.get(name, match.group(0)))
+                pos = match.end()
+                continue
+        if char != "<":
+            out.append(char)
+            pos += 1
+            continue
+        end = source.find(">", pos)
+        if end == -1:
+            raise HTMLError(f"Unclosed start tag at byte offset {offset(pos)}")
+        inner = source[pos + 1 : end]
+        if inner.startswith("/"):
+            name = inner[1:].strip().lower()
+            if not stack:
+                raise HTMLError(f"Unexpected end tag at byte offset {offset(pos)}")
+            opened = stack.pop()
+            if name != opened:
+                raise HTMLError(
+                    f'Unmatched end tag at byte offset {offset(pos)}, expected "</{opened}>", '
+                    f'found "</{name}>"'
+                )
+        else:
+            match = _TAG_NAME.match(inner)
+            name = match.group(0).lower() if match else ""
+            if name not in HTML_TAGS:
+                raise HTMLError(f'Unsupported start tag "{name}" at byte offset {offset(pos)}')
+            stack.append(name)
+        pos = end + 1
+    if stack:
+        raise HTMLError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+_ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TAG_NAME = re.compile(r"[a-zA-Z0-9-]+")
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 def busiest(times: list[float], span: float) -> int:
     """The most of `times` (sorted) within any `span` seconds: what the flood limits count."""
     most, start = 0, 0
@@ -216,6 +334,7 @@ class FakeBotAPI:
         self._failures: list[Failure] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
+        self.groups: dict[int, FakeChat] = {}  # see group(): what each group allows
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # Connections are kept alive (HTTP/1.1), as Telegram's are: a new TCP connection per
@@ -332,6 +451,52 @@ class FakeBotAPI:
         """Someone deleted the message: editing it now answers "message to edit not found"."""
         with self._cond:
             self._delete(chat_id, message_id)
+
+    # --- real groups -------------------------------------------------------------------------
+    def group(self, chat_id: int) -> FakeChat:
+        """The group's settings (a plain group where the bot is an admin, until changed)."""
+        with self._cond:
+            return self.groups.setdefault(chat_id, FakeChat())
+
+    def make_forum(self, chat_id: int, topics: dict[int, str]) -> FakeChat:
+        """The group has topics (`is_forum`): General (no message_thread_id) and these."""
+        group = self.group(chat_id)
+        with self._cond:
+            group.forum = True
+            group.topics.update(topics)
+        return group
+
+    def close_topic(self, chat_id: int, topic: int | None) -> None:
+        """Close a topic (None: General): sending there answers TOPIC_CLOSED."""
+        group = self.group(chat_id)
+        with self._cond:
+            group.closed.add(topic or 0)
+
+    def delete_topic(self, chat_id: int, topic: int) -> None:
+        """Delete a topic: sending there answers "message thread not found"."""
+        group = self.group(chat_id)
+        with self._cond:
+            group.topics.pop(topic, None)
+
+    def remove_bot(self, chat_id: int, status: str = "kicked", by: int = 1) -> dict[str, Any]:
+        """Someone removed the bot from the group: what Telegram then sends (my_chat_member)."""
+        group = self.group(chat_id)
+        with self._cond:
+            old, group.bot_status = group.bot_status, status
+        return bot_member_update(chat_id, old, status, by)
+
+    def add_bot(self, chat_id: int, status: str = "administrator", by: int = 1) -> dict[str, Any]:
+        """Someone added the bot back: writes work again; the my_chat_member update."""
+        group = self.group(chat_id)
+        with self._cond:
+            old, group.bot_status = group.bot_status, status
+        return bot_member_update(chat_id, old, status, by)
+
+    def make_uneditable(self, chat_id: int, message_id: int) -> None:
+        """Telegram will not edit this message any more ("message can't be edited")."""
+        group = self.group(chat_id)
+        with self._cond:
+            group.uneditable.add(message_id)
 
     def not_modified_count(self) -> int:
         """How many edits were refused as "message is not modified"."""
@@ -544,7 +709,8 @@ class FakeBotAPI:
             return _Response(429, _too_many(retry_after), delay)
         refusal = self._refusal(method, params)
         if refusal is not None:
-            return _Response(400, _error(400, refusal), delay)
+            code, description = refusal
+            return _Response(code, _error(code, description), delay)
         call.result = self._result(method, params)
         return _Response(200, {"ok": True, "result": call.result}, delay)
 
@@ -591,23 +757,64 @@ class FakeBotAPI:
             window.append(now)
         return 0
 
-    def _refusal(self, method: str, params: dict[str, Any]) -> str | None:
-        """Telegram's 400 for an edit it would not make, if any."""
-        if method not in ("editMessageText", "editMessageReplyMarkup"):
-            return None
+    def _refusal(self, method: str, params: dict[str, Any]) -> tuple[int, str] | None:
+        """Telegram's refusal of this call, with its code and words, if it would refuse."""
         if "chat_id" not in params and "inline_message_id" in params:
             return None  # inline messages are not tracked
+        chat_id = int(params.get("chat_id") or 0)
+        group = self.groups.get(chat_id) if chat_id < 0 else None
+        writes = method in STATE_CHANGING
+        if group is not None and writes:
+            if group.bot_status in ("left", "kicked"):
+                return 403, KICKED if group.bot_status == "kicked" else NOT_MEMBER
+            if group.write_refusal is not None and method not in ("unpinChatMessage",):
+                code = 403 if group.write_refusal.startswith("Forbidden") else 400
+                return code, group.write_refusal
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
+            return self._topic_refusal(group, params) or _text_refusal(method, params)
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            return self._edit_refusal(group, method, params)
+        if method == "pinChatMessage" and group is not None:
+            if group.bot_status not in ("administrator", "creator"):
+                return 400, NO_PIN_RIGHTS
+        if method == "setMessageReaction":
+            emojis = [r.get("emoji") for r in params.get("reaction") or [] if isinstance(r, dict)]
+            allowed = (
+                REACTION_EMOJI if group is None or group.reactions is None else group.reactions
+            )
+            if any(e not in REACTION_EMOJI or e not in allowed for e in emojis):
+                return 400, REACTION_INVALID
+        return None
+
+    @staticmethod
+    def _topic_refusal(group: FakeChat | None, params: dict[str, Any]) -> tuple[int, str] | None:
+        topic = params.get("message_thread_id")
+        if topic is not None and (group is None or not group.forum or topic not in group.topics):
+            return 400, THREAD_NOT_FOUND  # General has no id to send to (1 is refused too)
+        if group is not None and group.forum and (topic or 0) in group.closed:
+            return 400, TOPIC_CLOSED
+        return None
+
+    def _edit_refusal(
+        self, group: FakeChat | None, method: str, params: dict[str, Any]
+    ) -> tuple[int, str] | None:
         key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
         current = self.messages.get(key)
         if current is None:
-            return NOT_FOUND
+            return 400, NOT_FOUND
+        if group is not None and key[1] in group.uneditable:
+            return 400, NOT_EDITABLE
+        if method == "editMessageText":
+            refused = _text_refusal(method, params)
+            if refused is not None:
+                return refused
         if (
             method == "editMessageText"
             and params.get("text", "") == current["text"]
             and _shown(params.get("reply_markup")) == _shown(current.get("reply_markup"))
         ):
             self._not_modified += 1
-            return NOT_MODIFIED
+            return 400, NOT_MODIFIED
         return None
 
     def _delete(self, chat_id: int, message_id: int) -> None:
@@ -659,9 +866,16 @@ class FakeBotAPI:
                 message["text"] = params.get("text", "")
             if _inline(params.get("reply_markup")):  # Telegram echoes only inline keyboards
                 message["reply_markup"] = params["reply_markup"]
+            topic = params.get("message_thread_id")
+            if topic is not None:
+                message["message_thread_id"], message["is_topic_message"] = topic, True
+            if self.groups.get(int(chat_id or 0), FakeChat()).forum:
+                message["chat"]["is_forum"] = True
             self.messages[(int(chat_id or 0), message_id)] = {
                 "text": params.get("text") or params.get("caption") or "",
                 "reply_markup": params.get("reply_markup"),
+                "topic": topic,
+                "disable_notification": bool(params.get("disable_notification")),
             }
             return message
         if method == "editMessageText":
@@ -714,6 +928,12 @@ class FakeBotAPI:
         if method == "getChatMember":
             key = (int(chat_id or 0), int(params.get("user_id") or 0))
             status = self.chat_member_status.get(key, self.default_member_status)
+            if key[1] == BOT_USER["id"] and key not in self.chat_member_status:
+                status = self.group(key[0]).bot_status if key[0] < 0 else "member"
+                bot: dict[str, Any] = {"status": status, "user": BOT_USER}
+                if status == "administrator":
+                    bot.update(can_pin_messages=True, can_manage_topics=True)
+                return bot
             member: dict[str, Any] = {"status": status, "user": user(key[1], "Alguien")}
             if status == "kicked":
                 member["until_date"] = 0
@@ -729,6 +949,23 @@ def _failure_response(failure: Failure, call: Call) -> _Response:
         return _Response(0, None)
     extra = {} if failure.retry_after is None else {"retry_after": failure.retry_after}
     return _Response(failure.code, _error(failure.code, failure.description, **extra))
+
+
+def _text_refusal(method: str, params: dict[str, Any]) -> tuple[int, str] | None:
+    """A text or caption Telegram will not take: HTML it cannot parse, too long, empty."""
+    key = "caption" if method in ("sendPhoto", "sendDocument") else "text"
+    raw = str(params.get(key) or "")
+    shown = raw
+    if params.get("parse_mode") == "HTML":
+        try:
+            shown = parse_html(raw)
+        except HTMLError as exc:
+            return 400, f"Bad Request: can't parse entities: {exc}"
+    if key == "caption":
+        return (400, CAPTION_TOO_LONG) if utf16(shown) > CAPTION_LIMIT else None
+    if not shown.strip():
+        return 400, EMPTY_TEXT
+    return (400, TOO_LONG) if utf16(shown) > TEXT_LIMIT else None
 
 
 def _shown(markup: Any) -> Any:
@@ -783,22 +1020,124 @@ def _value(key: str, value: Any) -> Any:
 _incoming_ids = itertools.count(1)
 
 
-def command_update(chat_id: int, sender: dict[str, Any], text: str) -> dict[str, Any]:
+def in_topic(message: dict[str, Any], topic: int | None, name: str = "Tema") -> dict[str, Any]:
+    """The message as Telegram sends it from a forum topic: message_thread_id, is_topic_message
+    and, unless it answers something, reply_to_message = the topic's own creation message."""
+    if topic is None:
+        return message
+    message["chat"]["is_forum"] = True
+    message["message_thread_id"], message["is_topic_message"] = topic, True
+    message.setdefault(
+        "reply_to_message",
+        {
+            "message_id": topic,
+            "date": message["date"] - 3600,
+            "chat": message["chat"],
+            "from": message["from"],
+            "message_thread_id": topic,
+            "is_topic_message": True,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        },
+    )
+    return message
+
+
+def command_update(
+    chat_id: int,
+    sender: dict[str, Any],
+    text: str,
+    *,
+    topic: int | None = None,
+    topic_name: str = "Tema",
+    date: int | None = None,
+    forwarded_from: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A text message (a command when it starts with /), in a topic, written at `date`
+    (default now), or forwarded from someone else's message."""
     command = text.split()[0] if text.startswith("/") else ""
     message: dict[str, Any] = {
         "message_id": next(_incoming_ids),
-        "date": int(time.time()),
+        "date": int(time.time()) if date is None else date,
         "chat": chat(chat_id),
         "from": sender,
         "text": text,
     }
     if command:
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-    return {"message": message}
+    if forwarded_from is not None:
+        message["forward_origin"] = {
+            "type": "user",
+            "date": message["date"] - 60,
+            "sender_user": forwarded_from,
+        }
+    return {"message": in_topic(message, topic, topic_name)}
+
+
+def bot_member_update(chat_id: int, old: str, new: str, by: int = 1) -> dict[str, Any]:
+    """What Telegram sends when the bot's own status in a group changes (my_chat_member)."""
+
+    def member(status: str) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": status, "user": BOT_USER}
+        if status == "administrator":
+            data.update(
+                can_be_edited=False,
+                is_anonymous=False,
+                can_manage_chat=True,
+                can_delete_messages=True,
+                can_manage_video_chats=True,
+                can_restrict_members=True,
+                can_promote_members=False,
+                can_change_info=True,
+                can_invite_users=True,
+                can_post_stories=False,
+                can_edit_stories=False,
+                can_delete_stories=False,
+                can_pin_messages=True,
+                can_manage_topics=True,
+            )
+        if status == "kicked":
+            data["until_date"] = 0
+        if status == "restricted":
+            data.update(
+                is_member=True,
+                can_send_messages=False,
+                can_send_audios=False,
+                can_send_documents=False,
+                can_send_photos=False,
+                can_send_videos=False,
+                can_send_video_notes=False,
+                can_send_voice_notes=False,
+                can_send_polls=False,
+                can_send_other_messages=False,
+                can_add_web_page_previews=False,
+                can_change_info=False,
+                can_invite_users=False,
+                can_pin_messages=False,
+                can_manage_topics=False,
+                can_edit_tag=False,
+                can_react_to_messages=False,
+                until_date=0,
+            )
+        return data
+
+    return {
+        "my_chat_member": {
+            "chat": chat(chat_id),
+            "from": user(by, "Admin"),
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+    }
 
 
 def photo_update(
-    chat_id: int, sender: dict[str, Any], caption: str, file_id: str = "PHOTO-1"
+    chat_id: int,
+    sender: dict[str, Any],
+    caption: str,
+    file_id: str = "PHOTO-1",
+    *,
+    topic: int | None = None,
 ) -> dict[str, Any]:
     command = caption.split()[0] if caption.startswith("/") else ""
     message: dict[str, Any] = {
@@ -813,25 +1152,30 @@ def photo_update(
     }
     if command:
         message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-    return {"message": message}
+    return {"message": in_topic(message, topic)}
 
 
 def press_update(
-    chat_id: int, message_id: int, sender: dict[str, Any], data: str
+    chat_id: int, message_id: int, sender: dict[str, Any], data: str, *, topic: int | None = None
 ) -> dict[str, Any]:
+    """A button pressed on the bot's message `message_id` (in `topic`, in a forum)."""
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": chat(chat_id),
+        "from": BOT_USER,
+        "text": "…",
+    }
+    if topic is not None:
+        message["message_thread_id"], message["is_topic_message"] = topic, True
+        message["chat"]["is_forum"] = True
     return {
         "callback_query": {
             "id": str(next(_incoming_ids)),
             "from": sender,
             "chat_instance": str(chat_id),
             "data": data,
-            "message": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": chat(chat_id),
-                "from": BOT_USER,
-                "text": "…",
-            },
+            "message": message,
         }
     }
 

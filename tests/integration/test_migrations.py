@@ -64,3 +64,43 @@ async def _pg_tables(url: str) -> set[str]:
     finally:
         await engine.dispose()
     return set(names)
+
+
+def _model_differences(url: str) -> list[object]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from models import Base
+
+    async def compare() -> list[object]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: list(
+                        compare_metadata(
+                            MigrationContext.configure(sync, opts={"compare_type": True}),
+                            Base.metadata,
+                        )
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(compare())
+
+
+def test_the_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    """A column added to a model without a migration (or the other way round) fails here."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'models.db'}"
+    upgrade_database(url)
+    assert _model_differences(url) == []
+
+
+def test_the_migrations_build_exactly_the_models_on_postgresql(postgres_url: str) -> None:
+    url, name = fresh_postgres_database()
+    try:
+        upgrade_database(url)
+        assert _model_differences(url) == []
+    finally:
+        drop_postgres_database(name)

@@ -356,3 +356,146 @@ def test_stopping_cuts_kept_connections() -> None:
         except OSError:
             after = b""
     assert after == b""  # no answer once stopped: the bot sees the network fail
+
+
+# --- real groups: the rules the fake keeps as Telegram does -------------------------------------
+
+
+def refused(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert not body["ok"]
+    return body["error_code"], body["description"]
+
+
+def test_html_is_parsed_as_the_bot_api_parses_it(api: FakeBotAPI, client: httpx.Client) -> None:
+    ok = post(client, "sendMessage", chat_id=GROUP, text="<b>ok</b> &lt;x&gt;", parse_mode="HTML")
+    assert ok.status_code == 200
+    assert refused(
+        post(client, "sendMessage", chat_id=GROUP, text="a <foo>b</foo>", parse_mode="HTML")
+    ) == (400, 'Bad Request: can\'t parse entities: Unsupported start tag "foo" at byte offset 2')
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="<b>x", parse_mode="HTML")) == (
+        400,
+        "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+    )
+    # Without a parse mode the same text is just text.
+    assert post(client, "sendMessage", chat_id=GROUP, text="a <foo>b").status_code == 200
+
+
+def test_length_is_counted_after_parsing_in_utf16_units(
+    api: FakeBotAPI, client: httpx.Client
+) -> None:
+    assert post(client, "sendMessage", chat_id=GROUP, text="👍" * 2048).status_code == 200
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="👍" * 2049)) == (
+        400,
+        "Bad Request: message is too long",
+    )
+    tags = "<b>" + "x" * 4096 + "</b>"  # 4,103 characters of source, 4,096 shown
+    assert (
+        post(client, "sendMessage", chat_id=GROUP, text=tags, parse_mode="HTML").status_code == 200
+    )
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="  ")) == (
+        400,
+        "Bad Request: message text is empty",
+    )
+
+
+def test_topics_general_closed_and_deleted(api: FakeBotAPI, client: httpx.Client) -> None:
+    api.make_forum(GROUP, {12: "Alertas"})
+    message = send(client, text="en el tema", message_thread_id=12)
+    assert message["message_thread_id"] == 12 and message["is_topic_message"] is True
+    assert "message_thread_id" not in send(client, text="en General")
+    # General has no id to send to: 1 is refused, as Telegram refuses it.
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x", message_thread_id=1)) == (
+        400,
+        "Bad Request: message thread not found",
+    )
+    api.close_topic(GROUP, 12)
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x", message_thread_id=12)) == (
+        400,
+        "Bad Request: TOPIC_CLOSED",
+    )
+    api.close_topic(GROUP, None)
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x")) == (
+        400,
+        "Bad Request: TOPIC_CLOSED",
+    )
+    api.delete_topic(GROUP, 12)
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x", message_thread_id=12)) == (
+        400,
+        "Bad Request: message thread not found",
+    )
+
+
+def test_a_thread_id_in_a_group_without_topics_is_refused(
+    api: FakeBotAPI, client: httpx.Client
+) -> None:
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x", message_thread_id=5)) == (
+        400,
+        "Bad Request: message thread not found",
+    )
+
+
+def test_reactions_are_limited_to_telegrams_list_and_the_groups_choice(
+    api: FakeBotAPI, client: httpx.Client
+) -> None:
+    def react(emoji: str) -> httpx.Response:
+        reaction = [{"type": "emoji", "emoji": emoji}]
+        return post(client, "setMessageReaction", chat_id=GROUP, message_id=1, reaction=reaction)
+
+    assert react("👍").status_code == 200
+    assert refused(react("✅")) == (400, "Bad Request: REACTION_INVALID")  # not in the list
+    api.group(GROUP).reactions = frozenset({"❤"})
+    assert refused(react("👍")) == (400, "Bad Request: REACTION_INVALID")
+    api.group(GROUP).reactions = frozenset()  # turned off
+    assert refused(react("❤")) == (400, "Bad Request: REACTION_INVALID")
+
+
+def test_the_bot_removed_and_added_back(api: FakeBotAPI, client: httpx.Client) -> None:
+    update = api.remove_bot(GROUP, "kicked")
+    assert update["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+    assert update["my_chat_member"]["old_chat_member"]["status"] == "administrator"
+    assert refused(post(client, "sendMessage", chat_id=GROUP, text="x")) == (
+        403,
+        "Forbidden: bot was kicked from the supergroup chat",
+    )
+    back = api.add_bot(GROUP, "member")
+    assert back["my_chat_member"]["old_chat_member"]["status"] == "kicked"
+    assert send(client)["chat"]["id"] == GROUP
+    # A member, not an admin: it may not pin.
+    assert refused(post(client, "pinChatMessage", chat_id=GROUP, message_id=1)) == (
+        400,
+        "Bad Request: not enough rights to manage pinned messages in the chat",
+    )
+
+
+def test_a_message_telegram_will_not_edit(api: FakeBotAPI, client: httpx.Client) -> None:
+    message = send(client)
+    api.make_uneditable(GROUP, message["message_id"])
+    response = post(
+        client, "editMessageText", chat_id=GROUP, message_id=message["message_id"], text="otro"
+    )
+    assert refused(response) == (400, "Bad Request: message can't be edited")
+
+
+def test_an_edit_without_buttons_removes_them(api: FakeBotAPI, client: httpx.Client) -> None:
+    message = send(client, reply_markup=KEYBOARD)
+    assert api.buttons_on(GROUP, message["message_id"]) == [("Sí", "y")]
+    post(client, "editMessageText", chat_id=GROUP, message_id=message["message_id"], text="otro")
+    assert api.buttons_on(GROUP, message["message_id"]) == []
+
+
+def test_updates_from_topics_look_like_telegrams() -> None:
+    from telegram import Update
+
+    from tests.fakebotapi import bot_member_update, command_update, user
+
+    data = command_update(GROUP, user(1, "Ana"), "/caido", topic=12, topic_name="Alertas")
+    message = Update.de_json({"update_id": 1, **data}, None).message
+    assert message is not None
+    assert message.is_topic_message and message.message_thread_id == 12
+    assert message.reply_to_message is not None
+    assert message.reply_to_message.forum_topic_created is not None
+    for old, new in (("administrator", "kicked"), ("restricted", "administrator")):
+        parsed = Update.de_json({"update_id": 2, **bot_member_update(GROUP, old, new)}, None)
+        assert parsed.my_chat_member is not None
+        assert parsed.my_chat_member.new_chat_member.status == new
