@@ -23,6 +23,8 @@ class ChatRow:
     sector: str | None
     reachable: bool
     last_seen_at: datetime | None
+    alert_topic_id: int | None = None
+    alert_topic_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,14 @@ async def set_enabled(
     enabled: bool,
     sector: str | None,
     now: datetime,
+    forum: bool = False,
+    topic: int | None = None,
+    topic_name: str | None = None,
 ) -> bool:
-    """/habilitar, /deshabilitar; False when it already was so (and the sector is the same)."""
+    """/habilitar, /deshabilitar; False when it already was so (same sector, same topic).
+
+    In a group with topics (`forum`), alerts go to the topic /habilitar was written in
+    (`topic`; None: General)."""
     chat = await seen_chat(session, chat_id=chat_id, title=title, now=now)
     changed = chat.enabled != enabled or (enabled and sector is not None and chat.sector != sector)
     chat.enabled = enabled
@@ -92,6 +100,10 @@ async def set_enabled(
         chat.reachable, chat.unreachable_since, chat.last_error = True, None, None
         if sector is not None:
             chat.sector = sector
+        if forum:
+            changed = changed or chat.alert_topic_id != topic
+            chat.alert_topic_id = topic
+            chat.alert_topic_name = (topic_name or "")[:128] or None if topic else None
     return changed
 
 
@@ -100,7 +112,16 @@ async def chats(session: AsyncSession) -> list[ChatRow]:
         select(TeamChat).where(TeamChat.migrated_to.is_(None)).order_by(TeamChat.chat_id)
     )
     return [
-        ChatRow(c.chat_id, c.title, c.enabled, c.sector, c.reachable, c.last_seen_at)
+        ChatRow(
+            c.chat_id,
+            c.title,
+            c.enabled,
+            c.sector,
+            c.reachable,
+            c.last_seen_at,
+            c.alert_topic_id,
+            c.alert_topic_name,
+        )
         for c in rows.all()
     ]
 

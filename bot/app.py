@@ -319,6 +319,11 @@ async def start_up(app: App) -> None:
         raise
     await holidays  # before any timer or update may ask whether support is open
     armed = await arm_pending(app, min_delay=STARTUP_GRACE_SECONDS)
+    if not runtime.team_chat_ids:
+        log.warning(
+            "no team chat is enabled yet: an admin of the bot writes /habilitar in each group "
+            "(or list the groups in TEAM_CHAT_IDS); until then every group is refused"
+        )
     log.info(
         "FLEXUS Guardia started: %d team chats, %d timers re-armed",
         len(runtime.team_chat_ids),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import IncidentMessage, OutboxMessage, TeamChat
-from models.delivery import PENDING
+from models.delivery import NEWS, PENDING
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,41 @@ async def team_chats(session: AsyncSession) -> dict[int, str | None]:
         select(TeamChat.chat_id, TeamChat.sector).where(TeamChat.enabled.is_(True))
     )
     return {chat_id: sector for chat_id, sector in rows.all()}
+
+
+async def chat_settings(session: AsyncSession) -> tuple[dict[int, int], set[int]]:
+    """Enabled team chats' alert topics (chat -> topic), and those where reactions fail."""
+    rows = await session.execute(
+        select(TeamChat.chat_id, TeamChat.alert_topic_id, TeamChat.reactions_ok).where(
+            TeamChat.enabled.is_(True)
+        )
+    )
+    topics, reactionless = {}, set()
+    for chat_id, topic, reactions_ok in rows.all():
+        if topic is not None:
+            topics[chat_id] = topic
+        if not reactions_ok:
+            reactionless.add(chat_id)
+    return topics, reactionless
+
+
+async def forget_alert_topic(session: AsyncSession, *, chat_id: int) -> str | None:
+    """The alert topic is closed or gone: alerts go to General from now on. Returns the
+    chat's title; None if there was no alert topic any more (told already)."""
+    chat = await session.get(TeamChat, chat_id)
+    if chat is None or chat.alert_topic_id is None:
+        return None
+    chat.alert_topic_id, chat.alert_topic_name = None, None
+    return chat.title or str(chat_id)
+
+
+async def reactions_refused(session: AsyncSession, *, chat_id: int) -> None:
+    await session.execute(
+        update(TeamChat)
+        .where(TeamChat.chat_id == chat_id)
+        .values(reactions_ok=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def unreachable_chats(session: AsyncSession) -> list[ChatState]:
@@ -62,6 +97,31 @@ async def mark_reachable(session: AsyncSession, *, chat_id: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+async def release_held(session: AsyncSession, *, chat_id: int, now: datetime) -> int:
+    """The bot may write in the chat again: everything waiting for it is due now (not at the
+    end of a back-off). Returns how many critical and news messages were waiting."""
+    held = await session.scalar(
+        select(func.count()).where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.priority <= NEWS,
+            OutboxMessage.method != "edit_card",
+        )
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == PENDING)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(held or 0)
+
+
+async def title_of(session: AsyncSession, chat_id: int) -> str:
+    chat = await session.get(TeamChat, chat_id)
+    return (chat.title if chat is not None else None) or str(chat_id)
+
+
 async def migrate_chat(
     session: AsyncSession, *, old_chat_id: int, new_chat_id: int, now: datetime
 ) -> bool:
@@ -76,6 +136,7 @@ async def migrate_chat(
         new = TeamChat(chat_id=new_chat_id, created_at=now)
         session.add(new)
     new.title, new.sector, new.enabled = old.title, old.sector, old.enabled
+    new.reactions_ok = old.reactions_ok  # a supergroup has no topics at first: none copied
     new.reachable, new.unreachable_since, new.last_error = True, None, None
     old.enabled, old.migrated_to = False, new_chat_id
     for model in (OutboxMessage,):

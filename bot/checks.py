@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bot.admin import ChatRow
 from bot.causes import cause_of
 from bot.config import Config, GerenciaContact
 from bot.db import HEAD_REVISION, database_state, where
@@ -69,19 +70,55 @@ class TelegramClient:
         return body.get("result")
 
 
+@dataclass(frozen=True)
+class StoredSetup:
+    """What /habilitar, /gerencia and `flexus-bot admins add` stored, read for the checks."""
+
+    chats: dict[int, ChatRow]  # enabled team chats, with their alert topic
+    admins: set[int]
+
+
+async def stored_setup(config: Config) -> StoredSetup:
+    """The team chats and admins stored in the database (none when it is not there yet),
+    together with TEAM_CHAT_IDS and ADMIN_USER_IDS: what the bot would use if it started."""
+    from bot import admin
+    from bot.db import make_engine, make_session_factory
+
+    settings = config.settings
+    chats: dict[int, ChatRow] = {}
+    admins = set(settings.admin_user_ids)
+    try:
+        state = await asyncio.wait_for(database_state(settings.database_url), timeout=TIMEOUT)
+    except Exception:
+        state = None
+    if state is not None and state.revision == HEAD_REVISION:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_session_factory(engine)() as session:
+                chats = {c.chat_id: c for c in await admin.chats(session) if c.enabled}
+                admins |= await admin.admin_ids(session)
+        finally:
+            await engine.dispose()
+    for chat_id in settings.team_chat_ids:
+        chats.setdefault(chat_id, ChatRow(chat_id, None, True, None, True, None))
+    return StoredSetup(chats, admins)
+
+
 async def run_online_checks(config: Config) -> list[CheckResult]:
     results = [await check_database(config)]
+    setup = await stored_setup(config)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         api = TelegramClient(config, client)
         me = await check_token(api, results)
         if me is not None:
-            for chat_id in config.settings.team_chat_ids:
-                results.append(await check_team_chat(api, chat_id, me["id"]))
-            if not config.settings.team_chat_ids:
+            for chat in setup.chats.values():
+                results.append(await check_team_chat(api, chat, me["id"]))
+            if not setup.chats:
                 results.append(
                     bad(
-                        "No hay grupos del equipo (TEAM_CHAT_IDS está vacío): agregá el id de "
-                        "cada grupo a .env; el bot rechaza todos los grupos hasta entonces."
+                        "No hay grupos del equipo: escribí /habilitar en cada grupo (como admin "
+                        "del bot) o poné sus ids en TEAM_CHAT_IDS; hasta entonces el bot "
+                        "rechaza todos los grupos."
                     )
                 )
             for contact in config.protocol.gerencia:
@@ -115,7 +152,17 @@ async def check_token(api: TelegramClient, results: list[CheckResult]) -> dict[s
     return dict(me)
 
 
-async def check_team_chat(api: TelegramClient, chat_id: int, bot_id: int) -> CheckResult:
+async def check_team_chat(api: TelegramClient, chat: ChatRow, bot_id: int) -> CheckResult:
+    result = await _check_membership(api, chat.chat_id, bot_id)
+    if result.failed or not chat.alert_topic_id:
+        return result
+    name = f"«{chat.alert_topic_name}» " if chat.alert_topic_name else ""
+    return CheckResult(
+        f"{result.line} Las alertas van al tema {name}(id {chat.alert_topic_id}).", note=result.note
+    )
+
+
+async def _check_membership(api: TelegramClient, chat_id: int, bot_id: int) -> CheckResult:
     try:
         member = await api.call("getChatMember", chat_id=chat_id, user_id=bot_id)
     except ApiError as exc:
@@ -131,6 +178,11 @@ async def check_team_chat(api: TelegramClient, chat_id: int, bot_id: int) -> Che
         return bad(f"Grupo {chat_id}: el bot {how}. Agregalo de nuevo al grupo.")
     if status == "creator":
         return ok(f"Grupo {chat_id}: el bot es dueño del grupo.")
+    if status == "restricted" and not member.get("can_send_messages"):
+        return bad(
+            f"Grupo {chat_id}: el bot no tiene permiso de escribir en el grupo. Hacelo "
+            "administrador (o dale permiso de enviar mensajes): si no, ese sector no recibe avisos."
+        )
     if status != "administrator":
         return bad(
             f"Grupo {chat_id}: el bot es miembro pero no administrador. Hacelo administrador con "

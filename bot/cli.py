@@ -55,11 +55,6 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
     if password:
         secrets.append(str(password))  # never in the log, whatever prints the URL
     setup_logging(config.settings.log_level, secrets)
-    if not config.settings.team_chat_ids:
-        print(
-            "flexus-bot: warning: TEAM_CHAT_IDS is empty, so every group will be refused",
-            file=sys.stderr,
-        )
     # The first start creates the database; it waits for a PostgreSQL that is still starting.
     prepare_database(
         config.settings.database_url, create=True, wait_seconds=config.settings.db_wait_seconds
@@ -117,7 +112,10 @@ def cmd_db_backup(config: Config, dest: str | None) -> int:
 
 
 def cmd_check(config: Config, *, online: bool = False) -> int:
+    import asyncio
+
     from bot import texts
+    from bot.checks import stored_setup
     from bot.clock import Clock
     from bot.security import mode_warnings
     from bot.support_window import support_status_at
@@ -126,12 +124,12 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
     settings, protocol = config.settings, config.protocol
     status = support_status_at(Clock.from_setting(settings.flexus_now).now(), protocol.support)
     print("configuration OK" + ("" if online else " (offline: `check --online` tries it out)"))
-    print(
-        f"  team chats: {', '.join(map(str, settings.team_chat_ids)) or 'none (set TEAM_CHAT_IDS)'}"
-    )
-    print(
-        f"  admins: {', '.join(map(str, settings.admin_user_ids)) or 'none (set ADMIN_USER_IDS)'}"
-    )
+    # What /habilitar and `admins add` stored counts as much as .env does.
+    setup = asyncio.run(stored_setup(config))
+    chats = ", ".join(_chat_line(c) for c in setup.chats.values())
+    print(f"  team chats: {chats or 'none (write /habilitar in each group, or set TEAM_CHAT_IDS)'}")
+    admins = ", ".join(map(str, sorted(setup.admins)))
+    print(f"  admins: {admins or 'none (`flexus-bot admins add ID`, or set ADMIN_USER_IDS)'}")
     print(f"  sectors: {', '.join(protocol.team.sectors)}")
     for contact in protocol.gerencia:
         role = "backup" if contact.backup else "main"
@@ -155,8 +153,6 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
     )
     if not online:
         return 0
-    import asyncio
-
     from bot.checks import run_online_checks
 
     _quiet_logging()
@@ -170,6 +166,14 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
         return 1
     print("todo en orden: el bot puede funcionar.")
     return 0
+
+
+def _chat_line(chat: Any) -> str:
+    """A team chat for `check`: its id, and the topic its alerts go to in a group with topics."""
+    if not chat.alert_topic_id:
+        return str(chat.chat_id)
+    name = f" «{chat.alert_topic_name}»" if chat.alert_topic_name else ""
+    return f"{chat.chat_id} (alerts in topic {chat.alert_topic_id}{name})"
 
 
 T = TypeVar("T")
@@ -238,15 +242,22 @@ def cmd_chats(config: Config) -> int:
     if not rows:
         print("no group has talked to the bot yet: add it to a group and write /estado there")
         return 0
-    print(f"{'chat id':<16} {'enabled':<8} {'sector':<20} {'last seen':<17} title")
+    print(
+        f"{'chat id':<16} {'enabled':<8} {'sector':<20} {'alerts in':<20} {'last seen':<17} title"
+    )
     for row in rows:
         enabled = "yes" if row.enabled else "no"
         if row.enabled and not row.reachable:
             enabled = "yes (unreachable)"
+        topic = "—"
+        if row.alert_topic_id:
+            topic = f"topic {row.alert_topic_id}"
+            topic += f" «{row.alert_topic_name}»" if row.alert_topic_name else ""
         print(
-            f"{row.chat_id:<16} {enabled:<8} {row.sector or '—':<20} "
+            f"{row.chat_id:<16} {enabled:<8} {row.sector or '—':<20} {topic:<20} "
             f"{_local(row.last_seen_at, config):<17} {row.title or ''}"
         )
+    print("alerts in: the topic of a group with topics where /habilitar was written (—: General)")
     print("enable a group: an admin writes /habilitar in it (no restart needed)")
     return 0
 

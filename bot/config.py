@@ -327,6 +327,9 @@ class DeadlinesSpec(_Strict):
     access_escalate_after: int = Field(3, ge=1)
     ack_reminder_minutes: float = Field(10, gt=0)
     ack_max_minutes: float = Field(60, gt=0)
+    # A /caido read this long after it was written (the bot was down) first asks the group
+    # whether FLEXUS still fails, instead of alerting everyone.
+    stale_report_minutes: float = Field(30, gt=0)
 
 
 class LimitsSpec(_Strict):

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
-from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile, ReplyParameters
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, InputFile, Message, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -42,6 +42,8 @@ from telegram.error import (
 
 from bot import chats, outbox, texts
 from bot.runtime import Runtime
+from bot.telegram_errors import Verdict, verdict
+from bot.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, plain, shorten, split, units
 from models import IncidentMessage, OutboxMessage
 from models.delivery import CHATTER, CRITICAL, DROPPED, FOLDED, NEWS, PENDING, SENT, UNCHANGED
 
@@ -53,12 +55,26 @@ MAX_TRIES = {CHATTER: 5}  # critical and news rows are never given up before CRI
 CRITICAL_GIVE_UP = timedelta(hours=24)  # then it is dropped with an error in the log
 MAX_BACKOFF = 30.0
 REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
-# Share of a group's budget (per minute) kept free for higher priorities.
-RESERVE = {CRITICAL: 0, NEWS: 3, CHATTER: 6}
+# The budget's lanes, from what matters most: critical rows, news, an answer a person waits
+# for (a reply, a question: chatter that sends a message), card edits (they fold, so they can
+# always yield), then the rest of the chatter (unpins, button clean-ups, sector questions).
+ANSWER = "answer"
+EDIT = "edit"
+Lane = int | str
+LANES: tuple[Lane, ...] = (CRITICAL, NEWS, ANSWER, EDIT, CHATTER)
+# Share of a group's budget (per minute) each lane leaves free for the lanes before it.
+RESERVE: dict[Lane, int] = {CRITICAL: 0, NEWS: 3, ANSWER: 5, EDIT: 6, CHATTER: 6}
 # Share of the overall rate (per second) kept free the same way: an alert never waits a second
 # behind a burst of 👍 reactions.
-SECOND_RESERVE = {CRITICAL: 0.0, NEWS: 0.1, CHATTER: 0.2}
+SECOND_RESERVE: dict[Lane, float] = {
+    CRITICAL: 0.0,
+    NEWS: 0.1,
+    ANSWER: 0.15,
+    EDIT: 0.2,
+    CHATTER: 0.2,
+}
 SENDS = ("send", "photo", "upload_photo", "upload_document", "ask_sector")
+ANSWERS = ("send", "photo", "upload_photo", "upload_document")  # chatter a person waits for
 ASK_SECTOR_EVERY = 60.0  # seconds between two sector questions in one group
 CARD_GAP = 0.25  # seconds between two edits of one card
 # A burst of /caido: a 👍 that would wait longer than this behind the others goes instead in one
@@ -71,6 +87,14 @@ JOINED_TAG = "joined"
 UNDER_WAY_POLL = 0.02  # seconds: how often a request waiting on the budget looks again
 # The row a delivery task is sending, and the budget slot taken when it was chosen.
 _ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
+# The Bot API method the task called last ("sendMessage"): a refusal means what it means for it.
+_CALL: ContextVar[str] = ContextVar("flexus_outbox_call", default="")
+
+
+def _api_name(name: str) -> str:
+    """send_message → sendMessage, as the Bot API names its methods."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 class Budget:
@@ -87,8 +111,8 @@ class Budget:
         self._all: list[Slot] = []
         self._groups: defaultdict[int, list[Slot]] = defaultdict(list)
 
-    def wait(self, chat_id: int, priority: int, now: float, *, posts: bool = True) -> float:
-        """Seconds until a request of this priority may go to this chat (0: now).
+    def wait(self, chat_id: int, priority: Lane, now: float, *, posts: bool = True) -> float:
+        """Seconds until a request of this lane may go to this chat (0: now).
 
         `posts`: the request puts something in the chat (a message, an edit, a pin) and uses
         the group's 20-a-minute budget; a reaction does not, only the overall rate."""
@@ -101,8 +125,8 @@ class Budget:
             wait = max(wait, _until_room(window, cap, now, 60.0))
         return max(0.0, wait)
 
-    def room(self, chat_id: int, priority: int, now: float) -> int:
-        """How many more messages of this priority the group's minute takes now."""
+    def room(self, chat_id: int, priority: Lane, now: float) -> int:
+        """How many more messages of this lane the group's minute takes now."""
         window = self._groups[chat_id] = _recent(self._groups[chat_id], now, 60.0)
         return max(0, self.group_per_minute - RESERVE.get(priority, 0) - len(window))
 
@@ -156,6 +180,16 @@ class Row:
     uncertain: bool
     created_at: datetime
 
+    @property
+    def lane(self) -> Lane:
+        if self.priority == CRITICAL:
+            return CRITICAL
+        if self.method == "edit_card":
+            return EDIT
+        if self.priority == NEWS:
+            return NEWS
+        return ANSWER if self.method in ANSWERS else CHATTER
+
 
 class Postpone(Exception):
     """Not an error: the row waits (e.g. a card edit whose card is still being sent)."""
@@ -199,6 +233,7 @@ class Charged:
             return method
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
+            _CALL.set(_api_name(name))  # what a refusal answered (see bot.telegram_errors)
             slot = await self._worker.spend(posts=name != "set_message_reaction")
             try:
                 return await method(*args, **kwargs)
@@ -231,9 +266,23 @@ class DeliveryWorker:
         self._asked_at: dict[int, float] = {}  # group -> when its last sector question went
         self._edited_at: dict[str, float] = {}  # card -> when its last edit went
         self._joined_at: dict[int, float] = {}  # group -> when its last "joined" message was made
+        self._cannot_pin: set[int] = set()  # chats where a pin was refused for want of rights
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def unreachable(self) -> frozenset[int]:
+        return frozenset(self._unreachable)
+
+    def chat_writable(self, chat_id: int, writable: bool) -> None:
+        """Telegram said the bot was added back to a chat (or removed from it)."""
+        if writable:
+            self._unreachable.discard(chat_id)
+            self._blocked_until.pop(chat_id, None)
+        else:
+            self._unreachable.add(chat_id)
+        self.wake()
 
     async def run(self) -> None:
         async with self.runtime.read_session() as session:
@@ -323,36 +372,45 @@ class DeliveryWorker:
         due_ids = {r.id for r in rows if r.next_attempt_at <= now_clock}
         if await self._fold_late_reactions(snapshot, due_ids, held):
             return 0.0  # read again: the new message is in its chat's sequence
+        # Lanes first (an answer a person waits for before a card edit), each chat's rows in
+        # the order they were written.
+        snapshot.sort(key=lambda r: (LANES.index(r.lane), r.id))
         seen: set[int] = set(held)
         now = time.monotonic()
         for row in snapshot:
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
-            # A chat's rows go in order: the first one blocks the rest. A reaction is in no
-            # sequence (a 👍 on someone's report does not wait for a card edit waiting for the
-            # group's minute), nor is a sector question waiting for its minute.
+            # A chat's messages go in order: the first one waiting blocks the rest. A reaction
+            # is in no sequence (a 👍 on someone's report does not wait for a card edit waiting
+            # for the group's minute), nor is a card edit (it folds: it never holds back an
+            # answer or news), nor a sector question waiting for its minute.
             loose = row.method == "reaction"
-            if row.id not in due_ids or (row.chat_id in seen and not loose):
-                if row.method != "ask_sector" and not loose:
+            sequenced = not loose and row.method not in ("edit_card", "ask_sector")
+            if row.id not in due_ids or self._waits_for_chat(row, snapshot):
+                if sequenced:
                     seen.add(row.chat_id)
                 continue
-            if not loose:
+            if row.chat_id in seen and (sequenced or row.method == "ask_sector"):
+                continue
+            if sequenced:
                 seen.add(row.chat_id)
             if row.chat_id in self._busy_chats and not loose:
                 continue
             blocked = self._blocked_until.get(row.chat_id, 0.0) - now
-            if row.card_key is not None:
+            if row.method == "edit_card":
                 # A card changing with every vote of a burst is edited at most this often:
                 # the next edit shows every vote since, and nobody reads faster.
-                blocked = max(blocked, self._edited_at.get(row.card_key, -60.0) + CARD_GAP - now)
-            posts = row.method != "reaction"
-            wait = max(blocked, self.budget.wait(row.chat_id, row.priority, now, posts=posts))
+                blocked = max(
+                    blocked, self._edited_at.get(row.card_key or "", -60.0) + CARD_GAP - now
+                )
+            posts = self._posts(row)
+            wait = max(blocked, self.budget.wait(row.chat_id, row.lane, now, posts=posts))
             if wait > 0:
                 delay = min(delay, wait)
                 continue
             slot = self.budget.take(row.chat_id, now, posts=posts)
-            if row.card_key is not None:
-                self._edited_at[row.card_key] = now
+            if row.method == "edit_card":
+                self._edited_at[row.card_key or ""] = now
             if not loose:
                 self._busy_chats.add(row.chat_id)
             self._busy_rows.add(row.id)
@@ -360,6 +418,20 @@ class DeliveryWorker:
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._done, row))
         return delay
+
+    def _posts(self, row: Row) -> bool:
+        """The row puts something in the chat (uses the group's minute): all but a reaction
+        where reactions work (where they do not, the person gets a short reply instead)."""
+        return row.method != "reaction" or row.chat_id in self.runtime.reactionless
+
+    @staticmethod
+    def _waits_for_chat(row: Row, rows: list[Row]) -> bool:
+        """A row written to go after another chat's messages (`after_chat`, e.g. the note to
+        the admins that the held messages of a group went out) waits while they are pending."""
+        other = row.payload.get("after_chat")
+        return other is not None and any(
+            r.chat_id == other and r.priority <= NEWS and r.id < row.id for r in rows
+        )
 
     async def _fold_late_reactions(
         self, rows: list[Row], due_ids: set[int], held: set[int]
@@ -459,7 +531,7 @@ class DeliveryWorker:
             return reserved
         while True:
             now = time.monotonic()
-            wait = self.budget.wait(row.chat_id, row.priority, now, posts=posts)
+            wait = self.budget.wait(row.chat_id, row.lane, now, posts=posts)
             if wait <= 0:
                 return self.budget.take(row.chat_id, now, posts=posts)
             await asyncio.sleep(wait)
@@ -513,56 +585,212 @@ class DeliveryWorker:
         p, chat_id = row.payload, row.chat_id
         if row.method == "send":
             reply = ReplyParameters(p["reply_to"], allow_sending_without_reply=True)
-            message = await self.bot.send_message(
-                chat_id,
-                p["text"],
+            message = await self._post(
+                row,
+                "send_message",
+                text=p["text"],
                 reply_markup=markup_of(p.get("markup")),
                 reply_parameters=reply if p.get("reply_to") else None,
-                disable_web_page_preview=True,
             )
             return Outcome(SENT, message.message_id)
         if row.method == "photo":
-            message = await self.bot.send_photo(chat_id, p["file_id"], caption=p["caption"])
+            message = await self._post(row, "send_photo", photo=p["file_id"], caption=p["caption"])
             return Outcome(SENT, message.message_id)
         if row.method in ("upload_photo", "upload_document"):
             upload = InputFile(base64.b64decode(p["data"]), filename=p["filename"])
-            if row.method == "upload_photo":
-                sent = await self.bot.send_photo(chat_id, upload, caption=p["caption"])
-            else:
-                sent = await self.bot.send_document(chat_id, upload, caption=p["caption"])
-            return Outcome(SENT, sent.message_id)
+            kind = "photo" if row.method == "upload_photo" else "document"
+            message = await self._post(row, f"send_{kind}", caption=p["caption"], **{kind: upload})
+            return Outcome(SENT, message.message_id)
         if row.method == "edit_card":
             return await self._edit_card(row)
         if row.method == "ask_sector":
             return await self._ask_sector(row)
-        if row.method == "pin":
-            await self._quietly(
-                self.bot.pin_chat_message(chat_id, p["message_id"], disable_notification=True)
-            )
-            return Outcome(SENT)
-        if row.method == "unpin":
-            await self._quietly(self.bot.unpin_chat_message(chat_id, p["message_id"]))
-            return Outcome(SENT)
-        if row.method == "clear_markup":
-            await self._quietly(
-                self.bot.edit_message_reply_markup(
+        if row.method == "reaction":
+            return await self._react(row)
+        try:
+            if row.method == "pin":
+                # Only the first pin of an alert rings (people who muted the group hear it).
+                silent = not p.get("notify")
+                await self.bot.pin_chat_message(
+                    chat_id, p["message_id"], disable_notification=silent
+                )
+            elif row.method == "unpin":
+                await self.bot.unpin_chat_message(chat_id, p["message_id"])
+            elif row.method == "clear_markup":
+                await self.bot.edit_message_reply_markup(
                     chat_id=chat_id, message_id=p["message_id"], reply_markup=None
                 )
-            )
-            return Outcome(SENT)
-        if row.method == "reaction":
-            await self._quietly(self.bot.set_message_reaction(chat_id, p["message_id"], p["emoji"]))
-            return Outcome(SENT)
-        log.error("outbox row %s has an unknown method %r: dropped", row.id, row.method)
-        return Outcome(DROPPED)
-
-    async def _quietly(self, call: Any) -> None:
-        """Pins, reactions and button clean-ups: a refusal (400) is logged, never retried."""
-        try:
-            await call
+            else:
+                log.error("outbox row %s has an unknown method %r: dropped", row.id, row.method)
+                return Outcome(DROPPED)
         except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.info("Telegram refused a pin, reaction or button clean-up: %s", exc.message)
+            return self._refusal_noted(row, exc)
+        return Outcome(SENT)
+
+    def _refusal_noted(self, row: Row, exc: BadRequest) -> Outcome:
+        """Pins and button clean-ups are never retried: a refusal is noted and that is all."""
+        meaning = verdict(_CALL.get(), 400, exc.message)
+        if meaning is Verdict.NO_PIN_RIGHTS:
+            if row.chat_id not in self._cannot_pin:
+                self._cannot_pin.add(row.chat_id)
+                log.warning(
+                    "chat %s: the bot may not pin messages (%s): cards stay unpinned there "
+                    "(make it an admin with «Fijar mensajes»)",
+                    row.chat_id,
+                    exc.message,
+                )
+        elif meaning in (Verdict.UNKNOWN, Verdict.NOT_HERE):
+            log.warning("Telegram refused %s in chat %s: %s", _CALL.get(), row.chat_id, exc.message)
+        else:
+            log.info("%s in chat %s: nothing to do (%s)", _CALL.get(), row.chat_id, exc.message)
+        return Outcome(UNCHANGED)
+
+    async def _post(self, row: Row, call: str, **kwargs: Any) -> Message:
+        """A new message in the row's chat and topic, sent another way when Telegram refuses
+        this way: a closed or deleted topic → the alert topic, then General (once, the admins
+        are told); markup that does not parse → plain text; too long → in parts (a text) or
+        shortened (a caption). Chatter arrives silently."""
+        kwargs.setdefault("disable_notification", row.priority == CHATTER)
+        if call == "send_message":
+            kwargs.setdefault("disable_web_page_preview", True)
+        topic = self._topic(row)
+        send = getattr(self.bot, call)
+        while True:
+            try:
+                sent: Message = await send(row.chat_id, message_thread_id=topic, **kwargs)
+                return sent
+            except BadRequest as exc:
+                meaning = verdict(_CALL.get(), 400, exc.message)
+                if meaning is Verdict.TOPIC_GONE and topic is not None:
+                    topic = await self._topic_gone(row, topic, exc.message)
+                    continue
+                if meaning is Verdict.REPLY_GONE and kwargs.get("reply_parameters"):
+                    kwargs["reply_parameters"] = None  # the person deleted what it answers
+                    continue
+                if meaning is Verdict.TOO_LONG and call == "send_message":
+                    return await self._in_parts(row, send, topic, kwargs)
+                if meaning is Verdict.TOO_LONG and kwargs.get("caption"):
+                    log.warning("outbox row %s: caption too long for Telegram: cut", row.id)
+                    kwargs["caption"] = shorten(kwargs["caption"], CAPTION_LIMIT)
+                    continue
+                unknown = meaning is Verdict.UNKNOWN and row.priority != CHATTER
+                if (meaning is Verdict.BAD_HTML or unknown) and "parse_mode" not in kwargs:
+                    # Our own text Telegram will not take as it is: what it says still goes.
+                    log.error(
+                        "Telegram refused outbox row %s as written (%s): sent as plain text",
+                        row.id,
+                        exc.message,
+                    )
+                    kwargs["parse_mode"] = None  # given: not the bot's default (HTML)
+                    for key in ("text", "caption"):
+                        if kwargs.get(key):
+                            kwargs[key] = plain(kwargs[key])
+                    continue
+                raise
+
+    async def _in_parts(
+        self, row: Row, send: Any, topic: int | None, kwargs: dict[str, Any]
+    ) -> Message:
+        """A text longer than Telegram takes, as several messages: the reply on the first,
+        the buttons on the last. The first one is the row's message."""
+        parts = split(kwargs.pop("text"))
+        log.warning(
+            "outbox row %s is longer than Telegram takes: sent in %d parts", row.id, len(parts)
+        )
+        markup = kwargs.pop("reply_markup", None)
+        first: Message | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            message = await send(
+                row.chat_id,
+                text=part,
+                message_thread_id=topic,
+                reply_markup=markup if last else None,
+                **kwargs,
+            )
+            kwargs.pop("reply_parameters", None)
+            first = first or message
+        assert first is not None
+        return first
+
+    def _topic(self, row: Row) -> int | None:
+        """The forum topic a message goes to: the one it answers in (a reply), else the chat's
+        alert topic (None: General, and every chat without topics)."""
+        topic = row.payload.get("topic")
+        if topic is None:
+            return self.runtime.alert_topic(row.chat_id)
+        return int(topic) or None  # 0: the General topic
+
+    async def _topic_gone(self, row: Row, topic: int, error: str) -> int | None:
+        """The topic refused (closed or deleted): where the message goes instead. The alert
+        topic itself is forgotten (alerts go to General from now on) and the admins told."""
+        alert = self.runtime.alert_topic(row.chat_id)
+        if topic != alert:
+            log.info(
+                "chat %s: topic %s refused (%s): sent to the alert topic", row.chat_id, topic, error
+            )
+            return alert
+        now = self.runtime.clock.now()
+        async with self.runtime.sessions() as session:
+            title = await chats.forget_alert_topic(session, chat_id=row.chat_id)
+            if title is not None:
+                for admin in self.runtime.admin_ids:
+                    outbox.send(
+                        session,
+                        admin,
+                        texts.alert_topic_gone(title, error),
+                        priority=NEWS,
+                        now=now,
+                    )
+            await session.commit()
+        self.runtime.alert_topics.pop(row.chat_id, None)
+        log.warning(
+            "chat %s: the alert topic %s refused (%s): alerts go to the General topic now",
+            row.chat_id,
+            topic,
+            error,
+        )
+        self.wake()
+        return None
+
+    async def _react(self, row: Row) -> Outcome:
+        """A 👍 on a report; where the chat does not take it, a short reply instead (the
+        chat remembers, so the next person does not wait for a refused try)."""
+        p = row.payload
+        if row.chat_id in self.runtime.reactionless:
+            return await self._answer_instead(row)
+        try:
+            await self.bot.set_message_reaction(row.chat_id, p["message_id"], p["emoji"])
+        except BadRequest as exc:
+            meaning = verdict(_CALL.get(), 400, exc.message)
+            if meaning is Verdict.MESSAGE_GONE:
+                return Outcome(UNCHANGED)  # the person deleted the report: the card counts them
+            if meaning is Verdict.NOT_HERE:
+                raise
+            log.warning(
+                "chat %s does not take the %s reaction (%s): people there get a reply instead",
+                row.chat_id,
+                p["emoji"],
+                exc.message,
+            )
+            if meaning is Verdict.NO_REACTIONS:
+                async with self.runtime.sessions() as session:
+                    await chats.reactions_refused(session, chat_id=row.chat_id)
+                    await session.commit()
+                self.runtime.reactionless.add(row.chat_id)
+            return await self._answer_instead(row)
+        return Outcome(SENT)
+
+    async def _answer_instead(self, row: Row) -> Outcome:
+        p = row.payload
+        message = await self._post(
+            row,
+            "send_message",
+            text=texts.joined_one(p.get("name")),
+            reply_parameters=ReplyParameters(p["message_id"], allow_sending_without_reply=True),
+            disable_notification=True,
+        )
+        return Outcome(SENT, message.message_id)
 
     async def _card(self, row: Row) -> IncidentMessage | None:
         async with self.runtime.read_session() as session:
@@ -592,22 +820,41 @@ class DeliveryWorker:
         wanted = outbox.card_hash(p["text"], p.get("markup"))
         if target.shown_hash == wanted:
             return Outcome(UNCHANGED)
-        try:
-            await self.bot.edit_message_text(
-                p["text"],
-                chat_id=row.chat_id,
-                message_id=target.message_id,
-                reply_markup=inline_of(p.get("markup")),
-                disable_web_page_preview=True,
-            )
-        except BadRequest as exc:
-            text = exc.message.lower()
-            if "not modified" in text:
-                return Outcome(UNCHANGED, target.message_id)
-            if "not found" not in text:
+        # {"parse_mode": None} once refused as written: plain text, not the default HTML.
+        text: str = p["text"]
+        as_plain: dict[str, Any] = {}
+        while True:
+            try:
+                await self.bot.edit_message_text(
+                    text,
+                    chat_id=row.chat_id,
+                    message_id=target.message_id,
+                    reply_markup=inline_of(p.get("markup")),
+                    disable_web_page_preview=True,
+                    **as_plain,
+                )
+                return Outcome(SENT, target.message_id)
+            except BadRequest as exc:
+                meaning = verdict("editMessageText", 400, exc.message)
+                if meaning is Verdict.NOT_MODIFIED:
+                    return Outcome(UNCHANGED, target.message_id)
+                if meaning in (Verdict.MESSAGE_GONE, Verdict.NOT_EDITABLE):
+                    return await self._repost(
+                        row, target, still_there=meaning is Verdict.NOT_EDITABLE
+                    )
+                if meaning is Verdict.TOO_LONG and units(text) > TEXT_LIMIT:
+                    log.warning("card edit %s is longer than Telegram takes: cut", row.id)
+                    text = shorten(text, TEXT_LIMIT)
+                    continue
+                if meaning is Verdict.BAD_HTML and not as_plain:
+                    log.error(
+                        "Telegram refused card edit %s as written (%s): sent as plain text",
+                        row.id,
+                        exc.message,
+                    )
+                    text, as_plain = plain(text), {"parse_mode": None}
+                    continue
                 raise
-            return await self._repost(row, target)
-        return Outcome(SENT, target.message_id)
 
     async def _ask_sector(self, row: Row) -> Outcome:
         """Every pending sector question of this group in one message, at most one a minute."""
@@ -637,9 +884,7 @@ class DeliveryWorker:
         if question is None:
             return Outcome(UNCHANGED)  # everyone named has picked a sector meanwhile
         text, markup = question
-        message = await self.bot.send_message(
-            row.chat_id, text, reply_markup=markup_of(markup), disable_web_page_preview=True
-        )
+        message = await self._post(row, "send_message", text=text, reply_markup=markup_of(markup))
         self._asked_at[row.chat_id] = time.monotonic()
         return Outcome(SENT, message.message_id)
 
@@ -653,21 +898,27 @@ class DeliveryWorker:
         p["repin"] = still_open
         p["closed"] = not still_open
 
-    async def _repost(self, row: Row, target: IncidentMessage) -> Outcome:
-        """Someone deleted the card: post it again (and pin it again), and edit that one next."""
+    async def _repost(
+        self, row: Row, target: IncidentMessage, *, still_there: bool = False
+    ) -> Outcome:
+        """The card cannot be edited (someone deleted it, or Telegram will not edit it any
+        more): post it again, silently, pin it again, and edit that one next. A card still
+        there is unpinned, so the group does not keep a stale one on top."""
         p = row.payload
         log.warning(
-            "the %s message of incident %s in chat %s is gone: posting it again",
+            "the %s message of incident %s in chat %s %s: posting it again",
             p["kind"],
             p["incident_id"],
             row.chat_id,
+            "cannot be edited any more" if still_there else "is gone",
         )
         self._reposting.add(row.id)  # a timeout now may have posted it: counted if sent again
-        message = await self.bot.send_message(
-            row.chat_id,
-            p["text"],
+        message = await self._post(
+            row,
+            "send_message",
+            text=p["text"],
             reply_markup=markup_of(p.get("markup")),
-            disable_web_page_preview=True,
+            disable_notification=True,
         )
         now = self.runtime.clock.now()
         async with self.runtime.sessions() as session:
@@ -686,6 +937,15 @@ class DeliveryWorker:
                     now=now,
                     message_id=message.message_id,
                 )
+                if still_there:
+                    outbox.add(
+                        session,
+                        method="unpin",
+                        chat_id=row.chat_id,
+                        priority=CHATTER,
+                        now=now,
+                        message_id=target.message_id,
+                    )
             await session.commit()
         self.wake()
         return Outcome(SENT, message.message_id)
@@ -780,6 +1040,7 @@ class DeliveryWorker:
                     priority=NEWS,
                     now=now,
                     message_id=outcome.message_id,
+                    notify=p.get("pin") == outbox.PIN_NOTIFY,
                 )
             back = row.chat_id in self._unreachable and outcome.status == SENT
             if back:
@@ -875,12 +1136,18 @@ class DeliveryWorker:
             await session.commit()
 
     async def _bad_request(self, row: Row, exc: BadRequest) -> None:
-        text = exc.message.lower()
-        if "chat not found" in text or "bot was kicked" in text or "not enough rights" in text:
-            await self._refused(row, f"400: {exc.message}")
-            return
-        # Telegram will never accept this request as it is: retrying cannot help.
-        await self._drop(row, f"400: {exc.message}")
+        """A 400 that sending another way did not mend (see `_post`): what it means decides."""
+        meaning = verdict(_CALL.get(), 400, exc.message)
+        error = f"400: {exc.message}"
+        if meaning in (Verdict.NOT_HERE, Verdict.TOPIC_GONE):
+            # Whatever the code, the bot may not write here (General itself is closed).
+            await self._refused(row, error)
+        elif meaning is Verdict.UNKNOWN and row.priority != CHATTER and row.method in SENDS:
+            # Never dropped: held like a chat that refuses the bot, and the admins are told.
+            await self._refused(row, error)
+        else:
+            # Telegram will never accept this request as it is: retrying cannot help.
+            await self._drop(row, error)
 
     async def _refused(self, row: Row, error: str) -> None:
         """The chat does not accept the bot: a person's fallback, or an unreachable team chat."""

@@ -77,6 +77,15 @@ async def status_of(session: AsyncSession, update_id: int) -> str | None:
     )
 
 
+async def stored(session: AsyncSession, update_id: int) -> dict[str, Any] | None:
+    """An update as Telegram sent it, if it is still kept (a week after it was handled)."""
+    data = await session.scalar(select(InboxUpdate.data).where(InboxUpdate.update_id == update_id))
+    if data is None:
+        return None
+    value = json.loads(data)
+    return value if isinstance(value, dict) else None
+
+
 async def mark(session: AsyncSession, update_id: int, status: str, now: datetime) -> None:
     await session.execute(
         update(InboxUpdate)

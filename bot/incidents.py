@@ -47,6 +47,14 @@ class ReportResult:
     affected_people: int
 
 
+async def already_reported(session: AsyncSession, *, chat_id: int, message_id: int) -> bool:
+    """Whether this /caido is already a report (a late one confirmed twice, say)."""
+    found = await session.scalar(
+        select(Report.id).where(Report.chat_id == chat_id, Report.message_id == message_id).limit(1)
+    )
+    return found is not None
+
+
 @dataclass(frozen=True)
 class VoteResult:
     incident_id: int
@@ -67,8 +75,13 @@ async def open_or_join_incident(
     photo_file_id: str | None,
     now: datetime,
     protocol: Protocol,
+    received_at: datetime | None = None,
 ) -> ReportResult:
-    """Open the incident, or join the open one; the database decides who opened it."""
+    """Open the incident, or join the open one; the database decides who opened it.
+
+    `now` is when the person wrote the report. A report read late (`received_at`, the bot was
+    down) keeps that time for the incident and its timeline; the others get the usual time
+    to answer from the moment the bot read it."""
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
     opened_id = await session.scalar(
         dialect_insert(session, Incident)
@@ -80,6 +93,7 @@ async def open_or_join_incident(
             description=text,
             photo_file_id=photo_file_id,
             opened_at=now,
+            received_at=received_at,
             validation_round=0,
         )
         .on_conflict_do_nothing(index_elements=["open_slot"])
@@ -98,6 +112,7 @@ async def open_or_join_incident(
             photo_file_id=photo_file_id,
             now=now,
             protocol=protocol,
+            received_at=received_at,
         )
     session.add(
         Report(
@@ -117,8 +132,9 @@ async def open_or_join_incident(
             session,
             kind=TimerKind.CONFIRMATION,
             incident_id=incident_id,
-            due_at=now + timedelta(minutes=protocol.deadlines.confirmation_minutes),
-            now=now,
+            due_at=(received_at or now)
+            + timedelta(minutes=protocol.deadlines.confirmation_minutes),
+            now=received_at or now,
         )
     else:
         add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)

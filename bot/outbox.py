@@ -17,10 +17,20 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.steps import current_step
+from bot.telegram_text import split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS, PENDING
 
-__all__ = ["CHATTER", "CRITICAL", "NEWS", "Backlog", "backlog", "card_hash", "card_key"]
+__all__ = [
+    "CHATTER",
+    "CRITICAL",
+    "NEWS",
+    "PIN_NOTIFY",
+    "Backlog",
+    "backlog",
+    "card_hash",
+    "card_key",
+]
 
 Markup = dict[str, Any] | None
 
@@ -65,6 +75,9 @@ def add(
         step.wrote_outbox = True
 
 
+PIN_NOTIFY = "notify"  # send(pin=PIN_NOTIFY): pinned with a notification to everyone
+
+
 def send(
     session: AsyncSession,
     chat_id: int,
@@ -74,28 +87,43 @@ def send(
     now: datetime,
     markup: Markup = None,
     reply_to: int | None = None,
+    topic: int | None = None,
     record: tuple[int, str] | None = None,
-    pin: bool = False,
+    pin: bool | str = False,
     fallback: list[tuple[int, str, Markup]] | None = None,
     tag: str | None = None,
+    after_chat: int | None = None,
 ) -> None:
     """A new message. `record` = (incident, kind) remembers it once sent (to edit it later);
-    `fallback` is sent instead if the chat refuses (a person who never started the bot);
-    `tag` tells the delivery worker what it is (e.g. its own "joined" message)."""
-    add(
-        session,
-        method="send",
-        chat_id=chat_id,
-        priority=priority,
-        now=now,
-        text=text,
-        markup=markup,
-        reply_to=reply_to,
-        record=list(record) if record else None,
-        pin=pin,
-        fallback=[list(f) for f in fallback] if fallback else None,
-        tag=tag,
-    )
+    `pin` pins it once sent (PIN_NOTIFY: with a notification); `fallback` is sent instead if
+    the chat refuses (a person who never started the bot); `tag` tells the delivery worker
+    what it is (e.g. its own "joined" message); `after_chat`: it waits until that chat's
+    pending messages went out.
+
+    `topic`: in a group with topics, the one it goes to (0: General); None: the chat's
+    alert topic. A reply goes where the person wrote.
+
+    A text longer than Telegram takes is stored as several messages (the buttons on the last),
+    counted as Telegram counts (see bot.telegram_text)."""
+    parts = split(text)
+    for index, part in enumerate(parts):
+        first, last = index == 0, index == len(parts) - 1
+        add(
+            session,
+            method="send",
+            chat_id=chat_id,
+            priority=priority,
+            now=now,
+            text=part,
+            markup=markup if last else None,
+            reply_to=reply_to if first else None,
+            topic=topic,
+            record=list(record) if record and first else None,
+            pin=pin if first else False,
+            fallback=[list(f) for f in fallback] if fallback and first else None,
+            tag=tag,
+            after_chat=after_chat,
+        )
 
 
 def edit_card(
@@ -195,11 +223,13 @@ def reaction(
     *,
     now: datetime,
     name: str | None = None,
+    topic: int | None = None,
 ) -> None:
     """A reaction on someone's message: an answer that adds no message to the group.
 
     With the person's `name`, a 👍 that would come late in a burst may be folded into one
-    message naming everyone instead (see `bot.delivery`)."""
+    message naming everyone instead (see `bot.delivery`). Where the chat does not take the
+    reaction, the person gets a short reply instead, in their `topic`."""
     add(
         session,
         method="reaction",
@@ -209,6 +239,7 @@ def reaction(
         message_id=message_id,
         emoji=emoji,
         name=name,
+        topic=topic,
     )
 
 

@@ -42,6 +42,10 @@ class Runtime:
     stats: Stats = field(default_factory=Stats)
     # Team chats as stored (TEAM_CHAT_IDS seeds them; a migrated group keeps its new id).
     chats: dict[int, str | None] = field(default_factory=dict)  # chat id -> sector
+    # Forum groups: the topic alerts go to (a chat not listed: its General topic).
+    alert_topics: dict[int, int] = field(default_factory=dict)
+    # Team chats where Telegram refused a 👍: people there get a short reply instead.
+    reactionless: set[int] = field(default_factory=set)
     delivery: Any = None  # bot.delivery.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
     membership: Any = None  # bot.membership.Membership
@@ -100,6 +104,7 @@ class Runtime:
 
         async with self.read_session() as session:
             self.chats = await chats.team_chats(session)
+            self.alert_topics, self.reactionless = await chats.chat_settings(session)
             self.stored_admins = await admin.admin_ids(session)
             stored = await admin.stored_gerencia(session)
         self.merged_protocol = (
@@ -120,6 +125,10 @@ class Runtime:
     def chat_sector(self, chat_id: int) -> str | None:
         return self.chats.get(chat_id)
 
+    def alert_topic(self, chat_id: int) -> int | None:
+        """The forum topic where this chat's alerts go; None: the General topic."""
+        return self.alert_topics.get(chat_id)
+
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.config.settings.admin_user_ids or user_id in self.stored_admins
 
@@ -129,6 +138,10 @@ class Runtime:
 
     def support_now(self) -> SupportStatus:
         return support_status_at(self.clock.now(), self.protocol.support)
+
+    def unreachable_chats(self) -> set[int]:
+        """Team chats the delivery worker knows it cannot write to now."""
+        return set(self.delivery.unreachable) if self.delivery is not None else set()
 
     def wake_delivery(self) -> None:
         if self.delivery is not None:

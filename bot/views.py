@@ -44,6 +44,7 @@ class IncidentView:
     reporter_name: str
     reporter_sector: str | None
     opened_at: datetime
+    received_at: datetime | None  # the opening report was read late (the bot was down)
     confirm_until: datetime
     description: str
     has_photo: bool
@@ -118,6 +119,7 @@ async def incident_view(
         reporter_name=reporter.full_name if reporter else str(incident.reporter_id),
         reporter_sector=reporter.sector if reporter else None,
         opened_at=incident.opened_at,
+        received_at=incident.received_at,
         confirm_until=confirm_until
         or incident.opened_at + timedelta(minutes=protocol.deadlines.confirmation_minutes),
         description=incident.description,

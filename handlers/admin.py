@@ -14,7 +14,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot import admin, texts
 from bot.steps import current_step
-from handlers.common import NEW_MESSAGES, Context, is_anonymous, reply
+from handlers.common import NEW_MESSAGES, Context, is_anonymous, replied_to, reply, topic_of
 
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
 
@@ -56,8 +56,22 @@ async def habilitar(update: Update, context: Context) -> None:
     if wanted and sector is None:
         await reply(update, texts.unknown_sector(sectors))
         return
-    changed = await _switch(update, context, enabled=True, sector=sector)
-    await reply(update, texts.enabled(chat.title, sector, changed))
+    # In a group with topics, alerts go to the topic this was written in (else General).
+    topic = topic_of(message) or None
+    created = message.reply_to_message.forum_topic_created if message.reply_to_message else None
+    topic_name = created.name if created is not None and topic else None
+    forum = bool(chat.is_forum)
+    changed = await _switch(
+        update,
+        context,
+        enabled=True,
+        sector=sector,
+        forum=forum,
+        topic=topic,
+        topic_name=topic_name,
+    )
+    where = texts.alert_topic(topic, topic_name) if forum else None
+    await reply(update, texts.enabled(chat.title, sector, changed, where))
 
 
 async def deshabilitar(update: Update, context: Context) -> None:
@@ -67,7 +81,14 @@ async def deshabilitar(update: Update, context: Context) -> None:
 
 
 async def _switch(
-    update: Update, context: Context, *, enabled: bool, sector: str | None = None
+    update: Update,
+    context: Context,
+    *,
+    enabled: bool,
+    sector: str | None = None,
+    forum: bool = False,
+    topic: int | None = None,
+    topic_name: str | None = None,
 ) -> bool:
     """Enable or disable this group, recorded as the admin's action; False if it already was."""
     chat, user = update.effective_chat, update.effective_user
@@ -81,6 +102,9 @@ async def _switch(
             enabled=enabled,
             sector=sector,
             now=rt.clock.now(),
+            forum=forum,
+            topic=topic,
+            topic_name=topic_name,
         )
         if changed:
             admin.record(
@@ -90,7 +114,8 @@ async def _switch(
                 actor_id=user.id,
                 actor_name=user.full_name,
                 chat_id=chat.id,
-                detail=f"{chat.title or ''}{f' ({sector})' if sector else ''}",
+                detail=f"{chat.title or ''}{f' ({sector})' if sector else ''}"
+                + (f" [topic {topic}]" if topic else ""),
             )
     _reload_after_commit(context)
     return changed
@@ -102,7 +127,8 @@ async def gerencia(update: Update, context: Context) -> None:
         return
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
-    target = message.reply_to_message.from_user if message.reply_to_message else None
+    answered = replied_to(message)
+    target = answered.from_user if answered else None
     if target is None or target.is_bot:
         await reply(update, texts.GERENCIA_HOW)
         return

@@ -106,6 +106,15 @@ def every_button() -> Iterable[type[Button]]:
 
 
 @dataclass(frozen=True)
+class LateReport(Button, prefix="lr"):
+    """Step 1, a /caido the bot read long after it was written: "Sí, sigue fallando" / "Ya
+    funciona". It names the stored update (the report itself is read back from the inbox)."""
+
+    update_id: int = field(metadata=number(12).meta)
+    still_fails: bool = field(metadata=YES_NO.meta)
+
+
+@dataclass(frozen=True)
 class Vote(Button, prefix="v"):
     """Step 3, on the alert card: "A mí también me falla" / "A mí me funciona"."""
 

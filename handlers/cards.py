@@ -107,7 +107,8 @@ async def post_alert(context: Context, incident_id: int) -> None:
             markup,
             priority=CRITICAL,
             record=(incident_id, MessageKind.ALERT),
-            pin=True,
+            # The first alert rings even for people who muted the group (a pin does).
+            pin=outbox.PIN_NOTIFY,
         )
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import ChatMember, Update
+from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, ChatMemberHandler, MessageHandler, filters
 
+from bot import chats, outbox, texts
 from bot.delivery import follow_migration
 from bot.membership import in_chat
+from bot.runtime import Runtime
 from bot.steps import current_step
 from handlers.common import Context
 
@@ -38,12 +41,72 @@ async def joined_or_left(update: Update, context: Context) -> None:
         membership.note(message.left_chat_member.id, message.chat_id, False)
 
 
+def may_write(member: ChatMember) -> bool:
+    """Whether the bot, with this status in a group, may post there."""
+    if member.status == ChatMemberStatus.RESTRICTED:
+        return bool(
+            getattr(member, "is_member", False) and getattr(member, "can_send_messages", False)
+        )
+    return member.status in (
+        ChatMemberStatus.MEMBER,
+        ChatMemberStatus.ADMINISTRATOR,
+        ChatMemberStatus.OWNER,
+    )
+
+
 async def bot_status_changed(update: Update, context: Context) -> None:
+    """Telegram says the bot was removed from a team chat, muted, or added back (my_chat_member):
+    removed, the admins hear it at once; back, what waited for the group goes out now."""
     changed = update.my_chat_member
-    if changed is None or not context.runtime.is_team_chat(changed.chat.id):
+    rt = context.runtime
+    if changed is None or not rt.is_team_chat(changed.chat.id):
         return
-    status = changed.new_chat_member.status
-    log.warning("the bot's status in team chat %s is now %r", changed.chat.id, status)
+    chat_id, new = changed.chat.id, changed.new_chat_member
+    log.warning("the bot's status in team chat %s is now %r", chat_id, new.status)
+    now = rt.clock.now()
+    async with rt.session(refusable=False) as session:
+        title = changed.chat.title or await chats.title_of(session, chat_id)
+        if not may_write(new):
+            why = (
+                texts.BOT_MUTED if new.status == ChatMemberStatus.RESTRICTED else texts.BOT_REMOVED
+            )
+            if await chats.mark_unreachable(session, chat_id=chat_id, error=why, now=now):
+                for admin in rt.admin_ids:
+                    outbox.send(
+                        session,
+                        admin,
+                        texts.chat_unreachable(chat_id, why, title),
+                        priority=outbox.NEWS,
+                        now=now,
+                    )
+            _after_commit(rt, chat_id, back=False)
+            return
+        if may_write(changed.old_chat_member) and chat_id not in rt.unreachable_chats():
+            return  # a change of rights that changes nothing for the alerts
+        await chats.mark_reachable(session, chat_id=chat_id)
+        held = await chats.release_held(session, chat_id=chat_id, now=now)
+        for admin in rt.admin_ids:
+            # Sent once the held messages went out: "envié" is then true.
+            outbox.send(
+                session,
+                admin,
+                texts.back_in_group(title, held),
+                priority=outbox.NEWS,
+                now=now,
+                after_chat=chat_id,
+            )
+    log.warning("back in team chat %s: %d held messages go out now", chat_id, held)
+    _after_commit(rt, chat_id, back=True)
+
+
+def _after_commit(rt: Runtime, chat_id: int, *, back: bool) -> None:
+    async def tell_delivery() -> None:
+        if rt.delivery is not None:
+            rt.delivery.chat_writable(chat_id, back)
+
+    step = current_step()
+    if step is not None:
+        step.after_commit(tell_delivery)
 
 
 async def migrated(update: Update, context: Context) -> None:

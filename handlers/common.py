@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, ForceReply, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import CallbackContext, ContextTypes, ExtBot, filters
@@ -86,11 +86,13 @@ async def send(
     *,
     priority: int = NEWS,
     reply_to: int | None = None,
+    topic: int | None = None,
     record: tuple[int, str] | None = None,
-    pin: bool = False,
+    pin: bool | str = False,
     fallback: list[tuple[int, str, Markup]] | None = None,
 ) -> None:
-    """Store a message in the outbox, in the current step's transaction; sent after it commits."""
+    """Store a message in the outbox, in the current step's transaction; sent after it commits.
+    `topic`: in a group with topics, where it goes (see bot.outbox.send)."""
     rt = context.runtime
     async with rt.session(refusable=False) as session:
         outbox.send(
@@ -101,10 +103,30 @@ async def send(
             now=rt.clock.now(),
             markup=markup_json(markup),
             reply_to=reply_to,
+            topic=topic,
             record=record,
             pin=pin,
             fallback=[(c, t, markup_json(m)) for c, t, m in fallback] if fallback else None,
         )
+
+
+def topic_of(message: Message) -> int | None:
+    """The forum topic a message was written in: its id, 0 for General; None outside forums.
+
+    Only `is_topic_message` says a message is in a topic: in General, a reply carries the
+    message_thread_id of the message it answers, which is no topic."""
+    if message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return 0 if message.chat.is_forum else None
+
+
+def replied_to(message: Message) -> Message | None:
+    """The message this one answers, if the person answered one. In a topic, every message
+    carries the topic's creation message as `reply_to_message`: that is no answer."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None
+    return replied
 
 
 async def reply(
@@ -114,7 +136,8 @@ async def reply(
     *,
     priority: int = CHATTER,
 ) -> None:
-    """Answer the person's message in its chat (through the outbox: after the step commits)."""
+    """Answer the person's message in its chat and topic (through the outbox: after the step
+    commits)."""
     message, step = update.effective_message, current_step()
     if message is None:
         return
@@ -130,6 +153,7 @@ async def reply(
             now=rt.clock.now(),
             markup=markup_json(reply_markup),
             reply_to=message.message_id,
+            topic=topic_of(message),
         )
 
 
@@ -147,6 +171,7 @@ async def react(update: Update, emoji: str) -> None:
             emoji,
             now=rt.clock.now(),
             name=user.full_name if user is not None else None,
+            topic=topic_of(message),
         )
 
 

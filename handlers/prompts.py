@@ -15,7 +15,7 @@ from telegram.ext import Application, MessageHandler, filters
 
 from bot.messages import prompt_of
 from bot.vocab import MessageKind
-from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous
+from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, replied_to
 from models import IncidentMessage
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
@@ -32,13 +32,14 @@ def register_prompt(app: Application, kind: MessageKind, handler: PromptHandler)
 
 async def replied(update: Update, context: Context) -> None:
     message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None or message.reply_to_message is None:
+    answered = replied_to(message) if message is not None else None
+    if message is None or chat is None or answered is None:
         return
     if chat.type != "private" and not context.runtime.is_team_chat(chat.id):
         return  # not a team chat: nothing is stored, and a stray reply needs no refusal
     if is_anonymous(update):
         return  # an anonymous admin is no one: their reply is nobody's answer
-    prompt = await _question(context, chat.id, message.reply_to_message)
+    prompt = await _question(context, chat.id, answered)
     text = (message.text or "").strip()[:STORED_TEXT_MAX]
     if prompt is None or not text:
         return

@@ -46,6 +46,9 @@ class Incident(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the opening report was handled late (the bot was down): opened_at is when the
+    # person wrote it, this is when the bot read it.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Written for the history but not read yet (classified_at, closed_by, summary_posted_at,
     # and the Report rows): the timeline's events carry the same moments today.
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

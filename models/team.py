@@ -29,6 +29,12 @@ class TeamChat(Base):
     migrated_to: Mapped[int | None] = mapped_column(BigInteger)
     # Every group that talked to the bot is listed (`flexus-bot chats`), enabled or not.
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In a group with topics (a forum): the topic where /habilitar was written, where alerts
+    # go (None: the General topic). Its name as Telegram showed it, for the operator.
+    alert_topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    alert_topic_name: Mapped[str | None] = mapped_column(String(128))
+    # False once Telegram refused a 👍 here (reactions off or limited): people get a reply.
+    reactions_ok: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Member(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.texts.common import esc, mention
+from bot.texts.common import esc, mention, who
 
 __all__ = [
     "ACCESS_NO_ANSWER",
@@ -28,11 +28,11 @@ def access_request(
     incident_id: int, contact: str, coordinator: str | None, tools: list[str], reminder: int
 ) -> str:
     again = f"🔁 Recordatorio {reminder}: " if reminder else ""
-    who = f"\nCoordina: {esc(coordinator, 64)}." if coordinator else ""
+    coordinated = f"\nCoordina: {who(coordinator)}." if coordinator else ""
     return (
         f"🖥️ {again}<b>Soporte de FLEXUS necesita entrar al servidor</b> (incidente #{incident_id}).\n"
-        f"La única PC con acceso es la de Gerencia: {esc(contact, 64)}, abrí "
-        f"{esc(' o '.join(tools))} y dale el acceso a soporte.{who}\n"
+        f"La única PC con acceso es la de Gerencia: {who(contact)}, abrí "
+        f"{esc(' o '.join(tools))} y dale el acceso a soporte.{coordinated}\n"
         "Cuando lo hayas dado, tocá el botón."
     )
 
@@ -44,10 +44,10 @@ def access_in_group(
     bot_username: str,
     reminder: int,
 ) -> str:
-    who = ", ".join(mention(uid, name) if uid else esc(name, 64) for uid, name in contacts)
+    named = ", ".join(mention(uid, name) if uid else who(name) for uid, name in contacts)
     again = f"🔁 Recordatorio {reminder}: " if reminder else ""
     text = (
-        f"🖥️ {again}{who}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
+        f"🖥️ {again}{named}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
         f"(incidente #{incident_id}), por {esc(' o '.join(tools))}."
     )
     if any(uid for uid, _ in contacts):
@@ -61,18 +61,22 @@ def access_in_group(
 
 
 def access_requested(names: list[str]) -> str:
-    return f"Pedí acceso a Gerencia ({esc(', '.join(names), 200)}). Te aviso cuando lo den."
+    return (
+        f"Pedí acceso a Gerencia ({', '.join(who(n, 60) for n in names)}). Te aviso cuando lo den."
+    )
 
 
 def access_escalated(names: list[str]) -> str:
-    return f"⚠️ Gerencia no respondió: también le pedí acceso a {esc(', '.join(names), 200)}."
+    return (
+        f"⚠️ Gerencia no respondió: también le pedí acceso a {', '.join(who(n, 60) for n in names)}."
+    )
 
 
 ACCESS_NO_ANSWER = "⚠️ Gerencia no respondió al pedido de acceso al servidor. Llamalos por teléfono."
 
 
 def access_granted(name: str, tool: str, incident_id: int, at: str) -> str:
-    return f"🖥️ {esc(name, 64)} dio acceso al servidor por {esc(tool)} a las {at} (incidente #{incident_id})."
+    return f"🖥️ {who(name)} dio acceso al servidor por {esc(tool)} a las {at} (incidente #{incident_id})."
 
 
 ACCESS_THANKS = "Gracias: avisé al equipo."

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.texts.common import esc
+from bot.texts.common import esc, who
 
 __all__ = [
     "ADMIN_ONLY",
+    "BOT_MUTED",
+    "BOT_REMOVED",
     "GERENCIA_HOW",
     "HABILITAR_IN_GROUP",
+    "alert_topic",
+    "alert_topic_gone",
+    "back_in_group",
     "chat_unreachable",
     "disabled",
     "downtime",
@@ -24,12 +29,33 @@ __all__ = [
 ]
 
 
-def chat_unreachable(chat_id: int, error: str) -> str:
+def chat_unreachable(chat_id: int, error: str, title: str | None = None) -> str:
+    name = f"«{esc(title, 60)}» (<code>{chat_id}</code>)" if title else f"<code>{chat_id}</code>"
     return (
-        f"⚠️ No puedo escribir en el grupo del equipo <code>{chat_id}</code> "
+        f"⚠️ No puedo escribir en el grupo del equipo {name} "
         f"({esc(error, 120)}).\nRevisá que el bot siga en el grupo y pueda escribir: "
-        "hasta entonces ese sector no recibe los avisos."
+        "hasta entonces ese sector no recibe los avisos (los guardo y los mando cuando pueda)."
     )
+
+
+BOT_REMOVED = "me sacaron del grupo"
+BOT_MUTED = "me quitaron el permiso de escribir"
+
+
+def alert_topic_gone(title: str, error: str) -> str:
+    return (
+        f"⚠️ El tema de alertas del grupo «{esc(title, 60)}» está cerrado o ya no existe "
+        f"({esc(error, 80)}): desde ahora mando los avisos al tema General.\n"
+        "Para elegir otro tema, escribí /habilitar en ese tema."
+    )
+
+
+def back_in_group(title: str, held: int) -> str:
+    """To the admins once the bot is back in a group and what waited there went out."""
+    if held == 0:
+        return f"✅ Volví al grupo «{esc(title, 60)}»: no había avisos pendientes."
+    what = "el aviso pendiente" if held == 1 else f"los {held} avisos pendientes"
+    return f"✅ Volví al grupo «{esc(title, 60)}»: envié {what}."
 
 
 def unreachable_list(chats: list[tuple[int, str | None, str | None]]) -> str:
@@ -53,13 +79,24 @@ ADMIN_ONLY = "Solo un admin del bot puede hacer eso."
 HABILITAR_IN_GROUP = "Escribí /habilitar (o /deshabilitar) en el grupo que querés cambiar."
 
 
-def enabled(title: str | None, sector: str | None, changed: bool) -> str:
+def alert_topic(topic: int | None, name: str | None) -> str:
+    """Where a group with topics gets its alerts, as /habilitar says it."""
+    if not topic:
+        return "al tema General"
+    return f"a este tema («{esc(name, 60)}»)" if name else "a este tema"
+
+
+def enabled(title: str | None, sector: str | None, changed: bool, topic: str | None = None) -> str:
+    """`topic`: in a group with topics, where alerts go ("a este tema («Alertas»)")."""
     where = f" (sector {esc(sector, 40)})" if sector else ""
+    arrive = (
+        f"las alertas de FLEXUS llegan {topic}" if topic else "acá llegan las alertas de FLEXUS"
+    )
     if not changed:
-        return f"Este grupo ya estaba habilitado{where}."
+        return f"Este grupo ya estaba habilitado{where}: {arrive}."
     return (
         f"✅ Grupo «{esc(title or 'este grupo', 60)}» habilitado{where}: "
-        "acá llegan las alertas de FLEXUS. Para reportar: /caido."
+        f"{arrive}. Para reportar: /caido."
     )
 
 
@@ -88,17 +125,17 @@ GERENCIA_HOW = (
 def gerencia_set(name: str, backup: bool) -> str:
     role = "respaldo de Gerencia" if backup else "Gerencia"
     return (
-        f"✅ {esc(name, 64)} quedó anotado/a como {role}: le pido el acceso al servidor en "
+        f"✅ {who(name)} quedó anotado/a como {role}: le pido el acceso al servidor en "
         "privado (tiene que haber tocado «Iniciar» en el chat con el bot)."
     )
 
 
 def gerencia_removed(name: str, removed: bool, in_file: bool) -> str:
     if not removed and in_file:
-        return f"{esc(name, 64)} figura en el archivo del protocolo: sacalo/a de ahí."
+        return f"{who(name)} figura en el archivo del protocolo: sacalo/a de ahí."
     if not removed:
-        return f"{esc(name, 64)} no estaba anotado/a como Gerencia."
-    return f"{esc(name, 64)} ya no es contacto de Gerencia."
+        return f"{who(name)} no estaba anotado/a como Gerencia."
+    return f"{who(name)} ya no es contacto de Gerencia."
 
 
 def downtime(start: datetime, end: datetime, tz: ZoneInfo) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.allclear import AckState, AllClear, Summary
-from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention, who
 from bot.vocab import EventKind
 
 __all__ = [
@@ -147,23 +147,23 @@ def summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
     ]
     if data.coordinator:
         ref = f" · Reclamo: {esc(data.support_ref)}" if data.support_ref else ""
-        lines.append(f"👤 Coordinó: {esc(data.coordinator, 64)}{ref}")
+        lines.append(f"👤 Coordinó: {who(data.coordinator)}{ref}")
     if data.access_by:
-        lines.append(f"🖥️ Acceso al servidor: {esc(data.access_by, 64)} por {esc(data.access_tool)}")
+        lines.append(f"🖥️ Acceso al servidor: {who(data.access_by)} por {esc(data.access_tool)}")
     lines.append("<b>Línea de tiempo</b>")
     entries = data.timeline
     shown = entries if len(entries) <= timeline_limit else entries[: timeline_limit - 1]
     for entry in shown:
-        who = f"{esc(entry.actor, 64)} " if entry.actor else ""
-        lines.append(f"{clock_time(entry.at, tz)} {who}{timeline_step(entry.kind, entry.detail)}")
+        actor = f"{who(entry.actor)} " if entry.actor else ""
+        lines.append(f"{clock_time(entry.at, tz)} {actor}{timeline_step(entry.kind, entry.detail)}")
     if len(shown) < len(entries):
         last = entries[-1]
         lines.append(f"… ({len(entries) - len(shown) - 1} pasos más)")
-        who = f"{esc(last.actor, 64)} " if last.actor else ""
-        lines.append(f"{clock_time(last.at, tz)} {who}{timeline_step(last.kind, last.detail)}")
+        actor = f"{who(last.actor)} " if last.actor else ""
+        lines.append(f"{clock_time(last.at, tz)} {actor}{timeline_step(last.kind, last.detail)}")
     lines.append("<b>Leyeron el aviso</b>")
     for sector in data.acks.sectors:
-        names = ", ".join(esc(n, 40) for n in sector.names[:_NAMES_PER_SECTOR]) or "nadie"
+        names = ", ".join(who(n, 40) for n in sector.names[:_NAMES_PER_SECTOR]) or "nadie"
         if len(sector.names) > _NAMES_PER_SECTOR:
             names += f" y {len(sector.names) - _NAMES_PER_SECTOR} más"
         lines.append(f"{esc(sector.sector or NO_SECTOR)}: {names}")

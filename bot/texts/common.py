@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ __all__ = [
     "esc",
     "mention",
     "when",
+    "who",
 ]
 
 
@@ -36,8 +38,25 @@ def esc(text: str | None, limit: int | None = None) -> str:
     return html.escape(text, quote=False)
 
 
+# Unicode's first-strong isolate and pop directional isolate: a name in Arabic or Hebrew
+# between them does not reorder the Spanish line around it.
+FSI, PDI = "\u2068", "\u2069"
+
+
+def isolated(text: str) -> str:
+    """`text` kept apart from the line's direction when it holds right-to-left letters."""
+    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        return f"{FSI}{text}{PDI}"
+    return text
+
+
+def who(name: str | None, limit: int = 64) -> str:
+    """A person's name as every text shows it: escaped, cut, kept apart if right-to-left."""
+    return isolated(esc(name, limit))
+
+
 def mention(user_id: int, name: str) -> str:
-    return f'<a href="tg://user?id={user_id}">{esc(name, 64)}</a>'
+    return f'<a href="tg://user?id={user_id}">{who(name)}</a>'
 
 
 def clock_time(instant: datetime, tz: ZoneInfo) -> str:

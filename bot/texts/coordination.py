@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.texts.common import duration, esc, mention
+from bot.texts.common import duration, esc, mention, who
 
 __all__ = [
     "BUTTON_CLAIM",
@@ -46,7 +46,7 @@ def coordinator_panel(incident_id: int, block: str, support_open: bool, opening:
 
 
 def claimed(name: str, incident_id: int) -> str:
-    return f"🙋 {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
+    return f"🙋 {who(name)} gestiona el reclamo del incidente #{incident_id}."
 
 
 def already_yours(incident_id: int) -> str:
@@ -79,7 +79,7 @@ def support_opened(incident_id: int, block: str) -> str:
 
 def support_contacted(name: str, incident_id: int, reference: str | None, at: str) -> str:
     ref = f" Reclamo: {esc(reference)}." if reference else ""
-    return f"📞 {esc(name, 64)} habló con soporte a las {at} (incidente #{incident_id}).{ref}"
+    return f"📞 {who(name)} habló con soporte a las {at} (incidente #{incident_id}).{ref}"
 
 
 def reference_prompt(user_id: int, name: str) -> str:
@@ -100,4 +100,4 @@ HANDOVER_PROMPT = "¿A quién le pasás la coordinación?"
 
 
 def handed_over(name: str, incident_id: int) -> str:
-    return f"🔁 Ahora {esc(name, 64)} gestiona el reclamo del incidente #{incident_id}."
+    return f"🔁 Ahora {who(name)} gestiona el reclamo del incidente #{incident_id}."

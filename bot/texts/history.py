@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.reports import IncidentRecord, Metrics, Outcome, Period
-from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, duration, esc, mention
+from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, duration, esc, mention, who
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (
     CLOSED,
@@ -117,7 +117,7 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
             parts += ["falla general", down]
         if record.coordinator:
             verb = "coordina" if record.ended_at is None else "coordinó"
-            parts.append(f"{verb} {esc(record.coordinator, 40)}")
+            parts.append(f"{verb} {who(record.coordinator, 40)}")
         if record.support_ref:
             parts.append(f"reclamo {esc(record.support_ref, 30)}")
     elif record.outcome == Outcome.LOCAL:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.texts.common import esc, mention
+from bot.texts.common import mention, who
 from bot.views import IncidentView
 from bot.vocab import LocalCause
 
@@ -57,7 +57,7 @@ def general(view: IncidentView, block: str, support_open: bool) -> str:
 
 def escalated(view: IncidentView, block: str, support_open: bool) -> str:
     return (
-        f"🚨 <b>Incidente #{view.id}: {esc(view.reporter_name, 64)} revisó y FLEXUS sigue fallando.</b>\n"
+        f"🚨 <b>Incidente #{view.id}: {who(view.reporter_name)} revisó y FLEXUS sigue fallando.</b>\n"
         f"Se trata como falla general.\n{_call_now(support_open)}\n{block}"
     )
 
@@ -110,7 +110,7 @@ def dismissed(view: IncidentView) -> str:
         )
     cause = LOCAL_CAUSES.get(view.local_cause or "", "sin detalle")
     return (
-        f"⚪ Incidente #{view.id} cerrado ({esc(view.reporter_name, 64)}): {cause}.\n"
+        f"⚪ Incidente #{view.id} cerrado ({who(view.reporter_name)}): {cause}.\n"
         "FLEXUS funciona para el resto."
     )
 

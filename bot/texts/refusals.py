@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.lifecycle import (
     Refused,
 )
-from bot.texts.common import esc
+from bot.texts.common import who
 from bot.texts.votes import CLOSED_VOTE
 from bot.vocab import Refusal
 
@@ -35,4 +35,4 @@ REFUSALS = {
 
 
 def refusal(refused: Refused) -> str:
-    return REFUSALS[refused.reason].format(who=esc(refused.who or "—", 64))
+    return REFUSALS[refused.reason].format(who=who(refused.who or "—"))

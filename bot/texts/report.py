@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.texts.allclear import ack_line
-from bot.texts.common import NO_SECTOR, clock_time, duration, esc
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, who
 from bot.texts.local import LOCAL_CAUSES
 from bot.texts.validation import validation_line
 from bot.views import IncidentView, SectorCount
@@ -22,14 +23,22 @@ from models.incident import (
 )
 
 __all__ = [
+    "FORWARDED_REPORT",
     "JOINED_NAMES_MAX",
     "JOINED_NAME_MAX",
     "JOINED_REACTION",
+    "LATE_ALREADY",
+    "LATE_STILL_FAILS",
+    "LATE_WORKS",
     "REPORT_IN_GROUP",
     "STATUS_LINES",
     "card",
     "joined_many",
     "joined_name",
+    "joined_one",
+    "late_line",
+    "late_report_question",
+    "late_works",
     "photo_caption",
 ]
 
@@ -57,12 +66,12 @@ def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
     """The alert: the incident's live status card, edited in place as it moves on."""
     header = "🔴 FLEXUS con problemas" if view.is_open else "FLEXUS"
     sector = f" ({esc(view.reporter_sector)})" if view.reporter_sector else ""
-    reported = (
-        f"Reportó {esc(view.reporter_name, 64)}{sector} a las {clock_time(view.opened_at, tz)}"
-    )
+    reported = f"Reportó {who(view.reporter_name)}{sector} a las {clock_time(view.opened_at, tz)}"
     if view.description:
         reported += f": «{esc(view.description, description_limit)}»"
     lines = [f"<b>{header} — incidente #{view.id}</b>", reported]
+    if view.received_at is not None:
+        lines.append(late_line(view.received_at, tz))
     if view.has_photo:
         lines.append("📷 Adjuntó una foto del error.")
     lines.append(
@@ -83,18 +92,18 @@ def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
 def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
     lines = []
     if view.coordinator_name:
-        lines.append(f"👤 Coordina: {esc(view.coordinator_name, 64)}")
+        lines.append(f"👤 Coordina: {who(view.coordinator_name)}")
     elif view.status in (GENERAL, IN_PROGRESS, VALIDATING):
         lines.append("👤 Nadie gestiona el reclamo todavía.")
     if view.support_contacted_at:
         ref = f" (reclamo {esc(view.support_ref)})" if view.support_ref else ""
         lines.append(
             f"📞 Soporte contactado a las {clock_time(view.support_contacted_at, tz)} "
-            f"por {esc(view.support_contacted_by, 64)}{ref}."
+            f"por {who(view.support_contacted_by)}{ref}."
         )
     if view.access_granted_at:
         lines.append(
-            f"🖥️ Acceso al servidor: dado por {esc(view.access_granted_by, 64)} "
+            f"🖥️ Acceso al servidor: dado por {who(view.access_granted_by)} "
             f"({esc(view.access_tool)}) a las {clock_time(view.access_granted_at, tz)}."
         )
     elif view.access_requested_at:
@@ -106,6 +115,28 @@ def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
     if view.acks is not None:
         lines.append(f"👍 Leyeron el aviso: {ack_line(view.acks)}")
     return lines
+
+
+def late_line(received_at: datetime, tz: ZoneInfo) -> str:
+    return f"⏰ Recibido a las {clock_time(received_at, tz)}: el bot estuvo fuera de servicio."
+
+
+def late_report_question(name: str, written: datetime, received: datetime, tz: ZoneInfo) -> str:
+    """A /caido read long after it was written: ask before alerting everyone."""
+    return (
+        f"⏰ {who(name)} avisó con /caido a las {clock_time(written, tz)}, pero lo recibí recién "
+        f"a las {clock_time(received, tz)}: el bot estuvo fuera de servicio.\n"
+        "¿FLEXUS sigue fallando? Si sigue, aviso a todos los sectores."
+    )
+
+
+LATE_STILL_FAILS = "Sí, sigue fallando"
+LATE_WORKS = "Ya funciona"
+LATE_ALREADY = "Ya lo anoté."
+
+
+def late_works(name: str) -> str:
+    return f"Anotado, {who(name)}: FLEXUS ya funciona, no aviso a nadie."
 
 
 REPORT_IN_GROUP = "Reportá con /caido en el grupo del equipo, así se enteran todos a la vez."
@@ -140,8 +171,20 @@ def _and(last: str) -> str:
 
 def joined_many(names: list[str]) -> str:
     """Many /caido at once: one answer naming those whose 👍 would have come late."""
-    shown = [esc(joined_name(n)) for n in names]
+    shown = [isolated(esc(joined_name(n))) for n in names]
     listed = shown[0]
     if len(shown) > 1:
         listed = f"{', '.join(shown[:-1])} {_and(names[-1])} {shown[-1]}"
     return f"{JOINED_REACTION} Anoté también a {listed}: ya cuentan como afectados."
+
+
+def joined_one(name: str | None) -> str:
+    """In a group that does not take the 👍 reaction: the short reply that says the same."""
+    to = f", {who(joined_name(name), JOINED_NAME_MAX)}" if name else ""
+    return f"{JOINED_REACTION} Anotado{to}: ya contás entre los afectados."
+
+
+FORWARDED_REPORT = (
+    "Eso es un /caido reenviado: no lo cuento como aviso. Si a vos también te falla FLEXUS, "
+    "escribí /caido vos, así sé quién está afectado."
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.texts.common import esc, mention
+from bot.texts.common import esc, mention, who
 from bot.validation import ValidationState
 from bot.vocab import CheckState
 
@@ -57,7 +57,7 @@ def validation_request(incident_id: int, state: ValidationState) -> str:
 
 def validation_failed(incident_id: int, sector: str, name: str) -> str:
     return (
-        f"❌ En {esc(sector)} FLEXUS sigue fallando (avisó {esc(name, 64)}), incidente #{incident_id}.\n"
+        f"❌ En {esc(sector)} FLEXUS sigue fallando (avisó {who(name)}), incidente #{incident_id}.\n"
         "Se sigue trabajando: hay que avisarle a soporte y, cuando terminen, validar de nuevo."
     )
 
@@ -65,10 +65,12 @@ def validation_failed(incident_id: int, sector: str, name: str) -> str:
 def validation_complete(
     incident_id: int, coordinator_id: int | None, coordinator: str | None
 ) -> str:
-    who = mention(coordinator_id, coordinator) if coordinator_id and coordinator else "Coordinación"
+    addressed = (
+        mention(coordinator_id, coordinator) if coordinator_id and coordinator else "Coordinación"
+    )
     return (
         f"✅ Todos los sectores confirmaron que FLEXUS funciona (incidente #{incident_id}).\n"
-        f"{who}, mandá el aviso con /resuelto (podés sumar una indicación: "
+        f"{addressed}, mandá el aviso con /resuelto (podés sumar una indicación: "
         "<code>/resuelto Cerrá FLEXUS y volvé a abrirlo</code>)."
     )
 

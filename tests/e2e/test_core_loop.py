@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
@@ -376,4 +377,8 @@ def test_an_old_button_press_still_counts(bot: BotProcess, fake_api: FakeBotAPI)
     fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:f"))
     general = sent_text(fake_api, GROUP_CAJA, "Falla general de FLEXUS")
     assert "Le pasa a 2 personas de 2 sectores." in general.text
+    # The refused answer is logged after the step's messages went out: wait for the line.
+    deadline = time.monotonic() + 10
+    while "could not answer a button press" not in bot.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "could not answer a button press" in bot.log()
