@@ -51,8 +51,10 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 8
 BATCH = 200
-MAX_TRIES = {CHATTER: 5}  # critical and news rows are never given up before CRITICAL_GIVE_UP
-CRITICAL_GIVE_UP = timedelta(hours=24)  # then it is dropped with an error in the log
+MAX_TRIES = {CHATTER: 5}  # critical and news rows to a team chat are never given up
+# A critical or news row to a person (not a team chat) that still fails after this is dropped
+# with an error in the log: a person who blocked the bot is no sector left unwarned.
+CRITICAL_GIVE_UP = timedelta(hours=24)
 MAX_BACKOFF = 30.0
 REFUSED_BACKOFF = 600.0  # a chat that refused: try its critical messages again this often
 # The budget's lanes, from what matters most: critical rows, news, an answer a person waits
@@ -179,6 +181,7 @@ class Row:
     attempts: int
     uncertain: bool
     created_at: datetime
+    last_error: str | None = None
 
     @property
     def lane(self) -> Lane:
@@ -387,7 +390,7 @@ class DeliveryWorker:
             loose = row.method == "reaction"
             sequenced = not loose and row.method not in ("edit_card", "ask_sector")
             if row.id not in due_ids or self._waits_for_chat(row, snapshot):
-                if sequenced:
+                if sequenced and not self._held_alone_row(row):
                     seen.add(row.chat_id)
                 continue
             if row.chat_id in seen and (sequenced or row.method == "ask_sector"):
@@ -418,6 +421,12 @@ class DeliveryWorker:
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._done, row))
         return delay
+
+    def _held_alone_row(self, row: Row) -> bool:
+        """A row Telegram refused for what it says (a 400) in a chat that takes the bot's other
+        messages: waiting for its next try, it holds none of them back."""
+        refused = (row.last_error or "").startswith("400")
+        return refused and row.chat_id not in self._unreachable
 
     def _posts(self, row: Row) -> bool:
         """The row puts something in the chat (uses the group's minute): all but a reaction
@@ -701,13 +710,32 @@ class DeliveryWorker:
         first: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            message = await send(
-                row.chat_id,
-                text=part,
-                message_thread_id=topic,
-                reply_markup=markup if last else None,
-                **kwargs,
-            )
+            try:
+                message = await send(
+                    row.chat_id,
+                    text=part,
+                    message_thread_id=topic,
+                    reply_markup=markup if last else None,
+                    **kwargs,
+                )
+            except BadRequest as exc:
+                if first is None or "parse_mode" in kwargs:
+                    raise  # nothing went yet (the row is retried whole), or already plain
+                # Earlier parts are in the chat: this one goes as plain text rather than
+                # sending them all again (a cut can fall inside the HTML of a name).
+                log.error(
+                    "outbox row %s: part %d refused (%s): sent as plain text",
+                    row.id,
+                    index + 1,
+                    exc.message,
+                )
+                message = await send(
+                    row.chat_id,
+                    text=plain(part),
+                    message_thread_id=topic,
+                    reply_markup=markup if last else None,
+                    **{**kwargs, "parse_mode": None},
+                )
             kwargs.pop("reply_parameters", None)
             first = first or message
         assert first is not None
@@ -1112,6 +1140,10 @@ class DeliveryWorker:
         await self._reschedule(row, delay, error, count=True, uncertain=uncertain)
 
     def _too_old(self, row: Row) -> bool:
+        """A row to a person, failing for a day. A team chat's critical and news rows are never
+        too old: a sector must hear, however late (promise 3)."""
+        if self.runtime.is_team_chat(row.chat_id):
+            return False
         return self.runtime.clock.now() - row.created_at > CRITICAL_GIVE_UP
 
     async def _drop(self, row: Row, error: str) -> None:
@@ -1143,8 +1175,10 @@ class DeliveryWorker:
             # Whatever the code, the bot may not write here (General itself is closed).
             await self._refused(row, error)
         elif meaning is Verdict.UNKNOWN and row.priority != CHATTER and row.method in SENDS:
-            # Never dropped: held like a chat that refuses the bot, and the admins are told.
-            await self._refused(row, error)
+            # Never dropped. Telegram refused this message (even as plain text) for a reason
+            # nobody documented: it is held and tried again slowly, the admins are told once,
+            # and it holds back none of the chat's other messages (it may be this text alone).
+            await self._held_alone(row, error)
         else:
             # Telegram will never accept this request as it is: retrying cannot help.
             await self._drop(row, error)
@@ -1179,6 +1213,32 @@ class DeliveryWorker:
             await self._reschedule(row, delay, error, count=True)
             return
         await self._drop(row, error)
+
+    async def _held_alone(self, row: Row, error: str) -> None:
+        now = self.runtime.clock.now()
+        if row.attempts == 0 and self.runtime.is_team_chat(row.chat_id):
+            async with self.runtime.sessions() as session:
+                for admin in self.runtime.admin_ids:
+                    outbox.send(
+                        session,
+                        admin,
+                        texts.message_refused(
+                            row.chat_id, error, self.runtime.chat_sector(row.chat_id)
+                        ),
+                        priority=NEWS,
+                        now=now,
+                    )
+                await session.commit()
+            self.wake()
+        log.error(
+            "Telegram refused outbox row %s to chat %s even as plain text (%s): held, tried "
+            "again later; the chat's other messages go on",
+            row.id,
+            row.chat_id,
+            error,
+        )
+        delay = min(REFUSED_BACKOFF, 30.0 * 2 ** min(row.attempts, 5))
+        await self._reschedule(row, delay, error, count=True)
 
     async def _team_chat_refused(self, row: Row, error: str, now: datetime) -> None:
         async with self.runtime.sessions() as session:
@@ -1245,4 +1305,5 @@ def _row(r: OutboxMessage) -> Row:
         attempts=r.attempts,
         uncertain=r.uncertain,
         created_at=r.created_at,
+        last_error=r.last_error,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "enabled",
     "gerencia_removed",
     "gerencia_set",
+    "message_refused",
     "not_enabled",
     "unknown_sector",
     "unreachable_list",
@@ -35,6 +36,15 @@ def chat_unreachable(chat_id: int, error: str, title: str | None = None) -> str:
         f"⚠️ No puedo escribir en el grupo del equipo {name} "
         f"({esc(error, 120)}).\nRevisá que el bot siga en el grupo y pueda escribir: "
         "hasta entonces ese sector no recibe los avisos (los guardo y los mando cuando pueda)."
+    )
+
+
+def message_refused(chat_id: int, error: str, sector: str | None = None) -> str:
+    """Telegram refused one message (not the chat): it is kept and tried again."""
+    where = f"{esc(sector, 60)} (<code>{chat_id}</code>)" if sector else f"<code>{chat_id}</code>"
+    return (
+        f"⚠️ Telegram no acepta un aviso para el grupo {where} ({esc(error, 120)}).\n"
+        "Lo guardo y lo intento de nuevo cada tanto; los demás mensajes a ese grupo siguen saliendo."
     )
 
 

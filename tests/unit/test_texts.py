@@ -127,3 +127,15 @@ def test_joined_message_names_people_in_plain_spanish() -> None:
     assert "a &lt;b&gt; y Ana:" in texts.joined_many(["<b>", "Ana"])  # shown as typed
     long = "María " * 10
     assert texts.joined_name(long).endswith("…") and len(texts.joined_name(long)) == 40
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [
+        (0, "✅ Volví al grupo «Caja»: no había avisos pendientes."),
+        (1, "✅ Volví al grupo «Caja»: envié el aviso pendiente."),
+        (3, "✅ Volví al grupo «Caja»: envié los 3 avisos pendientes."),
+    ],
+)
+def test_back_in_group_counts_what_it_sent(held: int, expected: str) -> None:
+    assert texts.back_in_group("Caja", held) == expected
