@@ -64,8 +64,10 @@ ANSWER = "answer"
 EDIT = "edit"
 Lane = int | str
 LANES: tuple[Lane, ...] = (CRITICAL, NEWS, ANSWER, EDIT, CHATTER)
-# Share of a group's budget (per minute) each lane leaves free for the lanes before it.
-RESERVE: dict[Lane, int] = {CRITICAL: 0, NEWS: 3, ANSWER: 5, EDIT: 6, CHATTER: 6}
+# Share of a group's budget (per minute) each lane leaves free for the lanes before it. Card
+# edits stop at 12 a minute (they fold: the card shows the state a little later), leaving 5
+# for news and answers: a person's question never waits a minute behind the card.
+RESERVE: dict[Lane, int] = {CRITICAL: 0, NEWS: 2, ANSWER: 3, EDIT: 8, CHATTER: 8}
 # Share of the overall rate (per second) kept free the same way: an alert never waits a second
 # behind a burst of 👍 reactions.
 SECOND_RESERVE: dict[Lane, float] = {

@@ -598,7 +598,7 @@ async def test_no_joined_message_that_would_wait_for_the_group(h: Harness) -> No
     after it would wait a minute, so the late ones stay reactions (2.5 s)."""
     ids = await h.enqueue(send(GROUP_A, "novedad", NEWS), *[reacted_to(n) for n in range(60)])
     async with h.running(telegram_limits=True) as worker:
-        for _ in range(16):
+        for _ in range(17):
             worker.budget.settle(worker.budget.take(GROUP_A, time.monotonic()), time.monotonic())
         worker.wake()
         await h.settled(ids, advance=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.delivery import Budget, Slot
+from bot.delivery import ANSWER, EDIT, Budget, Slot
 from models.delivery import CHATTER, CRITICAL, NEWS
 
 GROUP = -100123
@@ -17,19 +17,35 @@ def sent(budget: Budget, chat_id: int, now: float, *, posts: bool = True) -> Slo
 
 def test_chatter_leaves_room_for_news_and_news_for_critical() -> None:
     budget = Budget(per_second=1000, group_per_minute=20)
-    for i in range(14):
+    for i in range(12):
         assert budget.wait(GROUP, CHATTER, now=i * 0.01) == 0
         sent(budget, GROUP, now=i * 0.01)
-    assert budget.wait(GROUP, CHATTER, now=1.0) > 0  # 14 used: chatter waits
-    for i in range(3):
+    assert budget.wait(GROUP, CHATTER, now=1.0) > 0  # 12 used: chatter waits
+    for i in range(6):
         assert budget.wait(GROUP, NEWS, now=1.0) == 0
         sent(budget, GROUP, now=1.0 + i * 0.01)
-    assert budget.wait(GROUP, NEWS, now=2.0) > 0  # 17 used: news waits
-    for _ in range(3):
+    assert budget.wait(GROUP, NEWS, now=2.0) > 0  # 18 used: news waits
+    for _ in range(2):
         assert budget.wait(GROUP, CRITICAL, now=2.0) == 0
         sent(budget, GROUP, now=2.0)
     wait = budget.wait(GROUP, CRITICAL, now=2.0)
     assert 57 < wait <= 60  # the window frees 60 s after the first of the 20
+
+
+def test_an_answer_a_person_waits_for_never_waits_behind_card_edits() -> None:
+    """Edits take what they may of the minute (they fold), news come on top: a question the
+    person is waiting for still goes at once."""
+    budget = Budget(per_second=1000, group_per_minute=20)
+    taken = 0
+    while budget.wait(GROUP, EDIT, now=taken * 0.01) == 0:
+        sent(budget, GROUP, now=taken * 0.01)
+        taken += 1
+    assert taken == 12
+    for i in range(3):  # the general failure, the validation question, a reminder
+        assert budget.wait(GROUP, NEWS, now=1.0) == 0
+        sent(budget, GROUP, now=1.0 + i * 0.01)
+    assert budget.wait(GROUP, ANSWER, now=2.0) == 0
+    assert budget.wait(GROUP, EDIT, now=2.0) > 0
 
 
 def test_reactions_do_not_use_the_groups_budget() -> None:
