@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, time
 from itertools import pairwise
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     # Push-style monitor (Uptime Kuma, healthchecks.io): fetched every interval while healthy.
     heartbeat_url: str = ""
     heartbeat_interval_seconds: float = Field(60.0, gt=0)
+    # How often a running bot reads again what may change under it: the team chats, admins and
+    # Gerencia stored from the chat, and ADMIN_USER_IDS in .env.
+    settings_reload_seconds: float = Field(60.0, gt=0)
 
     @field_validator("team_chat_ids", "admin_user_ids", mode="before")
     @classmethod
@@ -123,6 +127,12 @@ def load_settings(home: Home | None = None, **overrides: Any) -> Settings:
         settings.flexus_config = str(home.protocol_file)
     if settings.heartbeat_url and not settings.heartbeat_url.startswith(("http://", "https://")):
         raise ConfigError("HEARTBEAT_URL must be an http:// or https:// address")
+    if re.search(r"/bot(\d+:[^/]*)?/?$", settings.telegram_api_url):
+        # Telegram would then answer 404 to every call, which reads like a rejected token.
+        raise ConfigError(
+            "TELEGRAM_API_URL must be the API's root (e.g. https://api.telegram.org), without "
+            "/bot or the token at the end: the bot adds /bot<token> itself"
+        )
     return settings
 
 
@@ -266,6 +276,15 @@ class SupportSpec(_Strict):
         return ZoneInfo(self.timezone)
 
 
+def fold(name: str) -> str:
+    """A name as people may type it: no accents, any case ("Atencion" finds "Atención")."""
+    decomposed = unicodedata.normalize("NFKD", name.strip())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+GERENCIA_SECTOR = "Gerencia"  # a team chat tied to this sector is where Gerencia is asked
+
+
 class TeamSpec(_Strict):
     sectors: list[str] = [
         "Caja",
@@ -289,6 +308,11 @@ class TeamSpec(_Strict):
                 raise ValueError(f"chat_sectors: chat {chat} names unknown sector {sector!r}")
         return self
 
+    def find(self, typed: str) -> str | None:
+        """The sector `typed` names, with or without accents, in any case."""
+        wanted = fold(typed)
+        return next((s for s in self.sectors if fold(s) == wanted), None)
+
 
 class ValidationSpec(_Strict):
     # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
@@ -299,6 +323,8 @@ class GerenciaContact(_Strict):
     name: str
     telegram_id: int = 0
     backup: bool = False
+    # Shown when Gerencia does not answer, so the coordinator can call.
+    phone: str = Field("", max_length=40)
 
 
 class AccessSpec(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from bot.clock import Clock
 from bot.config import Config, Protocol
 from bot.steps import StepSession, current_step
 from bot.support_window import SupportStatus, support_status_at
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +58,8 @@ class Runtime:
     # Set from the chat (stored): admins besides ADMIN_USER_IDS, and the protocol file with the
     # Gerencia contacts registered with /gerencia merged in.
     stored_admins: set[int] = field(default_factory=set)
+    # ADMIN_USER_IDS as .env says now (read again with the stored settings, every minute).
+    env_admins: set[int] | None = None
     merged_protocol: Protocol | None = None
     # Updates this process just stored and queued: they cannot have been handled yet, so their
     # step does not read the inbox first (one transaction less per update).
@@ -110,6 +115,25 @@ class Runtime:
         self.merged_protocol = (
             admin.merged_gerencia(self.config.protocol, stored) if stored else None
         )
+        self._reread_env_admins()
+
+    def _reread_env_admins(self) -> None:
+        """A change of ADMIN_USER_IDS in .env counts without a restart (a value set in the
+        service's own environment wins over .env, as at start-up)."""
+        home = self.config.home
+        if home is None:
+            return
+        from bot.config import ConfigError, load_settings
+
+        try:
+            fresh = load_settings(home)
+        except ConfigError as exc:
+            log.warning("could not read .env again (%s): keeping the admins as they were", exc)
+            return
+        admins = set(fresh.admin_user_ids)
+        if self.env_admins is not None and admins != self.env_admins:
+            log.info("ADMIN_USER_IDS changed in .env: %s", ", ".join(map(str, sorted(admins))))
+        self.env_admins = admins
 
     @property
     def tz(self) -> ZoneInfo:
@@ -129,12 +153,18 @@ class Runtime:
         """The forum topic where this chat's alerts go; None: the General topic."""
         return self.alert_topics.get(chat_id)
 
+    @property
+    def _env_admin_ids(self) -> set[int]:
+        if self.env_admins is not None:
+            return self.env_admins
+        return set(self.config.settings.admin_user_ids)
+
     def is_admin(self, user_id: int) -> bool:
-        return user_id in self.config.settings.admin_user_ids or user_id in self.stored_admins
+        return user_id in self._env_admin_ids or user_id in self.stored_admins
 
     @property
     def admin_ids(self) -> list[int]:
-        return sorted(set(self.config.settings.admin_user_ids) | self.stored_admins)
+        return sorted(self._env_admin_ids | self.stored_admins)
 
     def support_now(self) -> SupportStatus:
         return support_status_at(self.clock.now(), self.protocol.support)

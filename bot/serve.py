@@ -56,7 +56,8 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
             _housekeeping, interval=HOUSEKEEPING_SECONDS, first=60, name="housekeeping"
         )
         # Admins added or removed from the command line count within a minute, no restart.
-        app.job_queue.run_repeating(_reload, interval=60, first=60, name="reload")
+        every = runtime.config.settings.settings_reload_seconds
+        app.job_queue.run_repeating(_reload, interval=every, first=every, name="reload")
         intake = Intake(app, runtime)
         await intake.replay()
         web, poll_task = await _open_intake(app, runtime, intake, webhook)

@@ -28,7 +28,7 @@ async def _admin_here(update: Update, context: Context, *, group_only: bool) -> 
         await reply(update, texts.NOT_A_PERSON)
         return False
     if not context.runtime.is_admin(user.id):
-        await reply(update, texts.ADMIN_ONLY)
+        await reply(update, texts.admin_only(user.id))
         return False
     if group_only and chat.type == ChatType.PRIVATE:
         await reply(update, texts.HABILITAR_IN_GROUP)
@@ -52,7 +52,7 @@ async def habilitar(update: Update, context: Context) -> None:
     assert chat is not None and message is not None
     sectors = context.runtime.protocol.team.sectors
     wanted = COMMAND_ARGS.sub("", message.text or "", count=1).strip()
-    sector = next((s for s in sectors if s.casefold() == wanted.casefold()), None)
+    sector = context.runtime.protocol.team.find(wanted) if wanted else None
     if wanted and sector is None:
         await reply(update, texts.unknown_sector(sectors))
         return

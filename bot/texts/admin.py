@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.texts.common import esc, who
+from bot.texts.common import esc, quoted, who
 
 __all__ = [
-    "ADMIN_ONLY",
     "BOT_MUTED",
     "BOT_REMOVED",
     "GERENCIA_HOW",
     "HABILITAR_IN_GROUP",
+    "admin_only",
     "alert_topic",
     "alert_topic_gone",
     "back_in_group",
@@ -31,7 +31,7 @@ __all__ = [
 
 
 def chat_unreachable(chat_id: int, error: str, title: str | None = None) -> str:
-    name = f"«{esc(title, 60)}» (<code>{chat_id}</code>)" if title else f"<code>{chat_id}</code>"
+    name = f"{quoted(title, 60)} (<code>{chat_id}</code>)" if title else f"<code>{chat_id}</code>"
     return (
         f"⚠️ No puedo escribir en el grupo del equipo {name} "
         f"({esc(error, 120)}).\nRevisá que el bot siga en el grupo y pueda escribir: "
@@ -54,7 +54,7 @@ BOT_MUTED = "me quitaron el permiso de escribir"
 
 def alert_topic_gone(title: str, error: str) -> str:
     return (
-        f"⚠️ El tema de alertas del grupo «{esc(title, 60)}» está cerrado o ya no existe "
+        f"⚠️ El tema de alertas del grupo {quoted(title, 60)} está cerrado o ya no existe "
         f"({esc(error, 80)}): desde ahora mando los avisos al tema General.\n"
         "Para elegir otro tema, escribí /habilitar en ese tema."
     )
@@ -63,9 +63,9 @@ def alert_topic_gone(title: str, error: str) -> str:
 def back_in_group(title: str, held: int) -> str:
     """To the admins once the bot is back in a group and what waited there went out."""
     if held == 0:
-        return f"✅ Volví al grupo «{esc(title, 60)}»: no había avisos pendientes."
+        return f"✅ Volví al grupo {quoted(title, 60)}: no había avisos pendientes."
     what = "el aviso pendiente" if held == 1 else f"los {held} avisos pendientes"
-    return f"✅ Volví al grupo «{esc(title, 60)}»: envié {what}."
+    return f"✅ Volví al grupo {quoted(title, 60)}: envié {what}."
 
 
 def unreachable_list(chats: list[tuple[int, str | None, str | None]]) -> str:
@@ -83,7 +83,14 @@ def not_enabled(chat_id: int) -> str:
     )
 
 
-ADMIN_ONLY = "Solo un admin del bot puede hacer eso."
+def admin_only(user_id: int) -> str:
+    """An admin command from someone else: what they can do instead, and how to become one."""
+    return (
+        "Solo un admin del bot puede hacer eso. Tu id de Telegram es "
+        f"<code>{user_id}</code>: si tenés que ser admin, pasáselo a quien instaló el bot "
+        "(lo agrega con <code>.venv/bin/flexus-bot admins add ID</code> o en ADMIN_USER_IDS, "
+        "sin reiniciar)."
+    )
 
 
 HABILITAR_IN_GROUP = "Escribí /habilitar (o /deshabilitar) en el grupo que querés cambiar."
@@ -93,11 +100,11 @@ def alert_topic(topic: int | None, name: str | None) -> str:
     """Where a group with topics gets its alerts, as /habilitar says it."""
     if not topic:
         return "al tema General"
-    return f"a este tema («{esc(name, 60)}»)" if name else "a este tema"
+    return f"a este tema ({quoted(name, 60)})" if name else "a este tema"
 
 
 def enabled(title: str | None, sector: str | None, changed: bool, topic: str | None = None) -> str:
-    """`topic`: in a group with topics, where alerts go ("a este tema («Alertas»)")."""
+    """`topic`: in a group with topics, where alerts go ("a este tema (“Alertas”)")."""
     where = f" (sector {esc(sector, 40)})" if sector else ""
     arrive = (
         f"las alertas de FLEXUS llegan {topic}" if topic else "acá llegan las alertas de FLEXUS"
@@ -105,7 +112,7 @@ def enabled(title: str | None, sector: str | None, changed: bool, topic: str | N
     if not changed:
         return f"Este grupo ya estaba habilitado{where}: {arrive}."
     return (
-        f"✅ Grupo «{esc(title or 'este grupo', 60)}» habilitado{where}: "
+        f"✅ Grupo {quoted(title or 'este grupo', 60)} habilitado{where}: "
         f"{arrive}. Para reportar: /caido."
     )
 
@@ -122,7 +129,11 @@ def unknown_sector(sectors: list[str]) -> str:
 
 def whoami(user_id: int, is_admin: bool, is_gerencia: bool) -> str:
     roles = [r for r, on in (("admin del bot", is_admin), ("de Gerencia", is_gerencia)) if on]
-    role = f"Sos {' y '.join(roles)}." if roles else "No sos admin ni de Gerencia."
+    role = (
+        f"Sos {' y '.join(roles)}."
+        if roles
+        else "Podés avisar con /caido en el grupo y responder a las alertas con sus botones."
+    )
     return f"Tu id de Telegram: <code>{user_id}</code>. {role}"
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "duration",
     "esc",
     "mention",
+    "quoted",
     "when",
     "who",
 ]
@@ -36,6 +37,12 @@ def esc(text: str | None, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return html.escape(text, quote=False)
+
+
+def quoted(text: str | None, limit: int | None = None) -> str:
+    """What a person wrote (a description, a group's title), in “ ” quotes: the bot's own «»
+    stay for its buttons and words, so a «» the person typed never nests inside them."""
+    return f"“{esc(text, limit)}”"
 
 
 # Unicode's first-strong isolate and pop directional isolate: a name in Arabic or Hebrew

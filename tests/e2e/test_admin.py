@@ -88,7 +88,7 @@ def test_start_says_who_you_are(bot: BotProcess, fake_api: FakeBotAPI) -> None:
     who = sent_to(fake_api, ADMIN_ID, "Tu id de Telegram")
     assert f"<code>{ADMIN_ID}</code>" in who.text and "Sos admin del bot." in who.text
     fake_api.push(command_update(102, LUIS, "/start"))
-    assert "No sos admin ni de Gerencia." in sent_to(fake_api, 102, "Tu id").text
+    assert "Podés avisar con /caido en el grupo" in sent_to(fake_api, 102, "Tu id").text
     # Someone outside the team learns only their own id (what an admin needs to add them).
     stranger = user(555, "Nueva")
     fake_api.push(command_update(555, stranger, "/start"))
@@ -121,14 +121,14 @@ def test_gerencia_registered_from_the_chat_is_asked_privately(
     fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "v:1:f"))
     sent_to(fake_api, GROUP_CAJA, "Falla general")
     fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "y:1"))
-    sent_to(fake_api, GROUP_CAJA, "Luis Pérez gestiona el reclamo")
+    sent_to(fake_api, GROUP_ADMIN, "Gestionás el reclamo")
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "ax:1"))
     request = sent_to(fake_api, 301, "acceso", after=mark)
     assert ("Acceso otorgado por AnyDesk", "ag:1:0") in request.buttons
     mark = fake_api.mark()
     fake_api.push(press_update(301, request.result["message_id"], DIEGO, "ag:1:0"))
-    sent_to(fake_api, GROUP_CAJA, "Diego Alvarado dio acceso al servidor", after=mark)
+    sent_to(fake_api, GROUP_ADMIN, "Diego Alvarado dio acceso al servidor", after=mark)
     actions = db_rows(bot, "select action, actor_id, target_id from admin_actions")
     assert actions == [("add_gerencia", ADMIN_ID, 301)]
 
@@ -140,9 +140,12 @@ def test_admin_commands_refuse_everyone_else_and_store_nothing(
     for text in ("/habilitar", "/deshabilitar", "/gerencia", "/gerencia quitar"):
         mark = fake_api.mark()
         fake_api.push(command_update(GROUP_CAJA, ANA, text))
-        assert sent_to(fake_api, GROUP_CAJA, "Solo un admin", after=mark).text == (
-            "Solo un admin del bot puede hacer eso."
+        refusal = sent_to(fake_api, GROUP_CAJA, "Solo un admin", after=mark).text
+        # What the person can do: their id, and who makes them admin
+        assert refusal.startswith(
+            "Solo un admin del bot puede hacer eso. Tu id de Telegram es <code>101</code>"
         )
+        assert "flexus-bot admins add ID" in refusal
     fake_api.wait_idle()
     assert db_rows(bot, "select count(*) from admin_actions") == [(0,)]
     assert db_rows(bot, "select count(*) from gerencia_contacts") == [(0,)]

@@ -79,7 +79,7 @@ def test_alerts_go_to_the_topic_where_habilitar_was_written(
     in_topic(bot, fake_api, "/habilitar Caja")
     answer = sent_to(fake_api, GROUP_CAJA, "habilitado")
     assert answer.params.get("message_thread_id") == ALERTAS  # the answer where it was asked
-    assert "las alertas de FLEXUS llegan a este tema («Alertas»)" in answer.text
+    assert "las alertas de FLEXUS llegan a este tema (“Alertas”)" in answer.text
     assert rows(bot, f"select alert_topic_id, alert_topic_name from team_chats "
                      f"where chat_id = {GROUP_CAJA}") == [(ALERTAS, "Alertas")]  # fmt: skip
 
@@ -377,7 +377,7 @@ def test_a_report_hours_old_asks_whether_flexus_still_fails_before_alerting_anyo
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, question.result["message_id"], PEDRO, yes))
     alert = alert_in(fake_api, GROUP_ADMIN, after=mark)
-    assert "Reportó Ana Gómez" in alert.text and "«no factura»" in alert.text
+    assert "Reportó Ana Gómez" in alert.text and "“no factura”" in alert.text
     fake_api.wait_idle()
     assert "Caja 2" in fake_api.text_of(GROUP_ADMIN, alert.result["message_id"])
     # The question's buttons are gone; pressing an old one again adds nothing.

@@ -132,9 +132,9 @@ def test_joined_message_names_people_in_plain_spanish() -> None:
 @pytest.mark.parametrize(
     ("held", "expected"),
     [
-        (0, "✅ Volví al grupo «Caja»: no había avisos pendientes."),
-        (1, "✅ Volví al grupo «Caja»: envié el aviso pendiente."),
-        (3, "✅ Volví al grupo «Caja»: envié los 3 avisos pendientes."),
+        (0, "✅ Volví al grupo “Caja”: no había avisos pendientes."),
+        (1, "✅ Volví al grupo “Caja”: envié el aviso pendiente."),
+        (3, "✅ Volví al grupo “Caja”: envié los 3 avisos pendientes."),
     ],
 )
 def test_back_in_group_counts_what_it_sent(held: int, expected: str) -> None:
