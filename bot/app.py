@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -79,8 +80,27 @@ class PerPersonOrder(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._handle = handle or _just_run
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # person -> (lock, updates in line)
+        # chat -> done when its /habilitar or /deshabilitar is: what came after it in that chat
+        # (a backlog after a restart) waits, so it is handled as the chat is then.
+        self._settings_changes: dict[int, asyncio.Event] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        earlier = self._settings_changes.get(chat.id) if chat is not None else None
+        change = None
+        if chat is not None and _changes_chat_settings(update):
+            change = self._settings_changes[chat.id] = asyncio.Event()
+        try:
+            if earlier is not None:
+                await earlier.wait()
+            await self._in_person_order(update, coroutine)
+        finally:
+            if change is not None and chat is not None:
+                change.set()
+                if self._settings_changes.get(chat.id) is change:
+                    del self._settings_changes[chat.id]
+
+    async def _in_person_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         user = update.effective_user if isinstance(update, Update) else None
         if user is None:
             await self._handle(update, coroutine)
@@ -102,6 +122,15 @@ class PerPersonOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release."""
+
+
+CHAT_SETTINGS = re.compile(r"^/(?:des)?habilitar(?:@\w+)?(?:\s|$)", re.IGNORECASE)
+
+
+def _changes_chat_settings(update: object) -> bool:
+    """/habilitar or /deshabilitar: whether the chat is a team chat changes with it."""
+    message = update.effective_message if isinstance(update, Update) else None
+    return bool(message is not None and CHAT_SETTINGS.match(message.text or ""))
 
 
 async def _just_run(_update: object, coroutine: Awaitable[Any]) -> None:
@@ -271,6 +300,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     )
     app = builder.build()
     runtime.card_renderers[MessageKind.ALERT] = cards.render_alert_card
+    runtime.card_renderers[MessageKind.PANEL] = cards.render_panel
     runtime.card_renderers[MessageKind.SECTOR_QUESTION] = sector.render_sector_question
     runtime.application = app
     app.bot_data[RUNTIME_KEY] = runtime
