@@ -44,7 +44,8 @@ class Chart:
 
 
 def _compact(minutes: float) -> str:
-    hours, rest = divmod(int(minutes), 60)
+    """ "11h50", "7m": rounded to the nearest minute, never down to "0m" over a visible bar."""
+    hours, rest = divmod(max(1, round(minutes)), 60)
     return f"{hours}h{rest:02d}" if hours else f"{rest}m"
 
 
@@ -96,7 +97,7 @@ def down_chart(bars: list[BarData], labels: Labels) -> Chart:
             axes.text(
                 x,
                 total / scale + top * 0.02,
-                _compact(total) if crowded else texts.duration(timedelta(minutes=total)),
+                _compact(total) if crowded else texts.duration(timedelta(minutes=round(total))),
                 ha="center",
                 va="bottom",
                 fontsize=14 if crowded else 16,

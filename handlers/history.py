@@ -111,8 +111,10 @@ async def metricas(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if data is None or chat is None:
         return
-    chart = await asyncio.to_thread(_chart, data)
     await reply(update, texts.metricas(data))
+    if not data.general:
+        return  # the text says there was none: an empty chart adds nothing
+    chart = await asyncio.to_thread(_chart, data)
     rt = context.runtime
     async with rt.session() as session:
         outbox.upload(
@@ -162,8 +164,14 @@ async def exportar(update: Update, context: Context) -> None:
     if not private:
         # If the admin never opened the bot privately, Telegram refuses: the group hears why.
         press_start = texts.export_press_start(user.id, user.full_name)
+        # A word first (not the caption, which the file carries): it finds out whether the
+        # admin can be written to privately.
         await send(
-            context, user.id, caption, priority=CHATTER, fallback=[(chat.id, press_start, None)]
+            context,
+            user.id,
+            texts.EXPORT_COMING,
+            priority=CHATTER,
+            fallback=[(chat.id, press_start, None)],
         )
     async with rt.session() as session:
         outbox.upload(
@@ -195,21 +203,23 @@ async def post_monthly_report(context: Context, period: Period) -> None:
     now = rt.clock.now()
     async with rt.read_session() as reading:
         data = await reports.metrics(reading, period, now=now, protocol=rt.protocol)
-    chart = await asyncio.to_thread(_chart, data)
+    # A month with no general failure says so in the text: no empty chart.
+    chart = await asyncio.to_thread(_chart, data) if data.general else None
     text = texts.monthly_report(data)
     async with rt.session() as session:
         for chat_id in rt.team_chat_ids:
             outbox.send(session, chat_id, text, priority=NEWS, now=now)
-            outbox.upload(
-                session,
-                chat_id,
-                "photo",
-                chart.png,
-                _chart_name(period),
-                texts.chart_caption(period),
-                priority=NEWS,
-                now=now,
-            )
+            if chart is not None:
+                outbox.upload(
+                    session,
+                    chat_id,
+                    "photo",
+                    chart.png,
+                    _chart_name(period),
+                    texts.chart_caption(period),
+                    priority=NEWS,
+                    now=now,
+                )
     log.info("monthly report for %s posted to %d team chats", period.start, len(rt.team_chat_ids))
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "CHART_MINUTES",
     "CHART_OPEN",
     "EXPORT_ADMIN_ONLY",
+    "EXPORT_COMING",
     "EXPORT_HOW",
     "EXPORT_NO",
     "EXPORT_OUTCOMES",
@@ -175,8 +176,17 @@ PERIOD_HOW = (
 )
 
 
-def _fallas(count: int) -> str:
-    return "1 falla" if count == 1 else f"{count} fallas"
+def _fallas(count: int, kind: str = "") -> str:
+    """ "1 falla general", "2 fallas generales", "0 fallas": the noun and its adjective agree."""
+    if count == 1:
+        return f"1 falla {kind}".rstrip()
+    plural = {"general": "generales", "local": "locales"}.get(kind, kind)
+    return f"{count} fallas {plural}".rstrip()
+
+
+def _summary_word(count: int) -> str:
+    """Over one failure there is no median: its own times are shown."""
+    return "Tiempos" if count == 1 else "Mediana"
 
 
 def metricas(data: Metrics) -> str:
@@ -190,7 +200,9 @@ def metricas(data: Metrics) -> str:
     else:
         lines.append(f"Sin fallas generales 🎉 · locales: {data.local}")
     others = []
-    if data.unconfirmed:
+    if data.unconfirmed == 1:
+        others.append("1 sin confirmar (se cerró sola)")
+    elif data.unconfirmed:
         others.append(f"{data.unconfirmed} sin confirmar (se cerraron solas)")
     if data.false_alarms:
         alarms = "falsa alarma" if data.false_alarms == 1 else "falsas alarmas"
@@ -201,7 +213,8 @@ def metricas(data: Metrics) -> str:
         lines.append("Además: " + " · ".join(others))
     if data.general:
         lines.append(
-            f"Mediana: confirmar {_optional(data.median_confirm)} · llamar a soporte "
+            f"{_summary_word(data.general)}: confirmar {_optional(data.median_confirm)} · "
+            f"llamar a soporte "
             f"{_optional(data.median_contact)} · acceso al servidor "
             f"{_optional(data.median_access)} · volver a andar {_optional(data.median_restore)}"
         )
@@ -212,7 +225,8 @@ def metricas(data: Metrics) -> str:
         if data.down_closed:
             lines.append(f"Caído con soporte cerrado: {duration(data.down_closed)} en total.")
         if data.still_open:
-            lines.append(f"({_fallas(data.still_open)} sigue abierta: cuenta hasta ahora.)")
+            still = "sigue abierta" if data.still_open == 1 else "siguen abiertas"
+            lines.append(f"({_fallas(data.still_open)} {still}: cuenta hasta ahora.)")
         lines.append(f"Detalle para el proveedor: /proveedor {_period_arg(data.period)}")
     return "\n".join(lines)
 
@@ -264,7 +278,7 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
     head = [f"🧾 <b>Informe para el proveedor de FLEXUS · {period_name(data.period)}</b>"]
     if not data.failures:
         return head[0] + "\nNo hubo fallas generales en el período."
-    head.append(f"{_fallas(data.general)} generales · caído en total {duration(data.down)}")
+    head.append(f"{_fallas(data.general, 'general')} · caído en total {duration(data.down)}")
     blocks = []
     for record in data.failures:
         opened = record.opened_at
@@ -285,8 +299,9 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
         if record.support_ref:
             second += f" · reclamo {esc(record.support_ref, 30)}"
         blocks.append(f"{first}\n{second}")
+    medians = "Tiempos" if data.general == 1 else "Medianas"
     tail = (
-        f"Medianas: contactar a soporte {_optional(data.median_contact)} · acceso "
+        f"{medians}: contactar a soporte {_optional(data.median_contact)} · acceso "
         f"{_optional(data.median_access)} · volver a andar {_optional(data.median_restore)}"
     )
     shown = len(blocks)
@@ -306,6 +321,7 @@ EXPORT_HOW = "Usá /exportar, o con fechas: /exportar 2026-01-01 2026-06-30 (o 0
 
 
 EXPORT_SENT_PRIVATELY = "📎 Te mandé la exportación por privado."
+EXPORT_COMING = "📎 Acá va la exportación que pediste en el grupo."
 
 
 def export_caption(count: int, since: date | None, until: date | None) -> str:

@@ -136,6 +136,15 @@ def test_history_informe_metrics_and_vendor_report(bot: BotProcess, fake_api: Fa
     (year_png,) = uploaded(bot, "upload_photo", GROUP_ADMIN)
     assert bars_in(np.asarray(image.imread(io.BytesIO(year_png), format="png"))) == 3
 
+    # A month with no general failure says so, and sends no empty chart
+    mark = fake_api.mark()
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/metricas 2026-03"))
+    assert "Sin fallas generales" in sent_to(fake_api, GROUP_CAJA, "FLEXUS en", after=mark).text
+    fake_api.wait_idle()
+    assert [
+        c for c in fake_api.calls_of("sendPhoto", GROUP_CAJA) if fake_api.calls.index(c) > mark
+    ] == []
+
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_CAJA, ANA, "/metricas ayer"))
     assert "No entendí el período" in sent_to(fake_api, GROUP_CAJA, "período", after=mark).text
@@ -187,6 +196,9 @@ def test_exportar_sends_the_csv_privately_to_admins_only(
     document = wait_call(fake_api, "sendDocument", ADMIN_ID, after=mark)
     assert "2 incidentes del 30/11/2026 al 30/11/2026" in document.params["caption"]
     assert fake_api.calls_of("sendDocument", GROUP_CAJA) == []
+    # The caption comes once, on the file; the word before it is another one
+    privately = [c.text for c in fake_api.sent(ADMIN_ID)]
+    assert privately == ["📎 Acá va la exportación que pediste en el grupo."]
     ((data, caption),) = uploads(bot, "upload_document", ADMIN_ID)
     assert (
         caption
