@@ -72,7 +72,7 @@ class AckReminder:
 
     incident_id: int
     missing: list[str]
-    people: list[tuple[int, str]]
+    people: list[tuple[int, str, str | None]]  # (user id, name, sector)
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,9 @@ class Summary:
     affected_people: int
     timeline: list[TimelineEntry]
     acks: AckState
+    coordinator_id: int | None = None
+    instruction: str | None = None  # what the all-clear said to do
+    restart_session: bool | None = None
 
 
 async def prepare_all_clear(
@@ -270,14 +273,16 @@ async def ack_reminder_due(
     )
     people = (
         await session.execute(
-            select(Member.user_id, Member.full_name).where(Member.sector.in_(state.missing))
+            select(Member.user_id, Member.full_name, Member.sector).where(
+                Member.sector.in_(state.missing)
+            )
         )
     ).all()
     await session.commit()
     return AckReminder(
         incident_id=incident_id,
         missing=state.missing,
-        people=[(user_id, name) for user_id, name in people],
+        people=[(user_id, name, sector) for user_id, name, sector in people],
     )
 
 
@@ -336,4 +341,7 @@ async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -
             if e.kind not in NOT_IN_TIMELINE
         ],
         acks=await ack_state(session, incident_id, protocol),
+        coordinator_id=incident.coordinator_id,
+        instruction=incident.instruction,
+        restart_session=incident.restart_session,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,31 @@ async def chat_settings(session: AsyncSession) -> tuple[dict[int, int], set[int]
         if not reactions_ok:
             reactionless.add(chat_id)
     return topics, reactionless
+
+
+REMINDER_EVERY = timedelta(minutes=30)
+
+
+async def take_reminder_slots(
+    session: AsyncSession, chat_ids: list[int], *, now: datetime
+) -> list[int]:
+    """The chats among `chat_ids` that may get a reminder now (none in the last 30 minutes),
+    marked as reminded: a group hears a reminder at most once every half hour, whatever it is
+    about. Decided by the database, so two reminders falling due together cannot both pass."""
+    allowed = []
+    for chat_id in chat_ids:
+        result: Any = await session.execute(
+            update(TeamChat)
+            .where(
+                TeamChat.chat_id == chat_id,
+                (TeamChat.reminded_at.is_(None)) | (TeamChat.reminded_at <= now - REMINDER_EVERY),
+            )
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            allowed.append(chat_id)
+    return allowed
 
 
 async def forget_alert_topic(session: AsyncSession, *, chat_id: int) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,21 @@ from models import Incident, Member
 from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
 
 REFERENCE_LIMIT = 120
+NOTE_LIMIT = 500
+# A word with letters, digits, "-" or "/" inside: "R-45871", "2026/0012", "45871".
+_TOKEN = re.compile(r"[^\W_](?:[\w/-]*[^\W_])?")
+
+
+def parse_reference(text: str) -> str | None:
+    """The claim number in what the coordinator wrote: the first word with three digits, or a
+    code that starts with letters ("R-45871", "TK-9", "Nro. 45871" -> "45871"); None when
+    there is none ("no me dieron número", "llaman en 15 minutos", "el 2do intento")."""
+    for token in _TOKEN.findall(text):
+        digits = sum(c.isdigit() for c in token)
+        # "45871", or a code starting with letters ("TK-77"); not "15" (minutes) nor "2do".
+        if digits >= 3 or (digits >= 1 and token[0].isalpha()):
+            return token[:REFERENCE_LIMIT]
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class SupportOpening:
 
     incident_id: int
     coordinated: bool
+    message_left: bool = False  # a message was left while support was closed
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class ContactResult:
     first: bool  # the first call recorded (later ones only add a ticket number)
     contacted_at: datetime  # when support was first called
     reference: str | None  # the ticket number, as it stands now
+    note: str | None = None  # what was written, when it held no number
 
 
 async def claim(
@@ -168,7 +186,11 @@ async def contact_support(
         )
         incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, person.user_id, is_admin)
-    reference = (reference or "").strip()[:REFERENCE_LIMIT] or None
+    written = (reference or "").strip()
+    reference = parse_reference(written)
+    # Words around the number, or with no number ("no me dieron número"), are kept as a note:
+    # never as the claim number.
+    note = written[:NOTE_LIMIT] if written and written != reference else None
     first = incident.support_contacted_at is None
     if first:
         incident.support_contacted_at = now
@@ -187,6 +209,9 @@ async def contact_support(
         add_event(session, incident_id, EventKind.SUPPORT_REFERENCE, person.user_id, now, reference)
     if reference:
         incident.support_ref = reference
+    if note:
+        incident.support_note = note
+        add_event(session, incident_id, EventKind.SUPPORT_NOTE, person.user_id, now, note)
     # Calling support settles it: no more waiting for votes, for the opening, or to expire.
     await timers.cancel(
         session,
@@ -200,7 +225,34 @@ async def contact_support(
         first=first,
         contacted_at=incident.support_contacted_at or now,
         reference=incident.support_ref,
+        note=note,
     )
+
+
+async def leave_message(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    now: datetime,
+    protocol: Protocol,
+) -> bool:
+    """ "Dejé mensaje a soporte" while support is closed: noted for the card and the timeline,
+    but support has not answered yet: the call is recorded when someone really talks to
+    support (the coordinator is asked again when it opens). False if it was noted already."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, user_id, is_admin)
+    if incident.support_message_left_at is not None or incident.support_contacted_at is not None:
+        await session.commit()
+        return False
+    incident.support_message_left_at = now
+    add_event(session, incident_id, EventKind.SUPPORT_MESSAGE_LEFT, user_id, now)
+    # A general failure with a message left is in hand: it does not close by itself.
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.EXPIRY,))
+    await touch_progress(session, incident_id, now, protocol)
+    await session.commit()
+    return True
 
 
 @dataclass(frozen=True)
@@ -221,6 +273,23 @@ async def coordinator_contact(session: AsyncSession, incident_id: int) -> Coordi
         name=member.full_name if member else str(incident.coordinator_id),
         private_chat=bool(member and member.private_chat),
         fallback_chat_id=incident.coordinator_chat_id or incident.origin_chat_id,
+    )
+
+
+@dataclass(frozen=True)
+class ReporterContact:
+    user_id: int
+    private_chat: bool
+    origin_chat_id: int  # where they reported
+
+
+async def reporter_contact(session: AsyncSession, incident_id: int) -> ReporterContact:
+    incident = await get_incident(session, incident_id, open_only=False)
+    member = await session.get(Member, incident.reporter_id)
+    return ReporterContact(
+        user_id=incident.reporter_id,
+        private_chat=bool(member and member.private_chat),
+        origin_chat_id=incident.origin_chat_id,
     )
 
 
@@ -248,4 +317,8 @@ async def support_opens_due(session: AsyncSession, *, incident_id: int) -> Suppo
     await session.commit()
     if incident.status not in OPEN_STATUSES or incident.support_contacted_at is not None:
         return None
-    return SupportOpening(incident_id, coordinated=incident.coordinator_id is not None)
+    return SupportOpening(
+        incident_id,
+        coordinated=incident.coordinator_id is not None,
+        message_left=incident.support_message_left_at is not None,
+    )

@@ -925,7 +925,7 @@ class DeliveryWorker:
         if render is None:
             raise RuntimeError(f"no renderer for {p['kind']!r} cards")
         p["text"], p["markup"], still_open = await render(self.runtime, p["incident_id"])
-        p["repin"] = still_open
+        p["repin"] = still_open and p.get("repin", True)  # a panel is never pinned
         p["closed"] = not still_open
 
     async def _repost(
@@ -1192,9 +1192,17 @@ class DeliveryWorker:
         if fallback:
             async with self.runtime.sessions() as session:
                 await self._set(session, row, status=DROPPED, last_error=error[:255], done_at=now)
+                record = row.payload.get("record")
                 for chat_id, text, markup in fallback:
                     outbox.send(
-                        session, chat_id, text, priority=row.priority, now=now, markup=markup
+                        session,
+                        chat_id,
+                        text,
+                        priority=row.priority,
+                        now=now,
+                        markup=markup,
+                        # Where it went instead is the message to edit later (a panel).
+                        record=(record[0], record[1]) if record else None,
                     )
                 await session.commit()
             log.info(

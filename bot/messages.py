@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.vocab import MessageKind
 from models import IncidentMessage
 
 
@@ -21,3 +22,15 @@ async def prompt_of(
             IncidentMessage.chat_id == chat_id, IncidentMessage.message_id == message_id
         )
     )
+
+
+async def panels_shown(session: AsyncSession, incident_id: int) -> list[tuple[int, int]]:
+    """(chat, message) of every coordinator's panel of this incident sent so far."""
+    rows = await session.execute(
+        select(IncidentMessage.chat_id, IncidentMessage.message_id).where(
+            IncidentMessage.incident_id == incident_id,
+            IncidentMessage.kind == MessageKind.PANEL,
+            IncidentMessage.message_id.is_not(None),
+        )
+    )
+    return [(chat_id, message_id) for chat_id, message_id in rows.all()]

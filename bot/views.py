@@ -58,6 +58,8 @@ class IncidentView:
     support_contacted_at: datetime | None = None
     support_contacted_by: str | None = None
     support_ref: str | None = None
+    support_message_left_at: datetime | None = None  # support was closed: a message was left
+    support_note: str | None = None  # the answer to "¿te dieron número?" that held none
     access_requested_at: datetime | None = None
     access_granted_at: datetime | None = None
     access_granted_by: str | None = None
@@ -134,6 +136,8 @@ async def incident_view(
         support_contacted_at=incident.support_contacted_at,
         support_contacted_by=await member_name(session, incident.support_contacted_by),
         support_ref=incident.support_ref,
+        support_message_left_at=incident.support_message_left_at,
+        support_note=incident.support_note,
         access_requested_at=incident.access_requested_at,
         access_granted_at=incident.access_granted_at,
         access_granted_by=await member_name(session, incident.access_granted_by),

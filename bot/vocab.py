@@ -41,6 +41,8 @@ class EventKind(StrEnum):
     HANDED_OVER = "handed_over"  # detail: the new coordinator's name
     SUPPORT_CONTACTED = "support_contacted"  # detail: the ticket number, if any
     SUPPORT_REFERENCE = "support_reference"
+    SUPPORT_NOTE = "support_note"  # detail: the answer to "¿te dieron número?" with none
+    SUPPORT_MESSAGE_LEFT = "support_message_left"  # support was closed: a message was left
     IN_PROGRESS = "in_progress"
     ACCESS_REQUESTED = "access_requested"
     ACCESS_REQUESTED_AGAIN = "access_requested_again"
@@ -71,6 +73,7 @@ class MessageKind(StrEnum):
     VALIDATION = "validation"  # step 7: stored as "validation:<round>", see validation_kind
     OVERRIDE_PROMPT = "override_prompt"  # step 7: "reply with why we go on without them"
     ALL_CLEAR = "all_clear"  # step 8
+    PANEL = "panel"  # steps 5–8: the coordinator's one message, edited at each step
 
 
 def validation_kind(round_number: int) -> str:

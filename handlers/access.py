@@ -8,12 +8,14 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
 from bot.access import AccessRound, access_repeat_due, grant_access, request_access
+from bot.config import GERENCIA_SECTOR, fold
+from bot.coordination import coordinator_contact
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import TimerKind
 from handlers import buttons
-from handlers.cards import broadcast, refresh_cards, tell_coordinator
+from handlers.cards import refresh_cards, show_panel
 from handlers.common import (
     CRITICAL,
     Context,
@@ -34,16 +36,32 @@ def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:
     )
 
 
+async def gerencia_chats(context: Context, incident_id: int) -> list[int]:
+    """Where Gerencia is asked when it cannot be written to privately: the team chat of the
+    Gerencia sector if there is one, else the group where the coordinator took the case
+    (never every group: one person's request is no news for the rest of the team)."""
+    rt = context.runtime
+    for chat_id, sector in rt.chats.items():
+        if sector is not None and fold(sector) == fold(GERENCIA_SECTOR):
+            return [chat_id]
+    async with rt.session(refusable=False) as session:
+        contact = await coordinator_contact(session, incident_id)
+    if contact is not None and rt.is_team_chat(contact.fallback_chat_id):
+        return [contact.fallback_chat_id]
+    return rt.team_chat_ids[:1]
+
+
 async def ask_gerencia(context: Context, access: AccessRound) -> None:
-    """Each contact privately; those the bot cannot reach are mentioned in the team chats.
+    """Each contact privately; those the bot cannot reach are mentioned in Gerencia's group.
 
     A contact with no Telegram id is mentioned at once; one who never started the bot is
-    found out when the private message is refused, and then mentioned in every team chat.
+    found out when the private message is refused, and then mentioned there.
     """
     rt = context.runtime
     tools = rt.protocol.access.remote_tools
     markup = grant_markup(access.incident_id, tools)
     username = context.bot.username
+    chats = await gerencia_chats(context, access.incident_id)
     unknown: list[tuple[int, str]] = []
     for contact in access.contacts:
         if not contact.telegram_id:
@@ -61,15 +79,12 @@ async def ask_gerencia(context: Context, access: AccessRound) -> None:
             text,
             markup,
             priority=CRITICAL,
-            fallback=[(chat_id, in_group, markup) for chat_id in rt.team_chat_ids],
+            fallback=[(chat_id, in_group, markup) for chat_id in chats],
         )
     if unknown:
-        await broadcast(
-            context,
-            texts.access_in_group(access.incident_id, unknown, tools, username, access.round),
-            markup,
-            priority=CRITICAL,
-        )
+        text = texts.access_in_group(access.incident_id, unknown, tools, username, access.round)
+        for chat_id in chats:
+            await send(context, chat_id, text, markup, priority=CRITICAL)
 
 
 async def request_pressed(update: Update, context: Context) -> None:
@@ -93,6 +108,7 @@ async def request_pressed(update: Update, context: Context) -> None:
     names = [c.name for c in access.contacts]
     await answer_query(query, texts.alert(texts.access_requested(names)), alert=True)
     await ask_gerencia(context, access)
+    await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
 
 
@@ -122,7 +138,9 @@ async def granted_pressed(update: Update, context: Context) -> None:
         return
     await answer_query(query, texts.ACCESS_THANKS)
     at = texts.clock_time(rt.clock.now(), rt.tz)
-    await broadcast(context, texts.access_granted(name, tool, incident_id, at))
+    # The card shows it to the groups; the coordinator's panel comes again with the news.
+    news = texts.access_granted(name, tool, incident_id, at)
+    await show_panel(context, incident_id, news, fresh=True)
     await refresh_cards(context, incident_id)
 
 
@@ -147,17 +165,16 @@ async def announce_repeat(context: Context, access: AccessRound) -> None:
 
 async def _repeat_request(context: Context, access: AccessRound) -> None:
     if access.gave_up:
-        await tell_coordinator(
-            context, access.incident_id, texts.ACCESS_NO_ANSWER, priority=CRITICAL
-        )
+        asked = access.contacts or context.runtime.protocol.gerencia
+        news = texts.access_no_answer([(c.name, c.phone) for c in asked])
+        await show_panel(context, access.incident_id, news, fresh=True, priority=CRITICAL)
         return
     await ask_gerencia(context, access)
     if access.round == context.runtime.protocol.deadlines.access_escalate_after + 1:
         backups = [c.name for c in access.contacts if c.backup]
         if backups:
-            await tell_coordinator(
-                context, access.incident_id, texts.access_escalated(backups), priority=CRITICAL
-            )
+            news = texts.access_escalated(backups)
+            await show_panel(context, access.incident_id, news, fresh=True, priority=CRITICAL)
 
 
 def register(app: Application) -> None:

@@ -1,4 +1,5 @@
-"""/resuelto: the all-clear to every chat and person, "Entendido" tracking, and the summary."""
+"""/resuelto or the panel's 📣 button: the all-clear to every chat and person, "Entendido"
+tracking, reminders only where a sector is missing, and the summary (short in the groups)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from bot.allclear import (
     private_recipients,
     send_all_clear,
 )
+from bot.chats import take_reminder_slots
+from bot.config import fold
+from bot.coordination import coordinator_contact
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
 from bot.vocab import MessageKind, TimerKind
 from handlers import buttons
-from handlers.cards import broadcast, refresh_cards, summary_text
+from handlers.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.common import (
     CRITICAL,
     NEW_MESSAGES,
@@ -80,6 +84,31 @@ async def resuelto(update: Update, context: Context) -> None:
     await reply(update, texts.RESTART_QUESTION, reply_markup=restart_markup(incident_id))
 
 
+async def all_clear_pressed(update: Update, context: Context) -> None:
+    """ "📣 Avisar que FLEXUS volvió" on the coordinator's panel: as /resuelto with no
+    instruction; the restart question follows, where the button was."""
+    parsed = await parse_button(update, context, buttons.AllClear)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, _ = parsed
+    rt = context.runtime
+    incident_id = await run_step(
+        update,
+        context,
+        prepare_all_clear,
+        user_id=query.from_user.id,
+        is_admin=rt.is_admin(query.from_user.id),
+        instruction="",
+        protocol=rt.protocol,
+    )
+    if incident_id is None:
+        return
+    await answer_query(query)
+    await send(
+        context, update.effective_chat.id, texts.RESTART_QUESTION, restart_markup(incident_id)
+    )
+
+
 async def restart_answered(update: Update, context: Context) -> None:
     parsed = await parse_button(update, context, buttons.RestartAnswer)
     if parsed is None:
@@ -119,6 +148,7 @@ async def restart_answered(update: Update, context: Context) -> None:
         await send(
             context, user_id, text, ack_markup(incident_id), priority=CRITICAL, record=record
         )
+    await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
 
 
@@ -153,8 +183,17 @@ async def acknowledged(update: Update, context: Context) -> None:
 
 
 async def publish_summary(context: Context, data: Summary) -> None:
-    """The incident summary to every team chat; the card shows it closed."""
-    await broadcast(context, summary_text(data, context.runtime.tz), priority=CRITICAL)
+    """The summary that fits one phone screen to every team chat; the whole timeline privately
+    to the coordinator and the admins (and in /informe); the card shows it closed."""
+    rt = context.runtime
+    await broadcast(context, texts.summary_short(data, rt.tz), priority=CRITICAL)
+    full = summary_text(data, rt.tz)
+    async with rt.session(refusable=False) as session:
+        contact = await coordinator_contact(session, data.incident_id)
+    # Privately only: in a group it would be the long message the groups are spared.
+    private = {contact.user_id} if contact is not None and contact.private_chat else set()
+    for user_id in sorted(private | set(rt.admin_ids)):
+        await send(context, user_id, full)
     await refresh_cards(context, data.incident_id)
 
 
@@ -167,11 +206,37 @@ async def ack_reminder(rt: Runtime, session: AsyncSession, timer: DueTimer) -> A
     )
 
 
+def reminder_chats(chats: dict[int, str | None], missing: list[str]) -> dict[int, list[str]]:
+    """Where the sectors in `missing` are reminded: each in the groups tied to it; a sector
+    with no group of its own in the groups tied to no sector (where its people are). Chat ->
+    the missing sectors reminded there. Groups whose sectors all confirmed hear nothing."""
+    wanted = {fold(s): s for s in missing}
+    found: dict[int, list[str]] = {}
+    for chat_id, sector in chats.items():
+        if sector is not None and fold(sector) in wanted:
+            found.setdefault(chat_id, []).append(wanted[fold(sector)])
+    covered = {fold(s) for sectors in found.values() for s in sectors}
+    homeless = [s for key, s in wanted.items() if key not in covered]
+    if homeless:
+        for chat_id, sector in chats.items():
+            if sector is None:
+                found.setdefault(chat_id, []).extend(homeless)
+    return found
+
+
 async def announce_ack_reminder(context: Context, reminder: AckReminder) -> None:
-    """Sectors that have not confirmed the all-clear are reminded, by name."""
-    incident_id = reminder.incident_id
+    """Sectors that have not confirmed the all-clear are reminded in their own groups (at most
+    once a group every 30 minutes), their people mentioned, with the button on the reminder."""
+    rt, incident_id = context.runtime, reminder.incident_id
     await refresh_cards(context, incident_id)
-    await broadcast(context, texts.ack_reminder(incident_id, reminder.missing, reminder.people))
+    targets = reminder_chats(rt.chats, reminder.missing)
+    async with rt.session(refusable=False) as session:
+        allowed = await take_reminder_slots(session, list(targets), now=rt.clock.now())
+    for chat_id in allowed:
+        sectors = targets[chat_id]
+        people = [(uid, name) for uid, name, sector in reminder.people if sector in sectors]
+        text = texts.ack_reminder(incident_id, sectors, people)
+        await send(context, chat_id, text, ack_markup(incident_id))
 
 
 async def ack_deadline(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Summary | None:
@@ -185,5 +250,6 @@ def register(app: Application) -> None:
     register_timer(app, TimerKind.ACK_REMINDER, ack_reminder, announce_ack_reminder)
     register_timer(app, TimerKind.ACK_DEADLINE, ack_deadline, publish_summary)
     app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
+    app.add_handler(CallbackQueryHandler(all_clear_pressed, pattern=buttons.AllClear.pattern()))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))

@@ -152,6 +152,21 @@ class Contacted(Button, prefix="sc"):
 
 
 @dataclass(frozen=True)
+class SupportMessage(Button, prefix="sm"):
+    """Step 5, "Soporte contactado" pressed while support is closed: "¿Dejaste mensaje?"."""
+
+    incident_id: int = field(metadata=ID.meta)
+    left: bool = field(metadata=YES_NO.meta)
+
+
+@dataclass(frozen=True)
+class NoReference(Button, prefix="nr"):
+    """Step 5, on "¿te dieron número de reclamo?": "Sin número"."""
+
+    incident_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
 class HandoverMenu(Button, prefix="ho"):
     """Step 5, the coordinator's panel: "Pasar coordinación" (then a button per person)."""
 
@@ -200,6 +215,22 @@ class SectorAnswer(Button, prefix="vq"):
 @dataclass(frozen=True)
 class GoOnWithout(Button, prefix="vo"):
     """Step 7: "Seguir sin los que faltan"."""
+
+    incident_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
+class SkipReason(Button, prefix="sk"):
+    """Step 7: why the team goes on without the silent sectors (the reason's place in
+    bot.texts.SKIP_REASONS; the last one, "Otro motivo", asks for a typed one)."""
+
+    incident_id: int = field(metadata=ID.meta)
+    reason: int = field(metadata=number(1).meta)
+
+
+@dataclass(frozen=True)
+class AllClear(Button, prefix="ac"):
+    """Step 8, the coordinator's panel: "📣 Avisar que FLEXUS volvió" (as /resuelto)."""
 
     incident_id: int = field(metadata=ID.meta)
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import ForceReply, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import texts
+from bot import outbox, texts
+from bot.chats import take_reminder_slots
 from bot.coordination import (
     Nudge,
     SupportOpening,
     claim,
     contact_support,
+    coordinator_contact,
     hand_over,
     handover_candidates,
+    leave_message,
     nudge_due,
     support_opens_due,
 )
@@ -32,10 +35,9 @@ from handlers.cards import (
     broadcast,
     claim_markup,
     opening_text,
-    panel_markup,
     refresh_cards,
+    show_panel,
     support_text,
-    tell_coordinator,
 )
 from handlers.common import (
     CHATTER,
@@ -79,17 +81,11 @@ async def claim_pressed(update: Update, context: Context) -> None:
     await answer_query(
         query, texts.already_yours(incident_id) if result.already_yours else texts.DONE
     )
-    panel = texts.coordinator_panel(
-        incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
-    )
-    await send(
-        context,
-        update.effective_chat.id,
-        f"{texts.mention(query.from_user.id, query.from_user.full_name)}: {panel}",
-        panel_markup(incident_id),
-    )
+    # The panel goes to the coordinator alone (privately when they pressed Start, else in the
+    # group where they took the case; again, at the bottom, if they press once more); the
+    # groups see who coordinates on the card.
+    await show_panel(context, incident_id, fresh=True)
     if not result.already_yours:
-        await broadcast(context, texts.claimed(query.from_user.full_name, incident_id))
         await refresh_cards(context, incident_id)
 
 
@@ -115,13 +111,19 @@ async def _record_contact(
     )
     if result is None:
         return False
-    if result.first:
+    # The groups see it on the card, the coordinator on the panel; a typed /contactado gets
+    # its answer in its chat (a press gets a toast and the ticket question).
+    typed = update.callback_query is None
+    if result.first and typed:
         at = texts.clock_time(result.contacted_at, rt.tz)
-        await broadcast(
-            context, texts.support_contacted(user.full_name, incident_id, result.reference, at)
+        await reply(
+            update, texts.support_contacted(user.full_name, incident_id, result.reference, at)
         )
     elif result.reference:
         await reply(update, texts.reference_saved(result.reference))
+    elif result.note:
+        await reply(update, texts.support_note_saved(result.note))
+    await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
     return True
 
@@ -132,19 +134,105 @@ async def contacted_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     incident_id = pressed.incident_id
+    if not context.runtime.support_now().is_open and await _is_coordinator(update, context):
+        # Support does not answer now: "contacted" can only mean a message was left.
+        await answer_query(query)
+        markup = InlineKeyboardMarkup(
+            [
+                [buttons.SupportMessage(incident_id, left=True).key(texts.BUTTON_MESSAGE_LEFT)],
+                [buttons.SupportMessage(incident_id, left=False).key(texts.BUTTON_NO_MESSAGE)],
+            ]
+        )
+        await send(
+            context, update.effective_chat.id, texts.MESSAGE_LEFT_QUESTION, markup, priority=CHATTER
+        )
+        return
     if not await _record_contact(update, context, incident_id, None):
         return
     await answer_query(query, texts.DONE)
-    # Ask for the ticket number: a reply to this message is read as the reference.
-    prompt = texts.reference_prompt(query.from_user.id, query.from_user.full_name)
+    await ask_reference(context, update.effective_chat.id, incident_id, query.from_user)
+
+
+async def _is_coordinator(update: Update, context: Context) -> bool:
+    """The person pressing coordinates (or may act for the coordinator): others are refused by
+    the step itself, with its own words."""
+    user = update.effective_user
+    if user is None:
+        return False
+    rt = context.runtime
+    async with rt.read_session() as session:
+        incident_id = await open_incident_id(session)
+        if incident_id is None:
+            return False
+        contact = await coordinator_contact(session, incident_id)
+    return contact is None or contact.user_id == user.id or rt.is_admin(user.id)
+
+
+async def ask_reference(context: Context, chat_id: int, incident_id: int, person: User) -> None:
+    """ "¿te dieron número de reclamo?": a reply is read as the answer; «Sin número» settles it."""
+    prompt = texts.reference_prompt(person.id, person.full_name)
+    markup = InlineKeyboardMarkup(
+        [[buttons.NoReference(incident_id).key(texts.BUTTON_NO_REFERENCE)]]
+    )
     await send(
         context,
-        update.effective_chat.id,
+        chat_id,
         prompt,
-        ForceReply(selective=True),
+        markup,
         priority=CHATTER,
         record=(incident_id, MessageKind.REFERENCE_PROMPT),
     )
+
+
+async def message_left_answered(update: Update, context: Context) -> None:
+    """ "¿Le dejaste un mensaje?": yes is noted (the card says so; the call counts once support
+    really answers, asked again when it opens); no needs nothing: the opening reminder comes."""
+    parsed = await parse_button(update, context, buttons.SupportMessage)
+    if parsed is None or update.effective_user is None:
+        return
+    query, pressed = parsed
+    rt, incident_id = context.runtime, pressed.incident_id
+    if not pressed.left:
+        await answer_query(query, texts.NO_MESSAGE_NOTED)
+        await _clear_buttons(context, query)
+        return
+    user = update.effective_user
+    left = await run_step(
+        update,
+        context,
+        leave_message,
+        incident_id=incident_id,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+    if left is None:
+        return
+    await answer_query(query, texts.message_left_noted(opening_text(context)))
+    await _clear_buttons(context, query)
+    await show_panel(context, incident_id)
+    await refresh_cards(context, incident_id)
+
+
+async def no_reference_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, buttons.NoReference)
+    if parsed is None:
+        return
+    query, _ = parsed
+    await answer_query(query, texts.NO_REFERENCE_NOTED)
+    await _clear_buttons(context, query)
+
+
+async def _clear_buttons(context: Context, query: CallbackQuery) -> None:
+    """A question answered by a button: its buttons go (they would mean nothing now)."""
+    if query.message is None:
+        return
+    rt = context.runtime
+    async with rt.session(refusable=False) as session:
+        outbox.clear_markup(
+            session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+        )
 
 
 async def contactado_command(update: Update, context: Context) -> None:
@@ -222,11 +310,9 @@ async def handover_chosen(update: Update, context: Context) -> None:
     if name is None:
         return
     await answer_query(query, texts.DONE)
-    await broadcast(context, texts.handed_over(name, incident_id))
-    panel = texts.coordinator_panel(
-        incident_id, support_text(context), rt.support_now().is_open, opening_text(context)
-    )
-    await tell_coordinator(context, incident_id, panel, panel_markup(incident_id))
+    # The new coordinator gets the panel (the old one loses its buttons); the card shows who.
+    news = texts.handed_over(name, incident_id)
+    await show_panel(context, incident_id, news, fresh=True)
     await refresh_cards(context, incident_id)
 
 
@@ -246,9 +332,15 @@ async def announce_nudge(context: Context, due: Nudge) -> None:
         incident_id, due.down_for, coordinated=due.coordinated, validated=due.validated
     )
     if not due.coordinated:
-        await broadcast(context, text, claim_markup(incident_id))
+        # A reminder: at most one a group every 30 minutes.
+        async with context.runtime.session(refusable=False) as session:
+            chats = await take_reminder_slots(
+                session, context.runtime.team_chat_ids, now=context.runtime.clock.now()
+            )
+        for chat_id in chats:
+            await send(context, chat_id, text, claim_markup(incident_id))
     else:
-        await tell_coordinator(context, incident_id, text, panel_markup(incident_id))
+        await show_panel(context, incident_id, text, fresh=True)
     await refresh_cards(context, incident_id)
 
 
@@ -261,13 +353,13 @@ async def support_opens(
 async def announce_support_opens(context: Context, opening: SupportOpening) -> None:
     """Support just opened: whoever manages the case must call now."""
     incident_id = opening.incident_id
-    text = texts.support_opened(incident_id, support_text(context))
     if not opening.coordinated:
+        text = texts.support_opened(incident_id, support_text(context))
         await broadcast(context, text, claim_markup(incident_id), priority=CRITICAL)
     else:
-        await tell_coordinator(
-            context, incident_id, text, panel_markup(incident_id), priority=CRITICAL
-        )
+        news = texts.support_opened_news(opening.message_left)
+        await show_panel(context, incident_id, news, fresh=True, priority=CRITICAL)
+    await refresh_cards(context, incident_id)
 
 
 def register(app: Application) -> None:
@@ -276,6 +368,12 @@ def register(app: Application) -> None:
     register_timer(app, TimerKind.SUPPORT_OPENS, support_opens, announce_support_opens)
     app.add_handler(CallbackQueryHandler(claim_pressed, pattern=buttons.Claim.pattern()))
     app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=buttons.Contacted.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(message_left_answered, pattern=buttons.SupportMessage.pattern())
+    )
+    app.add_handler(
+        CallbackQueryHandler(no_reference_pressed, pattern=buttons.NoReference.pattern())
+    )
     app.add_handler(CallbackQueryHandler(handover_menu, pattern=buttons.HandoverMenu.pattern()))
     app.add_handler(CallbackQueryHandler(handover_chosen, pattern=buttons.HandoverTo.pattern()))
     app.add_handler(CommandHandler("contactado", contactado_command, filters=NEW_MESSAGES))

@@ -15,7 +15,7 @@ from bot.validation import (
 )
 from bot.vocab import MessageKind, validation_kind
 from handlers import buttons
-from handlers.cards import broadcast, panel_markup, refresh_cards, tell_coordinator, view_of
+from handlers.cards import broadcast, refresh_cards, show_panel
 from handlers.common import (
     CHATTER,
     Context,
@@ -24,7 +24,6 @@ from handlers.common import (
     markup_json,
     parse_button,
     person_of,
-    reply,
     run_step,
     send,
 )
@@ -43,7 +42,6 @@ def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:
                     texts.BUTTON_FAILS_HERE
                 ),
             ],
-            [buttons.GoOnWithout(incident_id).key(texts.BUTTON_OVERRIDE)],
         ]
     )
 
@@ -91,6 +89,7 @@ async def start_pressed(update: Update, context: Context) -> None:
         validation_markup(state),
         record=(incident_id, validation_kind(state.round)),
     )
+    await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
 
 
@@ -118,24 +117,56 @@ async def answer_pressed(update: Update, context: Context) -> None:
     still_open = result.works and not result.complete
     await _refresh_requests(context, result.state, still_open=still_open)
     await refresh_cards(context, incident_id)
-    view = await view_of(context, incident_id)
+    # Each group sees the answers on its own question (edited above) and on the card; only
+    # the coordinator, who decides what comes next, gets a message.
     if not result.works:
-        text = texts.validation_failed(incident_id, result.sector, query.from_user.full_name)
-        await broadcast(context, text)
-        await tell_coordinator(context, incident_id, text, panel_markup(incident_id))
+        news = texts.validation_failed(incident_id, result.sector, query.from_user.full_name)
+        await show_panel(context, incident_id, news, fresh=True)
     elif result.complete:
-        await broadcast(
-            context,
-            texts.validation_complete(incident_id, view.coordinator_id, view.coordinator_name),
-        )
+        await show_panel(context, incident_id, texts.validation_complete(incident_id), fresh=True)
 
 
 async def override_pressed(update: Update, context: Context) -> None:
+    """ "Seguir sin los que faltan": why? The usual reasons are buttons; "Otro motivo" asks
+    for a typed one."""
     parsed = await parse_button(update, context, buttons.GoOnWithout)
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
     rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
+    missing = await run_step(
+        update,
+        context,
+        sectors_to_override,
+        incident_id=incident_id,
+        user_id=user_id,
+        is_admin=rt.is_admin(user_id),
+        protocol=rt.protocol,
+    )
+    if missing is None:
+        return
+    await answer_query(query)
+    reasons = [*texts.SKIP_REASONS, texts.BUTTON_OTHER_REASON]
+    rows = [[buttons.SkipReason(incident_id, i).key(label)] for i, label in enumerate(reasons)]
+    await send(
+        context,
+        update.effective_chat.id,
+        texts.override_question(missing),
+        InlineKeyboardMarkup(rows),
+        priority=CHATTER,
+    )
+
+
+async def skip_reason_pressed(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, buttons.SkipReason)
+    if parsed is None or update.effective_chat is None:
+        return
+    query, pressed = parsed
+    incident_id = pressed.incident_id
+    if pressed.reason < len(texts.SKIP_REASONS):
+        await _go_on_without(update, context, incident_id, texts.SKIP_REASONS[pressed.reason])
+        return
+    rt, user_id = context.runtime, query.from_user.id
     missing = await run_step(
         update,
         context,
@@ -161,7 +192,13 @@ async def override_pressed(update: Update, context: Context) -> None:
 async def override_reason_replied(
     update: Update, context: Context, incident_id: int, reason: str
 ) -> None:
-    user = update.effective_user
+    await _go_on_without(update, context, incident_id, reason)
+
+
+async def _go_on_without(update: Update, context: Context, incident_id: int, reason: str) -> None:
+    """Go on without the silent sectors, for `reason`: a press gets a toast (its buttons go),
+    a typed reason the panel's news; the panel shows the all-clear button next."""
+    user, query = update.effective_user, update.callback_query
     if user is None:
         return
     rt = context.runtime
@@ -178,9 +215,20 @@ async def override_reason_replied(
     )
     if result is None:
         return
+    done = texts.override_done(result.missing, reason)
+    if query is not None:
+        await answer_query(query, done)
+        if query.message is not None:
+            async with rt.session(refusable=False) as session:
+                outbox.clear_markup(
+                    session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+                )
     await _refresh_requests(context, result.state, still_open=False)
     await refresh_cards(context, incident_id)
-    await reply(update, texts.override_done(result.missing, reason))
+    if query is None:  # typed: the panel comes again below the reply, with the reason on top
+        await show_panel(context, incident_id, texts.esc(done), fresh=True)
+    else:
+        await show_panel(context, incident_id)
 
 
 def register(app: Application) -> None:
@@ -188,3 +236,4 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(start_pressed, pattern=buttons.StartValidation.pattern()))
     app.add_handler(CallbackQueryHandler(answer_pressed, pattern=buttons.SectorAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(override_pressed, pattern=buttons.GoOnWithout.pattern()))
+    app.add_handler(CallbackQueryHandler(skip_reason_pressed, pattern=buttons.SkipReason.pattern()))

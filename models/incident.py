@@ -62,6 +62,10 @@ class Incident(Base):
     support_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     support_contacted_by: Mapped[int | None] = mapped_column(BigInteger)
     support_ref: Mapped[str | None] = mapped_column(String(120))
+    # Support was closed: a message was left (the call counts once support really answers).
+    support_message_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the coordinator answered to "¿te dieron número?" when it held no number.
+    support_note: Mapped[str | None] = mapped_column(Text)
     access_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     access_granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     access_granted_by: Mapped[int | None] = mapped_column(BigInteger)

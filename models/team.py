@@ -35,6 +35,8 @@ class TeamChat(Base):
     alert_topic_name: Mapped[str | None] = mapped_column(String(128))
     # False once Telegram refused a 👍 here (reactions off or limited): people get a reply.
     reactions_ok: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The last reminder posted here (at most one every 30 minutes: a group hears only news).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Member(Base):

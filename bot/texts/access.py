@@ -5,12 +5,12 @@ from __future__ import annotations
 from bot.texts.common import esc, mention, who
 
 __all__ = [
-    "ACCESS_NO_ANSWER",
     "ACCESS_THANKS",
     "BUTTON_ACCESS",
     "access_escalated",
     "access_granted",
     "access_in_group",
+    "access_no_answer",
     "access_request",
     "access_requested",
     "granted_button",
@@ -50,13 +50,22 @@ def access_in_group(
         f"🖥️ {again}{named}: <b>soporte necesita acceso al servidor</b> desde la PC de Gerencia "
         f"(incidente #{incident_id}), por {esc(' o '.join(tools))}."
     )
+    one = len(contacts) == 1
     if any(uid for uid, _ in contacts):
-        text += (
-            f"\nNo te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» "
-            "para que pueda avisarte."
-        )
-    else:
+        if one:
+            text += (
+                f"\nNo te pude escribir en privado: abrí @{esc(bot_username)} y tocá «Iniciar» "
+                "para que pueda avisarte."
+            )
+        else:
+            text += (
+                f"\nNo les pude escribir en privado: abran @{esc(bot_username)} y toquen "
+                "«Iniciar» para que pueda avisarles."
+            )
+    elif one:
         text += "\nAvisale en persona o por teléfono; quien coordina toca el botón cuando esté."
+    else:
+        text += "\nAvisales en persona o por teléfono; quien coordina toca el botón cuando esté."
     return text
 
 
@@ -72,11 +81,19 @@ def access_escalated(names: list[str]) -> str:
     )
 
 
-ACCESS_NO_ANSWER = "⚠️ Gerencia no respondió al pedido de acceso al servidor. Llamalos por teléfono."
+def access_no_answer(contacts: list[tuple[str, str]]) -> str:
+    """Every repeat went unanswered: the coordinator phones. `contacts`: (name, phone)."""
+    if len(contacts) == 1:
+        name, phone = contacts[0]
+        call = f"Llamalo al <b>{esc(phone)}</b>." if phone else "Llamalo por teléfono."
+        return f"⚠️ {who(name)} (Gerencia) no respondió al pedido de acceso al servidor. {call}"
+    phones = [f"{who(n)}: <b>{esc(p)}</b>" for n, p in contacts if p]
+    call = "Llamalos: " + " · ".join(phones) + "." if phones else "Llamalos por teléfono."
+    return f"⚠️ Gerencia no respondió al pedido de acceso al servidor. {call}"
 
 
 def access_granted(name: str, tool: str, incident_id: int, at: str) -> str:
     return f"🖥️ {who(name)} dio acceso al servidor por {esc(tool)} a las {at} (incidente #{incident_id})."
 
 
-ACCESS_THANKS = "Gracias: avisé al equipo."
+ACCESS_THANKS = "Gracias: le avisé a quien coordina."

@@ -14,6 +14,7 @@ __all__ = [
     "ACK_THANKS",
     "ALL_CLEAR_SENT",
     "BUTTON_ACK",
+    "BUTTON_ALL_CLEAR",
     "BUTTON_RESTART_NO",
     "BUTTON_RESTART_YES",
     "RESTART_QUESTION",
@@ -23,6 +24,7 @@ __all__ = [
     "ack_reminder",
     "all_clear",
     "summary",
+    "summary_short",
     "timeline_step",
 ]
 
@@ -71,6 +73,39 @@ BUTTON_RESTART_NO = "No hace falta"
 ALL_CLEAR_SENT = "Listo: avisé a todos que FLEXUS funciona."
 
 
+BUTTON_ALL_CLEAR = "📣 Avisar que FLEXUS volvió"
+
+
+def summary_short(data: Summary, tz: ZoneInfo) -> str:
+    """The summary a group gets: one phone screen (at most 8 lines); the whole timeline is in
+    /informe and goes privately to the coordinator and the admins."""
+    down = duration(data.restored_at - data.opened_at) if data.restored_at else "—"
+    until = clock_time(data.restored_at, tz) if data.restored_at else "—"
+    lines = [
+        f"📋 <b>Resumen del incidente #{data.incident_id}</b>",
+        f"⏱️ FLEXUS estuvo caído {down} ({clock_time(data.opened_at, tz)} → {until}).",
+    ]
+    if data.access_by:
+        lines.append(f"🛠️ Soporte lo arregló en el servidor (acceso por {esc(data.access_tool)}).")
+    elif data.support_contacted_at:
+        lines.append("🛠️ Soporte lo arregló.")
+    if data.coordinator:
+        ref = f" · Reclamo: {esc(data.support_ref)}" if data.support_ref else ""
+        lines.append(f"👤 Coordinó: {who(data.coordinator)}{ref}")
+    if data.acks.missing:
+        lines.append(f"⚠️ Faltó confirmar el aviso: {esc(', '.join(data.acks.missing))}.")
+    else:
+        lines.append("✅ Todos los sectores leyeron el aviso.")
+    if data.restart_session:
+        lines.append("🔁 Si todavía no lo hiciste, reiniciá sesión en FLEXUS.")
+    elif data.instruction:
+        lines.append(f"👉 {esc(data.instruction, 120)}")
+    else:
+        lines.append("👉 Seguí trabajando normalmente en FLEXUS.")
+    lines.append(f"Detalle completo: /informe {data.incident_id}")
+    return "\n".join(lines)
+
+
 def ack_reminder(incident_id: int, missing: list[str], people: list[tuple[int, str]]) -> str:
     names = ", ".join(mention(uid, name) for uid, name in people[:20])
     return (
@@ -92,6 +127,8 @@ TIMELINE: dict[str, str] = {
     EventKind.HANDED_OVER: "pasó la coordinación a {d}",
     EventKind.SUPPORT_CONTACTED: "contactó a soporte (reclamo {d})",
     EventKind.SUPPORT_REFERENCE: "anotó el reclamo {d}",
+    EventKind.SUPPORT_NOTE: "anotó sobre el reclamo: {d}",
+    EventKind.SUPPORT_MESSAGE_LEFT: "dejó mensaje a soporte (no atendía)",
     EventKind.ACCESS_REQUESTED: "pidió acceso al servidor",
     EventKind.ACCESS_REQUESTED_AGAIN: "volvió a pedir acceso al servidor",
     EventKind.ACCESS_GRANTED: "dio acceso al servidor por {d}",
@@ -101,7 +138,7 @@ TIMELINE: dict[str, str] = {
     EventKind.VALIDATION_FAILED: "avisó que sigue fallando en {d}",
     EventKind.VALIDATED: "todos los sectores confirmaron",
     EventKind.VALIDATION_OVERRIDE: "siguió sin esperar a {d}",
-    EventKind.RESOLVED: "avisó que FLEXUS funciona: «{d}»",
+    EventKind.RESOLVED: "avisó que FLEXUS funciona: “{d}”",
     EventKind.ACK_REMINDER: "recordatorio de confirmar el aviso a {d}",
     EventKind.CLOSED: "cierre",
     EventKind.DISMISSED: "cerró como problema local ({d})",

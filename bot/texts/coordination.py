@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from bot.texts.common import duration, esc, mention, who
+from bot.texts.common import clock_time, duration, esc, mention, who
+from bot.views import IncidentView
+from bot.vocab import CheckState
+from models.incident import VALIDATING
 
 __all__ = [
     "BUTTON_CLAIM",
     "BUTTON_CONTACTED",
     "BUTTON_HANDOVER",
+    "BUTTON_MESSAGE_LEFT",
+    "BUTTON_NO_MESSAGE",
+    "BUTTON_NO_REFERENCE",
     "HANDOVER_PROMPT",
+    "MESSAGE_LEFT_QUESTION",
     "NOBODY_TO_HAND_OVER",
+    "NO_MESSAGE_NOTED",
+    "NO_REFERENCE_NOTED",
     "already_yours",
     "claimed",
     "coordinator_panel",
     "handed_over",
+    "message_left_line",
+    "message_left_noted",
     "nudge",
     "reference_prompt",
     "reference_saved",
     "support_contacted",
+    "support_note_saved",
     "support_opened",
+    "support_opened_news",
 ]
 
 
@@ -33,16 +47,81 @@ BUTTON_CONTACTED = "📞 Soporte contactado"
 BUTTON_HANDOVER = "🔁 Pasar coordinación"
 
 
-def coordinator_panel(incident_id: int, block: str, support_open: bool, opening: str | None) -> str:
-    lines = [f"🙋 <b>Gestionás el reclamo del incidente #{incident_id}.</b>", block]
-    if support_open:
+def coordinator_panel(
+    view: IncidentView,
+    block: str,
+    support_open: bool,
+    opening: str | None,
+    tz: ZoneInfo,
+    news: str | None = None,
+) -> str:
+    """The coordinator's one message, edited at each step: what is done, and the next step
+    (its button is on the message). `news`: what just happened, on top."""
+    lines = [f"🙋 <b>Gestionás el reclamo del incidente #{view.id}.</b>"]
+    if news:
+        lines.append(news)
+    if view.support_contacted_at:
+        if view.support_ref:
+            ref = f" · Reclamo {esc(view.support_ref)}"
+        else:
+            ref = " · Sin número de reclamo"
         lines.append(
-            "Llamá ahora y, cuando hables con soporte, tocá «Soporte contactado» "
-            "(o escribí /contactado y el número de reclamo)."
+            f"✅ Soporte contactado a las {clock_time(view.support_contacted_at, tz)}{ref}"
         )
-    elif opening:
-        lines.append(f"Te aviso {opening}, cuando abra soporte.")
+    elif view.support_message_left_at:
+        lines.append(message_left_line(view, tz, opening))
+    elif support_open:
+        lines.append(block)
+    else:  # when it opens is said once, in the next step
+        lines.append(block.split("\n")[0])
+    if view.access_granted_at:
+        lines.append(
+            f"✅ Acceso al servidor: {who(view.access_granted_by)} por {esc(view.access_tool)}"
+        )
+    elif view.access_requested_at:
+        lines.append("⏳ Acceso al servidor: pedido a Gerencia (te aviso cuando responda).")
+    validation = view.validation
+    if validation is not None and view.status == VALIDATING:
+        if validation.validated:
+            lines.append("✅ Todos los sectores confirmaron que FLEXUS funciona.")
+        else:
+            done = sum(1 for c in validation.checks if c.state == CheckState.WORKS)
+            lines.append(f"🔎 Validación: {done} de {len(validation.checks)} sectores confirmaron.")
+    lines.append(f"👉 {_next_step(view, support_open, opening)}")
     return "\n".join(lines)
+
+
+def _next_step(view: IncidentView, support_open: bool, opening: str | None) -> str:
+    if not view.is_open:
+        return "Listo: el aviso ya salió. Gracias."
+    validation = view.validation
+    if validation is not None and view.status == VALIDATING:
+        if validation.validated:
+            return "Ahora avisale a todos: tocá «📣 Avisar que FLEXUS volvió»."
+        return (
+            "Esperá que respondan los sectores. Si alguno no contesta, "
+            "tocá «Seguir sin los que faltan»."
+        )
+    if view.support_contacted_at is None:
+        if support_open:
+            return "Llamá a soporte y, cuando hables, tocá «Soporte contactado»."
+        if opening:
+            return f"Soporte abre {opening}: te aviso para llamar."
+        return "Cuando hables con soporte, tocá «Soporte contactado»."
+    if view.access_requested_at and view.access_granted_at is None:
+        return "Cuando soporte diga que está resuelto, tocá «Soporte terminó, validar»."
+    return (
+        "Si soporte pide entrar al servidor, tocá «Soporte necesita acceso»; "
+        "cuando diga que está resuelto, «Soporte terminó, validar»."
+    )
+
+
+def message_left_line(view: IncidentView, tz: ZoneInfo, opening: str | None) -> str:
+    """Support was closed and a message was left: not yet "soporte trabaja en el problema"."""
+    at = clock_time(view.support_message_left_at, tz) if view.support_message_left_at else ""
+    if opening:
+        return f"📨 Se dejó mensaje a soporte a las {at}; abre {opening}."
+    return f"📨 Se dejó mensaje a soporte a las {at}; falta hablar con soporte."
 
 
 def claimed(name: str, incident_id: int) -> str:
@@ -57,7 +136,7 @@ def nudge(incident_id: int, down_for: timedelta, *, coordinated: bool, validated
     if validated:
         return (
             f"⏰ Todos los sectores confirmaron que FLEXUS funciona (incidente #{incident_id}). "
-            "Falta el aviso: mandalo con /resuelto."
+            "Falta el aviso: tocá «📣 Avisar que FLEXUS volvió»."
         )
     if coordinated:
         return (
@@ -77,6 +156,12 @@ def support_opened(incident_id: int, block: str) -> str:
     )
 
 
+def support_opened_news(message_left: bool) -> str:
+    if message_left:
+        return "📞 <b>Soporte ya atiende.</b> Si no te llamaron por tu mensaje, llamá ahora."
+    return "📞 <b>Soporte ya atiende:</b> llamá ahora."
+
+
 def support_contacted(name: str, incident_id: int, reference: str | None, at: str) -> str:
     ref = f" Reclamo: {esc(reference)}." if reference else ""
     return f"📞 {who(name)} habló con soporte a las {at} (incidente #{incident_id}).{ref}"
@@ -85,8 +170,30 @@ def support_contacted(name: str, incident_id: int, reference: str | None, at: st
 def reference_prompt(user_id: int, name: str) -> str:
     return (
         f"{mention(user_id, name)}, ¿te dieron número de reclamo? "
-        "Respondé a este mensaje con el número (si no hay, ignoralo)."
+        "Respondé a este mensaje con el número, o tocá «Sin número»."
     )
+
+
+BUTTON_NO_REFERENCE = "Sin número"
+NO_REFERENCE_NOTED = "Anotado: sin número de reclamo."
+
+
+def support_note_saved(note: str) -> str:
+    """A reply to the ticket question that holds no number: kept as a note, not as the claim."""
+    return f"No vi un número en tu respuesta: la guardé como nota ({esc(note, 120)}). El reclamo queda sin número."
+
+
+MESSAGE_LEFT_QUESTION = (
+    "Soporte no atiende ahora. ¿Le dejaste un mensaje (contestador, WhatsApp o mail)?"
+)
+BUTTON_MESSAGE_LEFT = "📨 Sí, dejé mensaje"
+BUTTON_NO_MESSAGE = "No, llamo cuando abra"
+NO_MESSAGE_NOTED = "Bien: te aviso cuando abra soporte."
+
+
+def message_left_noted(opening: str | None) -> str:
+    when = f" Abre {opening}: te aviso para confirmar que te atendieron." if opening else ""
+    return f"Anotado: dejaste mensaje a soporte.{when}"
 
 
 NOBODY_TO_HAND_OVER = "No hay nadie más anotado a quien pasarle la coordinación."

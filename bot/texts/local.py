@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.texts.common import mention, who
+from bot.texts.common import esc, mention, who
 from bot.views import IncidentView
 from bot.vocab import LocalCause
 
@@ -38,27 +38,39 @@ SHORT_CAUSES: dict[str, str] = {
 }
 
 
-def _call_now(support_open: bool) -> str:
-    if support_open:
-        return "👉 Hay que llamar a soporte ahora."
-    return "👉 Soporte no atiende ahora: llamá apenas abra."
+def _one_person(view: IncidentView, phone: str, open_until: str | None, opening: str | None) -> str:
+    """Exactly one person acts: who, and the number to call (said once)."""
+    if view.coordinator_name:
+        return f"👤 {who(view.coordinator_name)} gestiona el reclamo."
+    if open_until:
+        return (
+            "👉 Una sola persona: tocá «Yo gestiono el reclamo» y llamá al "
+            f"<b>{esc(phone)}</b> (soporte atiende hasta las {open_until})."
+        )
+    when = f"abre {opening}" if opening else "no tiene horarios configurados"
+    return (
+        "👉 Una sola persona: tocá «Yo gestiono el reclamo». "
+        f"Soporte no atiende ahora ({when}): le aviso para llamar al <b>{esc(phone)}</b>."
+    )
 
 
-def general(view: IncidentView, block: str, support_open: bool) -> str:
+def general(view: IncidentView, phone: str, open_until: str | None, opening: str | None) -> str:
+    """Step 4, every group: it is general; one person takes it (the button is on this message).
+    `open_until`: "18:00" while support answers; else `opening`: "hoy a las 10:00"."""
     people = "1 persona" if view.affected_people == 1 else f"{view.affected_people} personas"
     sectors = view.affected_sectors
     scope = f"{people} de {sectors} sector{'es' if sectors != 1 else ''}" if sectors else people
     return (
         f"🚨 <b>Falla general de FLEXUS — incidente #{view.id}</b>\n"
         f"Le pasa a {scope}.\n"
-        f"{_call_now(support_open)}\n{block}"
+        f"{_one_person(view, phone, open_until, opening)}"
     )
 
 
-def escalated(view: IncidentView, block: str, support_open: bool) -> str:
+def escalated(view: IncidentView, phone: str, open_until: str | None, opening: str | None) -> str:
     return (
         f"🚨 <b>Incidente #{view.id}: {who(view.reporter_name)} revisó y FLEXUS sigue fallando.</b>\n"
-        f"Se trata como falla general.\n{_call_now(support_open)}\n{block}"
+        f"Se trata como falla general.\n{_one_person(view, phone, open_until, opening)}"
     )
 
 
@@ -85,11 +97,11 @@ BUTTON_STILL_FAILS = "❗ Revisé todo y sigue fallando"
 
 
 def unconfirmed(view: IncidentView, minutes: float) -> str:
+    """To the reporter alone: the groups' card already asks whether it fails for them."""
     return (
         f"❔ <b>Incidente #{view.id}: nadie más respondió en {_minutes(minutes)}.</b>\n"
-        "¿A alguien más le falla FLEXUS? Respondé en la alerta con los botones.\n"
         f"{mention(view.reporter_id, view.reporter_name)}, si te sigue fallando, "
-        "tocá «Llamar a soporte igual»."
+        "tocá «Llamar a soporte igual»; si ya funciona, «Ya me funciona»."
     )
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.texts.allclear import ack_line
-from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, who
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, quoted, who
+from bot.texts.coordination import message_left_line
 from bot.texts.local import LOCAL_CAUSES
 from bot.texts.validation import validation_line
 from bot.views import IncidentView, SectorCount
@@ -62,13 +63,16 @@ def _counts(counts: list[SectorCount]) -> str:
     return ", ".join(f"{esc(c.sector or NO_SECTOR)} {c.people}" for c in counts)
 
 
-def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
-    """The alert: the incident's live status card, edited in place as it moves on."""
+def card(
+    view: IncidentView, tz: ZoneInfo, description_limit: int, opening: str | None = None
+) -> str:
+    """The alert: the incident's live status card, edited in place as it moves on.
+    `opening`: when support opens next ("hoy a las 10:00"), while it is closed."""
     header = "🔴 FLEXUS con problemas" if view.is_open else "FLEXUS"
     sector = f" ({esc(view.reporter_sector)})" if view.reporter_sector else ""
     reported = f"Reportó {who(view.reporter_name)}{sector} a las {clock_time(view.opened_at, tz)}"
     if view.description:
-        reported += f": «{esc(view.description, description_limit)}»"
+        reported += f": {quoted(view.description, description_limit)}"
     lines = [f"<b>{header} — incidente #{view.id}</b>", reported]
     if view.received_at is not None:
         lines.append(late_line(view.received_at, tz))
@@ -82,14 +86,14 @@ def card(view: IncidentView, tz: ZoneInfo, description_limit: int) -> str:
             cause=LOCAL_CAUSES.get(view.local_cause or "", "sin detalle"),
         )
     )
-    lines.extend(_progress_lines(view, tz))
+    lines.extend(_progress_lines(view, tz, opening))
     if view.asks_for_votes:
         lines.append("¿Te pasa lo mismo? Respondé con los botones.")
     lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
     return "\n".join(lines)
 
 
-def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
+def _progress_lines(view: IncidentView, tz: ZoneInfo, opening: str | None) -> list[str]:
     lines = []
     if view.coordinator_name:
         lines.append(f"👤 Coordina: {who(view.coordinator_name)}")
@@ -101,6 +105,8 @@ def _progress_lines(view: IncidentView, tz: ZoneInfo) -> list[str]:
             f"📞 Soporte contactado a las {clock_time(view.support_contacted_at, tz)} "
             f"por {who(view.support_contacted_by)}{ref}."
         )
+    elif view.support_message_left_at and view.is_open:
+        lines.append(message_left_line(view, tz, opening))
     if view.access_granted_at:
         lines.append(
             f"🖥️ Acceso al servidor: dado por {who(view.access_granted_by)} "

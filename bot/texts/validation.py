@@ -8,12 +8,16 @@ from bot.vocab import CheckState
 
 __all__ = [
     "BUTTON_FAILS_HERE",
+    "BUTTON_OTHER_REASON",
     "BUTTON_OVERRIDE",
     "BUTTON_VALIDATE",
+    "BUTTON_VALIDATE_AGAIN",
     "BUTTON_WORKS_HERE",
     "CHECK_MARKS",
+    "SKIP_REASONS",
     "override_done",
     "override_prompt",
+    "override_question",
     "validation_complete",
     "validation_failed",
     "validation_line",
@@ -43,6 +47,9 @@ BUTTON_FAILS_HERE = "❌ Sigue fallando"
 BUTTON_OVERRIDE = "⏭️ Seguir sin los que faltan"
 
 
+BUTTON_VALIDATE_AGAIN = "🔎 Validar de nuevo"
+
+
 def validation_noted(sector: str) -> str:
     return f"Anotado para {sector}."
 
@@ -62,17 +69,18 @@ def validation_failed(incident_id: int, sector: str, name: str) -> str:
     )
 
 
-def validation_complete(
-    incident_id: int, coordinator_id: int | None, coordinator: str | None
-) -> str:
-    addressed = (
-        mention(coordinator_id, coordinator) if coordinator_id and coordinator else "Coordinación"
-    )
-    return (
-        f"✅ Todos los sectores confirmaron que FLEXUS funciona (incidente #{incident_id}).\n"
-        f"{addressed}, mandá el aviso con /resuelto (podés sumar una indicación: "
-        "<code>/resuelto Cerrá FLEXUS y volvé a abrirlo</code>)."
-    )
+def validation_complete(incident_id: int) -> str:
+    """The news on top of the coordinator's panel: the next step is the all-clear."""
+    return f"🔔 Todos los sectores respondieron (incidente #{incident_id})."
+
+
+def override_question(missing: list[str]) -> str:
+    return f"¿Por qué seguimos sin {esc(', '.join(missing))}?"
+
+
+# The usual reasons to go on without a silent sector, offered as buttons ("Otro motivo": typed).
+SKIP_REASONS = ["No abre hoy", "No usa FLEXUS", "No contesta"]
+BUTTON_OTHER_REASON = "✏️ Otro motivo"
 
 
 def override_prompt(user_id: int, name: str, missing: list[str]) -> str:
@@ -83,7 +91,4 @@ def override_prompt(user_id: int, name: str, missing: list[str]) -> str:
 
 
 def override_done(missing: list[str], reason: str) -> str:
-    return (
-        f"Anotado: seguimos sin {esc(', '.join(missing) or '—')} ({esc(reason, 200)}).\n"
-        "Mandá el aviso con /resuelto."
-    )
+    return f"Anotado: seguimos sin {', '.join(missing) or '—'} ({reason[:100]})."

@@ -11,7 +11,7 @@ Two team chats (Caja, Administración). Each run plays two busy moments, in two 
    both); meanwhile Luis, step after step as a person does it (each press 2 s after the
    previous one was answered): takes the case, records the call to support, starts the
    validation and presses «Seguir sin los que faltan». Printed: from that last press to the
-   question «¿por qué seguimos sin …?» in his group, and how many messages, edits and pins the
+   question «¿Por qué seguimos sin …?» in his group, and how many messages, edits and pins the
    group had taken in the minute before it.
 2. The local checklist. Ana reports with a 30-second confirmation deadline; `--voters` people
    say «A mí me funciona» in the meantime. Printed: from the stored deadline to the
@@ -126,7 +126,7 @@ def skip_question(voters: int, spread: float) -> dict[str, float]:
         mark = api.mark()
         pressed = time.monotonic()
         api.push(press_update(GROUP_ADMIN, card, LUIS, "vo:1"))
-        question = delivered(api, GROUP_ADMIN, "¿por qué seguimos sin", mark)
+        question = delivered(api, GROUP_ADMIN, "qué seguimos sin", mark)
         voting.join()
         return {
             "skip question after the press (s)": question.at - pressed,

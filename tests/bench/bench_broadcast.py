@@ -125,7 +125,7 @@ def run(count: int) -> dict[str, float]:
         for chat, call in requests.items():
             answer = next(d for _, d in call.buttons if d.endswith(":y"))
             api.push(press_update(chat, call.result["message_id"], people[chat], answer))
-        in_every_chat(api, [ids[0]], "Todos los sectores confirmaron", mark)
+        in_every_chat(api, [ids[1]], "Todos los sectores respondieron", mark)  # (the panel)
         api.wait_idle(quiet=2.0, timeout=600)
         api.push(command_update(ids[1], ADMIN, "/resuelto"))
         question = api.wait_for(

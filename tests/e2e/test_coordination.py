@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import (
+    ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
     TOKEN,
@@ -64,9 +65,13 @@ def test_coordinator_is_reminded_without_progress(
     assert nobody.buttons == [("🙋 Yo gestiono el reclamo", "y:1")]
     press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
     mark = fake_api.mark()
-    # Luis never opened a private chat: he is mentioned where he took the case
+    # Luis never opened a private chat: his panel comes again, with the news on top, where he
+    # took the case
     news = sent(fake_api, GROUP_ADMIN, "¿Novedades?", after=mark)
-    assert news.text.startswith('<a href="tg://user?id=102">Luis Pérez</a>: ⏰ FLEXUS sigue caído')
+    assert news.text.startswith(
+        '<a href="tg://user?id=102">Luis Pérez</a>: 🙋 <b>Gestionás el reclamo del incidente #1.'
+        "</b>\n⏰ FLEXUS sigue caído"
+    )
     assert [d for _, d in news.buttons] == ["sc:1", "ax:1", "va:1", "ho:1"]
     # ...and only there: the other team chat is not nagged about his case
     assert not [c for c in fake_api.sent(GROUP_CAJA) if "¿Novedades?" in c.text]
@@ -88,21 +93,47 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     assert all(data != "hu:1:102" for _, data in menu.buttons)
     mark = fake_api.mark()
     press(fake_api, GROUP_ADMIN, menu.result["message_id"], LUIS, "hu:1:103")
-    sent(fake_api, GROUP_CAJA, "Ahora Marta Ríos gestiona el reclamo del incidente #1", after=mark)
+    # Marta gets the panel (in the group: she never pressed Start); Caja hears nothing new
+    handed = sent(fake_api, GROUP_ADMIN, "Ahora Marta Ríos gestiona el reclamo", after=mark)
+    assert handed.text.startswith('<a href="tg://user?id=103">Marta Ríos</a>: 🙋')
+    assert "vo:1" not in [d for _, d in handed.buttons]
+    fake_api.wait_idle()
+    assert fake_api.buttons_on(GROUP_ADMIN, panel.result["message_id"]) == []  # the old panel
+    assert not [
+        c for c in fake_api.calls[mark:] if c.chat_id == GROUP_CAJA and c.method == "sendMessage"
+    ]
     assert press(fake_api, GROUP_ADMIN, menu.result["message_id"], LUIS, "hu:1:101") == (
         "Solo quien coordina el reclamo (Marta Ríos) o un admin puede hacer eso."
     )
 
     # Marta validates; Caja confirms, Administración stays silent; she goes on, giving a reason
     mark = fake_api.mark()
-    press(fake_api, GROUP_ADMIN, panel.result["message_id"], MARTA, "va:1")
+    press(fake_api, GROUP_ADMIN, handed.result["message_id"], MARTA, "va:1")
     request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?", after=mark)
+    # «Seguir sin los que faltan» is on the coordinator's panel only, not on the question
+    assert "vo:1" not in [d for _, d in request.buttons]
     press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
-    assert press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vo:1") == (
+    fake_api.wait_idle()
+    _, shown = (
+        fake_api.text_of(GROUP_ADMIN, handed.result["message_id"]),
+        [d for _, d in fake_api.buttons_on(GROUP_ADMIN, handed.result["message_id"])],
+    )
+    assert shown == ["vo:1", "va:1", "ho:1"]
+    assert press(fake_api, GROUP_ADMIN, handed.result["message_id"], ANA, "vo:1") == (
         "Solo quien coordina el reclamo (Marta Ríos) o un admin puede hacer eso."
     )
     mark = fake_api.mark()
-    press(fake_api, GROUP_ADMIN, request.result["message_id"], MARTA, "vo:1")
+    press(fake_api, GROUP_ADMIN, handed.result["message_id"], MARTA, "vo:1")
+    # The usual reasons are buttons; «Otro motivo» asks for a typed one
+    reasons = sent(fake_api, GROUP_ADMIN, "¿Por qué seguimos sin Administración?", after=mark)
+    assert reasons.buttons == [
+        ("No abre hoy", "sk:1:0"),
+        ("No usa FLEXUS", "sk:1:1"),
+        ("No contesta", "sk:1:2"),
+        ("✏️ Otro motivo", "sk:1:3"),
+    ]
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, reasons.result["message_id"], MARTA, "sk:1:3")
     prompt = sent(fake_api, GROUP_ADMIN, "¿por qué seguimos sin Administración?", after=mark)
     assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
     fake_api.wait_idle()  # the question is recorded once Marta's step is done
@@ -116,11 +147,36 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
             GROUP_ADMIN, MARTA, "Administración <cerrada> hoy", prompt.result["message_id"]
         )
     )
+    # The panel comes again below her reply: the reason on top, the all-clear button next
     done = sent(fake_api, GROUP_ADMIN, "Anotado: seguimos sin Administración", after=mark)
-    assert "Administración &lt;cerrada&gt; hoy" in done.text
+    assert "(Administración &lt;cerrada&gt; hoy)" in done.text
+    assert [d for _, d in done.buttons] == ["ac:1", "ho:1"]
     mark = fake_api.mark()
-    fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
+    press(fake_api, GROUP_ADMIN, done.result["message_id"], MARTA, "ac:1")
     sent(fake_api, GROUP_ADMIN, "¿Hay que reiniciar sesión", after=mark)
+
+
+def test_a_skip_reason_by_button(bot: BotProcess, fake_api: FakeBotAPI) -> None:
+    bot.start(FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    card_id = general_incident(fake_api)
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
+    panel = sent(fake_api, GROUP_ADMIN, "Gestionás el reclamo")
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, panel.result["message_id"], LUIS, "va:1")
+    request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?", after=mark)
+    press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
+    mark = fake_api.mark()
+    press(fake_api, GROUP_ADMIN, panel.result["message_id"], LUIS, "vo:1")
+    reasons = sent(fake_api, GROUP_ADMIN, "¿Por qué seguimos sin Administración?", after=mark)
+    assert press(fake_api, GROUP_ADMIN, reasons.result["message_id"], LUIS, "sk:1:0") == (
+        "Anotado: seguimos sin Administración (No abre hoy)."
+    )
+    fake_api.wait_idle()
+    assert fake_api.buttons_on(GROUP_ADMIN, reasons.result["message_id"]) == []
+    assert [d for _, d in fake_api.buttons_on(GROUP_ADMIN, panel.result["message_id"])] == [
+        "ac:1",
+        "ho:1",
+    ]
 
 
 def test_refused_pin_changes_nothing_else(bot: BotProcess, fake_api: FakeBotAPI) -> None:
@@ -166,7 +222,13 @@ def test_summary_at_the_acknowledgement_deadline(
     fake_api.wait_for(lambda c: c.method == "editMessageReplyMarkup", after=mark)
     # Nobody presses «Entendido»: the deadline posts the summary anyway, at once
     summary = sent(fake_api, GROUP_CAJA, "Resumen del incidente #1", after=mark)
-    assert "Caja: nadie" in summary.text and "Administración: nadie" in summary.text
+    # Nobody is named in front of the group; the full summary (who read it) goes to Luis
+    assert "Faltó confirmar el aviso: Caja, Administración." in summary.text
+    full = sent(fake_api, ADMIN_ID, "Resumen del incidente #1", after=mark)  # privately
+    assert "Caja: nadie" in full.text and "Administración: nadie" in full.text
+    # Luis never pressed Start: the long one is not posted in his group instead
+    fake_api.wait_idle()
+    assert len([c for c in fake_api.sent(GROUP_ADMIN) if "Resumen del incidente" in c.text]) == 1
     # ...and the database is free: the bot answers right away
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido otra vez"))

@@ -51,7 +51,7 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     assert "incidente #1" in card.text
     assert "Reportó Ana Gómez (Caja)" in card.text
     # user text shown exactly as typed, never as markup
-    assert "«Error &lt;b&gt;de&lt;/b&gt; conexión al facturar»" in card.text
+    assert "“Error &lt;b&gt;de&lt;/b&gt; conexión al facturar”" in card.text
     assert "Afectados: Caja 1" in card.text
     assert card.buttons == [("A mí también me falla", "v:1:f"), ("A mí me funciona", "v:1:w")]
     fake_api.wait_for(lambda c: c.method == "pinChatMessage" and c.chat_id == GROUP_ADMIN)
@@ -88,7 +88,7 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     sent_text(fake_api, GROUP_ADMIN, "Primero alguien tiene que tomar el reclamo", after=mark)
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_ADMIN, card.result["message_id"], LUIS, "y:1"))
-    sent_text(fake_api, GROUP_CAJA, "Luis Pérez gestiona el reclamo del incidente #1", after=mark)
+    sent_text(fake_api, GROUP_ADMIN, "Gestionás el reclamo del incidente #1", after=mark)
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, MARTA, "/resuelto"))
     refusal = sent_text(fake_api, GROUP_ADMIN, "Solo quien coordina el reclamo", after=mark)
@@ -104,7 +104,9 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     fake_api.push(press_update(GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y"))
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_ADMIN, request.result["message_id"], LUIS, "vq:1:1:y"))
-    sent_text(fake_api, GROUP_CAJA, "Todos los sectores confirmaron", after=mark)
+    # The coordinator's panel says so (with the all-clear button); the groups see the question
+    done = sent_text(fake_api, GROUP_ADMIN, "Todos los sectores respondieron", after=mark)
+    assert ("📣 Avisar que FLEXUS volvió", "ac:1") in done.buttons
 
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/resuelto Cerrá FLEXUS <y> volvé a abrirlo"))
@@ -138,7 +140,7 @@ def test_photo_report_and_forged_buttons(bot: BotProcess, fake_api: FakeBotAPI) 
     bot.start()
     fake_api.push(photo_update(GROUP_CAJA, ANA, "/caido así se ve", file_id="PHOTO-42"))
     card = alert_in(fake_api, GROUP_ADMIN)
-    assert "«así se ve»" in card.text and "📷 Adjuntó una foto del error." in card.text
+    assert "“así se ve”" in card.text and "📷 Adjuntó una foto del error." in card.text
     photo = fake_api.wait_for(lambda c: c.method == "sendPhoto")
     assert photo.chat_id == GROUP_ADMIN and photo.params["photo"] == "PHOTO-42"
     assert not fake_api.calls_of("sendPhoto", GROUP_CAJA)  # the reporter's chat has it already
@@ -199,14 +201,16 @@ def test_unconfirmed_then_escalate_anyway(
     protocol = write_protocol(tmp_path / "fast.toml", "[deadlines]\nconfirmation_minutes = 0.03\n")
     bot.start(FLEXUS_CONFIG=str(protocol))
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
-    reminder = sent_text(fake_api, GROUP_ADMIN, "nadie más respondió")
-    sent_text(fake_api, GROUP_CAJA, "nadie más respondió")  # the chats are served side by side
+    # For Ana alone (she never pressed Start: in her group); the others see it on the card
+    reminder = sent_text(fake_api, GROUP_CAJA, "nadie más respondió")
     assert reminder.buttons == [
         ("🚨 Llamar a soporte igual", "e:1"),
         ("✅ Ya me funciona", "l:1:works"),
     ]
+    fake_api.wait_idle()
+    assert not [c for c in fake_api.sent(GROUP_ADMIN) if "nadie más respondió" in c.text]
     mark = fake_api.mark()
-    fake_api.push(press_update(GROUP_ADMIN, reminder.result["message_id"], ANA, "e:1"))
+    fake_api.push(press_update(GROUP_CAJA, reminder.result["message_id"], ANA, "e:1"))
     escalated = sent_text(fake_api, GROUP_CAJA, "sigue fallando", after=mark)
     assert "0351-5685000" in escalated.text and "falla general" in escalated.text
 

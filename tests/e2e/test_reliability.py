@@ -262,23 +262,21 @@ class ProtocolRun:
         mark = api.mark()
         self.press(GROUP_ADMIN, cards[GROUP_ADMIN], LUIS, "v:1:f")
         general = self.everywhere(CRITICAL["general"], after=mark)
-        # 5. Luis claims and calls support
+        # 5. Luis claims and calls support. Luis never pressed Start: his panel, and what is
+        # for him alone, comes in the group where he took the case.
         mark = api.mark()
         self.press(GROUP_ADMIN, general[GROUP_ADMIN], LUIS, "y:1")
         panel = self.delivered(GROUP_ADMIN, "Gestionás el reclamo del incidente #1", after=mark)
-        self.everywhere("Luis Pérez gestiona el reclamo", after=mark)
-        mark = api.mark()
         self.say(GROUP_ADMIN, LUIS, "/contactado R-4471")
-        self.everywhere("Luis Pérez habló con soporte", after=mark)
-        # 6. Server access through Gerencia
+        # 6. Server access through Gerencia: Diego is asked where Luis took the case
         mark = api.mark()
         self.press(GROUP_ADMIN, panel, LUIS, "ax:1")
-        self.delivered(GROUP_CAJA, "necesita acceso al servidor", after=mark)
+        self.delivered(GROUP_ADMIN, "necesita acceso al servidor", after=mark)
         # Diego answers the repeated request: a stored timer that must fire, kill or not.
-        again = self.delivered(GROUP_CAJA, "Recordatorio 1", after=mark)
+        again = self.delivered(GROUP_ADMIN, "Recordatorio 1", after=mark)
         mark = api.mark()
-        self.press(GROUP_CAJA, again, DIEGO, "ag:1:0")
-        self.everywhere("Diego Alvarado dio acceso al servidor por AnyDesk", after=mark)
+        self.press(GROUP_ADMIN, again, DIEGO, "ag:1:0")
+        self.delivered(GROUP_ADMIN, "Diego Alvarado dio acceso al servidor por AnyDesk", after=mark)
         # 7. Validation: each sector says FLEXUS works
         mark = api.mark()
         self.press(GROUP_ADMIN, panel, LUIS, "va:1")
@@ -286,7 +284,7 @@ class ProtocolRun:
         mark = api.mark()
         self.press(GROUP_CAJA, rounds[GROUP_CAJA], ANA, "vq:1:1:y")
         self.press(GROUP_ADMIN, rounds[GROUP_ADMIN], MARTA, "vq:1:1:y")
-        self.everywhere("Todos los sectores confirmaron", after=mark)
+        self.delivered(GROUP_ADMIN, "Todos los sectores respondieron", after=mark)
         # 8. All-clear. The question is chatter (it may be dropped on a bad day): Luis asks again.
         question = None
         for _ in range(3):

@@ -283,7 +283,7 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
         sessions, allclear.ack_reminder_due, incident_id=incident_id, now=at(30), protocol=protocol
     )
     assert reminded is not None and reminded.missing == ["Caja", "Administración"]
-    assert sorted(reminded.people) == [(1, "Persona 1"), (2, "Persona 2")]
+    assert sorted(reminded.people) == [(1, "Persona 1", "Caja"), (2, "Persona 2", "Administración")]
     assert ("ack_reminder", None, "Caja, Administración") in await events(sessions, incident_id)
 
     fired = await claim_timer(sessions, deadline.id, deadline.due_at)

@@ -202,12 +202,12 @@ async def test_contacting_support_makes_the_caller_coordinator_and_keeps_the_ref
     long_reference = "  Ticket 4711 " + "x" * 200
     await contact_support(sessions, protocol, incident_id, 5, long_reference, at(3))
     incident = await load(sessions, incident_id)
-    expected_ref = long_reference.strip()[:120]
-    assert len(expected_ref) == 120 and expected_ref.startswith("Ticket 4711 x")
     assert incident.status == IN_PROGRESS
     assert incident.coordinator_id == 5
     assert incident.support_contacted_at == at(3) and incident.support_contacted_by == 5
-    assert incident.support_ref == expected_ref
+    # The number is the claim; the words around it are kept as a note.
+    assert incident.support_ref == "4711"
+    assert incident.support_note == long_reference.strip()
 
     # Later the ticket number arrives: only the reference changes.
     await contact_support(sessions, protocol, incident_id, 5, " TK-99 ", at(8))
@@ -237,7 +237,7 @@ async def test_contacting_support_makes_the_caller_coordinator_and_keeps_the_ref
     ]
     assert recorded == [
         ("claimed", 5, None),
-        ("support_contacted", 5, expected_ref),
+        ("support_contacted", 5, "4711"),
         ("in_progress", 5, None),
         ("support_reference", 5, "TK-99"),
     ]
@@ -534,3 +534,95 @@ async def test_hand_over_from_a_private_chat_keeps_the_group(
     )
     contact = await call(sessions, coordination.coordinator_contact, incident_id=incident_id)
     assert (contact.user_id, contact.fallback_chat_id) == (4, CHAT - 3)
+
+
+@pytest.mark.parametrize(
+    ("written", "reference"),
+    [
+        ("R-45871", "R-45871"),
+        ("45871", "45871"),
+        ("Nro. 45871, me dijeron que en 1 hora", "45871"),
+        ("#45871", "45871"),
+        ("TK-9", "TK-9"),
+        ("ticket 2026/0012", "2026/0012"),
+        ("no me dieron número", None),
+        ("llaman en 15 minutos", None),
+        ("es el 2do intento", None),
+        ("", None),
+    ],
+)
+def test_the_claim_number_is_taken_from_what_was_written(
+    written: str, reference: str | None
+) -> None:
+    assert coordination.parse_reference(written) == reference
+
+
+async def test_a_reply_without_a_number_is_a_note_and_the_claim_stays_empty(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    incident_id = await general_incident(sessions, protocol)
+    result = await contact_support(
+        sessions, protocol, incident_id, 3, "no me dieron número, llaman ellos", at(1)
+    )
+    assert (result.reference, result.note) == (None, "no me dieron número, llaman ellos")
+    incident = await load(sessions, incident_id)
+    assert incident.support_ref is None
+    assert incident.support_note == "no me dieron número, llaman ellos"
+    assert ("support_note", 3, "no me dieron número, llaman ellos") in await events(
+        sessions, incident_id
+    )
+
+
+async def test_a_message_left_while_support_is_closed_is_not_a_call(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    incident_id = await general_incident(sessions, protocol)
+    await call(
+        sessions,
+        coordination.claim,
+        incident_id=incident_id,
+        person=person(3),
+        chat_id=CHAT,
+        chat_sector=None,
+        now=at(1),
+        protocol=protocol,
+    )
+    left = await call(
+        sessions,
+        coordination.leave_message,
+        incident_id=incident_id,
+        user_id=3,
+        is_admin=False,
+        now=at(2),
+        protocol=protocol,
+    )
+    again = await call(
+        sessions,
+        coordination.leave_message,
+        incident_id=incident_id,
+        user_id=3,
+        is_admin=False,
+        now=at(3),
+        protocol=protocol,
+    )
+    assert (left, again) == (True, False)
+    incident = await load(sessions, incident_id)
+    # Noted, but support has not answered: no contact time, still a general failure.
+    assert incident.support_message_left_at == at(2)
+    assert (incident.support_contacted_at, incident.status) == (None, GENERAL)
+    opening = await call(sessions, coordination.support_opens_due, incident_id=incident_id)
+    assert opening == coordination.SupportOpening(incident_id, coordinated=True, message_left=True)
+    # The call counts when support really answers.
+    await contact_support(sessions, protocol, incident_id, 3, None, at(40))
+    assert (await load(sessions, incident_id)).support_contacted_at == at(40)
+    # Someone who does not coordinate cannot note it.
+    refused = await refusal(
+        sessions,
+        coordination.leave_message,
+        incident_id=incident_id,
+        user_id=9,
+        is_admin=False,
+        now=at(41),
+        protocol=protocol,
+    )
+    assert refused.reason == "coordinator_or_admin"
