@@ -36,6 +36,8 @@ from models.incident import (
     UNCONFIRMED,
 )
 
+OPEN_TRIES = 5  # the open incident closing under a report, again and again: not in real life
+
 
 @dataclass(frozen=True)
 class ReportResult:
@@ -83,37 +85,32 @@ async def open_or_join_incident(
     down) keeps that time for the incident and its timeline; the others get the usual time
     to answer from the moment the bot read it."""
     member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
-    opened_id = await session.scalar(
-        dialect_insert(session, Incident)
-        .values(
-            status=CONFIRMING,
-            open_slot=1,
-            reporter_id=person.user_id,
-            origin_chat_id=chat_id,
-            description=text,
-            photo_file_id=photo_file_id,
-            opened_at=now,
-            received_at=received_at,
-            validation_round=0,
+    # The open incident may close between our insert (which then opened nothing: the slot was
+    # taken) and our read (which then finds none): insert again. Nothing was written by the
+    # try that found nothing, so nothing is undone: the step keeps what it did before (a
+    # rollback here would throw that away, and break the step's savepoint).
+    for _ in range(OPEN_TRIES):
+        opened_id = await session.scalar(
+            dialect_insert(session, Incident)
+            .values(
+                status=CONFIRMING,
+                open_slot=1,
+                reporter_id=person.user_id,
+                origin_chat_id=chat_id,
+                description=text,
+                photo_file_id=photo_file_id,
+                opened_at=now,
+                received_at=received_at,
+                validation_round=0,
+            )
+            .on_conflict_do_nothing(index_elements=["open_slot"])
+            .returning(Incident.id)
         )
-        .on_conflict_do_nothing(index_elements=["open_slot"])
-        .returning(Incident.id)
-    )
-    incident_id = opened_id if opened_id is not None else await open_incident_id(session)
-    if incident_id is None:  # closed between our insert and our read: open a fresh one
-        await session.rollback()
-        return await open_or_join_incident(
-            session,
-            person=person,
-            chat_id=chat_id,
-            chat_sector=chat_sector,
-            message_id=message_id,
-            text=text,
-            photo_file_id=photo_file_id,
-            now=now,
-            protocol=protocol,
-            received_at=received_at,
-        )
+        incident_id = opened_id if opened_id is not None else await open_incident_id(session)
+        if incident_id is not None:
+            break
+    else:
+        raise RuntimeError(f"no incident to open or join after {OPEN_TRIES} tries")
     session.add(
         Report(
             incident_id=incident_id,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Update
 
-from bot import inbox, texts
+from bot import app as bot_app
+from bot import inbox, incidents, texts
 from bot.app import handle_update
 from bot.clock import Clock
 from bot.config import Config, load_protocol, load_settings
@@ -18,7 +20,8 @@ from bot.db import make_session_factory
 from bot.lifecycle import Refused
 from bot.people import Person, touch_member
 from bot.runtime import Runtime
-from models import InboxUpdate, Member, OutboxMessage
+from models import InboxUpdate, Incident, Member, OutboxMessage
+from models.incident import CLOSED
 
 GROUP = -100555
 RAW = {
@@ -165,3 +168,100 @@ async def test_only_a_block_that_may_refuse_gets_a_savepoint(
         status = await session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 42))
     assert list(members) == [101]  # the refused block alone was undone
     assert status == inbox.HANDLED
+
+
+RAW_LUIS = {
+    "update_id": 43,
+    "message": {
+        "message_id": 8,
+        "date": 0,
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Caja"},
+        "from": {"id": 102, "is_bot": False, "first_name": "Luis"},
+        "text": "/caido",
+    },
+}
+
+
+async def test_a_report_racing_the_close_of_the_open_incident_opens_a_fresh_one_in_its_step(
+    engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the open incident may close between a report's insert (the open slot is
+    taken: nothing opened) and its read (nothing open any more). The report must then open a
+    fresh incident inside its own step, keeping what the step wrote before."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer at a time: the close cannot come in between")
+    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
+    runtime = Runtime(
+        config=Config(settings=settings, protocol=load_protocol()),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=Clock(),
+    )
+    protocol, now = runtime.protocol, runtime.clock.now()
+    async with runtime.sessions() as session:
+        first = await incidents.open_or_join_incident(
+            session,
+            person=Person(101, "Ana"),
+            chat_id=GROUP,
+            chat_sector=None,
+            message_id=1,
+            text="",
+            photo_file_id=None,
+            now=now,
+            protocol=protocol,
+        )
+        await inbox.store(session, [RAW_LUIS], now)
+        await session.commit()
+
+    real = incidents.open_incident_id
+    closed: list[int] = []
+
+    async def closed_meanwhile(session: AsyncSession) -> int | None:
+        if not closed:  # the first read: someone closes the open incident just before it
+            closed.append(first.incident_id)
+            async with runtime.sessions() as other:
+                await other.execute(
+                    update(Incident)
+                    .where(Incident.id == first.incident_id)
+                    .values(status=CLOSED, open_slot=None, closed_at=now)
+                )
+                await other.commit()
+        return await real(session)
+
+    monkeypatch.setattr(incidents, "open_incident_id", closed_meanwhile)
+
+    async def no_job_queue(_application: object) -> int:
+        return 0  # the new incident's timer is stored; no JobQueue runs in this test
+
+    monkeypatch.setattr(bot_app, "arm_pending", no_job_queue)
+    opened: list[incidents.ReportResult] = []
+
+    async def report() -> None:
+        async with runtime.session() as session:  # the step's session, in a savepoint
+            opened.append(
+                await incidents.open_or_join_incident(
+                    session,
+                    person=Person(102, "Luis"),
+                    chat_id=GROUP,
+                    chat_sector=None,
+                    message_id=8,
+                    text="",
+                    photo_file_id=None,
+                    now=now,
+                    protocol=protocol,
+                )
+            )
+
+    await handle_update(runtime, Update.de_json(RAW_LUIS, None), report())
+
+    assert closed == [first.incident_id]
+    [result] = opened
+    assert result.opened and result.incident_id != first.incident_id
+    async with runtime.sessions() as session:
+        status = await session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 43))
+        reporter = await session.scalar(
+            select(Incident.reporter_id).where(Incident.id == result.incident_id)
+        )
+        members = set((await session.scalars(select(Member.user_id))).all())
+    assert status == inbox.HANDLED
+    assert reporter == 102 and {101, 102} <= members  # the step's own writes were kept
