@@ -27,10 +27,10 @@ NICO = user(555, "Nico", "Sistemas")
 def test_chats_enabled_from_the_chat_are_what_check_and_the_start_read(tmp_path: Path) -> None:
     api = MembersAPI(TOKEN).start()
     api.default_member_status = "member"
+    bot = BotProcess(api=api, workdir=tmp_path, env=bot_env(api, tmp_path, TEAM_CHAT_IDS=""))
     try:
         for chat in (GROUP_CAJA, GROUP_ADMIN):
             api.bot_rights[chat] = {"status": "administrator", "can_pin_messages": True}
-        bot = BotProcess(api=api, workdir=tmp_path, env=bot_env(api, tmp_path, TEAM_CHAT_IDS=""))
         bot.start()
         assert "no team chat is enabled yet" in bot.log()
         for chat, sector in ((GROUP_CAJA, "Caja"), (GROUP_ADMIN, "Administración")):
@@ -61,6 +61,8 @@ def test_chats_enabled_from_the_chat_are_what_check_and_the_start_read(tmp_path:
         assert "no team chat is enabled yet" not in bot.log().split("FLEXUS Guardia started")[-2]
         bot.stop()
     finally:
+        if bot.process is not None:
+            bot.kill()
         api.stop()
 
 
@@ -71,8 +73,8 @@ def test_admin_user_ids_changed_in_env_counts_without_a_restart(
     del env["ADMIN_USER_IDS"]
     (tmp_path / ".env").write_text(f"ADMIN_USER_IDS={ADMIN_ID}\n", encoding="utf-8")
     bot = BotProcess(api=fake_api, workdir=tmp_path, env=env)
-    bot.start()
     try:
+        bot.start()
         mark = fake_api.mark()
         fake_api.push(command_update(GROUP_CAJA, NICO, "/habilitar Caja"))
         refusal = sent_to(fake_api, GROUP_CAJA, "Solo un admin", after=mark)
@@ -110,14 +112,17 @@ def test_a_backlog_after_habilitar_is_handled_once_it_took_effect(
         workdir=tmp_path,
         env=bot_env(fake_api, tmp_path, TEAM_CHAT_IDS=str(GROUP_ADMIN)),
     )
-    bot.start()
-    bot.stop()
-    fake_api.push(command_update(GROUP_CAJA, ADMIN, "/habilitar Caja"))
-    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
-    fake_api.push(command_update(GROUP_CAJA, ANA, "/estado"))
-    bot.start()
-    sent_to(fake_api, GROUP_CAJA, "habilitado")
-    sent_to(fake_api, GROUP_CAJA, "con problemas")
-    fake_api.wait_idle()
-    assert not [c for c in fake_api.sent(GROUP_CAJA) if "no está habilitado" in c.text]
-    bot.stop()
+    try:
+        bot.start()
+        bot.stop()
+        fake_api.push(command_update(GROUP_CAJA, ADMIN, "/habilitar Caja"))
+        fake_api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
+        fake_api.push(command_update(GROUP_CAJA, ANA, "/estado"))
+        bot.start()
+        sent_to(fake_api, GROUP_CAJA, "habilitado")
+        sent_to(fake_api, GROUP_CAJA, "con problemas")
+        fake_api.wait_idle()
+        assert not [c for c in fake_api.sent(GROUP_CAJA) if "no está habilitado" in c.text]
+    finally:
+        if bot.process is not None:
+            bot.kill()
