@@ -1,13 +1,16 @@
 """Shared fixtures: a real database built by the migrations.
 
 SQLite always; PostgreSQL too when TEST_POSTGRES_URL points at a server (`.ci/run` starts one),
-e.g. postgresql+asyncpg://postgres@127.0.0.1:54329/postgres. Each test gets a fresh database.
+e.g. postgresql+asyncpg://postgres@127.0.0.1:54329/postgres. Each test gets a fresh database: a
+copy of one the migrations built once per test process (a file copy on SQLite, a database made
+from a template on PostgreSQL), not the migrations run again for every test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -63,16 +66,38 @@ def drop_postgres_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database the migrations built, once per test process."""
+    path = tmp_path_factory.mktemp("migrated") / "flexus.db"
+    upgrade_database(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """A PostgreSQL database the migrations built, once per test process: the template each
+    test's database is made from."""
+    url, name = fresh_postgres_database()
+    upgrade_database(url)
+    yield name
+    drop_postgres_database(name)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'flexus.db'}"
-        upgrade_database(url)
-        yield url
+        path = tmp_path / "flexus.db"
+        template: Path = request.getfixturevalue("migrated_sqlite")
+        # SQLite's own copy: whole and consistent whatever its journal holds.
+        with sqlite3.connect(template) as source, sqlite3.connect(path) as copy:
+            source.backup(copy)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    url, name = fresh_postgres_database()
-    upgrade_database(url)
-    yield url
+    template_name: str = request.getfixturevalue("migrated_postgres")
+    name = f"flexus_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     drop_postgres_database(name)
 
 
