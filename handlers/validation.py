@@ -133,16 +133,8 @@ async def override_pressed(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
-    rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
-    missing = await run_step(
-        update,
-        context,
-        sectors_to_override,
-        incident_id=incident_id,
-        user_id=user_id,
-        is_admin=rt.is_admin(user_id),
-        protocol=rt.protocol,
-    )
+    incident_id = pressed.incident_id
+    missing = await _silent_sectors(update, context, incident_id)
     if missing is None:
         return
     await answer_query(query)
@@ -157,6 +149,22 @@ async def override_pressed(update: Update, context: Context) -> None:
     )
 
 
+async def _silent_sectors(update: Update, context: Context, incident_id: int) -> list[str] | None:
+    """The sectors the presser may go on without (None once refused, after answering)."""
+    rt, user = context.runtime, update.effective_user
+    assert user is not None
+    missing: list[str] | None = await run_step(
+        update,
+        context,
+        sectors_to_override,
+        incident_id=incident_id,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        protocol=rt.protocol,
+    )
+    return missing
+
+
 async def skip_reason_pressed(update: Update, context: Context) -> None:
     parsed = await parse_button(update, context, buttons.SkipReason)
     if parsed is None or update.effective_chat is None:
@@ -166,16 +174,7 @@ async def skip_reason_pressed(update: Update, context: Context) -> None:
     if pressed.reason < len(texts.SKIP_REASONS):
         await _go_on_without(update, context, incident_id, texts.SKIP_REASONS[pressed.reason])
         return
-    rt, user_id = context.runtime, query.from_user.id
-    missing = await run_step(
-        update,
-        context,
-        sectors_to_override,
-        incident_id=incident_id,
-        user_id=user_id,
-        is_admin=rt.is_admin(user_id),
-        protocol=rt.protocol,
-    )
+    missing = await _silent_sectors(update, context, incident_id)
     if missing is None:
         return
     await answer_query(query)

@@ -24,6 +24,18 @@ from models import InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
 
 GROUP = -100555
+
+
+def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
+    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
+    return Runtime(
+        config=Config(settings=settings, protocol=load_protocol()),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=Clock(),
+    )
+
+
 RAW = {
     "update_id": 42,
     "message": {
@@ -39,13 +51,7 @@ RAW = {
 async def test_a_failing_handler_leaves_nothing_but_the_skip_and_a_notice(
     engine: AsyncEngine, database_url: str
 ) -> None:
-    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
-    runtime = Runtime(
-        config=Config(settings=settings, protocol=load_protocol()),
-        engine=engine,
-        sessions=make_session_factory(engine),
-        clock=Clock(),
-    )
+    runtime = make_runtime(engine, database_url)
     async with runtime.sessions() as session:
         await inbox.store(session, [RAW], runtime.clock.now())
         await session.commit()
@@ -86,13 +92,7 @@ async def test_an_update_stored_just_now_is_not_read_back_before_its_step(
 ) -> None:
     """The intake stored it a moment ago, so it cannot have been handled: its step goes
     straight to work. One replayed from an earlier run is checked first."""
-    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
-    runtime = Runtime(
-        config=Config(settings=settings, protocol=load_protocol()),
-        engine=engine,
-        sessions=make_session_factory(engine),
-        clock=Clock(),
-    )
+    runtime = make_runtime(engine, database_url)
     statements: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -131,13 +131,7 @@ async def test_only_a_block_that_may_refuse_gets_a_savepoint(
 ) -> None:
     """A savepoint lets a refusal undo its own block; a block that only adds messages or
     reads never refuses, and any other failure fails the whole step anyway."""
-    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
-    runtime = Runtime(
-        config=Config(settings=settings, protocol=load_protocol()),
-        engine=engine,
-        sessions=make_session_factory(engine),
-        clock=Clock(),
-    )
+    runtime = make_runtime(engine, database_url)
     statements: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -190,13 +184,7 @@ async def test_a_report_racing_the_close_of_the_open_incident_opens_a_fresh_one_
     fresh incident inside its own step, keeping what the step wrote before."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has one writer at a time: the close cannot come in between")
-    settings = load_settings(_env_file=None, database_url=database_url, team_chat_ids=[GROUP])
-    runtime = Runtime(
-        config=Config(settings=settings, protocol=load_protocol()),
-        engine=engine,
-        sessions=make_session_factory(engine),
-        clock=Clock(),
-    )
+    runtime = make_runtime(engine, database_url)
     protocol, now = runtime.protocol, runtime.clock.now()
     async with runtime.sessions() as session:
         first = await incidents.open_or_join_incident(
