@@ -9,10 +9,11 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.fakebotapi import Call, FakeBotAPI
+from tests.fakebotapi import Call, FakeBotAPI, user
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
 GROUP_CAJA = -1001001
@@ -137,3 +138,39 @@ def sent_to(api: FakeBotAPI, chat_id: int, fragment: str, after: int = 0) -> Cal
         ),
         after=after,
     )
+
+
+BOT_ID = 999000  # the fake Bot API's bot
+
+
+def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_", "TEAM_", "ADMIN_", "DB_"))
+    }
+    clean["TEAM_CHAT_IDS"] = str(GROUP_CAJA)
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+class MembersAPI(FakeBotAPI):
+    """Answers getChatMember for the bot itself with admin rights per chat."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.bot_rights: dict[int, dict[str, Any]] = {}
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getChatMember" and int(params.get("user_id") or 0) == BOT_ID:
+            chat_id = int(params.get("chat_id") or 0)
+            if chat_id in self.bot_rights:
+                return {"user": user(BOT_ID, "FLEXUS Guardia"), **self.bot_rights[chat_id]}
+        return super()._result(method, params)

@@ -8,7 +8,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,32 +21,22 @@ import pytest
 from bot.backup import verify
 from bot.db import head_revision
 from tests.conftest import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    TOKEN,
+    BotProcess,
+    MembersAPI,
+    cli,
+    write_protocol,
+)
 from tests.fakebotapi import FakeBotAPI, command_update, user
 
-BOT_ID = 999000
 HEAD = head_revision()
 GROUP_KICKED = -1001003
 GROUP_GONE = -1001004
 DIEGO, MARINA = 8001, 8002
-
-
-def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_", "TEAM_", "ADMIN_", "DB_"))
-    }
-    clean["TEAM_CHAT_IDS"] = str(GROUP_CAJA)
-    clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
 
 
 def one_failure_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -218,21 +207,6 @@ def test_unreachable_telegram_names_the_cause(bot: BotProcess) -> None:
 
 
 # --- 5. check --online --------------------------------------------------------------------
-
-
-class MembersAPI(FakeBotAPI):
-    """Answers getChatMember for the bot itself with admin rights per chat."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__(token)
-        self.bot_rights: dict[int, dict[str, Any]] = {}
-
-    def _result(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "getChatMember" and int(params.get("user_id") or 0) == BOT_ID:
-            chat_id = int(params.get("chat_id") or 0)
-            if chat_id in self.bot_rights:
-                return {"user": user(BOT_ID, "FLEXUS Guardia"), **self.bot_rights[chat_id]}
-        return super()._result(method, params)
 
 
 @pytest.fixture

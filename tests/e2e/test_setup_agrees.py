@@ -13,10 +13,11 @@ from tests.e2e.conftest import (
     GROUP_CAJA,
     TOKEN,
     BotProcess,
+    MembersAPI,
     bot_env,
+    cli,
     sent_to,
 )
-from tests.e2e.test_service import MembersAPI, cli
 from tests.fakebotapi import FakeBotAPI, command_update, user
 
 ADMIN = user(ADMIN_ID, "Admin")
