@@ -28,6 +28,29 @@ CHILD_TIMEOUT = 60.0
 KEY_PREFIX = "holidays"
 
 
+# (country, year) -> date -> name. Start-up fills last year's to next year's from the database
+# or the child process, so the first general vote never waits 100+ ms for a calendar and the
+# bot never loads the 10 MB holidays library. Kept here, not in bot.support_window (which reads
+# it): this module imports nothing of the bot at import time, so no import goes round in a circle.
+_known: dict[tuple[str, int], dict[date, str]] = {}
+
+
+def known_holidays(country: str, year: int) -> dict[date, str] | None:
+    return _known.get((country, year))
+
+
+def remember_holidays(country: str, year: int, dates: dict[date, str]) -> None:
+    _known[(country, year)] = dates
+
+
+def national_holidays(country: str, year: int) -> dict[date, str]:
+    """This year's holidays: as start-up loaded them, else computed here (a date far ahead)."""
+    found = _known.get((country, year))
+    if found is None:
+        found = _known[(country, year)] = compute(country, [year])[year]
+    return found
+
+
 def compute(country: str, years: list[int]) -> dict[int, dict[date, str]]:
     """The holidays of `years` (imports the library: run it in the child process)."""
     import holidays
@@ -117,7 +140,6 @@ def years_around_today(runtime: Any) -> list[int]:
 async def ensure(runtime: Any, years: list[int]) -> None:
     """This country's holidays for `years` in memory: from the database, else from the child
     process (stored for the next start). Falls back to computing them here if both fail."""
-    from bot.support_window import known_holidays, remember_holidays
     from models.state import BotState
 
     country = runtime.protocol.support.holiday_country

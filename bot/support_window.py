@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from bot.config import SupportSpec, WindowKind, WindowSpec
+from bot.holiday_dates import national_holidays
 
 # holiday_name() of a company date from the protocol file (texts.py says it in Spanish).
 COMPANY_HOLIDAY = "company"
@@ -43,34 +44,11 @@ class SupportStatus:
         return self.current is not None
 
 
-# (country, year) -> date -> name. Start-up fills last year's to next year's from the database
-# or a child process (bot.holiday_dates), so the first general vote never waits 100+ ms for a
-# calendar and the bot never loads the 10 MB holidays library.
-_known: dict[tuple[str, int], dict[date, str]] = {}
-
-
-def known_holidays(country: str, year: int) -> dict[date, str] | None:
-    return _known.get((country, year))
-
-
-def remember_holidays(country: str, year: int, dates: dict[date, str]) -> None:
-    _known[(country, year)] = dates
-
-
-def _national_holidays(country: str, year: int) -> dict[date, str]:
-    found = _known.get((country, year))
-    if found is None:  # a year start-up did not load (a date far ahead): compute it here
-        from bot.holiday_dates import compute
-
-        found = _known[(country, year)] = compute(country, [year])[year]
-    return found
-
-
 def holiday_name(day: date, spec: SupportSpec) -> str | None:
     """The name of the holiday on `day`, or None on an ordinary day."""
     if day in spec.extra_holidays:
         return COMPANY_HOLIDAY
-    return _national_holidays(spec.holiday_country, day.year).get(day)
+    return national_holidays(spec.holiday_country, day.year).get(day)
 
 
 def windows_on(day: date, spec: SupportSpec) -> list[Window]:

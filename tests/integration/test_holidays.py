@@ -35,7 +35,7 @@ def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
 
 @pytest.fixture(autouse=True)
 def forget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(support_window, "_known", {})
+    monkeypatch.setattr(holiday_dates, "_known", {})
 
 
 def refuse(*_: Any, **__: Any) -> Any:
@@ -56,7 +56,7 @@ async def test_the_child_computes_them_once_and_the_database_keeps_them(
     assert {f"holidays:AR:2026:{version}", f"holidays:AR:2027:{version}"} <= keys
 
     # The next start reads them back: no child process, no library.
-    monkeypatch.setattr(support_window, "_known", {})
+    monkeypatch.setattr(holiday_dates, "_known", {})
     monkeypatch.setattr(holiday_dates, "from_child", refuse)
     await holiday_dates.ensure(runtime, [2026, 2027])
     status = support_window.support_status_at(
@@ -70,7 +70,7 @@ async def test_a_new_library_version_computes_them_again(
 ) -> None:
     runtime = make_runtime(engine, database_url)
     await holiday_dates.ensure(runtime, [2026])
-    monkeypatch.setattr(support_window, "_known", {})
+    monkeypatch.setattr(holiday_dates, "_known", {})
     monkeypatch.setattr(holiday_dates, "library_version", lambda: "999.0")
     asked: list[list[int]] = []
     real = holiday_dates.from_child
@@ -98,7 +98,7 @@ async def test_if_the_child_fails_the_bot_computes_them_itself(
     monkeypatch.setattr(holiday_dates, "from_child", broken)
     with caplog.at_level(logging.WARNING):
         await holiday_dates.ensure(runtime, [2026])
-    assert support_window.known_holidays("AR", 2026)
+    assert holiday_dates.known_holidays("AR", 2026)
     assert "no python here" in caplog.text
 
 
