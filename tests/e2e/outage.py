@@ -110,6 +110,16 @@ class Outage:
             self.taps += 1
         return self.api.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
 
+    def luis_calls_support(self) -> int:
+        """Ana reports, Marta confirms, Luis (who never pressed Start) takes the case in his
+        group and presses «Soporte contactado». Returns the mark before that press."""
+        self.api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+        self.press(MARTA, "v:1:f", (GROUP_ADMIN,))
+        self.press(LUIS, "y:1", (GROUP_ADMIN,))
+        mark = self.api.mark()
+        self.press(LUIS, "sc:1", (GROUP_ADMIN,))
+        return mark
+
     def play(self) -> None:
         api, luis_sees = self.api, (LUIS["id"], GROUP_ADMIN)
         for person in (LUIS, DIEGO):  # they pressed Start in a private chat with the bot

@@ -75,11 +75,7 @@ def test_the_ticket_question_takes_a_number_or_keeps_a_note(
 ) -> None:
     start(bot, fake_api, tmp_path, PROTOCOL, NOW)
     outage = Outage(fake_api)
-    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
-    outage.press(MARTA, "v:1:f", (GROUP_ADMIN,))
-    outage.press(LUIS, "y:1", (GROUP_ADMIN,))
-    mark = fake_api.mark()
-    outage.press(LUIS, "sc:1", (GROUP_ADMIN,))
+    mark = outage.luis_calls_support()
     prompt = outage.sent(GROUP_ADMIN, "número de reclamo", after=mark)
     assert prompt.buttons == [("Sin número", "nr:1")]
     mark = fake_api.mark()
@@ -104,11 +100,7 @@ def test_a_message_left_while_support_is_closed_is_not_a_call(
     # Tuesday 07:59:40: support opens at 08:00.
     start(bot, fake_api, tmp_path, PROTOCOL, "2026-11-24T07:59:40-03:00")
     outage = Outage(fake_api)
-    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
-    outage.press(MARTA, "v:1:f", (GROUP_ADMIN,))
-    outage.press(LUIS, "y:1", (GROUP_ADMIN,))
-    mark = fake_api.mark()
-    outage.press(LUIS, "sc:1", (GROUP_ADMIN,))
+    mark = outage.luis_calls_support()
     question = outage.sent(GROUP_ADMIN, "¿Le dejaste un mensaje", after=mark)
     assert [d for _, d in question.buttons] == ["sm:1:y", "sm:1:n"]
     noted = outage.press(LUIS, "sm:1:y", (GROUP_ADMIN,))
