@@ -22,9 +22,9 @@ from bot.lifecycle import (
     touch_progress,
 )
 from bot.people import Person, touch_member
-from bot.vocab import EventKind, Refusal, TimerKind
 from models import Incident
 from models.incident import GENERAL, IN_PROGRESS
+from models.vocab import EventKind, Refusal, TimerKind
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from bot.lifecycle import (
 )
 from bot.people import Person, touch_member
 from bot.validation import required_sectors, validation_state
-from bot.vocab import CONFIRMING_EVENTS, EventKind, Refusal, TimerKind, VoteChoice
 from models import Acknowledgement, Event, Member, Vote
 from models.incident import CLOSED, OPEN_STATUSES, RESOLVED, VALIDATING
+from models.vocab import CONFIRMING_EVENTS, EventKind, Refusal, TimerKind, VoteChoice
 
 # Timeline events left out of the summary: they are counted elsewhere in it.
 NOT_IN_TIMELINE = frozenset(

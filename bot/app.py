@@ -30,7 +30,6 @@ from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
 from bot.steps import step_scope
-from bot.vocab import MessageKind
 from handlers import (
     access,
     allclear,
@@ -54,6 +53,7 @@ from handlers import (
     chats as chat_handlers,
 )
 from handlers.common import CONTEXT_TYPES
+from models.vocab import MessageKind
 
 log = logging.getLogger(__name__)
 

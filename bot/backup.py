@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import BackupSpec, Config
 from bot.db import sqlite_path
-from bot.vocab import TimerKind
+from models.vocab import TimerKind
 
 log = logging.getLogger(__name__)
 

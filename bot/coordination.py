@@ -24,9 +24,9 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
-from bot.vocab import EventKind, Refusal, TimerKind
 from models import Incident, Member
 from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
+from models.vocab import EventKind, Refusal, TimerKind
 
 REFERENCE_LIMIT = 120
 NOTE_LIMIT = 500

@@ -25,7 +25,6 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
-from bot.vocab import CHECKLIST_CAUSES, EventKind, LocalCause, Refusal, TimerKind, VoteChoice
 from models import Incident, Member, Report, Vote
 from models.incident import (
     CONFIRMING,
@@ -35,6 +34,7 @@ from models.incident import (
     PROBABLY_LOCAL,
     UNCONFIRMED,
 )
+from models.vocab import CHECKLIST_CAUSES, EventKind, LocalCause, Refusal, TimerKind, VoteChoice
 
 OPEN_TRIES = 5  # the open incident closing under a report, again and again: not in real life
 

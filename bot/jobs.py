@@ -21,7 +21,7 @@ from bot import timers
 from bot.runtime import Runtime
 from bot.steps import step_scope
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
+from models.vocab import TimerKind
 
 log = logging.getLogger(__name__)
 

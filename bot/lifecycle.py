@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timers
 from bot.config import Protocol
 from bot.support_window import support_status_at
-from bot.vocab import EventKind, Refusal, TimerKind
 from models import Event, Incident, Member
 from models.incident import (
     CLOSED,
@@ -26,6 +25,7 @@ from models.incident import (
     UNCONFIRMED,
     VALIDATING,
 )
+from models.vocab import EventKind, Refusal, TimerKind
 
 UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
 ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.vocab import MessageKind
 from models import IncidentMessage
+from models.vocab import MessageKind
 
 
 async def prompt_of(

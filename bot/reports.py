@@ -23,7 +23,9 @@ from bot import timers
 from bot.allclear import AckState, Summary, summary
 from bot.config import Protocol, SupportSpec
 from bot.support_window import holiday_name, support_status_at, windows_on
-from bot.vocab import (
+from models import Event, Incident, Member, Vote
+from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
+from models.vocab import (
     CONFIRMING_EVENTS,
     FOUND_LOCALLY,
     EventKind,
@@ -31,8 +33,6 @@ from bot.vocab import (
     TimerKind,
     VoteChoice,
 )
-from models import Event, Incident, Member, Vote
-from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
 
 
 class Outcome(StrEnum):

@@ -21,9 +21,9 @@ from bot.lifecycle import (
     transition,
 )
 from bot.people import Person, touch_member
-from bot.vocab import CheckState, EventKind, Refusal, TimerKind
 from models import Incident, Member, ValidationAnswer
 from models.incident import IN_PROGRESS, VALIDATING
+from models.vocab import CheckState, EventKind, Refusal, TimerKind
 
 
 @dataclass(frozen=True)

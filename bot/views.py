@@ -19,7 +19,6 @@ from bot.lifecycle import (
     member_name,
 )
 from bot.validation import ValidationState, validation_state
-from bot.vocab import TimerKind, VoteChoice
 from models import Member, Timer
 from models.incident import (
     CLOSED,
@@ -28,6 +27,7 @@ from models.incident import (
     RESOLVED,
     VALIDATING,
 )
+from models.vocab import TimerKind, VoteChoice
 
 
 @dataclass(frozen=True)

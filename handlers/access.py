@@ -13,7 +13,6 @@ from bot.coordination import coordinator_contact
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import refresh_cards, show_panel
 from handlers.common import (
@@ -25,6 +24,7 @@ from handlers.common import (
     run_step,
     send,
 )
+from models.vocab import TimerKind
 
 
 def grant_markup(incident_id: int, tools: list[str]) -> InlineKeyboardMarkup:

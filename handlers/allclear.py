@@ -26,7 +26,6 @@ from bot.coordination import coordinator_contact
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import MessageKind, TimerKind
 from handlers import buttons
 from handlers.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.common import (
@@ -44,6 +43,7 @@ from handlers.common import (
     run_step,
     send,
 )
+from models.vocab import MessageKind, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
 

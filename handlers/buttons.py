@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from telegram import InlineKeyboardButton
 
-from bot.vocab import CHECKLIST_CAUSES, LocalCause, VoteChoice
+from models.vocab import CHECKLIST_CAUSES, LocalCause, VoteChoice
 
 T = TypeVar("T")
 DATA_LIMIT = 64  # bytes, Telegram's limit for callback_data

@@ -14,10 +14,10 @@ from bot.coordination import CoordinatorContact, coordinator_contact, reporter_c
 from bot.messages import panels_shown
 from bot.runtime import Runtime
 from bot.views import IncidentView, incident_view
-from bot.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind
 from handlers import buttons
 from handlers.common import CRITICAL, NEWS, Context, Markup, markup_json, send
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
+from models.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind
 
 
 def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:

@@ -29,7 +29,6 @@ from bot.lifecycle import (
 )
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import MessageKind, Refusal, TimerKind
 from handlers import buttons
 from handlers.cards import (
     broadcast,
@@ -55,6 +54,7 @@ from handlers.common import (
     send,
 )
 from handlers.prompts import register_prompt
+from models.vocab import MessageKind, Refusal, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
 

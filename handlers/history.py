@@ -22,7 +22,6 @@ from bot.jobs import arm_pending, register_timer
 from bot.reports import Metrics, Period
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
 from handlers.cards import summary_text
 from handlers.common import (
     CHATTER,
@@ -34,6 +33,7 @@ from handlers.common import (
     reply,
     send,
 )
+from models.vocab import TimerKind
 
 if TYPE_CHECKING:
     from bot.charts import Chart

@@ -15,10 +15,10 @@ from bot.incidents import (
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
 from handlers.common import Context, answer_query, parse_button, run_step
+from models.vocab import TimerKind
 
 
 async def local_cause(update: Update, context: Context) -> None:

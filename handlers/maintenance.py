@@ -12,8 +12,8 @@ from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.steps import current_step
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
 from handlers.common import Context
+from models.vocab import TimerKind
 
 
 async def daily_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> datetime:

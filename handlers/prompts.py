@@ -14,9 +14,9 @@ from telegram import Message, Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.messages import prompt_of
-from bot.vocab import MessageKind
 from handlers.common import NEW_MESSAGES, STORED_TEXT_MAX, Context, is_anonymous, replied_to
 from models import IncidentMessage
+from models.vocab import MessageKind
 
 RECENT_SECONDS = 30.0  # a question sent this recently may not be recorded yet...
 RECORDING_GRACE_SECONDS = 3.0  # ...so it is looked for again for up to this long

@@ -17,7 +17,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import inbox, outbox, texts
 from bot.incidents import already_reported, cast_vote, open_or_join_incident
 from bot.lifecycle import open_incident_id
-from bot.vocab import VoteChoice
 from handlers import buttons
 from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
 from handlers.common import (
@@ -33,6 +32,7 @@ from handlers.common import (
     topic_of,
 )
 from handlers.sector import ask_sector_later
+from models.vocab import VoteChoice
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
 PHOTO_CAPTION = r"(?i)^/caido(?:@\w+)?(?:\s|$)"

@@ -13,7 +13,6 @@ from bot.validation import (
     sectors_to_override,
     start_validation,
 )
-from bot.vocab import MessageKind, validation_kind
 from handlers import buttons
 from handlers.cards import broadcast, refresh_cards, show_panel
 from handlers.common import (
@@ -28,6 +27,7 @@ from handlers.common import (
     send,
 )
 from handlers.prompts import register_prompt
+from models.vocab import MessageKind, validation_kind
 
 
 def validation_markup(state: ValidationState) -> InlineKeyboardMarkup:

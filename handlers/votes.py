@@ -14,7 +14,6 @@ from bot.incidents import (
 from bot.jobs import register_timer
 from bot.runtime import Runtime
 from bot.timers import DueTimer
-from bot.vocab import TimerKind
 from handlers import buttons
 from handlers.cards import announce_outcome, refresh_cards, view_of
 from handlers.common import (
@@ -26,6 +25,7 @@ from handlers.common import (
     run_step,
 )
 from handlers.sector import ask_sector_later
+from models.vocab import TimerKind
 
 
 async def vote(update: Update, context: Context) -> None:

@@ -13,25 +13,24 @@ from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.vocab import InboxStatus, OutboxStatus
 
-# InboxUpdate.status values.
-RECEIVED = "received"  # stored, not yet handled
-HANDLED = "handled"
-SKIPPED = "skipped"  # could not be parsed, or its handler failed: logged once, never retried
+# InboxUpdate.status values (models.vocab.InboxStatus).
+RECEIVED = InboxStatus.RECEIVED
+HANDLED = InboxStatus.HANDLED
+SKIPPED = InboxStatus.SKIPPED
 
 # OutboxMessage.priority values: lower goes first.
 CRITICAL = 0  # the alert, "falla general", escalations, the all-clear: never dropped
 NEWS = 1  # card edits, pins, news for the team (claimed, validated, ...): retried, never dropped
 CHATTER = 2  # answers to one person (replies, prompts, reactions): dropped after its retries
 
-# OutboxMessage.status values.
-PENDING = "pending"
-SENT = "sent"
-FOLDED = (
-    "folded"  # carried by another row: a newer edit of its card, a joined question or 👍 message
-)
-UNCHANGED = "unchanged"  # the card already shows exactly this
-DROPPED = "dropped"  # given up (logged); only chatter, or what Telegram can never accept
+# OutboxMessage.status values (models.vocab.OutboxStatus).
+PENDING = OutboxStatus.PENDING
+SENT = OutboxStatus.SENT
+FOLDED = OutboxStatus.FOLDED
+UNCHANGED = OutboxStatus.UNCHANGED
+DROPPED = OutboxStatus.DROPPED
 
 
 class InboxUpdate(Base):

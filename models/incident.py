@@ -17,17 +17,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.vocab import IncidentStatus
 
-# Incident.status values, in protocol order.
-CONFIRMING = "confirming"
-GENERAL = "general"
-PROBABLY_LOCAL = "probably_local"
-UNCONFIRMED = "unconfirmed"
-IN_PROGRESS = "in_progress"  # support contacted, working on it
-VALIDATING = "validating"  # sectors are checking FLEXUS before going back to work
-RESOLVED = "resolved"  # all-clear sent, acknowledgements being collected
-CLOSED = "closed"  # summary posted
-DISMISSED = "dismissed"  # local problem or false alarm
+# Incident.status values (models.vocab.IncidentStatus), by the names the code uses.
+CONFIRMING = IncidentStatus.CONFIRMING
+GENERAL = IncidentStatus.GENERAL
+PROBABLY_LOCAL = IncidentStatus.PROBABLY_LOCAL
+UNCONFIRMED = IncidentStatus.UNCONFIRMED
+IN_PROGRESS = IncidentStatus.IN_PROGRESS
+VALIDATING = IncidentStatus.VALIDATING
+RESOLVED = IncidentStatus.RESOLVED
+CLOSED = IncidentStatus.CLOSED
+DISMISSED = IncidentStatus.DISMISSED
 OPEN_STATUSES = (CONFIRMING, GENERAL, PROBABLY_LOCAL, UNCONFIRMED, IN_PROGRESS, VALIDATING)
 
 
@@ -52,7 +53,7 @@ class Incident(Base):
     # Written for the history but not read yet (classified_at, closed_by, summary_posted_at,
     # and the Report rows): the timeline's events carry the same moments today.
     classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    local_cause: Mapped[str | None] = mapped_column(String(32))  # a bot.vocab.LocalCause
+    local_cause: Mapped[str | None] = mapped_column(String(32))  # a models.vocab.LocalCause
     instruction: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -103,7 +104,7 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
-    choice: Mapped[str] = mapped_column(String(16))  # a bot.vocab.VoteChoice
+    choice: Mapped[str] = mapped_column(String(16))  # a models.vocab.VoteChoice
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -116,7 +117,7 @@ class Event(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.EventKind
+    kind: Mapped[str] = mapped_column(String(32))  # a models.vocab.EventKind
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -133,7 +134,7 @@ class IncidentMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))  # a bot.vocab.MessageKind
+    kind: Mapped[str] = mapped_column(String(32))  # a models.vocab.MessageKind
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

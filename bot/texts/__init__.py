@@ -2,7 +2,7 @@
 
 One module per protocol step (and one each for what the steps share); everything is re-exported
 here, so code says `texts.card(...)` wherever the words live. Texts for a stored vocabulary are
-keyed by its bot.vocab enum. All messages use Telegram's HTML parse mode, so every piece of user
+keyed by its models.vocab enum. All messages use Telegram's HTML parse mode, so every piece of user
 text goes through `esc`.
 """
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.allclear import AckState, AllClear, Summary
 from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention, who
-from bot.vocab import EventKind
+from models.vocab import EventKind
 
 __all__ = [
     "ACK_ALREADY",

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from bot.texts.common import clock_time, duration, esc, mention, who
 from bot.views import IncidentView
-from bot.vocab import CheckState
 from models.incident import VALIDATING
+from models.vocab import CheckState
 
 __all__ = [
     "BUTTON_CLAIM",

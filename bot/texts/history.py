@@ -353,7 +353,7 @@ EXPORT_OUTCOMES = {
 }
 
 
-EXPORT_STATUS = {
+EXPORT_STATUS: dict[str, str] = {
     CONFIRMING: "confirmando",
     GENERAL: "falla general",
     PROBABLY_LOCAL: "parece local",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.texts.common import esc, mention, who
 from bot.views import IncidentView
-from bot.vocab import LocalCause
+from models.vocab import LocalCause
 
 __all__ = [
     "BUTTON_ESCALATE",

@@ -1,4 +1,4 @@
-"""Why a person may not do something now: one text per bot.vocab.Refusal."""
+"""Why a person may not do something now: one text per models.vocab.Refusal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from bot.lifecycle import (
 )
 from bot.texts.common import who
 from bot.texts.votes import CLOSED_VOTE
-from bot.vocab import Refusal
+from models.vocab import Refusal
 
 __all__ = ["REFUSALS", "refusal"]
 

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-STATUS_LINES = {
+STATUS_LINES: dict[str, str] = {
     CONFIRMING: "⏳ Confirmando si le pasa a más gente (hasta las {until}).",
     GENERAL: "🚨 <b>Falla general confirmada</b>: hay que reclamar a soporte (/soporte).",
     PROBABLY_LOCAL: "🟡 A los demás les funciona: parece un problema local de quien reportó.",

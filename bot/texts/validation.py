@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.texts.common import esc, mention, who
 from bot.validation import ValidationState
-from bot.vocab import CheckState
+from models.vocab import CheckState
 
 __all__ = [
     "BUTTON_FAILS_HERE",

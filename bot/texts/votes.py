@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.vocab import VoteChoice
+from models.vocab import VoteChoice
 
 __all__ = [
     "BUTTON_FAILS",

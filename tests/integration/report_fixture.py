@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.vocab import VoteChoice
 from models import Event, Incident, Member, Vote
 from models.incident import CLOSED, DISMISSED
+from models.vocab import VoteChoice
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 ANA, LUIS, MARTA, PABLO = 1, 2, 3, 4

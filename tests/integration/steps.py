@@ -18,8 +18,8 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.people import Person
-from bot.vocab import TimerKind, VoteChoice
 from models import Event, Incident, Timer
+from models.vocab import TimerKind, VoteChoice
 
 T0 = datetime(2026, 11, 24, 11, 42, tzinfo=UTC)  # Tuesday 08:42 in Córdoba: support is open
 Sessions = async_sessionmaker[AsyncSession]

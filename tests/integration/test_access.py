@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from bot import access, timers
 from bot.config import ConfigError, Protocol, load_protocol
 from bot.people import Person
-from bot.vocab import TimerKind
+from models.vocab import TimerKind
 from tests.integration.steps import (
     Sessions,
     at,

@@ -14,11 +14,11 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.people import mark_private_chat
-from bot.vocab import TimerKind, VoteChoice
 from models.incident import (
     CLOSED,
     RESOLVED,
 )
+from models.vocab import TimerKind, VoteChoice
 from tests.integration.steps import (
     CHAT,
     T0,

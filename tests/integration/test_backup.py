@@ -25,10 +25,10 @@ from bot.clock import Clock
 from bot.config import BackupSpec, Config, load_protocol, load_settings
 from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.runtime import Runtime
-from bot.vocab import TimerKind
 from bot.web import health
 from models import Timer
 from models.timer import PENDING
+from models.vocab import TimerKind
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -13,12 +13,12 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.support_window import support_status_at
-from bot.vocab import TimerKind
 from models.incident import (
     GENERAL,
     IN_PROGRESS,
     VALIDATING,
 )
+from models.vocab import TimerKind
 from tests.integration.steps import (
     CHAT,
     T0,

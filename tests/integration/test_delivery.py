@@ -1244,9 +1244,10 @@ async def test_a_card_changing_with_every_vote_is_edited_at_most_four_times_a_se
             await h.settled([edit], advance=False)
     edits = [c for c in h.bot.calls if c.method == "edit_message_text"]
     assert [c.text for c in edits] == ["🚨 Afectados: 2", "🚨 Afectados: 3"]
-    # The gap is kept between the moments the edits are chosen; each reaches Telegram a few
-    # milliseconds after that, so the calls may be a little closer (never back to back).
-    assert edits[1].at - edits[0].at >= CARD_GAP * 0.8
+    # The gap is kept between the moments the edits are chosen; each reaches Telegram a little
+    # after that (more on a busy machine, the suite running in six processes), so the calls
+    # may be closer, never back to back.
+    assert edits[1].at - edits[0].at >= CARD_GAP * 0.5
     assert h.bot.shown[(GROUP_A, card.message_id)][0] == "🚨 Afectados: 3"
 
 

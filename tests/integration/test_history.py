@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot import access, allclear, coordination, export, incidents, reports, texts, validation
 from bot.config import Protocol
 from bot.reports import Outcome, month, year
-from bot.vocab import TimerKind
 from models import Timer
+from models.vocab import TimerKind
 from tests.integration.report_fixture import TZ, local, store_incidents
 from tests.integration.steps import Sessions, at, call, claim, person, report
 

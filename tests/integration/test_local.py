@@ -10,7 +10,6 @@ from bot.config import Protocol
 from bot.lifecycle import (
     Refused,
 )
-from bot.vocab import CHECKLIST_CAUSES, LocalCause, Refusal, TimerKind, VoteChoice
 from models import Timer
 from models.incident import (
     DISMISSED,
@@ -18,6 +17,7 @@ from models.incident import (
     PROBABLY_LOCAL,
     UNCONFIRMED,
 )
+from models.vocab import CHECKLIST_CAUSES, LocalCause, Refusal, TimerKind, VoteChoice
 from tests.integration.steps import (
     T0,
     Sessions,

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from bot import timers
 from bot.config import Protocol
 from bot.views import incident_view
-from bot.vocab import VoteChoice
 from models import Event, Incident, Report, Vote
 from models.incident import (
     CONFIRMING,
 )
+from models.vocab import VoteChoice
 from tests.integration.steps import (
     T0,
     Sessions,

@@ -12,7 +12,7 @@ from sqlalchemy.sql import compiler
 
 from bot import inbox
 from bot.config import Protocol
-from bot.vocab import VoteChoice
+from models.vocab import VoteChoice
 from tests.integration.steps import Sessions, report, vote
 
 

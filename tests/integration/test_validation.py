@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bot import allclear, validation
 from bot.config import Protocol
-from bot.vocab import CheckState
 from models.incident import (
     IN_PROGRESS,
     VALIDATING,
 )
+from models.vocab import CheckState
 from tests.integration.steps import (
     Sessions,
     answer,

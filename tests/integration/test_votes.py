@@ -14,13 +14,13 @@ from bot.lifecycle import (
     Refused,
 )
 from bot.views import incident_view
-from bot.vocab import VoteChoice
 from models import Report
 from models.incident import (
     GENERAL,
     PROBABLY_LOCAL,
     UNCONFIRMED,
 )
+from models.vocab import VoteChoice
 from tests.integration.steps import (
     T0,
     Sessions,

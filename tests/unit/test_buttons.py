@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.vocab import CHECKLIST_CAUSES, LocalCause, VoteChoice
 from handlers import buttons
 from handlers.buttons import Button
+from models.vocab import CHECKLIST_CAUSES, LocalCause, VoteChoice
 
 BUTTONS = list(buttons.every_button())
 

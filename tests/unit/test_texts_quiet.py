@@ -15,8 +15,8 @@ from bot.allclear import AckState, SectorAcks, Summary
 from bot.reports import IncidentRecord, Metrics, Outcome, month
 from bot.validation import SectorCheck, ValidationState
 from bot.views import IncidentView, SectorCount
-from bot.vocab import CheckState
 from models.incident import GENERAL, IN_PROGRESS, RESOLVED, VALIDATING
+from models.vocab import CheckState
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # 09:00 in Córdoba

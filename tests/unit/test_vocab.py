@@ -11,7 +11,8 @@ from bot.allclear import NOT_IN_TIMELINE
 from bot.app import build_application
 from bot.config import Config, load_protocol, load_settings
 from bot.jobs import HANDLERS_KEY
-from bot.vocab import (
+from handlers.prompts import PROMPTS_KEY
+from models.vocab import (
     CHECKLIST_CAUSES,
     CheckState,
     EventKind,
@@ -21,7 +22,6 @@ from bot.vocab import (
     TimerKind,
     VoteChoice,
 )
-from handlers.prompts import PROMPTS_KEY
 
 # The strings already in the database. A changed value would orphan the rows that hold it.
 STORED = {

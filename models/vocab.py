@@ -11,6 +11,46 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class IncidentStatus(StrEnum):
+    """Incident.status, in protocol order."""
+
+    CONFIRMING = "confirming"
+    GENERAL = "general"
+    PROBABLY_LOCAL = "probably_local"
+    UNCONFIRMED = "unconfirmed"
+    IN_PROGRESS = "in_progress"  # support contacted, working on it
+    VALIDATING = "validating"  # sectors are checking FLEXUS before going back to work
+    RESOLVED = "resolved"  # all-clear sent, acknowledgements being collected
+    CLOSED = "closed"  # summary posted
+    DISMISSED = "dismissed"  # local problem or false alarm
+
+
+class InboxStatus(StrEnum):
+    """InboxUpdate.status."""
+
+    RECEIVED = "received"  # stored, not yet handled
+    HANDLED = "handled"
+    SKIPPED = "skipped"  # could not be parsed, or its handler failed: logged once, never retried
+
+
+class OutboxStatus(StrEnum):
+    """OutboxMessage.status."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FOLDED = "folded"  # carried by another row: a newer edit of its card, a joined message
+    UNCHANGED = "unchanged"  # the card already shows exactly this
+    DROPPED = "dropped"  # given up (logged); only chatter, or what Telegram can never accept
+
+
+class TimerStatus(StrEnum):
+    """Timer.status."""
+
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
 class TimerKind(StrEnum):
     """Timer.kind: what a stored deadline or reminder is for (one handler per kind)."""
 
