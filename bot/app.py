@@ -29,7 +29,7 @@ from bot.http_pool import keep_sockets
 from bot.jobs import RUNTIME_KEY, arm_pending
 from bot.people import sync_team_chats
 from bot.runtime import Runtime
-from bot.steps import step_scope
+from bot.unit_of_work import step_scope
 from handlers import (
     access,
     allclear,
@@ -69,7 +69,7 @@ class PerPersonOrder(BaseUpdateProcessor):
 
     Side by side, one slow step does not delay everyone else's button answers (the database
     decides every race). In order per person, a reply to the bot's question is never read
-    before the question was recorded. Each update runs as one step (see `bot.steps`).
+    before the question was recorded. Each update runs as one step (see `bot.unit_of_work`).
     """
 
     def __init__(

@@ -19,8 +19,8 @@ from telegram.ext import Application, CallbackContext
 
 from bot import timers
 from bot.runtime import Runtime
-from bot.steps import step_scope
 from bot.timers import DueTimer
+from bot.unit_of_work import step_scope
 from models.vocab import TimerKind
 
 log = logging.getLogger(__name__)

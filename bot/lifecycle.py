@@ -32,12 +32,13 @@ ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
 
 
 class Refused(Exception):
-    """The person may not do this now; `reason` has a text in texts.REFUSALS, `who` names a person."""
+    """The person may not do this now; `reason` has a text in texts.REFUSALS, which shows
+    `named`: who may (a person, Gerencia's names) or what is missing (sectors)."""
 
-    def __init__(self, reason: Refusal, who: str | None = None) -> None:
+    def __init__(self, reason: Refusal, named: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.who = who
+        self.named = named
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.steps import current_step
 from bot.telegram_text import split
+from bot.unit_of_work import current_step
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS, PENDING
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Config, Protocol
-from bot.steps import StepSession, current_step
 from bot.support_window import SupportStatus, support_status_at
+from bot.unit_of_work import StepSession, current_step
 
 log = logging.getLogger(__name__)
 

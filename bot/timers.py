@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.steps import current_step
+from bot.unit_of_work import current_step
 from models import Timer
 from models.timer import CANCELLED, FIRED, PENDING
 

@@ -21,7 +21,7 @@ from handlers.common import (
     answer_query,
     parse_button,
     person_of,
-    run_step,
+    run_in_transaction,
     send,
 )
 from models.vocab import TimerKind
@@ -93,7 +93,7 @@ async def request_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = context.runtime, pressed.incident_id
-    access = await run_step(
+    access = await run_in_transaction(
         update,
         context,
         request_access,
@@ -123,7 +123,7 @@ async def granted_pressed(update: Update, context: Context) -> None:
         await answer_query(query, texts.STALE_BUTTON, alert=True)
         return
     tool = tools[pressed.tool]
-    name = await run_step(
+    name = await run_in_transaction(
         update,
         context,
         grant_access,

@@ -13,7 +13,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot import admin, texts
-from bot.steps import current_step
+from bot.unit_of_work import current_step
 from handlers.common import NEW_MESSAGES, Context, is_anonymous, replied_to, reply, topic_of
 
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)

@@ -40,7 +40,7 @@ from handlers.common import (
     parse_button,
     person_of,
     reply,
-    run_step,
+    run_in_transaction,
     send,
 )
 from models.vocab import MessageKind, TimerKind
@@ -70,7 +70,7 @@ async def resuelto(update: Update, context: Context) -> None:
         return
     rt = context.runtime
     instruction = COMMAND_PREFIX.sub("", message.text or "", count=1).strip()[:STORED_TEXT_MAX]
-    incident_id = await run_step(
+    incident_id = await run_in_transaction(
         update,
         context,
         prepare_all_clear,
@@ -92,7 +92,7 @@ async def all_clear_pressed(update: Update, context: Context) -> None:
         return
     query, _ = parsed
     rt = context.runtime
-    incident_id = await run_step(
+    incident_id = await run_in_transaction(
         update,
         context,
         prepare_all_clear,
@@ -120,7 +120,7 @@ async def restart_answered(update: Update, context: Context) -> None:
     async with rt.read_session() as session:
         candidates = await private_recipients(session)
     members = {p for p in candidates if await is_member(context, p)}
-    clear = await run_step(
+    clear = await run_in_transaction(
         update,
         context,
         send_all_clear,
@@ -158,7 +158,7 @@ async def acknowledged(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = context.runtime, pressed.incident_id
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         acknowledge,

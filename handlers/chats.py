@@ -13,7 +13,7 @@ from bot import chats, outbox, texts
 from bot.delivery import follow_migration
 from bot.membership import in_chat
 from bot.runtime import Runtime
-from bot.steps import current_step
+from bot.unit_of_work import current_step
 from handlers.common import Context
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from bot.membership import ANONYMOUS_SENDERS
 from bot.outbox import CHATTER, CRITICAL, NEWS
 from bot.people import Person, touch_member
 from bot.runtime import Runtime
-from bot.steps import current_step
+from bot.unit_of_work import current_step
 from handlers.buttons import Button
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-async def run_step(
+async def run_in_transaction(
     update: Update,
     context: Context,
     service: Callable[Concatenate[AsyncSession, P], Awaitable[R]],

@@ -50,7 +50,7 @@ from handlers.common import (
     parse_button,
     person_of,
     reply,
-    run_step,
+    run_in_transaction,
     send,
 )
 from handlers.prompts import register_prompt
@@ -65,7 +65,7 @@ async def claim_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = context.runtime, pressed.incident_id
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         claim,
@@ -97,7 +97,7 @@ async def _record_contact(
     if user is None or chat is None:
         return False
     rt = context.runtime
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         contact_support,
@@ -197,7 +197,7 @@ async def message_left_answered(update: Update, context: Context) -> None:
         await _clear_buttons(context, query)
         return
     user = update.effective_user
-    left = await run_step(
+    left = await run_in_transaction(
         update,
         context,
         leave_message,
@@ -262,7 +262,7 @@ async def handover_menu(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id, user_id = context.runtime, pressed.incident_id, query.from_user.id
-    people = await run_step(
+    people = await run_in_transaction(
         update,
         context,
         handover_candidates,
@@ -295,7 +295,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
     # From a private chat, keep the group where the case was claimed for the new coordinator.
     chat = update.effective_chat
     chat_id = None if chat is None or chat.type == ChatType.PRIVATE else chat.id
-    name = await run_step(
+    name = await run_in_transaction(
         update,
         context,
         hand_over,

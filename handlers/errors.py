@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.steps import current_step
+from bot.unit_of_work import current_step
 from handlers.common import Context, answer_query
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.timers import DueTimer
 from handlers import buttons
 from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
-from handlers.common import Context, answer_query, parse_button, run_step
+from handlers.common import Context, answer_query, parse_button, run_in_transaction
 from models.vocab import TimerKind
 
 
@@ -27,7 +27,7 @@ async def local_cause(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
-    dismissed = await run_step(
+    dismissed = await run_in_transaction(
         update,
         context,
         dismiss_as_local,
@@ -49,7 +49,7 @@ async def escalate_anyway(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, user_id, incident_id = context.runtime, query.from_user.id, pressed.incident_id
-    moved = await run_step(
+    moved = await run_in_transaction(
         update,
         context,
         escalate,

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.backup import schedule_daily_backup, take_daily_backup
 from bot.jobs import register_timer
 from bot.runtime import Runtime
-from bot.steps import current_step
 from bot.timers import DueTimer
+from bot.unit_of_work import current_step
 from handlers.common import Context
 from models.vocab import TimerKind
 

@@ -23,7 +23,7 @@ from handlers.common import (
     markup_json,
     parse_button,
     person_of,
-    run_step,
+    run_in_transaction,
     send,
 )
 from handlers.prompts import register_prompt
@@ -70,7 +70,7 @@ async def start_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id = context.runtime, pressed.incident_id
-    state = await run_step(
+    state = await run_in_transaction(
         update,
         context,
         start_validation,
@@ -99,7 +99,7 @@ async def answer_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, incident_id, round_number = context.runtime, pressed.incident_id, pressed.round
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         answer_validation,
@@ -153,7 +153,7 @@ async def _silent_sectors(update: Update, context: Context, incident_id: int) ->
     """The sectors the presser may go on without (None once refused, after answering)."""
     rt, user = context.runtime, update.effective_user
     assert user is not None
-    missing: list[str] | None = await run_step(
+    missing: list[str] | None = await run_in_transaction(
         update,
         context,
         sectors_to_override,
@@ -201,7 +201,7 @@ async def _go_on_without(update: Update, context: Context, incident_id: int, rea
     if user is None:
         return
     rt = context.runtime
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         override_missing,

@@ -22,7 +22,7 @@ from handlers.common import (
     chat_sector_of,
     parse_button,
     person_of,
-    run_step,
+    run_in_transaction,
 )
 from handlers.sector import ask_sector_later
 from models.vocab import TimerKind
@@ -34,7 +34,7 @@ async def vote(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt, choice = context.runtime, pressed.choice
-    result = await run_step(
+    result = await run_in_transaction(
         update,
         context,
         cast_vote,

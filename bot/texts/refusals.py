@@ -27,7 +27,7 @@ REFUSALS = {
     Refusal.NOT_GENERAL_YET: "Todavía no se confirmó que sea una falla general.",
     Refusal.VALIDATION_CLOSED: "Esta validación ya cerró.",
     Refusal.NO_SECTOR: "Primero elegí tu sector con /sector, así tu respuesta cuenta para tu sector.",
-    Refusal.VALIDATION_RUNNING: "Todavía falta que confirmen: {who}. Esperá su respuesta, o tocá «⏭️ Seguir sin los que faltan» en la pregunta de validación.",
+    Refusal.VALIDATION_RUNNING: "Todavía falta que confirmen: {who}. Esperá su respuesta, o tocá «⏭️ Seguir sin los que faltan» en tu panel.",
     Refusal.NOT_VALIDATED: "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     Refusal.UNKNOWN_PERSON: "No encuentro a esa persona.",
     Refusal.ALREADY_ANNOUNCED: "El aviso de FLEXUS operativo ya se mandó.",
@@ -35,4 +35,4 @@ REFUSALS = {
 
 
 def refusal(refused: Refused) -> str:
-    return REFUSALS[refused.reason].format(who=who(refused.who or "—"))
+    return REFUSALS[refused.reason].format(who=who(refused.named or "—"))

@@ -134,7 +134,7 @@ async def test_access_request_repeats_escalates_and_stops_when_granted(
         now=at(31),
         protocol=protocol,
     )
-    assert (outsider.reason, outsider.who) == ("gerencia_only", "Diego Alvarado, Backup")
+    assert (outsider.reason, outsider.named) == ("gerencia_only", "Diego Alvarado, Backup")
 
     granted_by = await call(
         sessions,
@@ -241,7 +241,7 @@ async def test_coordinator_confirms_access_when_gerencia_has_no_telegram_id(
         now=at(3),
         protocol=protocol,
     )
-    assert (other.reason, other.who) == ("coordinator_or_admin", "Persona 3")
+    assert (other.reason, other.named) == ("coordinator_or_admin", "Persona 3")
     assert (await load(sessions, incident_id)).access_granted_at is None
 
     assert await grant_access(sessions, protocol, incident_id, 3, at(4)) == "Persona 3"
@@ -286,7 +286,7 @@ async def test_coordinator_is_refused_when_gerencia_has_a_telegram_id(
         now=at(2),
         protocol=protocol,
     )
-    assert (refused.reason, refused.who) == ("gerencia_only", "Diego Alvarado")
+    assert (refused.reason, refused.named) == ("gerencia_only", "Diego Alvarado")
     assert (await load(sessions, incident_id)).access_granted_at is None
 
     assert await grant_access(sessions, protocol, incident_id, 301, at(3)) == "Persona 301"

@@ -125,7 +125,7 @@ async def test_all_clear_acknowledgements_and_summary(
         is_admin=False,
         instruction=None,
     )
-    assert (not_coordinator.reason, not_coordinator.who) == ("coordinator_or_admin", "Persona 3")
+    assert (not_coordinator.reason, not_coordinator.named) == ("coordinator_or_admin", "Persona 3")
     assert await prepare(3) == incident_id
     assert (await load(sessions, incident_id)).instruction == "Cierren FLEXUS y vuelvan a entrar"
 

@@ -59,7 +59,7 @@ async def test_twenty_simultaneous_claims_have_exactly_one_winner(
     losers = [o for o in outcomes if isinstance(o, Refused)]
     assert len(winners) == 1 and len(losers) == 19
     (winner,) = winners
-    assert {(r.reason, r.who) for r in losers} == {("already_claimed", f"Persona {winner}")}
+    assert {(r.reason, r.named) for r in losers} == {("already_claimed", f"Persona {winner}")}
 
     incident = await load(sessions, incident_id)
     assert incident.coordinator_id == winner
@@ -97,7 +97,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         now=at(1),
         protocol=protocol,
     )
-    assert (nobody.reason, nobody.who) == ("claim_first", None)
+    assert (nobody.reason, nobody.named) == ("claim_first", None)
 
     await claim(sessions, protocol, incident_id, 3, at(2))
     hand = await refusal(
@@ -130,7 +130,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         protocol=protocol,
     )
     for refused in (hand, ask, validate):
-        assert (refused.reason, refused.who) == ("coordinator_or_admin", "Persona 3")
+        assert (refused.reason, refused.named) == ("coordinator_or_admin", "Persona 3")
     incident = await load(sessions, incident_id)
     assert (incident.coordinator_id, incident.status, incident.access_requested_at) == (
         3,
@@ -183,7 +183,7 @@ async def test_only_the_coordinator_or_an_admin_drives_the_incident(
         now=at(6),
         protocol=protocol,
     )
-    assert (former.reason, former.who) == ("coordinator_or_admin", "Persona 4")
+    assert (former.reason, former.named) == ("coordinator_or_admin", "Persona 4")
     state = await start_validation(sessions, protocol, incident_id, 900, at(7), is_admin=True)
     assert state.round == 1
     incident = await load(sessions, incident_id)
@@ -228,7 +228,7 @@ async def test_contacting_support_makes_the_caller_coordinator_and_keeps_the_ref
         now=at(10),
         protocol=protocol,
     )
-    assert (other.reason, other.who) == ("coordinator_or_admin", "Persona 5")
+    assert (other.reason, other.named) == ("coordinator_or_admin", "Persona 5")
 
     recorded = [
         e
@@ -411,7 +411,7 @@ async def test_claim_while_closed_schedules_the_opening_reminder_once(
         now=at(6, closed_instant),
         protocol=protocol,
     )
-    assert (taken.reason, taken.who) == ("already_claimed", "Persona 3")
+    assert (taken.reason, taken.named) == ("already_claimed", "Persona 3")
     assert (
         await call(
             sessions,
@@ -479,7 +479,7 @@ async def test_handover_candidates_and_the_new_coordinators_chat(
         user_id=4,
         is_admin=False,
     )
-    assert (refused.reason, refused.who) == ("coordinator_or_admin", "Persona 3")
+    assert (refused.reason, refused.named) == ("coordinator_or_admin", "Persona 3")
 
     expected = [(4, "Persona 4"), (2, "Persona 2"), (1, "Persona 1")]  # most recent first
     assert await candidates(3) == expected
@@ -512,7 +512,7 @@ async def test_handover_candidates_and_the_new_coordinators_chat(
         user_id=3,
         is_admin=False,
     )
-    assert (former.reason, former.who) == ("coordinator_or_admin", "Persona 4")
+    assert (former.reason, former.named) == ("coordinator_or_admin", "Persona 4")
 
 
 async def test_hand_over_from_a_private_chat_keeps_the_group(

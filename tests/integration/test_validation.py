@@ -152,7 +152,7 @@ async def test_validation_rounds_until_every_sector_confirms(
     )
     # The round under way is named, with the sectors still missing.
     assert again.reason == "validation_running"
-    assert again.who and "Caja" in again.who
+    assert again.named and "Caja" in again.named
 
 
 async def test_configured_required_sectors_win_over_membership(sessions: Sessions) -> None:
@@ -180,7 +180,7 @@ async def test_coordinator_may_go_on_without_a_silent_sector(
         now=at(12),
         protocol=protocol,
     )
-    assert (someone.reason, someone.who) == ("coordinator_or_admin", "Persona 3")
+    assert (someone.reason, someone.named) == ("coordinator_or_admin", "Persona 3")
     missing = await call(
         sessions,
         validation.sectors_to_override,
