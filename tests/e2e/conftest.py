@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from bot.db import make_engine, make_session_factory, upgrade_database
 from tests.fakebotapi import Call, FakeBotAPI, user
+from tests.integration.report_fixture import store_incidents
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
 GROUP_CAJA = -1001001
@@ -174,3 +178,46 @@ class MembersAPI(FakeBotAPI):
             if chat_id in self.bot_rights:
                 return {"user": user(BOT_ID, "FLEXUS Guardia"), **self.bot_rights[chat_id]}
         return super()._result(method, params)
+
+
+def db_rows(bot: BotProcess, sql: str) -> list[tuple[Any, ...]]:
+    path = Path(bot.env["DATABASE_URL"].split("///", 1)[1])
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+def seed(bot: BotProcess) -> None:
+    """The twenty incidents of tests/integration/report_fixture.py, before the bot starts."""
+    url = bot.env["DATABASE_URL"]
+    upgrade_database(url)
+
+    async def store() -> None:
+        engine = make_engine(url)
+        try:
+            await store_incidents(make_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(store())
+
+
+# Gerencia (Diego, Laura as backup) and deadlines short enough for a run to see them fall due:
+# the whole protocol's tests (test_full_protocol.py, test_reliability.py).
+FULL_PROTOCOL = """
+[[gerencia]]
+name = "Diego Alvarado"
+telegram_id = 301
+
+[[gerencia]]
+name = "Laura Backup"
+telegram_id = 302
+backup = true
+
+[deadlines]
+confirmation_minutes = 5
+coordinator_reminder_minutes = 120
+access_repeat_minutes = 0.02
+access_escalate_after = 1
+ack_reminder_minutes = 0.03
+ack_max_minutes = 120
+"""

@@ -3,11 +3,9 @@ record of admin actions, and refusals (with nothing stored) for everyone else.""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, sent_to
+from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, db_rows, sent_to
 from tests.fakebotapi import FakeBotAPI, command_update, press_update, reply_update, user
 
 ADMIN = user(ADMIN_ID, "Sofía", "Admin")
@@ -15,12 +13,6 @@ ANA = user(101, "Ana", "Gómez")
 LUIS = user(102, "Luis", "Pérez")
 DIEGO = user(301, "Diego", "Alvarado")
 PRESUPUESTOS = -1003003
-
-
-def db_rows(bot: BotProcess, sql: str) -> list[tuple[Any, ...]]:
-    path = Path(bot.env["DATABASE_URL"].split("///", 1)[1])
-    with sqlite3.connect(path) as db:
-        return db.execute(sql).fetchall()
 
 
 def answering(

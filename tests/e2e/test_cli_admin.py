@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess
-from tests.e2e.test_admin import db_rows, sent_to
-from tests.e2e.test_history import seed
+from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, db_rows, seed, sent_to
 from tests.fakebotapi import FakeBotAPI, command_update, user
 
 PRESUPUESTOS = -1003003

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import FULL_PROTOCOL as PROTOCOL
 from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
 from tests.fakebotapi import (
     Call,
@@ -27,25 +28,6 @@ MARTA = user(103, "Marta", "Ríos")  # Administración
 LUIS_ID = 102
 DIEGO = user(301, "Diego", "Alvarado")  # Gerencia: never started the bot privately
 LAURA = user(302, "Laura", "Backup")  # Gerencia backup
-
-PROTOCOL = """
-[[gerencia]]
-name = "Diego Alvarado"
-telegram_id = 301
-
-[[gerencia]]
-name = "Laura Backup"
-telegram_id = 302
-backup = true
-
-[deadlines]
-confirmation_minutes = 5
-coordinator_reminder_minutes = 120
-access_repeat_minutes = 0.02
-access_escalate_after = 1
-ack_reminder_minutes = 0.03
-ack_max_minutes = 120
-"""
 
 
 class Scenario:

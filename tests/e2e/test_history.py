@@ -3,7 +3,6 @@ its chart, /proveedor, /exportar (admins, privately), the monthly report, and re
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import csv
 import io
@@ -13,32 +12,23 @@ from pathlib import Path
 import numpy as np
 from matplotlib import image
 
-from bot.db import make_engine, make_session_factory, upgrade_database
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
-from tests.e2e.test_admin import db_rows, sent_to
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    BotProcess,
+    db_rows,
+    seed,
+    sent_to,
+    write_protocol,
+)
 from tests.fakebotapi import Call, FakeBotAPI, command_update, user
-from tests.integration.report_fixture import store_incidents
-from tests.unit.test_charts import bars_in
+from tests.support.charts import bars_in
 
 ADMIN = user(ADMIN_ID, "Sofía", "Admin")
 ANA = user(101, "Ana", "Gómez")
 OUTSIDER_GROUP = -1009009
 MID_DECEMBER = "2026-12-15T12:00:00-03:00"
-
-
-def seed(bot: BotProcess) -> None:
-    """The twenty incidents of tests/integration/report_fixture.py, before the bot starts."""
-    url = bot.env["DATABASE_URL"]
-    upgrade_database(url)
-
-    async def store() -> None:
-        engine = make_engine(url)
-        try:
-            await store_incidents(make_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(store())
 
 
 def uploads(bot: BotProcess, method: str, chat_id: int) -> list[tuple[bytes, str]]:

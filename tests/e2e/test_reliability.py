@@ -55,7 +55,7 @@ from tests.e2e.conftest import (
     BotProcess,
     bot_env,
 )
-from tests.e2e.test_full_protocol import PROTOCOL
+from tests.e2e.conftest import FULL_PROTOCOL as PROTOCOL
 from tests.fakebotapi import (
     STATE_CHANGING,
     Call,

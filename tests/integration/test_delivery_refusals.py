@@ -15,7 +15,7 @@ from bot import outbox
 from bot.telegram_text import plain, split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS
-from tests.integration.test_delivery import (
+from tests.integration.delivery_harness import (
     ADMINS,
     CARD_MARKUP,
     GROUP_A,
@@ -23,14 +23,11 @@ from tests.integration.test_delivery import (
     T0,
     Harness,
     edit,
-    h,
     new_incident,
     post_card,
     send,
     sync_chats,
 )
-
-__all__ = ["h"]  # the fixture
 
 
 def fill_minute(worker: Any, chat_id: int, used: int) -> None:

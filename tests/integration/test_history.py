@@ -115,7 +115,7 @@ async def test_the_chart_of_a_month_draws_one_bar_per_week(
     stored: Sessions, protocol: Protocol
 ) -> None:
     from bot.charts import metrics_chart
-    from tests.unit.test_charts import bars_in, pixels
+    from tests.support.charts import bars_in, pixels
 
     chart = metrics_chart(await metrics_of(stored, protocol, month(2026, 11)))
     assert (chart.slots, chart.bars, bars_in(pixels(chart))) == (5, 5, 5)
