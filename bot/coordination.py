@@ -229,6 +229,16 @@ async def contact_support(
     )
 
 
+async def may_drive(
+    session: AsyncSession, *, incident_id: int, user_id: int, is_admin: bool
+) -> bool:
+    """The coordinator (or an admin) may take the incident's next step; else Refused, saying
+    who may. Asked before a question whose answer only they may give."""
+    incident = await get_incident(session, incident_id, open_only=True)
+    await require_coordinator(session, incident, user_id, is_admin)
+    return True
+
+
 async def leave_message(
     session: AsyncSession,
     *,

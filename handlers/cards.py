@@ -56,11 +56,6 @@ def panel_markup(incident_id: int, view: IncidentView | None = None) -> InlineKe
     return InlineKeyboardMarkup([*rows, handover])
 
 
-async def next_steps(context: Context, incident_id: int) -> InlineKeyboardMarkup:
-    """The coordinator's buttons for where the incident is now."""
-    return panel_markup(incident_id, await view_of(context, incident_id))
-
-
 def local_markup(incident_id: int) -> InlineKeyboardMarkup:
     causes = [
         [buttons.FoundLocalCause(incident_id, cause).key(texts.CHECK_BUTTONS[cause])]
@@ -245,36 +240,6 @@ async def show_panel(
         mentioned = f"{texts.mention(contact.user_id, contact.name)}: {text}"
         fallback = [(contact.fallback_chat_id, mentioned, markup)]
     await send(context, chat_id, text, markup, priority=priority, record=record, fallback=fallback)
-    return True
-
-
-async def tell_coordinator(
-    context: Context,
-    incident_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | None = None,
-    *,
-    priority: int = NEWS,
-) -> bool:
-    """A message to the coordinator alone (not the panel): privately when possible, else with a
-    mention in the chat where they took the case."""
-    rt = context.runtime
-    async with rt.session(refusable=False) as session:
-        contact = await coordinator_contact(session, incident_id)
-    if contact is None:
-        return False
-    mentioned = f"{texts.mention(contact.user_id, contact.name)}: {text}"
-    if contact.private_chat:
-        await send(
-            context,
-            contact.user_id,
-            text,
-            markup,
-            priority=priority,
-            fallback=[(contact.fallback_chat_id, mentioned, markup)],
-        )
-    else:
-        await send(context, contact.fallback_chat_id, mentioned, markup, priority=priority)
     return True
 
 

@@ -16,10 +16,10 @@ from bot.coordination import (
     SupportOpening,
     claim,
     contact_support,
-    coordinator_contact,
     hand_over,
     handover_candidates,
     leave_message,
+    may_drive,
     nudge_due,
     support_opens_due,
 )
@@ -134,8 +134,19 @@ async def contacted_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     incident_id = pressed.incident_id
-    if not context.runtime.support_now().is_open and await _is_coordinator(update, context):
+    rt, user_id = context.runtime, query.from_user.id
+    if not rt.support_now().is_open:
         # Support does not answer now: "contacted" can only mean a message was left.
+        allowed = await run_in_transaction(
+            update,
+            context,
+            may_drive,
+            incident_id=incident_id,
+            user_id=user_id,
+            is_admin=rt.is_admin(user_id),
+        )
+        if allowed is None:
+            return
         await answer_query(query)
         markup = InlineKeyboardMarkup(
             [
@@ -151,21 +162,6 @@ async def contacted_pressed(update: Update, context: Context) -> None:
         return
     await answer_query(query, texts.DONE)
     await ask_reference(context, update.effective_chat.id, incident_id, query.from_user)
-
-
-async def _is_coordinator(update: Update, context: Context) -> bool:
-    """The person pressing coordinates (or may act for the coordinator): others are refused by
-    the step itself, with its own words."""
-    user = update.effective_user
-    if user is None:
-        return False
-    rt = context.runtime
-    async with rt.read_session() as session:
-        incident_id = await open_incident_id(session)
-        if incident_id is None:
-            return False
-        contact = await coordinator_contact(session, incident_id)
-    return contact is None or contact.user_id == user.id or rt.is_admin(user.id)
 
 
 async def ask_reference(context: Context, chat_id: int, incident_id: int, person: User) -> None:

@@ -23,7 +23,6 @@ __all__ = [
     "NO_MESSAGE_NOTED",
     "NO_REFERENCE_NOTED",
     "already_yours",
-    "claimed",
     "coordinator_panel",
     "handed_over",
     "message_left_line",
@@ -122,10 +121,6 @@ def message_left_line(view: IncidentView, tz: ZoneInfo, opening: str | None) -> 
     if opening:
         return f"📨 Se dejó mensaje a soporte a las {at}; abre {opening}."
     return f"📨 Se dejó mensaje a soporte a las {at}; falta hablar con soporte."
-
-
-def claimed(name: str, incident_id: int) -> str:
-    return f"🙋 {who(name)} gestiona el reclamo del incidente #{incident_id}."
 
 
 def already_yours(incident_id: int) -> str:

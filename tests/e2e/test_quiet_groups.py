@@ -103,6 +103,10 @@ def test_a_message_left_while_support_is_closed_is_not_a_call(
     mark = outage.luis_calls_support()
     question = outage.sent(GROUP_ADMIN, "¿Le dejaste un mensaje", after=mark)
     assert [d for _, d in question.buttons] == ["sm:1:y", "sm:1:n"]
+    # Only the coordinator is asked: anyone else pressing the panel's button is refused
+    refused = outage.press(MARTA, "sc:1", (GROUP_ADMIN,))
+    assert "Solo quien coordina el reclamo (Luis Pérez)" in refused.params["text"]
+    assert len([c for c in fake_api.sent(GROUP_ADMIN) if "¿Le dejaste" in c.text]) == 1
     noted = outage.press(LUIS, "sm:1:y", (GROUP_ADMIN,))
     assert noted.params["text"].startswith(
         "Anotado: dejaste mensaje a soporte. Abre hoy a las 08:00"

@@ -72,7 +72,6 @@ def test_right_to_left_names_are_isolated_so_the_line_keeps_its_order() -> None:
 def test_every_text_that_names_a_person_isolates_a_right_to_left_name() -> None:
     name = "محمد"
     for text in (
-        texts.claimed(name, 3),
         texts.handed_over(name, 3),
         texts.access_granted(name, "AnyDesk", 3, "10:00"),
         texts.joined_many([name, "Ana", "Juan"]),
