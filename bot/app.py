@@ -21,26 +21,25 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import holiday_dates, inbox, outbox, texts
-from bot.clock import Clock
-from bot.config import Config
-from bot.db import is_sqlite, make_engine, make_session_factory
-from bot.http_pool import keep_sockets
-from bot.jobs import RUNTIME_KEY, arm_pending
-from bot.people import sync_team_chats
+from bot import texts
+from bot.core.clock import Clock
+from bot.core.config import Config
 from bot.runtime import Runtime
-from bot.unit_of_work import step_scope
+from bot.storage.db import is_sqlite, make_engine, make_session_factory
+from bot.storage.unit_of_work import step_scope
+from bot.support import holiday_dates
+from bot.team.members import sync_team_chats
+from bot.timers.jobs import RUNTIME_KEY, arm_pending
+from bot.transport import inbox, outbox
+from bot.transport.http_pool import keep_sockets
 from handlers import (
     access,
     allclear,
-    cards,
     coordination,
-    errors,
     history,
     info,
     local,
     maintenance,
-    prompts,
     report,
     sector,
     validation,
@@ -52,7 +51,8 @@ from handlers import (
 from handlers import (
     chats as chat_handlers,
 )
-from handlers.common import CONTEXT_TYPES
+from handlers.kit import cards, errors, prompts
+from handlers.kit.context import CONTEXT_TYPES
 from models.vocab import MessageKind
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class PerPersonOrder(BaseUpdateProcessor):
 
     Side by side, one slow step does not delay everyone else's button answers (the database
     decides every race). In order per person, a reply to the bot's question is never read
-    before the question was recorded. Each update runs as one step (see `bot.unit_of_work`).
+    before the question was recorded. Each update runs as one step (see `bot.storage.unit_of_work`).
     """
 
     def __init__(
@@ -246,7 +246,7 @@ class GatedRequest(HTTPXRequest):
     def _build_client(self) -> httpx.AsyncClient:
         """The library's client (timeouts, limits, proxies from the environment, all as it
         sets them), its own pool on connections that keep their socket at hand (see
-        bot.http_pool: the pool asks every idle connection before each call whether the
+        bot.transport.http_pool: the pool asks every idle connection before each call whether the
         server closed it)."""
         client = super()._build_client()
         keep_sockets(client)
@@ -276,7 +276,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=runtime.tz))
-        .updater(None)  # updates come through the inbox (bot.polling), not PTB's Updater
+        .updater(None)  # updates come through the inbox (bot.transport.intake), not PTB's Updater
         .context_types(CONTEXT_TYPES)  # handlers get `context.runtime`, typed
         .concurrent_updates(
             PerPersonOrder(CONCURRENT_UPDATES, functools.partial(handle_update, runtime))

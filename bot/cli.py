@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from bot.config import Config, ConfigError, load_config, shown_url
-from bot.db import DatabaseProblem
+from bot.core.config import Config, ConfigError, load_config, shown_url
+from bot.storage.db import DatabaseProblem
 
 
 def _fail(message: str) -> int:
@@ -43,9 +43,9 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
     from sqlalchemy.engine import make_url
     from telegram.error import InvalidToken
 
-    from bot.db import prepare_database
-    from bot.logs import setup_logging
+    from bot.core.logs import setup_logging
     from bot.serve import serve
+    from bot.storage.db import prepare_database
 
     config.settings.check_token()
     if webhook:
@@ -80,7 +80,7 @@ def _check_webhook(config: Config) -> None:
 
 
 def cmd_db_upgrade(config: Config, *, create: bool) -> int:
-    from bot.db import prepare_database
+    from bot.storage.db import prepare_database
 
     _quiet_logging()
     prepare_database(
@@ -91,9 +91,15 @@ def cmd_db_upgrade(config: Config, *, create: bool) -> int:
 
 
 def cmd_db_backup(config: Config, dest: str | None) -> int:
-    from bot.backup import backup_folder, backup_name, backup_sqlite, backup_target, pg_dump_command
-    from bot.clock import Clock
-    from bot.db import sqlite_path
+    from bot.core.clock import Clock
+    from bot.ops.backup import (
+        backup_folder,
+        backup_name,
+        backup_sqlite,
+        backup_target,
+        pg_dump_command,
+    )
+    from bot.storage.db import sqlite_path
 
     now = Clock().now()
     source = sqlite_path(config.settings.database_url)
@@ -115,10 +121,10 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
     import asyncio
 
     from bot import texts
-    from bot.checks import stored_setup
-    from bot.clock import Clock
-    from bot.security import mode_warnings
-    from bot.support_window import support_status_at
+    from bot.core.clock import Clock
+    from bot.ops.checks import stored_setup
+    from bot.storage.file_modes import mode_warnings
+    from bot.support.hours import support_status_at
 
     config.settings.check_token()
     settings, protocol = config.settings, config.protocol
@@ -153,7 +159,7 @@ def cmd_check(config: Config, *, online: bool = False) -> int:
     )
     if not online:
         return 0
-    from bot.checks import run_online_checks
+    from bot.ops.checks import run_online_checks
 
     _quiet_logging()
     print("comprobaciones en línea:", flush=True)
@@ -183,7 +189,7 @@ def _with_database(config: Config, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(session)` on the bot's database (which must exist), then close it."""
     import asyncio
 
-    from bot.db import make_engine, make_session_factory, prepare_database
+    from bot.storage.db import make_engine, make_session_factory, prepare_database
 
     _quiet_logging()
     url = config.settings.database_url
@@ -208,9 +214,9 @@ def _local(instant: Any, config: Config) -> str:
 
 def cmd_export(config: Config, *, since: str | None, until: str | None, fmt: str) -> int:
     """One row per incident on stdout: CSV for Excel (BOM, ";") or JSON."""
-    from bot import export
-    from bot.clock import Clock
-    from bot.reports import parse_day
+    from bot.core.clock import Clock
+    from bot.reports import export
+    from bot.reports.records import parse_day
 
     days = {}
     for name, value in (("--since", since), ("--until", until)):
@@ -236,7 +242,7 @@ def cmd_export(config: Config, *, since: str | None, until: str | None, fmt: str
 
 def cmd_chats(config: Config) -> int:
     """Every group that talked to the bot: id, enabled or not, sector, title, last seen."""
-    from bot import admin
+    from bot.team import admin
 
     rows = _with_database(config, admin.chats)
     if not rows:
@@ -264,8 +270,9 @@ def cmd_chats(config: Config) -> int:
 
 def cmd_admins(config: Config, action: str, user_id: int | None) -> int:
     """admins add|remove ID, admins list: the admins stored in the database (plus ADMIN_USER_IDS)."""
-    from bot import admin
-    from bot.clock import Clock
+    from bot.core.clock import Clock
+    from bot.team import admin
+    from models.vocab import AdminActionKind
 
     from_env = config.settings.admin_user_ids
     now = Clock.from_setting(config.settings.flexus_now).now()
@@ -293,7 +300,9 @@ def cmd_admins(config: Config, action: str, user_id: int | None) -> int:
         if changed:
             admin.record(
                 session,
-                action="add_admin" if action == "add" else "remove_admin",
+                action=AdminActionKind.ADD_ADMIN
+                if action == "add"
+                else AdminActionKind.REMOVE_ADMIN,
                 now=now,
                 actor_id=None,
                 target_id=user_id,
@@ -317,7 +326,7 @@ def cmd_admins(config: Config, action: str, user_id: int | None) -> int:
 
 def cmd_audit(config: Config, *, limit: int) -> int:
     """Every admin action, oldest first: when, who, what, where, to whom."""
-    from bot import admin
+    from bot.team import admin
 
     async def work(session: Any) -> list[admin.ActionRow]:
         return await admin.actions(session, limit=limit)
@@ -394,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.backup import BackupError
+    from bot.ops.backup import BackupError
 
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # what the bot writes (database, backups) is for its own user only

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.config import Config, Protocol
-from bot.support_window import SupportStatus, support_status_at
-from bot.unit_of_work import StepSession, current_step
+from bot.core.clock import Clock
+from bot.core.config import Config, Protocol
+from bot.storage.unit_of_work import StepSession, current_step
+from bot.support.hours import SupportStatus, support_status_at
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ class Runtime:
     alert_topics: dict[int, int] = field(default_factory=dict)
     # Team chats where Telegram refused a 👍: people there get a short reply instead.
     reactionless: set[int] = field(default_factory=set)
-    delivery: Any = None  # bot.delivery.DeliveryWorker once started
+    delivery: Any = None  # bot.transport.delivery.worker.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
-    membership: Any = None  # bot.membership.Membership
+    membership: Any = None  # bot.team.membership.Membership
     # kind -> async (runtime, incident id) -> (text, markup, still open): cards the delivery
     # worker renders itself when it sends their edit.
     card_renderers: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +73,7 @@ class Runtime:
             self.engine, class_=StepSession, expire_on_commit=False
         )
         if self.membership is None:
-            from bot.membership import Membership
+            from bot.team.membership import Membership
 
             self.membership = Membership(self)
         self._read_sessions = async_sessionmaker(
@@ -105,7 +105,7 @@ class Runtime:
 
     async def reload_stored_settings(self) -> None:
         """Team chats, admins and Gerencia contacts as stored (after a change from the chat)."""
-        from bot import admin, chats
+        from bot.team import admin, chats
 
         async with self.read_session() as session:
             self.chats = await chats.team_chats(session)
@@ -123,7 +123,7 @@ class Runtime:
         home = self.config.home
         if home is None:
             return
-        from bot.config import ConfigError, load_settings
+        from bot.core.config import ConfigError, load_settings
 
         try:
             fresh = load_settings(home)

@@ -10,17 +10,20 @@ from typing import Any
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot import heartbeat, holiday_dates, inbox, outbox
+from bot import texts
 from bot.app import build_application, start_up
-from bot.backup import schedule_daily_backup
-from bot.causes import cause_of
-from bot.config import Config
-from bot.delivery import DeliveryWorker
-from bot.inbox import ALLOWED_UPDATES
-from bot.jobs import RUNTIME_KEY, arm_pending
-from bot.polling import Intake, Poller
+from bot.core.causes import cause_of
+from bot.core.config import Config
+from bot.ops import heartbeat
+from bot.ops.backup import schedule_daily_backup
 from bot.runtime import Runtime
-from bot.web import WebServer
+from bot.support import holiday_dates
+from bot.timers.jobs import RUNTIME_KEY, arm_pending
+from bot.transport import inbox, outbox
+from bot.transport.delivery import DeliveryWorker
+from bot.transport.inbox import ALLOWED_UPDATES
+from bot.transport.intake import Intake, Poller
+from bot.transport.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         await start_up(app)
         await _keep_house(app, runtime)
         started = True
-        worker = DeliveryWorker(runtime, app.bot)
+        worker = DeliveryWorker(runtime, app.bot, texts.DELIVERY_WORDS)
         runtime.delivery = worker
         worker_task = asyncio.create_task(worker.run(), name="delivery")
         await heartbeat.notice_downtime(runtime)  # after the worker: the notice goes out now

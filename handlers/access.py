@@ -7,23 +7,17 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.access import AccessRound, access_repeat_due, grant_access, request_access
-from bot.config import GERENCIA_SECTOR, fold
-from bot.coordination import coordinator_contact
-from bot.jobs import register_timer
+from bot.core.config import GERENCIA_SECTOR, fold
+from bot.protocol.access import AccessRound, access_repeat_due, grant_access, request_access
+from bot.protocol.coordination import coordinator_contact
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers import buttons
-from handlers.cards import refresh_cards, show_panel
-from handlers.common import (
-    CRITICAL,
-    Context,
-    answer_query,
-    parse_button,
-    person_of,
-    run_in_transaction,
-    send,
-)
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from handlers.kit import buttons
+from handlers.kit.cards import refresh_cards, show_panel
+from handlers.kit.context import Context, person_of
+from handlers.kit.guards import parse_button
+from handlers.kit.replies import CRITICAL, answer_query, run_in_transaction, send
 from models.vocab import TimerKind
 
 
@@ -147,7 +141,9 @@ async def granted_pressed(update: Update, context: Context) -> None:
 # --- nobody in Gerencia answered yet -----------------------------------------------------------
 
 
-async def access_repeat(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AccessRound | None:
+async def ask_for_access_again(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> AccessRound | None:
     return await access_repeat_due(
         session,
         incident_id=timer.incident,
@@ -178,6 +174,6 @@ async def _repeat_request(context: Context, access: AccessRound) -> None:
 
 
 def register(app: Application) -> None:
-    register_timer(app, TimerKind.ACCESS_REPEAT, access_repeat, announce_repeat)
+    register_timer(app, TimerKind.ACCESS_REPEAT, ask_for_access_again, announce_repeat)
     app.add_handler(CallbackQueryHandler(request_pressed, pattern=buttons.RequestAccess.pattern()))
     app.add_handler(CallbackQueryHandler(granted_pressed, pattern=buttons.GrantAccess.pattern()))

@@ -12,9 +12,12 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
-from bot import admin, texts
-from bot.unit_of_work import current_step
-from handlers.common import NEW_MESSAGES, Context, is_anonymous, replied_to, reply, topic_of
+from bot import texts
+from bot.storage.unit_of_work import current_step
+from bot.team import admin
+from handlers.kit.context import NEW_MESSAGES, Context, is_anonymous, replied_to, topic_of
+from handlers.kit.replies import reply
+from models.vocab import AdminActionKind
 
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
 
@@ -109,7 +112,7 @@ async def _switch(
         if changed:
             admin.record(
                 session,
-                action="enable_chat" if enabled else "disable_chat",
+                action=AdminActionKind.ENABLE_CHAT if enabled else AdminActionKind.DISABLE_CHAT,
                 now=rt.clock.now(),
                 actor_id=user.id,
                 actor_name=user.full_name,
@@ -140,7 +143,7 @@ async def gerencia(update: Update, context: Context) -> None:
             removed = await admin.remove_gerencia(session, user_id=target.id)
             in_file = any(c.telegram_id == target.id for c in rt.config.protocol.gerencia)
             text = texts.gerencia_removed(target.full_name, removed, in_file)
-            action = "remove_gerencia" if removed else None
+            action = AdminActionKind.REMOVE_GERENCIA if removed else None
         else:
             backup = option == "respaldo"
             await admin.set_gerencia(
@@ -152,7 +155,7 @@ async def gerencia(update: Update, context: Context) -> None:
                 now=now,
             )
             text = texts.gerencia_set(target.full_name, backup)
-            action = "add_gerencia_backup" if backup else "add_gerencia"
+            action = AdminActionKind.ADD_GERENCIA_BACKUP if backup else AdminActionKind.ADD_GERENCIA
         if action is not None:
             admin.record(
                 session,

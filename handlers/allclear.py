@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import outbox, texts
-from bot.allclear import (
+from bot import texts
+from bot.core.config import fold
+from bot.protocol.allclear import (
     AckReminder,
     Summary,
     ack_reminder_due,
@@ -20,29 +21,17 @@ from bot.allclear import (
     private_recipients,
     send_all_clear,
 )
-from bot.chats import take_reminder_slots
-from bot.config import fold
-from bot.coordination import coordinator_contact
-from bot.jobs import register_timer
+from bot.protocol.coordination import coordinator_contact
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers import buttons
-from handlers.cards import broadcast, refresh_cards, show_panel, summary_text
-from handlers.common import (
-    CRITICAL,
-    NEW_MESSAGES,
-    STORED_TEXT_MAX,
-    Context,
-    allowed_here,
-    answer_query,
-    chat_sector_of,
-    is_member,
-    parse_button,
-    person_of,
-    reply,
-    run_in_transaction,
-    send,
-)
+from bot.team.chats import take_reminder_slots
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from bot.transport import outbox
+from handlers.kit import buttons
+from handlers.kit.cards import broadcast, refresh_cards, show_panel, summary_text
+from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
+from handlers.kit.guards import allowed_here, is_member, parse_button
+from handlers.kit.replies import CRITICAL, answer_query, reply, run_in_transaction, send
 from models.vocab import MessageKind, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
@@ -200,7 +189,9 @@ async def publish_summary(context: Context, data: Summary) -> None:
 # --- sectors that did not read it; time up -------------------------------------------------------
 
 
-async def ack_reminder(rt: Runtime, session: AsyncSession, timer: DueTimer) -> AckReminder | None:
+async def remind_sectors_yet_to_confirm(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> AckReminder | None:
     return await ack_reminder_due(
         session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
     )
@@ -239,7 +230,9 @@ async def announce_ack_reminder(context: Context, reminder: AckReminder) -> None
         await send(context, chat_id, text, ack_markup(incident_id))
 
 
-async def ack_deadline(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Summary | None:
+async def close_when_time_is_up(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> Summary | None:
     """Time is up for acknowledgements: close with whoever confirmed."""
     return await close_with_summary(
         session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
@@ -247,8 +240,10 @@ async def ack_deadline(rt: Runtime, session: AsyncSession, timer: DueTimer) -> S
 
 
 def register(app: Application) -> None:
-    register_timer(app, TimerKind.ACK_REMINDER, ack_reminder, announce_ack_reminder)
-    register_timer(app, TimerKind.ACK_DEADLINE, ack_deadline, publish_summary)
+    register_timer(
+        app, TimerKind.ACK_REMINDER, remind_sectors_yet_to_confirm, announce_ack_reminder
+    )
+    register_timer(app, TimerKind.ACK_DEADLINE, close_when_time_is_up, publish_summary)
     app.add_handler(CommandHandler("resuelto", resuelto, filters=NEW_MESSAGES))
     app.add_handler(CallbackQueryHandler(all_clear_pressed, pattern=buttons.AllClear.pattern()))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))

@@ -9,12 +9,14 @@ from telegram import ChatMember, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, ChatMemberHandler, MessageHandler, filters
 
-from bot import chats, outbox, texts
-from bot.delivery import follow_migration
-from bot.membership import in_chat
+from bot import texts
 from bot.runtime import Runtime
-from bot.unit_of_work import current_step
-from handlers.common import Context
+from bot.storage.unit_of_work import current_step
+from bot.team import chats
+from bot.team.membership import in_chat
+from bot.transport import outbox
+from bot.transport.delivery import follow_migration
+from handlers.kit.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,8 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import outbox, texts
-from bot.chats import take_reminder_slots
-from bot.coordination import (
+from bot import texts
+from bot.protocol.coordination import (
     Nudge,
     SupportOpening,
     claim,
@@ -23,14 +22,16 @@ from bot.coordination import (
     nudge_due,
     support_opens_due,
 )
-from bot.jobs import register_timer
-from bot.lifecycle import (
+from bot.protocol.lifecycle import (
     open_incident_id,
 )
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers import buttons
-from handlers.cards import (
+from bot.team.chats import take_reminder_slots
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from bot.transport import outbox
+from handlers.kit import buttons
+from handlers.kit.cards import (
     broadcast,
     claim_markup,
     opening_text,
@@ -38,22 +39,10 @@ from handlers.cards import (
     show_panel,
     support_text,
 )
-from handlers.common import (
-    CHATTER,
-    CRITICAL,
-    NEW_MESSAGES,
-    STORED_TEXT_MAX,
-    Context,
-    allowed_here,
-    answer_query,
-    chat_sector_of,
-    parse_button,
-    person_of,
-    reply,
-    run_in_transaction,
-    send,
-)
-from handlers.prompts import register_prompt
+from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
+from handlers.kit.guards import allowed_here, parse_button
+from handlers.kit.prompts import register_prompt
+from handlers.kit.replies import CHATTER, CRITICAL, answer_query, reply, run_in_transaction, send
 from models.vocab import MessageKind, Refusal, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
@@ -315,7 +304,7 @@ async def handover_chosen(update: Update, context: Context) -> None:
 # --- reminders: "¿Novedades?" and "soporte ya abrió" --------------------------------------------
 
 
-async def nudge(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Nudge | None:
+async def nudge_if_still_down(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Nudge | None:
     return await nudge_due(
         session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
     )
@@ -340,7 +329,7 @@ async def announce_nudge(context: Context, due: Nudge) -> None:
     await refresh_cards(context, incident_id)
 
 
-async def support_opens(
+async def call_when_support_opens(
     rt: Runtime, session: AsyncSession, timer: DueTimer
 ) -> SupportOpening | None:
     return await support_opens_due(session, incident_id=timer.incident)
@@ -360,8 +349,8 @@ async def announce_support_opens(context: Context, opening: SupportOpening) -> N
 
 def register(app: Application) -> None:
     register_prompt(app, MessageKind.REFERENCE_PROMPT, reference_replied)
-    register_timer(app, TimerKind.NUDGE, nudge, announce_nudge)
-    register_timer(app, TimerKind.SUPPORT_OPENS, support_opens, announce_support_opens)
+    register_timer(app, TimerKind.NUDGE, nudge_if_still_down, announce_nudge)
+    register_timer(app, TimerKind.SUPPORT_OPENS, call_when_support_opens, announce_support_opens)
     app.add_handler(CallbackQueryHandler(claim_pressed, pattern=buttons.Claim.pattern()))
     app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=buttons.Contacted.pattern()))
     app.add_handler(

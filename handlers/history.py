@@ -17,26 +17,21 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
-from bot import export, outbox, reports, texts
-from bot.jobs import arm_pending, register_timer
-from bot.reports import Metrics, Period
+from bot import texts
+from bot.reports import export, records
+from bot.reports.records import Metrics, Period
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers.cards import summary_text
-from handlers.common import (
-    CHATTER,
-    NEW_MESSAGES,
-    NEWS,
-    Context,
-    allowed_here,
-    is_anonymous,
-    reply,
-    send,
-)
+from bot.timers.jobs import arm_pending, register_timer
+from bot.timers.store import DueTimer
+from bot.transport import outbox
+from handlers.kit.cards import summary_text
+from handlers.kit.context import NEW_MESSAGES, Context, is_anonymous
+from handlers.kit.guards import allowed_here
+from handlers.kit.replies import CHATTER, NEWS, reply, send
 from models.vocab import TimerKind
 
 if TYPE_CHECKING:
-    from bot.charts import Chart
+    from bot.reports.charts import Chart
 
 log = logging.getLogger(__name__)
 COMMAND_ARGS = re.compile(r"^/\w+(?:@\w+)?\s*", re.IGNORECASE)
@@ -53,16 +48,16 @@ async def historial(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
     wanted = _args(update)
-    count = reports.HISTORY_DEFAULT
+    count = records.HISTORY_DEFAULT
     if wanted:
         if not wanted.isdigit() or int(wanted) < 1:
             await reply(update, texts.HISTORY_HOW)
             return
-        count = min(int(wanted), reports.HISTORY_MAX)
+        count = min(int(wanted), records.HISTORY_MAX)
     rt = context.runtime
     async with rt.read_session() as session:
-        records = await reports.incident_records(session, last=count)
-    await reply(update, texts.history(records, rt.clock.now(), rt.tz))
+        found = await records.incident_records(session, last=count)
+    await reply(update, texts.history(found, rt.clock.now(), rt.tz))
 
 
 async def informe(update: Update, context: Context) -> None:
@@ -75,7 +70,7 @@ async def informe(update: Update, context: Context) -> None:
         return
     rt, incident_id = context.runtime, int(number[1])
     async with rt.read_session() as session:
-        found = await reports.informe(session, incident_id, rt.protocol)
+        found = await records.informe(session, incident_id, rt.protocol)
     if found is None:
         await reply(update, texts.informe_unknown(incident_id))
         return
@@ -93,12 +88,12 @@ async def _period_metrics(update: Update, context: Context) -> Metrics | None:
         return None
     rt = context.runtime
     now = rt.clock.now()
-    period = reports.parse_period(_args(update), now.astimezone(rt.tz).date())
+    period = records.parse_period(_args(update), now.astimezone(rt.tz).date())
     if period is None:
         await reply(update, texts.PERIOD_HOW)
         return None
     async with rt.read_session() as session:
-        return await reports.metrics(session, period, now=now, protocol=rt.protocol)
+        return await records.metrics(session, period, now=now, protocol=rt.protocol)
 
 
 def _chart_name(period: Period) -> str:
@@ -149,7 +144,7 @@ async def exportar(update: Update, context: Context) -> None:
         await reply(update, texts.EXPORT_ADMIN_ONLY)
         return
     words = _args(update).split()
-    days = [reports.parse_day(w) for w in words]
+    days = [records.parse_day(w) for w in words]
     if len(words) > 2 or any(d is None for d in days):
         await reply(update, texts.EXPORT_HOW)
         return
@@ -157,9 +152,9 @@ async def exportar(update: Update, context: Context) -> None:
     until = days[1] if len(days) > 1 else None
     now, spec = rt.clock.now(), rt.protocol.support
     async with rt.read_session() as session:
-        records = await export.export_records(session, since=since, until=until, spec=spec)
-    data = export.to_csv(records, now=now, spec=spec)
-    caption = texts.export_caption(len(records), since, until)
+        found = await export.export_records(session, since=since, until=until, spec=spec)
+    data = export.to_csv(found, now=now, spec=spec)
+    caption = texts.export_caption(len(found), since, until)
     private = chat.type == ChatType.PRIVATE
     if not private:
         # If the admin never opened the bot privately, Telegram refuses: the group hears why.
@@ -191,8 +186,10 @@ async def exportar(update: Update, context: Context) -> None:
 # --- the monthly report --------------------------------------------------------------------------
 
 
-async def monthly_report(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Period | None:
-    return await reports.monthly_report_due(
+async def monthly_report_if_due(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> Period | None:
+    return await records.monthly_report_due(
         session, due_at=timer.due_at, now=rt.clock.now(), protocol=rt.protocol
     )
 
@@ -202,7 +199,7 @@ async def post_monthly_report(context: Context, period: Period) -> None:
     rt = context.runtime
     now = rt.clock.now()
     async with rt.read_session() as reading:
-        data = await reports.metrics(reading, period, now=now, protocol=rt.protocol)
+        data = await records.metrics(reading, period, now=now, protocol=rt.protocol)
     # A month with no general failure says so in the text: no empty chart.
     chart = await asyncio.to_thread(_chart, data) if data.general else None
     text = texts.monthly_report(data)
@@ -227,7 +224,7 @@ async def keep_monthly_report(context: Context) -> None:
     """At start: one pending monthly-report timer while `reports.monthly` is on, none when off."""
     rt = context.runtime
     async with rt.sessions() as session:
-        added = await reports.schedule_monthly_report(
+        added = await records.schedule_monthly_report(
             session, protocol=rt.protocol, now=rt.clock.now()
         )
         await session.commit()
@@ -238,7 +235,7 @@ async def keep_monthly_report(context: Context) -> None:
 def _chart(data: Metrics) -> Chart:
     """matplotlib (about 60 MB and half a second) is loaded the first time a chart is made,
     not at start-up: the bot's everyday work never needs it."""
-    from bot import charts
+    from bot.reports import charts
 
     return charts.metrics_chart(data)
 
@@ -249,7 +246,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("metricas", metricas, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("proveedor", proveedor, filters=NEW_MESSAGES))
     app.add_handler(CommandHandler("exportar", exportar, filters=NEW_MESSAGES))
-    register_timer(app, TimerKind.MONTHLY_REPORT, monthly_report, post_monthly_report)
+    register_timer(app, TimerKind.MONTHLY_REPORT, monthly_report_if_due, post_monthly_report)
     if app.job_queue is not None:
         # Runs once the job queue starts (after the stored timers are re-armed).
         app.job_queue.run_once(

@@ -6,22 +6,16 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
-from bot.access import is_gerencia
-from bot.chats import unreachable_chats
-from bot.lifecycle import (
+from bot.protocol.access import is_gerencia
+from bot.protocol.lifecycle import (
     open_incident_id,
 )
-from bot.people import mark_private_chat
-from handlers.cards import card_text, support_text, view_of
-from handlers.common import (
-    NEW_MESSAGES,
-    Context,
-    allowed_here,
-    is_member,
-    is_private,
-    person_of,
-    reply,
-)
+from bot.team.chats import unreachable_chats
+from bot.team.members import mark_private_chat
+from handlers.kit.cards import card_text, support_text, view_of
+from handlers.kit.context import NEW_MESSAGES, Context, is_private, person_of
+from handlers.kit.guards import allowed_here, is_member
+from handlers.kit.replies import reply
 
 
 async def soporte(update: Update, context: Context) -> None:

@@ -7,17 +7,19 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.incidents import (
+from bot.protocol.incidents import (
     dismiss_as_local,
     escalate,
     expire_unconfirmed,
 )
-from bot.jobs import register_timer
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers import buttons
-from handlers.cards import announce_outcome, broadcast, refresh_cards, view_of
-from handlers.common import Context, answer_query, parse_button, run_in_transaction
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from handlers.kit import buttons
+from handlers.kit.cards import announce_outcome, broadcast, refresh_cards, view_of
+from handlers.kit.context import Context
+from handlers.kit.guards import parse_button
+from handlers.kit.replies import answer_query, run_in_transaction
 from models.vocab import TimerKind
 
 
@@ -75,13 +77,15 @@ async def announce_dismissed(context: Context, incident_id: int) -> None:
 # --- nobody followed up ----------------------------------------------------------------------
 
 
-async def expiry_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+async def expire_if_nobody_followed_up(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> int | None:
     """Nobody confirmed nor followed up: close it, so the next outage opens a fresh incident."""
     expired = await expire_unconfirmed(session, incident_id=timer.incident, now=rt.clock.now())
     return timer.incident if expired else None
 
 
 def register(app: Application) -> None:
-    register_timer(app, TimerKind.EXPIRY, expiry_due, announce_dismissed)
+    register_timer(app, TimerKind.EXPIRY, expire_if_nobody_followed_up, announce_dismissed)
     app.add_handler(CallbackQueryHandler(local_cause, pattern=buttons.FoundLocalCause.pattern()))
     app.add_handler(CallbackQueryHandler(escalate_anyway, pattern=buttons.Escalate.pattern()))

@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backup import schedule_daily_backup, take_daily_backup
-from bot.jobs import register_timer
+from bot.ops.backup import schedule_daily_backup, take_daily_backup
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from bot.unit_of_work import current_step
-from handlers.common import Context
+from bot.storage.unit_of_work import current_step
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from handlers.kit.context import Context
 from models.vocab import TimerKind
 
 
-async def daily_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> datetime:
+async def schedule_next_backup(rt: Runtime, session: AsyncSession, timer: DueTimer) -> datetime:
     """Schedule tomorrow's copy in this step; today's is taken once the step has committed."""
     now = rt.clock.now()
     await schedule_daily_backup(session, config=rt.config, now=now)
@@ -38,4 +38,4 @@ async def copy_after_commit(context: Context, now: datetime) -> None:
 
 
 def register(app: Any) -> None:
-    register_timer(app, TimerKind.DAILY_BACKUP, daily_backup, copy_after_commit)
+    register_timer(app, TimerKind.DAILY_BACKUP, schedule_next_backup, copy_after_commit)

@@ -14,23 +14,15 @@ from datetime import datetime, timedelta
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import inbox, outbox, texts
-from bot.incidents import already_reported, cast_vote, open_or_join_incident
-from bot.lifecycle import open_incident_id
-from handlers import buttons
-from handlers.cards import announce_outcome, post_alert, refresh_cards, view_of
-from handlers.common import (
-    NEW_MESSAGES,
-    STORED_TEXT_MAX,
-    Context,
-    allowed_here,
-    answer_query,
-    parse_button,
-    person_of,
-    reply,
-    send,
-    topic_of,
-)
+from bot import texts
+from bot.protocol.incidents import already_reported, cast_vote, open_or_join_incident
+from bot.protocol.lifecycle import open_incident_id
+from bot.transport import inbox, outbox
+from handlers.kit import buttons
+from handlers.kit.cards import announce_outcome, post_alert, refresh_cards, view_of
+from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, person_of, topic_of
+from handlers.kit.guards import allowed_here, parse_button
+from handlers.kit.replies import answer_query, reply, send
 from handlers.sector import ask_sector_later
 from models.vocab import VoteChoice
 

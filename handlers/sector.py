@@ -7,19 +7,14 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import outbox, texts
-from bot.people import people_without_sector, set_sector
+from bot import texts
 from bot.runtime import Runtime
-from handlers import buttons
-from handlers.common import (
-    NEW_MESSAGES,
-    Context,
-    allowed_here,
-    answer_query,
-    parse_button,
-    person_of,
-    reply,
-)
+from bot.team.members import people_without_sector, set_sector
+from bot.transport import outbox
+from handlers.kit import buttons
+from handlers.kit.context import NEW_MESSAGES, Context, person_of
+from handlers.kit.guards import allowed_here, parse_button
+from handlers.kit.replies import answer_query, reply
 
 
 def sector_markup(sectors: list[str]) -> InlineKeyboardMarkup:
@@ -55,7 +50,7 @@ async def sector_chosen(update: Update, context: Context) -> None:
 
 
 async def ask_sector_later(context: Context, chat_id: int, user_id: int) -> None:
-    """The question goes out with the others of this group (see bot.outbox.ask_sector)."""
+    """The question goes out with the others of this group (see bot.transport.outbox.ask_sector)."""
     rt = context.runtime
     async with rt.session() as session:
         outbox.ask_sector(session, chat_id, user_id, now=rt.clock.now())

@@ -5,28 +5,21 @@ from __future__ import annotations
 from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import outbox, texts
-from bot.validation import (
+from bot import texts
+from bot.protocol.validation import (
     ValidationState,
     answer_validation,
     override_missing,
     sectors_to_override,
     start_validation,
 )
-from handlers import buttons
-from handlers.cards import broadcast, refresh_cards, show_panel
-from handlers.common import (
-    CHATTER,
-    Context,
-    answer_query,
-    chat_sector_of,
-    markup_json,
-    parse_button,
-    person_of,
-    run_in_transaction,
-    send,
-)
-from handlers.prompts import register_prompt
+from bot.transport import outbox
+from handlers.kit import buttons
+from handlers.kit.cards import broadcast, refresh_cards, show_panel
+from handlers.kit.context import Context, chat_sector_of, person_of
+from handlers.kit.guards import parse_button
+from handlers.kit.prompts import register_prompt
+from handlers.kit.replies import CHATTER, answer_query, markup_json, run_in_transaction, send
 from models.vocab import MessageKind, validation_kind
 
 

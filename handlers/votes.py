@@ -7,23 +7,18 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import texts
-from bot.incidents import (
+from bot.protocol.incidents import (
     cast_vote,
     confirmation_deadline,
 )
-from bot.jobs import register_timer
 from bot.runtime import Runtime
-from bot.timers import DueTimer
-from handlers import buttons
-from handlers.cards import announce_outcome, refresh_cards, view_of
-from handlers.common import (
-    Context,
-    answer_query,
-    chat_sector_of,
-    parse_button,
-    person_of,
-    run_in_transaction,
-)
+from bot.timers.jobs import register_timer
+from bot.timers.store import DueTimer
+from handlers.kit import buttons
+from handlers.kit.cards import announce_outcome, refresh_cards, view_of
+from handlers.kit.context import Context, chat_sector_of, person_of
+from handlers.kit.guards import parse_button
+from handlers.kit.replies import answer_query, run_in_transaction
 from handlers.sector import ask_sector_later
 from models.vocab import TimerKind
 
@@ -61,7 +56,9 @@ async def vote(update: Update, context: Context) -> None:
 # --- the deadline for votes ----------------------------------------------------------------
 
 
-async def confirmation_due(rt: Runtime, session: AsyncSession, timer: DueTimer) -> int | None:
+async def classify_when_votes_close(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> int | None:
     """Nobody can wait forever for votes: decide general, probably local or unconfirmed."""
     outcome = await confirmation_deadline(
         session, incident_id=timer.incident, now=rt.clock.now(), protocol=rt.protocol
@@ -75,5 +72,5 @@ async def announce_classification(context: Context, incident_id: int) -> None:
 
 
 def register(app: Application) -> None:
-    register_timer(app, TimerKind.CONFIRMATION, confirmation_due, announce_classification)
+    register_timer(app, TimerKind.CONFIRMATION, classify_when_votes_close, announce_classification)
     app.add_handler(CallbackQueryHandler(vote, pattern=buttons.Vote.pattern()))

@@ -13,17 +13,17 @@ from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
-from models.vocab import InboxStatus, OutboxStatus
+from models.vocab import InboxStatus, OutboxStatus, Priority
 
 # InboxUpdate.status values (models.vocab.InboxStatus).
 RECEIVED = InboxStatus.RECEIVED
 HANDLED = InboxStatus.HANDLED
 SKIPPED = InboxStatus.SKIPPED
 
-# OutboxMessage.priority values: lower goes first.
-CRITICAL = 0  # the alert, "falla general", escalations, the all-clear: never dropped
-NEWS = 1  # card edits, pins, news for the team (claimed, validated, ...): retried, never dropped
-CHATTER = 2  # answers to one person (replies, prompts, reactions): dropped after its retries
+# OutboxMessage.priority values (models.vocab.Priority): lower goes first.
+CRITICAL = Priority.CRITICAL
+NEWS = Priority.NEWS
+CHATTER = Priority.CHATTER
 
 # OutboxMessage.status values (models.vocab.OutboxStatus).
 PENDING = OutboxStatus.PENDING
@@ -51,7 +51,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     priority: Mapped[int] = mapped_column(Integer)
-    # send, photo, edit_card, unpin_card, pin, clear_markup, reaction
+    # models.vocab.OutboxMethod
     method: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(Text)  # JSON: text, markup, fallback, record, ...

@@ -8,7 +8,7 @@ The words a person reads for each member are in bot.texts, keyed by these enums.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class IncidentStatus(StrEnum):
@@ -40,7 +40,45 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FOLDED = "folded"  # carried by another row: a newer edit of its card, a joined message
     UNCHANGED = "unchanged"  # the card already shows exactly this
-    DROPPED = "dropped"  # given up (logged); only chatter, or what Telegram can never accept
+    DROPPED = "dropped"  # given up (logged): chatter after its tries, a person's row after a
+    # day, or what Telegram will never accept as it is
+
+
+class Priority(IntEnum):
+    """OutboxMessage.priority: lower goes first."""
+
+    # Critical and news rows to a team chat are retried until they go; to a person, for a day.
+    CRITICAL = 0  # the alert, "falla general", escalations, the all-clear
+    NEWS = 1  # news for the team, pins
+    # To one person (replies, prompts, reactions), card clean-ups: dropped after five tries.
+    CHATTER = 2
+
+
+class OutboxMethod(StrEnum):
+    """OutboxMessage.method: what the delivery worker does with the row."""
+
+    SEND = "send"  # a text message
+    PHOTO = "photo"  # a photo Telegram already has (file_id)
+    UPLOAD_PHOTO = "upload_photo"  # a photo made here (a chart)
+    UPLOAD_DOCUMENT = "upload_document"  # a file made here (an export)
+    EDIT_CARD = "edit_card"  # a card (alert, panel, question) shows its new state
+    ASK_SECTOR = "ask_sector"  # "¿de qué sector sos?", every pending one of a group at once
+    REACTION = "reaction"  # a 👍 on a report
+    PIN = "pin"
+    UNPIN = "unpin"
+    CLEAR_MARKUP = "clear_markup"  # a question's buttons come off once answered
+
+
+class AdminActionKind(StrEnum):
+    """AdminAction.action: what an admin did (for `flexus-bot audit`)."""
+
+    ADD_ADMIN = "add_admin"
+    REMOVE_ADMIN = "remove_admin"
+    ENABLE_CHAT = "enable_chat"
+    DISABLE_CHAT = "disable_chat"
+    ADD_GERENCIA = "add_gerencia"
+    ADD_GERENCIA_BACKUP = "add_gerencia_backup"
+    REMOVE_GERENCIA = "remove_gerencia"
 
 
 class TimerStatus(StrEnum):

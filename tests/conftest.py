@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.config import Protocol, load_protocol
-from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.core.config import Protocol, load_protocol
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
 
 # CI explores the same examples every run: a failure there is reproducible, not a coin toss.
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.allclear import AckState, AllClear, Summary
+from bot.protocol.allclear import AckState, AllClear, Summary
 from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention, who
 from models.vocab import EventKind
 
@@ -169,7 +169,7 @@ _NAMES_PER_SECTOR = 8
 
 def summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
     """The closing summary, showing at most `timeline_limit` steps of the timeline (the first
-    ones and the last): handlers.cards.summary_text fits it in one message."""
+    ones and the last): handlers.kit.cards.summary_text fits it in one message."""
 
     def since_open(instant: datetime | None) -> str:
         return duration(instant - data.opened_at) if instant else "—"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from bot.protocol.incident_view import IncidentView
 from bot.texts.common import clock_time, duration, esc, mention, who
-from bot.views import IncidentView
 from models.incident import VALIDATING
 from models.vocab import CheckState
 

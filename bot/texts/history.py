@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reports import IncidentRecord, Metrics, Outcome, Period
+from bot.reports.records import IncidentRecord, Metrics, Outcome, Period
 from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, duration, esc, mention, who
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.protocol.incident_view import IncidentView
 from bot.texts.common import esc, mention, who
-from bot.views import IncidentView
 from models.vocab import LocalCause
 
 __all__ = [

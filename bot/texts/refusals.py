@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lifecycle import (
+from bot.protocol.lifecycle import (
     Refused,
 )
 from bot.texts.common import who

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.protocol.incident_view import IncidentView, SectorCount
 from bot.texts.allclear import ack_line
 from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, quoted, who
 from bot.texts.coordination import message_left_line
 from bot.texts.local import LOCAL_CAUSES
 from bot.texts.validation import validation_line
-from bot.views import IncidentView, SectorCount
 from models.incident import (
     CLOSED,
     CONFIRMING,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.support_window import COMPANY_HOLIDAY, SupportStatus, Window
+from bot.support.hours import COMPANY_HOLIDAY, SupportStatus, Window
 from bot.texts.common import esc, when
 
 __all__ = ["WINDOW_NAMES", "soporte", "support_block"]

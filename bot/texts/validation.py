@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.protocol.validation import ValidationState
 from bot.texts.common import esc, mention, who
-from bot.validation import ValidationState
 from models.vocab import CheckState
 
 __all__ = [

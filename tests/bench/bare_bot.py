@@ -5,7 +5,7 @@
 - With BARE_DURABLE_URL (a SQLite URL): the same bot, but it keeps the one rule every update of
   FLEXUS Guardia follows (nothing is lost across a crash): each update is stored before it is
   handled and marked handled after, each in its own committed transaction, through the same
-  database layer as the bot (bot.db, SQLAlchemy Core, no ORM). The least any bot with that rule
+  database layer as the bot (bot.storage.db, SQLAlchemy Core, no ORM). The least any bot with that rule
   does: the floor under this bot's figures.
 """
 
@@ -78,7 +78,7 @@ def main() -> None:
     if durable:
         from sqlalchemy import text
 
-        from bot.db import make_engine
+        from bot.storage.db import make_engine
 
         engine = make_engine(durable)
         statements.update({sql: text(sql) for sql in (STORE, MARK, CREATE)})

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.config import load_protocol
-from bot.db import make_engine, make_session_factory, upgrade_database
-from bot.incidents import open_or_join_incident
-from bot.people import Person
+from bot.core.config import load_protocol
+from bot.protocol.incidents import open_or_join_incident
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.team.members import Person
 from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
 from tests.fakebotapi import FakeBotAPI, command_update, press_update, user
 

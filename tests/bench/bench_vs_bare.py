@@ -7,7 +7,7 @@ All run as real processes on the same fake Bot API (127.0.0.1, no latency of its
 alternately, `--runs` times each; this bot's database is created first, as it is on every start
 but the very first. The bare bot (tests/bench/bare_bot.py) echoes every message and answers every
 button with the library's defaults. The "floor" is that bare bot storing each update in SQLite
-before handling it and marking it handled after (two committed transactions through bot.db, no
+before handling it and marking it handled after (two committed transactions through bot.storage.db, no
 ORM): the least a bot that loses no update across a crash does. Flood limits are lifted for all,
 so what is measured is the bots' own work. "Someone known": a press by a person this bot confirmed as a team member in the
 last 5 minutes (no getChatMember round trip before the answer). Prints, per measure, the median

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.db import make_engine, make_session_factory, upgrade_database
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
 from tests.fakebotapi import Call, FakeBotAPI, user
 from tests.integration.report_fixture import store_incidents
 

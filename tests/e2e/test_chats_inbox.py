@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import Clock
-from bot.config import Config, Settings, load_protocol
-from bot.db import make_engine, make_session_factory
+from bot.core.clock import Clock
+from bot.core.config import Config, Settings, load_protocol
 from bot.runtime import Runtime
-from bot.web import health
+from bot.storage.db import make_engine, make_session_factory
+from bot.transport.web import health
 from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess
 from tests.fakebotapi import (
     Call,

@@ -141,9 +141,9 @@ def test_the_installed_package_imports_migrates_checks_and_answers(
             f"for name in {modules!r}:\n"
             "    module = importlib.import_module(name)\n"
             f"    assert module.__file__.startswith({str(installed / 'venv')!r}), module.__file__\n"
-            "import alembic, bot.db\n"
+            "import alembic, bot.storage.db\n"
             "assert alembic.__file__.endswith('site-packages/alembic/__init__.py'), alembic.__file__\n"
-            "assert bot.db.MIGRATIONS_DIR.name == 'migrations', bot.db.MIGRATIONS_DIR\n"
+            "assert bot.storage.db.MIGRATIONS_DIR.name == 'migrations', bot.storage.db.MIGRATIONS_DIR\n"
             "print(len(sys.modules))\n"
         )
         run(python, "-c", code, cwd=home, env=env)

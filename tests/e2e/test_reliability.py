@@ -578,7 +578,7 @@ class StaleCard(AssertionError):
 
 # On PostgreSQL, concurrent votes each render the card from their own snapshot
 # (handlers/votes.py → refresh_cards) and the newest edit row by id, not by commit order, wins
-# the folding (bot/delivery.py), so after a burst the card can miss a vote or two until the next
+# the folding (bot/transport/delivery/worker.py), so after a burst the card can miss a vote or two until the next
 # change; every vote is stored. Only that check is expected to fail there (SQLite serialises
 # the steps with BEGIN IMMEDIATE).
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.backup import verify
-from bot.db import head_revision
+from bot.ops.backup import verify
+from bot.storage.db import head_revision
 from tests.conftest import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
 from tests.e2e.conftest import (
     ADMIN_ID,
@@ -270,7 +270,7 @@ def test_check_online_reports_each_problem_in_one_spanish_line(
 def test_check_online_with_a_rejected_token_and_an_old_database(
     tmp_path: Path, fake_api: FakeBotAPI
 ) -> None:
-    from bot.db import upgrade_database
+    from bot.storage.db import upgrade_database
 
     upgrade_database(f"sqlite+aiosqlite:///{tmp_path}/data/flexus.db", "0003")
     fake_api.fail("getMe", code=401, description="Unauthorized")

@@ -20,25 +20,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import BadRequest, ChatMigrated, NetworkError
 
-from bot import delivery, outbox
-from bot.clock import Clock
-from bot.config import Config, load_protocol, load_settings
-from bot.db import is_sqlite, make_engine, make_session_factory
-from bot.delivery import DeliveryWorker
-from bot.people import Person, sync_team_chats, touch_member
+from bot import texts
+from bot.core.clock import Clock
+from bot.core.config import Config, load_protocol, load_settings
 from bot.runtime import Runtime
+from bot.storage.db import is_sqlite, make_engine, make_session_factory
+from bot.team.members import Person, sync_team_chats, touch_member
+from bot.transport import outbox
+from bot.transport.delivery import DeliveryWorker
 from models import Incident, IncidentMessage, OutboxMessage, TeamChat
 from models.delivery import CRITICAL
 
 # The worker reads RetryAfter.retry_after, which python-telegram-bot 22.2+ warns will become a
-# timedelta; bot.delivery._seconds takes both.
+# timedelta; bot.transport.delivery.worker._seconds takes both.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning"
 )
@@ -66,7 +66,7 @@ class StillClock(Clock):
         self.instant += timedelta(seconds=seconds)
 
     def monotonic(self) -> float:
-        """The worker's `time.monotonic()`: real time goes on, plus every jump of this clock."""
+        """The worker's monotonic clock: real time goes on, plus every jump of this clock."""
         return time.monotonic() + (self.instant - T0).total_seconds()
 
 
@@ -368,7 +368,7 @@ class Harness:
         """A delivery worker, as `serve` runs it; stopped (not killed) on the way out.
         `telegram_limits`: Telegram's 30 a second and 20 a minute per group, not the harness's
         lifted ones."""
-        worker = DeliveryWorker(self.runtime, self.bot)  # type: ignore[arg-type]
+        worker = DeliveryWorker(self.runtime, self.bot, texts.DELIVERY_WORDS)  # type: ignore[arg-type]
         if telegram_limits:
             worker.budget.per_second, worker.budget.group_per_minute = 30, 20
         self.worker = self.runtime.delivery = worker
@@ -406,8 +406,7 @@ async def harness(url: str) -> AsyncIterator[Harness]:
         chats={GROUP_A: "Caja", GROUP_B: "Administración", GROUP_C: None},
     )
     try:
-        with mock.patch.object(delivery, "time", SimpleNamespace(monotonic=clock.monotonic)):
-            yield Harness(runtime, clock, FakeBot())
+        yield Harness(runtime, clock, FakeBot())
     finally:
         await engine.dispose()
         if read_engine is not None:

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import access, allclear, coordination, incidents, timers, validation
-from bot.config import Protocol
-from bot.lifecycle import (
+from bot.core.config import Protocol
+from bot.protocol import access, allclear, coordination, incidents, validation
+from bot.protocol.lifecycle import (
     Refused,
 )
-from bot.people import Person
+from bot.team.members import Person
+from bot.timers import store as timers
 from models import Event, Incident, Timer
 from models.vocab import TimerKind, VoteChoice
 

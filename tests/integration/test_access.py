@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot import access, timers
-from bot.config import ConfigError, Protocol, load_protocol
-from bot.people import Person
+from bot.core.config import ConfigError, Protocol, load_protocol
+from bot.protocol import access
+from bot.team.members import Person
+from bot.timers import store as timers
 from models.vocab import TimerKind
 from tests.integration.steps import (
     Sessions,

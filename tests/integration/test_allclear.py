@@ -7,13 +7,14 @@ from datetime import datetime
 
 import pytest
 
-from bot import access, allclear, coordination, incidents, timers, validation
-from bot.config import Protocol
-from bot.db import make_engine, make_session_factory
-from bot.lifecycle import (
+from bot.core.config import Protocol
+from bot.protocol import access, allclear, coordination, incidents, validation
+from bot.protocol.lifecycle import (
     Refused,
 )
-from bot.people import mark_private_chat
+from bot.storage.db import make_engine, make_session_factory
+from bot.team.members import mark_private_chat
+from bot.timers import store as timers
 from models.incident import (
     CLOSED,
     RESOLVED,

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.backup import (
+from bot.core.clock import Clock
+from bot.core.config import BackupSpec, Config, load_protocol, load_settings
+from bot.ops.backup import (
     BackupError,
     backup_sqlite,
     backup_target,
@@ -21,11 +23,9 @@ from bot.backup import (
     schedule_daily_backup,
     verify,
 )
-from bot.clock import Clock
-from bot.config import BackupSpec, Config, load_protocol, load_settings
-from bot.db import make_engine, make_session_factory, upgrade_database
 from bot.runtime import Runtime
-from bot.web import health
+from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.transport.web import health
 from models import Timer
 from models.timer import PENDING
 from models.vocab import TimerKind

@@ -16,7 +16,7 @@ import pytest
 from httpcore._backends.anyio import AnyIOStream
 
 from bot.app import GatedRequest
-from bot.http_pool import KeptSocketBackend, KeptSocketStream
+from bot.transport.http_pool import KeptSocketBackend, KeptSocketStream
 from tests.fakebotapi import FakeBotAPI
 
 TOKEN = "123:fake"

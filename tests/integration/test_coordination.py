@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import access, coordination, incidents, validation
-from bot.config import Protocol
-from bot.lifecycle import (
+from bot.core.config import Protocol
+from bot.protocol import access, coordination, incidents, validation
+from bot.protocol.lifecycle import (
     Refused,
 )
-from bot.support_window import support_status_at
+from bot.support.hours import support_status_at
 from models.incident import (
     GENERAL,
     IN_PROGRESS,

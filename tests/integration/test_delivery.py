@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot import outbox
-from bot.delivery import CARD_GAP, DeliveryWorker
-from bot.people import Person, touch_member
+from bot.team.members import Person, touch_member
+from bot.transport import outbox
+from bot.transport.delivery import DeliveryWorker
+from bot.transport.delivery.cards import CARD_GAP
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS
 from tests.integration.delivery_harness import (
@@ -193,7 +194,7 @@ async def test_one_joined_message_waits_at_a_time_and_none_in_a_blocked_chat(
 ) -> None:
     ids = await h.enqueue(*[reacted_to(n) for n in range(60)])
     async with h.running(telegram_limits=True) as worker:
-        worker._blocked_until[GROUP_B] = time.monotonic() + 3600  # a 429 on the other group
+        worker.state.blocked_until[GROUP_B] = h.clock.monotonic() + 3600  # a 429 on the other group
         # The first joined message of GROUP_A fails again and again (backing off, not blocked).
         h.bot.script(*[bad_gateway()] * 50, chat_id=GROUP_A)
         worker.wake()
@@ -413,7 +414,7 @@ async def test_5xx_backs_off_and_retries(h: Harness) -> None:
 async def test_chatter_is_dropped_after_five_tries(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.transport.delivery")
     h.bot.script(*[bad_gateway()] * 10, chat_id=GROUP_A)
     [row_id] = await h.enqueue(send(GROUP_A, "¿En qué sector estás?", CHATTER))
     async with h.running():
@@ -468,7 +469,7 @@ async def test_only_what_matters_is_marked_before_it_goes(h: Harness) -> None:
 async def test_success_after_a_timeout_may_be_a_duplicate(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    caplog.set_level(logging.WARNING, logger="bot.transport.delivery")
     h.bot.script(TimedOut(), chat_id=GROUP_A)
     ids = await h.enqueue(send(GROUP_A, "🚨 Falla general"), send(GROUP_B, "🚨 Falla general"))
     async with h.running():
@@ -571,7 +572,7 @@ async def test_a_deleted_card_is_posted_and_pinned_again(h: Harness) -> None:
 async def test_refusing_team_chat_is_reported_once_and_its_alert_waits(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    caplog.set_level(logging.WARNING, logger="bot.transport.delivery")
     await sync_chats(h, GROUP_A, GROUP_B)
     kicked = Forbidden("Forbidden: bot was kicked from the group chat")
     h.bot.script(kicked, kicked, kicked, chat_id=GROUP_A)
@@ -638,7 +639,7 @@ async def test_refused_private_message_falls_back_to_the_groups(h: Harness) -> N
 
 # --- 8. a group that became a supergroup ------------------------------------------------------------
 async def test_migrated_group_is_followed(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    caplog.set_level(logging.WARNING, logger="bot.transport.delivery")
     await sync_chats(h, GROUP_A, GROUP_B)
     incident = await new_incident(h)
     async with h.running():

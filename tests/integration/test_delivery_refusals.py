@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import update
 from telegram.error import BadRequest
 
-from bot import outbox
-from bot.telegram_text import plain, split
+from bot.transport import outbox
+from bot.transport.telegram_text import plain, split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS
 from tests.integration.delivery_harness import (

@@ -12,9 +12,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import access, allclear, coordination, export, incidents, reports, texts, validation
-from bot.config import Protocol
-from bot.reports import Outcome, month, year
+from bot import texts
+from bot.core.config import Protocol
+from bot.protocol import access, allclear, coordination, incidents, validation
+from bot.reports import export, records
+from bot.reports.records import Outcome, month, year
 from models import Timer
 from models.vocab import TimerKind
 from tests.integration.report_fixture import TZ, local, store_incidents
@@ -34,10 +36,10 @@ async def stored(sessions: Sessions) -> Sessions:
 
 
 async def metrics_of(
-    sessions: Sessions, protocol: Protocol, period: reports.Period
-) -> reports.Metrics:
+    sessions: Sessions, protocol: Protocol, period: records.Period
+) -> records.Metrics:
     async with sessions() as session:
-        return await reports.metrics(session, period, now=NOW, protocol=protocol)
+        return await records.metrics(session, period, now=NOW, protocol=protocol)
 
 
 async def test_november(stored: Sessions, protocol: Protocol) -> None:
@@ -114,7 +116,7 @@ async def test_the_year(stored: Sessions, protocol: Protocol) -> None:
 async def test_the_chart_of_a_month_draws_one_bar_per_week(
     stored: Sessions, protocol: Protocol
 ) -> None:
-    from bot.charts import metrics_chart
+    from bot.reports.charts import metrics_chart
     from tests.support.charts import bars_in, pixels
 
     chart = metrics_chart(await metrics_of(stored, protocol, month(2026, 11)))
@@ -123,9 +125,9 @@ async def test_the_chart_of_a_month_draws_one_bar_per_week(
 
 async def test_history_lines(stored: Sessions) -> None:
     async with stored() as session:
-        records = await reports.incident_records(session, last=10)
-    assert [r.id for r in records] == list(range(11, 21))
-    lines = texts.history(records, NOW, TZ).splitlines()
+        found = await records.incident_records(session, last=10)
+    assert [r.id for r in found] == list(range(11, 21))
+    lines = texts.history(found, NOW, TZ).splitlines()
     assert lines[0] == "📚 <b>Últimos incidentes</b>"
     assert lines[1:4] == [
         "#20 · jue 10/12 12:00 · local (corte de luz) · Caja · 15 min",
@@ -296,7 +298,7 @@ async def test_what_the_services_store_is_what_reports_read(
         now=at(132),
     )
     async with sessions() as session:
-        general, local_problem = await reports.incident_records(session)
+        general, local_problem = await records.incident_records(session)
     assert general.outcome == Outcome.GENERAL and general.coordinator == "Persona 3"
     assert (general.confirmed_at, general.support_contacted_at) == (at(2), at(6))
     assert (general.access_granted_at, general.access_tool) == (at(11), "TeamViewer")
@@ -316,7 +318,7 @@ async def test_one_monthly_report_timer_while_on_none_while_off(
 
     async def schedule(p: Protocol) -> bool:
         async with sessions() as session:
-            added = await reports.schedule_monthly_report(session, protocol=p, now=now)
+            added = await records.schedule_monthly_report(session, protocol=p, now=now)
             await session.commit()
             return added
 

@@ -1,5 +1,5 @@
 """National holidays: computed once by a child process, kept in the database, never loaded
-into the bot's own process (bot.holiday_dates)."""
+into the bot's own process (bot.support.holiday_dates)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import holiday_dates, support_window
-from bot.clock import Clock
-from bot.config import Config, load_protocol, load_settings
-from bot.db import make_session_factory
+from bot.core import config
+from bot.core.clock import Clock
+from bot.core.config import Config, load_protocol, load_settings
 from bot.runtime import Runtime
+from bot.storage.db import make_session_factory
+from bot.support import holiday_dates, hours
 from models.state import BotState
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -48,8 +49,8 @@ async def test_the_child_computes_them_once_and_the_database_keeps_them(
     runtime = make_runtime(engine, database_url)
     monkeypatch.setattr(holiday_dates, "compute", refuse)  # not in this process
     await holiday_dates.ensure(runtime, [2026, 2027])
-    assert support_window.holiday_name(date(2026, 12, 25), runtime.protocol.support) == "Navidad"
-    assert support_window.holiday_name(date(2027, 7, 9), runtime.protocol.support)
+    assert hours.holiday_name(date(2026, 12, 25), runtime.protocol.support) == "Navidad"
+    assert hours.holiday_name(date(2027, 7, 9), runtime.protocol.support)
     async with runtime.sessions() as session:
         keys = set((await session.scalars(select(BotState.key))).all())
     version = holiday_dates.library_version()
@@ -59,7 +60,7 @@ async def test_the_child_computes_them_once_and_the_database_keeps_them(
     monkeypatch.setattr(holiday_dates, "_known", {})
     monkeypatch.setattr(holiday_dates, "from_child", refuse)
     await holiday_dates.ensure(runtime, [2026, 2027])
-    status = support_window.support_status_at(
+    status = hours.support_status_at(
         datetime(2026, 12, 25, 12, 0, tzinfo=runtime.tz), runtime.protocol.support
     )
     assert status.holiday_name == "Navidad"
@@ -105,15 +106,15 @@ async def test_if_the_child_fails_the_bot_computes_them_itself(
 def test_the_country_list_is_the_librarys_without_loading_it() -> None:
     import holidays
 
-    holiday_dates.supported_countries.cache_clear()
-    assert holiday_dates.supported_countries() == frozenset(holidays.list_supported_countries())
+    config.supported_countries.cache_clear()
+    assert config.supported_countries() == frozenset(holidays.list_supported_countries())
 
 
 def test_the_bot_process_does_not_load_the_holidays_library() -> None:
     code = (
         "import sys\n"
         "import bot.app, bot.cli, bot.serve\n"
-        "from bot.config import load_protocol\n"
+        "from bot.core.config import load_protocol\n"
         "load_protocol()\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'holidays')\n"
         "print(loaded)\n"
@@ -131,7 +132,7 @@ async def test_on_new_years_day_nothing_is_computed_in_the_bot(
     runtime.clock = Clock(datetime(2027, 1, 1, 12, 0, tzinfo=UTC))
     await holiday_dates.ensure(runtime, holiday_dates.years_around_today(runtime))
     monkeypatch.setattr(holiday_dates, "compute", refuse)
-    status = support_window.support_status_at(runtime.clock.now(), runtime.protocol.support)
+    status = hours.support_status_at(runtime.clock.now(), runtime.protocol.support)
     assert status.holiday_name == "Año Nuevo"  # and the day before (2026) was known too
 
 
@@ -146,7 +147,7 @@ async def test_the_childs_answer_does_not_depend_on_its_locale(
 def test_the_protocol_files_country_is_checked_against_the_library() -> None:
     from pydantic import ValidationError
 
-    from bot.config import SupportSpec
+    from bot.core.config import SupportSpec
 
     assert SupportSpec(holiday_country="ar").holiday_country == "AR"
     assert SupportSpec(holiday_country="ARG").holiday_country == "ARG"  # an alias the library takes

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import inbox, outbox
+from bot.transport import inbox, outbox
 from models import InboxUpdate, OutboxMessage
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

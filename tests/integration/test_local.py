@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot import incidents, timers
-from bot.config import Protocol
-from bot.lifecycle import (
+from bot.core.config import Protocol
+from bot.protocol import incidents
+from bot.protocol.lifecycle import (
     Refused,
 )
+from bot.timers import store as timers
 from models import Timer
 from models.incident import (
     DISMISSED,

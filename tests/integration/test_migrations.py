@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.db import alembic_config, downgrade_database, upgrade_database
+from bot.storage.db import alembic_config, downgrade_database, upgrade_database
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 

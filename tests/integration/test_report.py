@@ -7,9 +7,9 @@ from datetime import UTC, timedelta
 
 from sqlalchemy import func, select
 
-from bot import timers
-from bot.config import Protocol
-from bot.views import incident_view
+from bot.core.config import Protocol
+from bot.protocol.incident_view import incident_view
+from bot.timers import store as timers
 from models import Event, Incident, Report, Vote
 from models.incident import (
     CONFIRMING,

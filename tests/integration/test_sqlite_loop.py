@@ -1,4 +1,4 @@
-"""SQLite on the event loop's thread (bot.sqlite_loop): writers queue in the process, a lock
+"""SQLite on the event loop's thread (bot.storage.sqlite_loop): writers queue in the process, a lock
 held by another process is waited for without stopping the loop, and nothing is lost."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from bot import sqlite_loop
-from bot.db import make_engine
+from bot.storage import sqlite_loop
+from bot.storage.db import make_engine
 
 
 @pytest.fixture

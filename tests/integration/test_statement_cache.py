@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy.sql import compiler
 
-from bot import inbox
-from bot.config import Protocol
+from bot.core.config import Protocol
+from bot.transport import inbox
 from models.vocab import VoteChoice
 from tests.integration.steps import Sessions, report, vote
 

@@ -12,14 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Update
 
 from bot import app as bot_app
-from bot import inbox, incidents, texts
+from bot import texts
 from bot.app import handle_update
-from bot.clock import Clock
-from bot.config import Config, load_protocol, load_settings
-from bot.db import make_session_factory
-from bot.lifecycle import Refused
-from bot.people import Person, touch_member
+from bot.core.clock import Clock
+from bot.core.config import Config, load_protocol, load_settings
+from bot.protocol import incidents
+from bot.protocol.lifecycle import Refused
 from bot.runtime import Runtime
+from bot.storage.db import make_session_factory
+from bot.team.members import Person, touch_member
+from bot.transport import inbox
 from models import InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
 

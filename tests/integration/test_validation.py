@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import allclear, validation
-from bot.config import Protocol
+from bot.core.config import Protocol
+from bot.protocol import allclear, validation
 from models.incident import (
     IN_PROGRESS,
     VALIDATING,

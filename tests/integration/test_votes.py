@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import incidents, timers
-from bot.config import Protocol
-from bot.lifecycle import (
+from bot.core.config import Protocol
+from bot.protocol import incidents
+from bot.protocol.incident_view import incident_view
+from bot.protocol.lifecycle import (
     Refused,
 )
-from bot.views import incident_view
+from bot.timers import store as timers
 from models import Report
 from models.incident import (
     GENERAL,

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from matplotlib import image
 
-from bot.charts import Chart
+from bot.reports.charts import Chart
 
 
 def pixels(chart: Chart) -> np.ndarray:

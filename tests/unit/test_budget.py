@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from bot.delivery import ANSWER, EDIT, Budget, Slot
-from models.delivery import CHATTER, CRITICAL, NEWS
+from bot.transport.delivery.budget import Budget, Lane, Slot
+
+CRITICAL, NEWS, ANSWER, EDIT, CHATTER = (
+    Lane.CRITICAL,
+    Lane.NEWS,
+    Lane.ANSWER,
+    Lane.EDIT,
+    Lane.CHATTER,
+)
 
 GROUP = -100123
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from handlers import buttons
-from handlers.buttons import Button
+from handlers.kit import buttons
+from handlers.kit.buttons import Button
 from models.vocab import CHECKLIST_CAUSES, LocalCause, VoteChoice
 
 BUTTONS = list(buttons.every_button())

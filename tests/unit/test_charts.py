@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, BarData, Labels, down_chart
+from bot.reports.charts import HEIGHT_PX, WIDTH_PX, BarData, Labels, down_chart
 from tests.support.charts import bars_in, pixels
 
 LABELS = Labels(

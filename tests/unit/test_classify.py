@@ -1,12 +1,12 @@
-"""Classification rules: general, probably local or unconfirmed (bot/classify.py)."""
+"""Classification rules: general, probably local or unconfirmed (bot/protocol/classify.py)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from bot.classify import Tally, classify_at_deadline, is_general
-from bot.config import ClassificationSpec, load_protocol
+from bot.core.config import ClassificationSpec, load_protocol
+from bot.protocol.classify import Tally, classify_at_deadline, is_general
 from models.incident import GENERAL, PROBABLY_LOCAL, UNCONFIRMED
 
 RULES = ClassificationSpec(general_min_people=2, general_min_sectors=2)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import home as home_module
-from bot.causes import cause_of
-from bot.config import ConfigError, load_settings, normalize_database_url, shown_url
-from bot.home import Home, HomeError, find_home
+from bot.core import home as home_module
+from bot.core.causes import cause_of
+from bot.core.config import ConfigError, load_settings, normalize_database_url, shown_url
+from bot.core.home import Home, HomeError, find_home
 
 
 def test_env_in_the_working_folder_wins_then_the_project_folder(

@@ -1,5 +1,7 @@
 """The layering that can be checked, checked over the source's imports (lazy ones included):
-no import goes round in a circle, and nothing below the wiring imports the Telegram handlers."""
+no import goes round in a circle; `bot.core` imports nothing else of the project; the transport
+knows neither the protocol nor its words; nothing below the wiring imports the Telegram handlers;
+and bot/ itself holds only the wiring, every other module in the sub-package of its concern."""
 
 from __future__ import annotations
 
@@ -41,11 +43,23 @@ def imports() -> dict[str, set[str]]:
     return graph
 
 
+def reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module `start` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for imported in graph.get(todo.pop(), ()):
+            if imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return seen
+
+
 def test_the_scan_sees_the_project() -> None:
     graph = imports()
     assert len(graph) > 80
-    assert "bot.config" in graph["bot.support_window"]
-    assert "handlers.cards" in graph["bot.app"]
+    assert "bot.core.config" in graph["bot.support.hours"]
+    assert "handlers.kit.cards" in graph["bot.app"]
 
 
 def test_no_import_goes_round_in_a_circle() -> None:
@@ -80,3 +94,48 @@ def test_services_and_models_never_import_the_handlers() -> None:
         if imported.startswith("handlers")
     )
     assert wrong == []
+
+
+def test_core_imports_nothing_else_of_the_project() -> None:
+    graph = imports()
+    wrong = sorted(
+        (module, imported)
+        for module, found in graph.items()
+        if module.startswith("bot.core")
+        for imported in found
+        if not imported.startswith("bot.core")
+    )
+    assert wrong == []
+
+
+def test_the_transport_knows_neither_the_protocol_nor_its_words() -> None:
+    """Not even through another module: the words it writes come in with the row, or from the
+    wiring (`texts.DELIVERY_WORDS`)."""
+    graph = imports()
+    transport = [m for m in graph if m.startswith("bot.transport")]
+    assert len(transport) > 10
+    wrong = sorted(
+        (module, imported)
+        for module in transport
+        for imported in reached(graph, module)
+        if imported.startswith(("bot.protocol", "bot.texts", "handlers"))
+    )
+    assert wrong == []
+
+
+def test_bot_holds_only_the_wiring_at_its_top() -> None:
+    top = sorted(p.stem for p in (ROOT / "bot").glob("*.py"))
+    assert top == ["__init__", "__main__", "app", "cli", "runtime", "serve"]
+    packages = sorted(p.name for p in (ROOT / "bot").iterdir() if (p / "__init__.py").exists())
+    assert packages == [
+        "core",
+        "ops",
+        "protocol",
+        "reports",
+        "storage",
+        "support",
+        "team",
+        "texts",
+        "timers",
+        "transport",
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import REDACTED, RedactingFilter
+from bot.core.logs import REDACTED, RedactingFilter
 
 
 def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks() -> None:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.config import Protocol, SupportSpec
-from bot.reports import (
+from bot.core.config import Protocol, SupportSpec
+from bot.reports.records import (
     IncidentRecord,
     Outcome,
     closed_overlap,

@@ -1,4 +1,4 @@
-"""Support windows: open/closed state, next opening and holidays (bot/support_window.py)."""
+"""Support windows: open/closed state, next opening and holidays (bot/support/hours.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import SupportSpec, WindowSpec, WindowsSpec, load_protocol
-from bot.support_window import (
+from bot.core.config import SupportSpec, WindowSpec, WindowsSpec, load_protocol
+from bot.support.hours import (
     COMPANY_HOLIDAY,
     Window,
     holiday_name,

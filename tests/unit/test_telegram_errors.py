@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.telegram_errors import KNOWN, Verdict, verdict
+from bot.transport.telegram_errors import KNOWN, Verdict, verdict
 from tests import fakebotapi
 
 # (method, code, description as Telegram sends it, what it means). The descriptions are the

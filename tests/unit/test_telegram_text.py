@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import texts
-from bot.telegram_text import TEXT_LIMIT, plain, shorten, split, units
+from bot.transport.telegram_text import TEXT_LIMIT, plain, shorten, split, units
 from tests.fakebotapi import parse_html, utf16
 
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.config import load_protocol
-from bot.support_window import support_status_at
-from handlers.cards import summary_text
+from bot.core.config import load_protocol
+from bot.support.hours import support_status_at
+from handlers.kit.cards import summary_text
 
 TZ = ZoneInfo("America/Argentina/Cordoba")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=TZ)  # Tuesday
@@ -66,7 +66,7 @@ def test_support_block_open_and_closed() -> None:
 
 
 def test_a_long_summary_still_fits_one_message() -> None:
-    from bot.allclear import AckState, SectorAcks, Summary, TimelineEntry
+    from bot.protocol.allclear import AckState, SectorAcks, Summary, TimelineEntry
 
     start = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     timeline = [

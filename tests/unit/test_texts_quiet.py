@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.allclear import AckState, SectorAcks, Summary
-from bot.reports import IncidentRecord, Metrics, Outcome, month
-from bot.validation import SectorCheck, ValidationState
-from bot.views import IncidentView, SectorCount
+from bot.protocol.allclear import AckState, SectorAcks, Summary
+from bot.protocol.incident_view import IncidentView, SectorCount
+from bot.protocol.validation import SectorCheck, ValidationState
+from bot.reports.records import IncidentRecord, Metrics, Outcome, month
 from models.incident import GENERAL, IN_PROGRESS, RESOLVED, VALIDATING
 from models.vocab import CheckState
 
@@ -253,13 +253,13 @@ def test_a_cashier_is_told_what_they_can_do_not_what_they_are_not() -> None:
     ("minutes", "label"), [(0.4, "1m"), (59.6, "1h00"), (61.2, "1h01"), (710.0, "11h50")]
 )
 def test_a_bars_label_never_rounds_down_below_it(minutes: float, label: str) -> None:
-    from bot.charts import _compact
+    from bot.reports.charts import _compact
 
     assert _compact(minutes) == label
 
 
 def test_sectors_are_found_whatever_the_accents_or_case() -> None:
-    from bot.config import load_protocol
+    from bot.core.config import load_protocol
 
     team = load_protocol(None).team
     assert team.find("atencion al cliente") == team.find("Atención al Cliente") is not None

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.allclear import NOT_IN_TIMELINE
 from bot.app import build_application
-from bot.config import Config, load_protocol, load_settings
-from bot.jobs import HANDLERS_KEY
-from handlers.prompts import PROMPTS_KEY
+from bot.core.config import Config, load_protocol, load_settings
+from bot.protocol.allclear import NOT_IN_TIMELINE
+from bot.timers.jobs import HANDLERS_KEY
+from handlers.kit.prompts import PROMPTS_KEY
 from models.vocab import (
     CHECKLIST_CAUSES,
     CheckState,
@@ -80,7 +80,7 @@ def test_every_timer_kind_and_every_question_has_a_handler(tmp_path: Path) -> No
     settings = load_settings(
         _env_file=None,
         telegram_bot_token="123:abc",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.storage.db'}",
     )
     app = build_application(Config(settings=settings, protocol=load_protocol()))
     assert set(app.bot_data[HANDLERS_KEY]) == set(TimerKind)

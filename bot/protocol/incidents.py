@@ -1,0 +1,357 @@
+"""Protocol steps 1–4: report, vote, classify, escalate or dismiss."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.config import Protocol
+from bot.protocol.classify import Tally, classify_at_deadline, is_general
+from bot.protocol.lifecycle import (
+    UNCLASSIFIED,
+    Refused,
+    add_event,
+    get_incident,
+    member_name,
+    open_incident_id,
+    transition,
+)
+from bot.storage.db import dialect_insert
+from bot.team.members import Person, touch_member
+from bot.timers import store as timers
+from models import Incident, Member, Report, Vote
+from models.incident import (
+    CONFIRMING,
+    DISMISSED,
+    GENERAL,
+    OPEN_STATUSES,
+    PROBABLY_LOCAL,
+    UNCONFIRMED,
+)
+from models.vocab import CHECKLIST_CAUSES, EventKind, LocalCause, Refusal, TimerKind, VoteChoice
+
+OPEN_TRIES = 5  # the open incident closing under a report, again and again: not in real life
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    incident_id: int
+    opened: bool
+    already_affected: bool
+    became_general: bool
+    needs_sector: bool
+    affected_people: int
+
+
+async def already_reported(session: AsyncSession, *, chat_id: int, message_id: int) -> bool:
+    """Whether this /caido is already a report (a late one confirmed twice, say)."""
+    found = await session.scalar(
+        select(Report.id).where(Report.chat_id == chat_id, Report.message_id == message_id).limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    incident_id: int
+    changed: bool
+    first_vote: bool
+    became_general: bool
+    needs_sector: bool
+
+
+async def open_or_join_incident(
+    session: AsyncSession,
+    *,
+    person: Person,
+    chat_id: int,
+    chat_sector: str | None,
+    message_id: int | None,
+    text: str,
+    photo_file_id: str | None,
+    now: datetime,
+    protocol: Protocol,
+    received_at: datetime | None = None,
+) -> ReportResult:
+    """Open the incident, or join the open one; the database decides who opened it.
+
+    `now` is when the person wrote the report. A report read late (`received_at`, the bot was
+    down) keeps that time for the incident and its timeline; the others get the usual time
+    to answer from the moment the bot read it."""
+    member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    # The open incident may close between our insert (which then opened nothing: the slot was
+    # taken) and our read (which then finds none): insert again. Nothing was written by the
+    # try that found nothing, so nothing is undone: the step keeps what it did before (a
+    # rollback here would throw that away, and break the step's savepoint).
+    for _ in range(OPEN_TRIES):
+        opened_id = await session.scalar(
+            dialect_insert(session, Incident)
+            .values(
+                status=CONFIRMING,
+                open_slot=1,
+                reporter_id=person.user_id,
+                origin_chat_id=chat_id,
+                description=text,
+                photo_file_id=photo_file_id,
+                opened_at=now,
+                received_at=received_at,
+                validation_round=0,
+            )
+            .on_conflict_do_nothing(index_elements=["open_slot"])
+            .returning(Incident.id)
+        )
+        incident_id = opened_id if opened_id is not None else await open_incident_id(session)
+        if incident_id is not None:
+            break
+    else:
+        raise RuntimeError(f"no incident to open or join after {OPEN_TRIES} tries")
+    session.add(
+        Report(
+            incident_id=incident_id,
+            user_id=person.user_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            text=text,
+            photo_file_id=photo_file_id,
+            created_at=now,
+        )
+    )
+    previous = await _upsert_vote(session, incident_id, person.user_id, VoteChoice.FAILS, now)
+    if opened_id is not None:
+        add_event(session, incident_id, EventKind.OPENED, person.user_id, now, text or None)
+        timers.schedule(
+            session,
+            kind=TimerKind.CONFIRMATION,
+            incident_id=incident_id,
+            due_at=(received_at or now)
+            + timedelta(minutes=protocol.deadlines.confirmation_minutes),
+            now=received_at or now,
+        )
+    else:
+        add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
+    became_general = await _promote_if_general(session, incident_id, now, protocol)
+    tally = await _tally(session, incident_id)
+    await session.commit()
+    return ReportResult(
+        incident_id=incident_id,
+        opened=opened_id is not None,
+        already_affected=previous == VoteChoice.FAILS,
+        became_general=became_general,
+        needs_sector=member.sector is None,
+        affected_people=tally.affected_people,
+    )
+
+
+async def _upsert_vote(
+    session: AsyncSession, incident_id: int, user_id: int, choice: VoteChoice, now: datetime
+) -> str | None:
+    """Record a person's answer; returns what they had answered before (None if nothing)."""
+    previous = await session.scalar(
+        select(Vote.choice).where(Vote.incident_id == incident_id, Vote.user_id == user_id)
+    )
+    await session.execute(
+        _vote_upsert(session.get_bind().dialect.name),
+        {"incident_id": incident_id, "user_id": user_id, "choice": choice, "updated_at": now},
+    )
+    return previous
+
+
+@functools.cache
+def _vote_upsert(dialect: str) -> Any:
+    """Built once: `excluded` makes a new alias each time, costlier than the upsert itself."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
+    return stmt.on_conflict_do_update(
+        index_elements=["incident_id", "user_id"],
+        set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+async def votes_with_sectors(
+    session: AsyncSession, incident_id: int
+) -> list[tuple[str, str | None]]:
+    """Every answer to the poll as (choice, the voter's sector)."""
+    rows = await session.execute(
+        select(Vote.choice, Member.sector)
+        .join(Member, Member.user_id == Vote.user_id)
+        .where(Vote.incident_id == incident_id)
+    )
+    return [(choice, sector) for choice, sector in rows.all()]
+
+
+async def _tally(session: AsyncSession, incident_id: int) -> Tally:
+    rows = await votes_with_sectors(session, incident_id)
+    fails = [sector for choice, sector in rows if choice == VoteChoice.FAILS]
+    return Tally(
+        affected_people=len(fails),
+        affected_sectors=len({s for s in fails if s is not None}),
+        works_people=sum(1 for choice, _ in rows if choice == VoteChoice.WORKS),
+    )
+
+
+async def _promote_if_general(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> bool:
+    """Make the incident general once the thresholds are met; True if this call did it."""
+    await session.flush()
+    if not is_general(await _tally(session, incident_id), protocol.classification):
+        return False
+    return await transition(
+        session,
+        incident_id,
+        UNCLASSIFIED,
+        GENERAL,
+        now,
+        actor=None,
+        kind=EventKind.GENERAL,
+        protocol=protocol,
+    )
+
+
+async def cast_vote(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    person: Person,
+    chat_sector: str | None,
+    choice: VoteChoice,
+    now: datetime,
+    protocol: Protocol,
+) -> VoteResult:
+    """Record "me falla" / "me funciona" on an open incident; the poll is closed otherwise."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in OPEN_STATUSES:
+        raise Refused(Refusal.VOTE_CLOSED)
+    member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
+    if previous != choice:
+        add_event(session, incident_id, EventKind.VOTE, person.user_id, now, choice)
+    # Only an unclassified incident can become general: once it is, a vote changes the tally
+    # and nothing else (no recount, no UPDATE that changes nothing).
+    became_general = (
+        choice == VoteChoice.FAILS
+        and incident.status in UNCLASSIFIED
+        and await _promote_if_general(session, incident_id, now, protocol)
+    )
+    await session.commit()
+    return VoteResult(
+        incident_id=incident_id,
+        changed=previous != choice,
+        first_vote=previous is None,
+        became_general=became_general,
+        needs_sector=member.sector is None,
+    )
+
+
+async def confirmation_deadline(
+    session: AsyncSession, *, incident_id: int, now: datetime, protocol: Protocol
+) -> str | None:
+    """Classify an incident still confirming when its deadline passes; returns the new status."""
+    outcome = classify_at_deadline(await _tally(session, incident_id), protocol.classification)
+    moved = await transition(
+        session,
+        incident_id,
+        (CONFIRMING,),
+        outcome,
+        now,
+        actor=None,
+        kind=EventKind(outcome),
+        protocol=protocol,
+    )
+    if moved and outcome != GENERAL:
+        # Nobody may leave it hanging: unless someone follows up, it closes by itself.
+        timers.schedule(
+            session,
+            kind=TimerKind.EXPIRY,
+            incident_id=incident_id,
+            due_at=now + timedelta(minutes=protocol.deadlines.unconfirmed_close_minutes),
+            now=now,
+        )
+    await session.commit()
+    return outcome if moved else None
+
+
+async def expire_unconfirmed(session: AsyncSession, *, incident_id: int, now: datetime) -> bool:
+    """Close an incident nobody confirmed nor followed up; False if something happened meanwhile."""
+    moved = await transition(
+        session,
+        incident_id,
+        (PROBABLY_LOCAL, UNCONFIRMED),
+        DISMISSED,
+        now,
+        actor=None,
+        kind=EventKind.EXPIRED,
+        values={"local_cause": LocalCause.EXPIRED},
+    )
+    await session.commit()
+    return moved
+
+
+async def _check_reporter(
+    session: AsyncSession, incident_id: int, user_id: int, is_admin: bool
+) -> Incident:
+    incident = await get_incident(session, incident_id, open_only=True)
+    if not is_admin and incident.reporter_id != user_id:
+        raise Refused(Refusal.REPORTER_OR_ADMIN, await member_name(session, incident.reporter_id))
+    if incident.status not in UNCLASSIFIED:
+        raise Refused(Refusal.ALREADY_GENERAL)
+    return incident
+
+
+async def escalate(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    now: datetime,
+    protocol: Protocol,
+) -> bool:
+    """ "Revisé todo y sigue fallando" / "Escalar igual": treat the incident as general."""
+    await _check_reporter(session, incident_id, user_id, is_admin)
+    moved = await transition(
+        session,
+        incident_id,
+        UNCLASSIFIED,
+        GENERAL,
+        now,
+        actor=user_id,
+        kind=EventKind.ESCALATED,
+        protocol=protocol,
+    )
+    await session.commit()
+    return moved
+
+
+async def dismiss_as_local(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    cause: LocalCause,
+    now: datetime,
+) -> int:
+    """The reporter found a local cause (PC, internet, power): close the incident as local."""
+    if cause not in CHECKLIST_CAUSES:
+        raise Refused(Refusal.UNKNOWN_INCIDENT)
+    await _check_reporter(session, incident_id, user_id, is_admin)
+    if not await transition(
+        session,
+        incident_id,
+        UNCLASSIFIED,
+        DISMISSED,
+        now,
+        actor=user_id,
+        kind=EventKind.DISMISSED,
+        detail=cause,
+        values={"local_cause": cause},
+    ):
+        raise Refused(Refusal.CLOSED)
+    await session.commit()
+    return incident_id

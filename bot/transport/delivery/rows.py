@@ -1,0 +1,139 @@
+"""The outbox rows as the worker sees them, and the reads that choose them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
+
+from bot.runtime import Runtime
+from bot.transport.delivery.budget import Lane
+from models import OutboxMessage
+from models.delivery import FOLDED, PENDING
+from models.vocab import OutboxMethod, Priority
+
+BATCH = 200  # rows read at a time, in priority order
+# The methods that post a new message (a timeout may have delivered them: see `uncertain`).
+SENDS = frozenset(
+    {
+        OutboxMethod.SEND,
+        OutboxMethod.PHOTO,
+        OutboxMethod.UPLOAD_PHOTO,
+        OutboxMethod.UPLOAD_DOCUMENT,
+        OutboxMethod.ASK_SECTOR,
+    }
+)
+# Chatter a person waits for: it goes in the answers' lane, before card edits.
+ANSWERS = frozenset(
+    {OutboxMethod.SEND, OutboxMethod.PHOTO, OutboxMethod.UPLOAD_PHOTO, OutboxMethod.UPLOAD_DOCUMENT}
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    priority: Priority
+    method: OutboxMethod | str  # a str: a method this version does not know (dropped)
+    chat_id: int
+    payload: dict[str, Any]
+    card_key: str | None
+    attempts: int
+    uncertain: bool
+    created_at: datetime
+    last_error: str | None = None
+
+    @property
+    def lane(self) -> Lane:
+        if self.priority == Priority.CRITICAL:
+            return Lane.CRITICAL
+        if self.method == OutboxMethod.EDIT_CARD:
+            return Lane.EDIT
+        if self.priority == Priority.NEWS:
+            return Lane.NEWS
+        return Lane.ANSWER if self.method in ANSWERS else Lane.CHATTER
+
+    @property
+    def loose(self) -> bool:
+        """In no chat's sequence: a 👍 does not wait for a card edit waiting for its minute."""
+        return self.method == OutboxMethod.REACTION
+
+    @property
+    def sequenced(self) -> bool:
+        """Goes after the chat's earlier rows. Not a reaction, nor a card edit (it folds: it
+        never holds back an answer or news), nor a sector question waiting for its minute."""
+        return self.method not in (
+            OutboxMethod.REACTION,
+            OutboxMethod.EDIT_CARD,
+            OutboxMethod.ASK_SECTOR,
+        )
+
+
+def row_of(r: OutboxMessage) -> Row:
+    try:
+        method: OutboxMethod | str = OutboxMethod(r.method)
+    except ValueError:
+        method = r.method
+    return Row(
+        id=r.id,
+        priority=Priority(r.priority),
+        method=method,
+        chat_id=r.chat_id,
+        payload=json.loads(r.payload),
+        card_key=r.card_key,
+        attempts=r.attempts,
+        uncertain=r.uncertain,
+        created_at=r.created_at,
+        last_error=r.last_error,
+    )
+
+
+async def pending(runtime: Runtime) -> list[OutboxMessage]:
+    """The first BATCH pending rows, most important first, each priority in written order."""
+    async with runtime.read_session() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == PENDING)
+                    .order_by(OutboxMessage.priority, OutboxMessage.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        )
+
+
+async def fold_pending_edits(runtime: Runtime) -> int:
+    """Every card's pending edits but the newest are folded into it, in one statement."""
+    newer = aliased(OutboxMessage)
+    async with runtime.sessions() as session:
+        result: Any = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == PENDING,
+                OutboxMessage.card_key.is_not(None),
+                exists().where(
+                    newer.card_key == OutboxMessage.card_key,
+                    newer.status == PENDING,
+                    newer.id > OutboxMessage.id,
+                ),
+            )
+            .values(status=FOLDED, done_at=runtime.clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    folded = int(result.rowcount or 0)
+    runtime.stats.folded += folded
+    return folded
+
+
+async def set_row(session: Any, row: Row, **values: Any) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )

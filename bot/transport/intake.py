@@ -1,0 +1,160 @@
+"""Updates in: store each one in the inbox first, then hand it to the application.
+
+Used by long polling (our own loop, so the offset only moves past updates already stored)
+and by the webhook (the HTTP answer goes out only after the update is stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+
+from bot.runtime import Runtime
+from bot.transport import inbox
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates open when there is nothing new
+MAX_BACKOFF = 5.0  # after an outage, updates flow again within this (plus one poll)
+
+# getUpdates goes through do_api_request to get the raw JSON (each update is stored, then
+# parsed on its own: one the library cannot parse must not stall the others).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
+
+
+class Intake:
+    def __init__(self, app: Any, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def take(self, raw: list[dict[str, Any]]) -> None:
+        """Store new updates (one transaction), then queue them for the handlers, in order."""
+        async with self.runtime.sessions() as session:
+            new = await inbox.store(session, raw, self.runtime.clock.now())
+            await session.commit()
+        for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
+            if data.get("update_id") in new:
+                await self.queue(data, fresh=True)
+
+    async def replay(self) -> int:
+        """Updates stored by an earlier run but never handled go first, oldest first."""
+        async with self.runtime.read_session() as session:
+            rows = await inbox.waiting(session)
+        for row in rows:
+            await self.queue(_loads(row.data), replay=True)
+        if rows:
+            log.warning("handling %d updates stored before the last stop", len(rows))
+        return len(rows)
+
+    async def queue(
+        self, data: dict[str, Any], *, replay: bool = False, fresh: bool = False
+    ) -> None:
+        """Hand a stored update to the handlers; `fresh`: this process stored it just now."""
+        update_id = int(data.get("update_id", 0))
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as exc:
+            # One line, with no content: the update may be hostile, and it is skipped.
+            log.warning(
+                "skipped update %s (%s): it cannot be read (%s)",
+                update_id,
+                inbox.kind_of(data),
+                type(exc).__name__,
+            )
+            self.runtime.stats.updates_skipped += 1
+            async with self.runtime.sessions() as session:
+                await inbox.mark(session, update_id, inbox.SKIPPED, self.runtime.clock.now())
+                await session.commit()
+            return
+        if fresh:
+            self.runtime.fresh_updates.add(update_id)
+        await self.app.update_queue.put(update)
+
+
+class Poller:
+    """Long polling with a short, capped back-off and one warning per outage."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.runtime = intake.runtime
+        self._down_since: float | None = None
+        self._failures = 0
+
+    async def run(self) -> None:
+        async with self.runtime.read_session() as session:
+            offset = await inbox.next_offset(session)
+        bot = self.intake.app.bot
+        while True:
+            kwargs: dict[str, Any] = {
+                "timeout": POLL_TIMEOUT,
+                "allowed_updates": inbox.ALLOWED_UPDATES,
+            }
+            if offset is not None:
+                kwargs["offset"] = offset
+            try:
+                raw = await bot.do_api_request(
+                    "getUpdates", api_kwargs=kwargs, read_timeout=POLL_TIMEOUT + 10
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._failed(exc)
+                continue
+            self._recovered()
+            if raw:
+                await self.intake.take(list(raw))
+                offset = max(int(u.get("update_id", 0)) for u in raw) + 1
+
+    async def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        if isinstance(exc, RetryAfter):
+            delay = float(
+                exc.retry_after
+                if not isinstance(exc.retry_after, timedelta)
+                else exc.retry_after.total_seconds()
+            )
+        else:
+            delay = min(MAX_BACKOFF, 0.25 * 2**self._failures)
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning(
+                "cannot get updates from Telegram (%s); retrying every %.0f s at most",
+                _cause(exc),
+                MAX_BACKOFF,
+            )
+        else:
+            log.debug("getUpdates failed again: %s", _cause(exc))
+        await asyncio.sleep(delay)
+
+    def _recovered(self) -> None:
+        self.runtime.stats.last_poll_ok = time.monotonic()
+        if self._down_since is not None:
+            log.warning(
+                "Telegram answers again after %.0f s (%d failed tries)",
+                time.monotonic() - self._down_since,
+                self._failures,
+            )
+        self._down_since, self._failures = None, 0
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, InvalidToken):
+        return "the token was rejected"
+    if isinstance(exc, Conflict):
+        return "another copy of the bot, or a webhook, is taking the updates"
+    if isinstance(exc, TelegramError):
+        return f"{type(exc).__name__}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _loads(data: str) -> dict[str, Any]:
+    import json
+
+    value = json.loads(data)
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,167 @@
+"""A small local HTTP server: `GET /healthz` always, and the webhook endpoint in webhook mode.
+
+Plain asyncio, no framework: two routes do not need one. The webhook answers Telegram only
+after the update is stored in the inbox, so an answered update is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from bot.runtime import Runtime
+from bot.transport import outbox
+from bot.transport.intake import Intake
+from models import Timer
+from models.timer import PENDING
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+POLL_STALE_SECONDS = 120.0  # polling mode: no good getUpdates for this long is unhealthy
+OUTBOX_OVERDUE_SECONDS = 300.0
+# A stored timer not fired this long after it fell due: the job queue is stuck (start-up holds
+# overdue timers back only a few seconds).
+TIMER_OVERDUE_SECONDS = 120.0
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 503: "Unavailable"}
+
+
+async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any]]:
+    """200 with the database reachable, updates flowing, and the outbox and the timers on time;
+    else 503, with the reasons in `status`."""
+    report: dict[str, Any] = {"database": "ok"}
+    problems: list[str] = []
+    try:
+        async with runtime.read_session() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=5)
+            backlog = await outbox.backlog(session)
+            oldest_timer = await session.scalar(
+                select(func.min(Timer.due_at)).where(Timer.status == PENDING)
+            )
+    except Exception as exc:
+        report["database"] = f"unreachable: {type(exc).__name__}"
+        problems.append("database unreachable")
+    else:
+        report["outbox_backlog"] = backlog.pending
+        overdue = 0.0
+        if backlog.oldest_due is not None:
+            overdue = max(0.0, (runtime.clock.now() - backlog.oldest_due).total_seconds())
+        report["outbox_oldest_overdue_seconds"] = round(overdue, 1)
+        if overdue > OUTBOX_OVERDUE_SECONDS:
+            problems.append(f"outbox overdue by {overdue:.0f} s")
+        late = 0.0
+        if oldest_timer is not None:
+            due = oldest_timer if oldest_timer.tzinfo else oldest_timer.replace(tzinfo=UTC)
+            late = max(0.0, (runtime.clock.now() - due).total_seconds())
+        report["timers_oldest_overdue_seconds"] = round(late, 1)
+        if late > TIMER_OVERDUE_SECONDS:
+            problems.append(f"a timer is overdue by {late:.0f} s")
+    if polling:
+        last = runtime.stats.last_poll_ok
+        age = None if last is None else time.monotonic() - last
+        report["last_poll_seconds_ago"] = None if age is None else round(age, 1)
+        if age is None or age > POLL_STALE_SECONDS:
+            problems.append("no updates from Telegram in the last 2 minutes")
+    stats = runtime.stats
+    report.update(
+        updates_handled=stats.updates_handled,
+        updates_skipped=stats.updates_skipped,
+        sent=stats.sent,
+        retries=stats.retries,
+        dropped=stats.dropped,
+        possible_duplicates=stats.possible_duplicates,
+    )
+    report["status"] = "ok" if not problems else "; ".join(problems)
+    return (200 if not problems else 503), report
+
+
+class WebServer:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        host: str,
+        port: int,
+        polling: bool,
+        intake: Intake | None = None,
+        webhook_path: str | None = None,
+        secret: str = "",
+    ) -> None:
+        self.runtime, self.host, self.port, self.polling = runtime, host, port, polling
+        self.intake, self.webhook_path, self.secret = intake, webhook_path, secret
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        log.info(
+            "HTTP server on %s:%s (GET /healthz%s)",
+            self.host,
+            self.port,
+            f", POST {self.webhook_path}" if self.webhook_path else "",
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, body = await asyncio.wait_for(self._request(reader), timeout=30)
+        except (TimeoutError, ValueError, asyncio.IncompleteReadError, ConnectionError):
+            status, body = 400, {"ok": False}
+        data = json.dumps(body).encode()
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        try:
+            writer.write(head + data)
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
+        line = (await reader.readline()).decode("latin-1").split()
+        if len(line) < 2:
+            raise ValueError("bad request line")
+        method, path = line[0].upper(), line[1].split("?")[0]
+        headers: dict[str, str] = {}
+        for _ in range(100):
+            raw = await reader.readline()
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = raw.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if method == "GET" and path == "/healthz":
+            return await health(self.runtime, polling=self.polling)
+        if method == "POST" and self.webhook_path and path == self.webhook_path:
+            return await self._webhook(reader, headers)
+        return 404, {"ok": False}
+
+    async def _webhook(
+        self, reader: asyncio.StreamReader, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if not hmac.compare_digest(headers.get(SECRET_HEADER, ""), self.secret):
+            log.warning("refused a webhook call without the right secret token")
+            return 403, {"ok": False}
+        length = int(headers.get("content-length") or 0)
+        if length <= 0 or length > MAX_BODY:
+            return 400, {"ok": False}
+        data = json.loads(await reader.readexactly(length))
+        if not isinstance(data, dict) or self.intake is None:
+            return 400, {"ok": False}
+        await self.intake.take([data])  # stored before Telegram hears "200"
+        self.runtime.stats.last_poll_ok = time.monotonic()
+        return 200, {"ok": True}

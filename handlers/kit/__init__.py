@@ -1,0 +1,1 @@
+"""What the feature handlers share: context, guards, replies, buttons, cards, prompts, errors."""
