@@ -205,13 +205,13 @@ async def _run_step(
             except Exception as exc:  # PTB routes handler errors to on_error; this is a safety net
                 step.failed = exc
             if step.failed is not None:
-                await session.rollback()
+                await session.rollback_step()
                 return step.failed
             if update_id is not None:
                 await inbox.mark(session, update_id, inbox.HANDLED, runtime.clock.now())
             await session.commit_step()
     except DBAPIError as exc:
-        await session.rollback()
+        await session.rollback_step()
         return exc
     finally:
         await session.close()
@@ -339,6 +339,7 @@ async def start_up(app: App) -> None:
                 chat_sectors=runtime.protocol.team.chat_sectors,
                 now=runtime.clock.now(),
             )
+            await session.commit()
         await runtime.reload_stored_settings()
         try:
             await app.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])

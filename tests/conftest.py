@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.config import Protocol, load_protocol
-from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.storage.db import make_engine, upgrade_database
+from tests.support.sessions import committing_sessions
 
 # CI explores the same examples every run: a failure there is reproducible, not a coin toss.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -110,7 +111,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_session_factory(engine)
+    return committing_sessions(engine)
 
 
 @pytest.fixture

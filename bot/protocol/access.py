@@ -79,7 +79,7 @@ async def request_access(
     access_round = _access_round(incident_id, 0, protocol, await coordinator_of(session, incident))
     _schedule_repeat(session, access_round, now, protocol)
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return access_round
 
 
@@ -134,14 +134,14 @@ async def access_repeat_due(
     """A repeat fell due: who to ask again now, or None when access came or the incident ended."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status not in (GENERAL, IN_PROGRESS) or incident.access_granted_at is not None:
-        await session.commit()
+        await session.flush()
         return None
     coordinator = await coordinator_of(session, incident)
     access_round = _access_round(incident_id, round_number, protocol, coordinator)
     kind = EventKind.ACCESS_UNANSWERED if access_round.gave_up else EventKind.ACCESS_REMINDER
     add_event(session, incident_id, kind, None, now, str(round_number))
     _schedule_repeat(session, access_round, now, protocol)
-    await session.commit()
+    await session.flush()
     return access_round
 
 
@@ -172,5 +172,5 @@ async def grant_access(
     add_event(session, incident_id, EventKind.ACCESS_GRANTED, user_id, now, tool)
     await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return person.full_name

@@ -123,7 +123,7 @@ async def prepare_all_clear(
     if incident.status != VALIDATING or incident.validated_at is None:
         raise Refused(Refusal.NOT_VALIDATED)
     incident.instruction = (instruction or "").strip() or None
-    await session.commit()
+    await session.flush()
     return incident_id
 
 
@@ -174,7 +174,7 @@ async def send_all_clear(
         now=now,
     )
     privately = await private_recipients(session)
-    await session.commit()
+    await session.flush()
     return AllClear(
         incident_id=incident_id,
         opened_at=incident.opened_at,
@@ -239,7 +239,7 @@ async def acknowledge(
     if inserted is not None:
         add_event(session, incident_id, EventKind.ACKNOWLEDGED, person.user_id, now)
     state = await ack_state(session, incident_id, protocol)
-    await session.commit()
+    await session.flush()
     return AckResult(
         incident_id=incident_id,
         new=inserted is not None,
@@ -257,11 +257,11 @@ async def ack_reminder_due(
     """Sectors still silent and their members, to remind them; None when no reminder is needed."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status != RESOLVED:
-        await session.commit()
+        await session.flush()
         return None
     state = await ack_state(session, incident_id, protocol)
     if not state.missing:
-        await session.commit()
+        await session.flush()
         return None
     add_event(session, incident_id, EventKind.ACK_REMINDER, None, now, ", ".join(state.missing))
     timers.schedule(
@@ -278,7 +278,7 @@ async def ack_reminder_due(
             )
         )
     ).all()
-    await session.commit()
+    await session.flush()
     return AckReminder(
         incident_id=incident_id,
         missing=state.missing,
@@ -303,7 +303,7 @@ async def close_with_summary(
     # Read before committing: on SQLite a read after the commit would start a new write
     # transaction and hold the lock while the caller talks to Telegram.
     data = await summary(session, incident_id, protocol) if moved else None
-    await session.commit()
+    await session.flush()
     return data
 
 

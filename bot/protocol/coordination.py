@@ -105,7 +105,7 @@ async def claim(
     )
     if result.rowcount != 1:
         incident = await get_incident(session, incident_id, open_only=True)
-        await session.commit()
+        await session.flush()
         if incident.coordinator_id == person.user_id:
             return ClaimResult(incident_id, person.user_id, already_yours=True)
         raise Refused(Refusal.ALREADY_CLAIMED, await member_name(session, incident.coordinator_id))
@@ -113,7 +113,7 @@ async def claim(
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
-    await session.commit()
+    await session.flush()
     return ClaimResult(incident_id, person.user_id, already_yours=False)
 
 
@@ -154,7 +154,7 @@ async def hand_over(
         incident.coordinator_chat_id = chat_id
     add_event(session, incident_id, EventKind.HANDED_OVER, user_id, now, target.full_name)
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return target.full_name
 
 
@@ -219,7 +219,7 @@ async def contact_support(
         kinds=(TimerKind.SUPPORT_OPENS, TimerKind.CONFIRMATION, TimerKind.EXPIRY),
     )
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return ContactResult(
         incident_id=incident_id,
         first=first,
@@ -254,14 +254,14 @@ async def leave_message(
     incident = await get_incident(session, incident_id, open_only=True)
     await require_coordinator(session, incident, user_id, is_admin)
     if incident.support_message_left_at is not None or incident.support_contacted_at is not None:
-        await session.commit()
+        await session.flush()
         return False
     incident.support_message_left_at = now
     add_event(session, incident_id, EventKind.SUPPORT_MESSAGE_LEFT, user_id, now)
     # A general failure with a message left is in hand: it does not close by itself.
     await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.EXPIRY,))
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return True
 
 
@@ -309,10 +309,10 @@ async def nudge_due(
     """The "¿Novedades?" reminder fell due: set the next one; None once the incident is over."""
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status not in OPEN_STATUSES:
-        await session.commit()
+        await session.flush()
         return None
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     return Nudge(
         incident_id=incident_id,
         down_for=now - incident.opened_at,
@@ -324,7 +324,7 @@ async def nudge_due(
 async def support_opens_due(session: AsyncSession, *, incident_id: int) -> SupportOpening | None:
     """Support opened: someone must call now, unless the incident is over or they called."""
     incident = await get_incident(session, incident_id, open_only=False)
-    await session.commit()
+    await session.flush()
     if incident.status not in OPEN_STATUSES or incident.support_contacted_at is not None:
         return None
     return SupportOpening(

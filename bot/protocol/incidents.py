@@ -137,7 +137,7 @@ async def open_or_join_incident(
         add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
     became_general = await _promote_if_general(session, incident_id, now, protocol)
     tally = await _tally(session, incident_id)
-    await session.commit()
+    await session.flush()
     return ReportResult(
         incident_id=incident_id,
         opened=opened_id is not None,
@@ -238,7 +238,7 @@ async def cast_vote(
         and incident.status in UNCLASSIFIED
         and await _promote_if_general(session, incident_id, now, protocol)
     )
-    await session.commit()
+    await session.flush()
     return VoteResult(
         incident_id=incident_id,
         changed=previous != choice,
@@ -272,7 +272,7 @@ async def confirmation_deadline(
             due_at=now + timedelta(minutes=protocol.deadlines.unconfirmed_close_minutes),
             now=now,
         )
-    await session.commit()
+    await session.flush()
     return outcome if moved else None
 
 
@@ -288,7 +288,7 @@ async def expire_unconfirmed(session: AsyncSession, *, incident_id: int, now: da
         kind=EventKind.EXPIRED,
         values={"local_cause": LocalCause.EXPIRED},
     )
-    await session.commit()
+    await session.flush()
     return moved
 
 
@@ -324,7 +324,7 @@ async def escalate(
         kind=EventKind.ESCALATED,
         protocol=protocol,
     )
-    await session.commit()
+    await session.flush()
     return moved
 
 
@@ -353,5 +353,5 @@ async def dismiss_as_local(
         values={"local_cause": cause},
     ):
         raise Refused(Refusal.CLOSED)
-    await session.commit()
+    await session.flush()
     return incident_id

@@ -134,7 +134,7 @@ async def start_validation(
     # Support finished: Gerencia need not be asked for access any more.
     await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ACCESS_REPEAT,))
     await touch_progress(session, incident_id, now, protocol)
-    await session.commit()
+    await session.flush()
     incident = await get_incident(session, incident_id, open_only=True)
     return await validation_state(session, incident, protocol)
 
@@ -199,7 +199,7 @@ async def answer_validation(
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     state = await validation_state(session, incident, protocol)
-    await session.commit()
+    await session.flush()
     return ValidationAnswerResult(
         incident_id=incident_id, sector=member.sector, works=works, complete=complete, state=state
     )
@@ -243,5 +243,5 @@ async def override_missing(
     incident.validated_at = now
     await session.flush()
     state = await validation_state(session, incident, protocol)
-    await session.commit()
+    await session.flush()
     return OverrideResult(missing=missing, state=state)

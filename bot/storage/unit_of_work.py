@@ -36,15 +36,24 @@ def _hold(session: Session, instance: object) -> None:
 
 
 class StepSession(AsyncSession):
-    """A session whose `commit()` is a flush: the step that owns it commits once at its end."""
+    """The step's session. Only the step that owns it ends its transaction (`commit_step`,
+    `rollback_step`): a service that called `commit()` or `rollback()` would end the step's
+    transaction half-way (a rollback would throw away the step's earlier writes), so both
+    raise. Services flush when they need ids, and undo their own writes with a savepoint."""
 
     sync_session_class = _HoldingSession
 
     async def commit(self) -> None:
-        await self.flush()
+        raise RuntimeError("inside a step only the step commits (services flush)")
+
+    async def rollback(self) -> None:
+        raise RuntimeError("inside a step only the step rolls back (services use a savepoint)")
 
     async def commit_step(self) -> None:
         await super().commit()
+
+    async def rollback_step(self) -> None:
+        await super().rollback()
 
 
 @dataclass

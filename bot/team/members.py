@@ -54,7 +54,7 @@ async def set_sector(
     """Record the sector a person chose with /sector."""
     member = await touch_member(session, person=person, now=now)
     member.sector = sector
-    await session.commit()
+    await session.flush()
     return member
 
 
@@ -62,7 +62,7 @@ async def mark_private_chat(session: AsyncSession, *, person: Person, now: datet
     """Remember that this person opened a private chat with the bot, so it may write to them."""
     member = await touch_member(session, person=person, now=now)
     member.private_chat = True
-    await session.commit()
+    await session.flush()
 
 
 async def people_without_sector(
@@ -106,7 +106,7 @@ async def sync_team_chats(
         chat = existing.get(_followed(existing, chat_id))
         if chat is not None:
             chat.sector = sector
-    await session.commit()
+    await session.flush()
 
 
 def _followed(existing: dict[int, TeamChat], chat_id: int) -> int:

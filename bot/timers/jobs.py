@@ -110,7 +110,7 @@ async def fire_timer(context: Any, runtime: Runtime, timer_id: int) -> bool:
     except Exception:
         # Logged once and marked fired: a timer whose step fails must not fail forever.
         log.exception("timer %s failed; it will not fire again", timer_id)
-        await session.rollback()
+        await session.rollback_step()
         async with runtime.sessions() as own:
             await timers.claim(own, timer_id=timer_id, now=runtime.clock.now())
             await own.commit()

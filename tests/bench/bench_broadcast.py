@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN_ID, TOKEN
-from tests.fakebotapi import (
+from tests.support.bot_process import ADMIN_ID, TOKEN
+from tests.support.fakebotapi import (
     STATE_CHANGING,
     Call,
     FakeBotAPI,

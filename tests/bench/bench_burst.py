@@ -32,7 +32,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.test_reliability import (
+from tests.support.fakebotapi import user
+from tests.support.reliability import (
     CRITICAL,
     TEAM,
     KillSwitchAPI,
@@ -46,7 +47,6 @@ from tests.e2e.test_reliability import (
     settled,
     wait_stored,
 )
-from tests.fakebotapi import user
 
 TIMEOUT = 180.0  # seconds: the longest wait for the burst to be handled
 

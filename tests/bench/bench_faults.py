@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.e2e.test_reliability import CRITICAL, TEAM, run_protocol
-from tests.fakebotapi import FAULT_KINDS
+from tests.support.fakebotapi import FAULT_KINDS
+from tests.support.reliability import CRITICAL, TEAM, run_protocol
 
 
 def main() -> int:

@@ -20,15 +20,16 @@ from pathlib import Path
 
 from bot.core.config import load_protocol
 from bot.protocol.incidents import open_or_join_incident
-from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.storage.db import make_engine, upgrade_database
 from bot.team.members import Person
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
-from tests.fakebotapi import FakeBotAPI, command_update, press_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
+from tests.support.fakebotapi import FakeBotAPI, command_update, press_update, user
+from tests.support.sessions import committing_sessions
 
 
 async def simultaneous_reports(url: str, count: int) -> float:
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
+    sessions = committing_sessions(engine)
     protocol = load_protocol()
     from datetime import UTC, datetime
 

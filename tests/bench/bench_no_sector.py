@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tests.bench.bench_broadcast import start_bot
 from tests.bench.bench_reports import print_runs
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN
-from tests.fakebotapi import FakeBotAPI, busiest, command_update, press_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN
+from tests.support.fakebotapi import FakeBotAPI, busiest, command_update, press_update, user
 
 CHATS = [GROUP_CAJA, GROUP_ADMIN]
 QUESTION = "¿de qué sector"

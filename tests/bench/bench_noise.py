@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_noise
 
-Plays `tests/e2e/outage.py` (a typical general failure, report to summary, two groups) against
+Plays `tests/support/outage.py` (a typical general failure, report to summary, two groups) against
 the fake Bot API and prints, for each group, the new messages it got (pins counted: Telegram
 posts one in the chat) and the card edits, then the first line of each message, and the
 coordinator's taps from taking the case to the all-clear.
@@ -15,9 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, bot_env
-from tests.e2e.outage import CHATS, NOW, PROTOCOL, Outage, noise
-from tests.fakebotapi import FakeBotAPI
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, bot_env
+from tests.support.fakebotapi import FakeBotAPI
+from tests.support.outage import CHATS, NOW, PROTOCOL, Outage, noise
 
 NAMES = {GROUP_CAJA: "Caja", GROUP_ADMIN: "Administración"}
 

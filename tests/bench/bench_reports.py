@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from tests.bench.bench_broadcast import start_bot
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN
-from tests.fakebotapi import FakeBotAPI, command_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN
+from tests.support.fakebotapi import FakeBotAPI, command_update, user
 
 
 def handled(db: Path) -> int:

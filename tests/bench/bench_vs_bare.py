@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.bench.bench_burst import admin_sql, fresh_database
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_protocol
-from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_protocol
+from tests.support.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
 
 ANA = user(101, "Ana", "Gómez")
 Measures = dict[str, float]

@@ -18,7 +18,7 @@ import argparse
 import sys
 import time
 
-from tests.e2e.test_reliability import (
+from tests.support.reliability import (
     EXPECTED_ACKS,
     EXPECTED_REPORTS,
     EXPECTED_VALIDATION,

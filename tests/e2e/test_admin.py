@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, db_rows, sent_to
-from tests.fakebotapi import FakeBotAPI, command_update, press_update, reply_update, user
+from tests.support.bot_process import (
+    ADMIN_ID,
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    BotProcess,
+    db_rows,
+    sent_to,
+)
+from tests.support.fakebotapi import FakeBotAPI, command_update, press_update, reply_update, user
 
 ADMIN = user(ADMIN_ID, "Sofía", "Admin")
 ANA = user(101, "Ana", "Gómez")
@@ -37,7 +44,7 @@ def test_habilitar_makes_a_team_chat_without_a_restart(
     mark = fake_api.mark()
     fake_api.push(command_update(PRESUPUESTOS, ANA, "/habilitar"))
     assert "Solo un admin" in sent_to(fake_api, PRESUPUESTOS, "Solo un admin", after=mark).text
-    fake_api.wait_idle()
+    fake_api.settled()
     enabled = f"select enabled from team_chats where chat_id = {PRESUPUESTOS}"
     assert db_rows(bot, enabled) == [(0,)]
     assert db_rows(bot, "select count(*) from admin_actions") == [(0,)]
@@ -138,7 +145,7 @@ def test_admin_commands_refuse_everyone_else_and_store_nothing(
             "Solo un admin del bot puede hacer eso. Tu id de Telegram es <code>101</code>"
         )
         assert "flexus-bot admins add ID" in refusal
-    fake_api.wait_idle()
+    fake_api.settled()
     assert db_rows(bot, "select count(*) from admin_actions") == [(0,)]
     assert db_rows(bot, "select count(*) from gerencia_contacts") == [(0,)]
     assert db_rows(bot, "select chat_id, enabled from team_chats order by chat_id") == [

@@ -22,10 +22,10 @@ import pytest
 from bot.core.clock import Clock
 from bot.core.config import Config, Settings, load_protocol
 from bot.runtime import Runtime
-from bot.storage.db import make_engine, make_session_factory
+from bot.storage.db import make_engine
 from bot.transport.web import health
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess
-from tests.fakebotapi import (
+from tests.support.bot_process import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess
+from tests.support.fakebotapi import (
     Call,
     FakeBotAPI,
     _Response,
@@ -34,6 +34,7 @@ from tests.fakebotapi import (
     press_update,
     user,
 )
+from tests.support.sessions import committing_sessions
 
 ANA = user(101, "Ana", "Gómez")  # Caja
 LUIS = user(102, "Luis", "Pérez")  # Administración
@@ -268,12 +269,12 @@ def test_an_update_delivered_twice_is_handled_once(bot: BotProcess, fake_api: Ch
     api.redeliver(dict(report))
     for chat_id in (GROUP_CAJA, GROUP_ADMIN):
         alert_in(api, chat_id)
-    api.wait_idle()
+    api.settled()
     mark = api.mark()
     api.redeliver(dict(report))
     api.push(command_update(GROUP_CAJA, LUIS, "/soporte"))
     sent_text(api, GROUP_CAJA, "0351-5685000", after=mark)
-    api.wait_idle()
+    api.settled()
 
     for chat_id in (GROUP_CAJA, GROUP_ADMIN):
         assert count_sent(api, "con problemas", chat_id) == 1
@@ -303,7 +304,7 @@ def test_an_unreadable_update_is_logged_once_without_its_content(
     broken_id = api.push(broken)
     api.push(command_update(GROUP_CAJA, LUIS, "/soporte"))
     sent_text(api, GROUP_CAJA, "0351-5685000")
-    api.wait_idle()
+    api.settled()
 
     lines = log_lines(bot, f"skipped update {broken_id} ")
     assert len(lines) == 1, lines
@@ -351,7 +352,7 @@ def test_joiners_get_reactions_and_the_card_counts_them(
     api.push(command_update(GROUP_CAJA, ANA, "/caido"))
     card = alert_in(api, GROUP_CAJA)
     alert_in(api, GROUP_ADMIN)
-    api.wait_idle()
+    api.settled()
 
     mark = api.mark()
     joiners = [
@@ -405,14 +406,14 @@ def test_group_that_became_a_supergroup_is_followed(bot: BotProcess, fake_api: C
     api.push(command_update(GROUP_ADMIN, LUIS, "/caido"))
     alert_in(api, NEW_CAJA, after=mark)
     alert_in(api, GROUP_ADMIN, after=mark)
-    api.wait_idle()
+    api.settled()
     assert api.calls_of("sendMessage", GROUP_CAJA) == []
 
     # The new supergroup is the team chat of Caja: a report there joins, counted for Caja.
     mark = api.mark()
     api.push(command_update(NEW_CAJA, ANA, "/caido"))
     api.wait_for(lambda c: c.method == "setMessageReaction" and c.chat_id == NEW_CAJA, after=mark)
-    api.wait_idle()
+    api.settled()
     card = alert_in(api, GROUP_ADMIN)
     assert "Caja 1" in api.text_of(GROUP_ADMIN, card.result["message_id"])
 
@@ -422,7 +423,7 @@ def test_group_that_became_a_supergroup_is_followed(bot: BotProcess, fake_api: C
     bot.start()
     api.push(press_update(NEW_CAJA, 1, MARTA, "v:1:w"))
     api.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
-    api.wait_idle()
+    api.settled()
     assert [c for c in api.calls[mark:] if c.chat_id == GROUP_CAJA] == []
     assert any(c.method == "editMessageText" and c.chat_id == NEW_CAJA for c in api.calls[mark:])
     assert "using the new id" in bot.log()
@@ -443,7 +444,7 @@ def test_migration_learned_from_a_refused_send(bot: BotProcess, fake_api: ChatsA
     mark = api.mark()
     api.push(press_update(GROUP_ADMIN, 1, MARTA, "v:1:w"))
     api.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == NEW_CAJA, after=mark)
-    api.wait_idle()
+    api.settled()
     assert "Les funciona: Administración 1" in api.text_of(NEW_CAJA, card.result["message_id"])
     assert len(api.calls_of("sendMessage", GROUP_CAJA)) == 1
     assert count_sent(api, "con problemas", NEW_CAJA) == 1
@@ -457,7 +458,7 @@ def test_a_send_refused_as_migrated_is_no_possible_duplicate(
     bot.start()
     api.push(command_update(GROUP_ADMIN, LUIS, "/caido"))
     alert_in(api, NEW_CAJA)
-    api.wait_idle()
+    api.settled()
     assert api.duplicate_sends() == []
     assert rows(bot, "select count(*) from outbox where duplicate_risk") == [(0,)]
     assert "may show twice" not in bot.log()
@@ -470,7 +471,7 @@ def test_migration_learned_from_a_refused_edit_moves_the_card(
     bot.start()
     api.push(command_update(GROUP_CAJA, ANA, "/caido"))
     card = alert_in(api, GROUP_CAJA)
-    api.wait_idle()
+    api.settled()
     # The group becomes a supergroup; its history (and the card) comes along.
     with api._cond:
         api.migrated[GROUP_CAJA] = NEW_CAJA
@@ -481,7 +482,7 @@ def test_migration_learned_from_a_refused_edit_moves_the_card(
     mark = api.mark()
     api.push(press_update(GROUP_ADMIN, 1, MARTA, "v:1:w"))
     api.wait_for(lambda c: c.method == "editMessageText" and c.chat_id == NEW_CAJA, after=mark)
-    api.wait_idle()
+    api.settled()
     message_id = card.result["message_id"]
     assert "Les funciona: Administración 1" in api.text_of(NEW_CAJA, message_id)
     assert count_sent(api, "con problemas", NEW_CAJA) == 0  # edited, not posted again
@@ -524,7 +525,7 @@ def test_team_chat_that_refuses_the_bot(bot: BotProcess, fake_api: ChatsAPI) -> 
     mark = api.mark()
     bot.start(FLEXUS_NOW=at(timedelta(minutes=1)))
     api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == GROUP_ADMIN, after=mark)
-    api.wait_idle()
+    api.settled()
     assert "no reciben mensajes" in estado(ADMIN)
 
     # Later still the bot is back in the group: the alert goes through, the chat is reachable.
@@ -545,7 +546,7 @@ def test_deleted_card_is_posted_and_pinned_again(bot: BotProcess, fake_api: Chat
     first = alert_in(api, GROUP_CAJA)
     old_id = first.result["message_id"]
     api.wait_for(lambda c: c.method == "pinChatMessage" and c.chat_id == GROUP_CAJA)
-    api.wait_idle()
+    api.settled()
     api.delete_message(GROUP_CAJA, old_id)
 
     mark = api.mark()
@@ -560,7 +561,7 @@ def test_deleted_card_is_posted_and_pinned_again(bot: BotProcess, fake_api: Chat
         ),
         after=mark,
     )
-    api.wait_idle()
+    api.settled()
     assert new_id in api.pinned[GROUP_CAJA]
     assert "Les funciona: Administración 1" in api.text_of(GROUP_CAJA, new_id)
     assert "is gone: posting it again" in bot.log()
@@ -568,7 +569,7 @@ def test_deleted_card_is_posted_and_pinned_again(bot: BotProcess, fake_api: Chat
     mark = api.mark()
     api.push(press_update(GROUP_ADMIN, 1, LUIS, "v:1:f"))
     sent_text(api, GROUP_CAJA, "Falla general de FLEXUS", after=mark)
-    api.wait_idle()
+    api.settled()
     edits = [c for c in api.calls[mark:] if c.method == "editMessageText"]
     assert [c.params["message_id"] for c in edits if c.chat_id == GROUP_CAJA] == [new_id]
     assert "Administración 1 · Les funciona: Administración 1" in api.text_of(GROUP_CAJA, new_id)
@@ -617,7 +618,7 @@ def test_webhook_mode(bot: BotProcess, fake_api: ChatsAPI) -> None:
     for chat_id in (GROUP_CAJA, GROUP_ADMIN):
         assert "no factura" in alert_in(api, chat_id).text
     assert post(report, SECRET) == 200  # Telegram retrying a call: handled once
-    api.wait_idle()
+    api.settled()
 
     assert count_sent(api, "con problemas") == 2
     assert "falso" not in " ".join(c.text for c in api.sent())
@@ -661,7 +662,7 @@ async def test_health_is_503_when_the_database_is_unreachable() -> None:
     runtime = Runtime(
         config=Config(settings=settings, protocol=load_protocol(None)),
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=committing_sessions(engine),
         clock=Clock(),
     )
     try:

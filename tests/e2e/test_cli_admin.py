@@ -11,8 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, db_rows, seed, sent_to
-from tests.fakebotapi import FakeBotAPI, command_update, user
+from tests.support.bot_process import (
+    ADMIN_ID,
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    BotProcess,
+    db_rows,
+    seed,
+    sent_to,
+)
+from tests.support.fakebotapi import FakeBotAPI, command_update, user
 
 PRESUPUESTOS = -1003003
 NEW_ADMIN = user(555, "Nico", "Sistemas")

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import (
+from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
@@ -15,7 +15,14 @@ from tests.e2e.conftest import (
     bot_env,
     write_protocol,
 )
-from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, reply_update, user
+from tests.support.fakebotapi import (
+    Call,
+    FakeBotAPI,
+    command_update,
+    press_update,
+    reply_update,
+    user,
+)
 
 ANA = user(101, "Ana", "Gómez")
 LUIS = user(102, "Luis", "Pérez")
@@ -81,7 +88,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     bot.start(FLEXUS_NOW="2026-11-24T10:00:00-03:00")
     card_id = general_incident(fake_api)
     fake_api.push(press_update(GROUP_ADMIN, card_id, MARTA, "v:1:f"))  # Marta: Administración
-    fake_api.wait_idle()
+    fake_api.settled()
     press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
     panel = sent(fake_api, GROUP_ADMIN, "Gestionás el reclamo")
     assert "Soporte disponible: horario comercial hasta las 18:30" in panel.text
@@ -97,7 +104,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     handed = sent(fake_api, GROUP_ADMIN, "Ahora Marta Ríos gestiona el reclamo", after=mark)
     assert handed.text.startswith('<a href="tg://user?id=103">Marta Ríos</a>: 🙋')
     assert "vo:1" not in [d for _, d in handed.buttons]
-    fake_api.wait_idle()
+    fake_api.settled()
     assert fake_api.buttons_on(GROUP_ADMIN, panel.result["message_id"]) == []  # the old panel
     assert not [
         c for c in fake_api.calls[mark:] if c.chat_id == GROUP_CAJA and c.method == "sendMessage"
@@ -113,7 +120,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     # «Seguir sin los que faltan» is on the coordinator's panel only, not on the question
     assert "vo:1" not in [d for _, d in request.buttons]
     press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
-    fake_api.wait_idle()
+    fake_api.settled()
     _, shown = (
         fake_api.text_of(GROUP_ADMIN, handed.result["message_id"]),
         [d for _, d in fake_api.buttons_on(GROUP_ADMIN, handed.result["message_id"])],
@@ -136,7 +143,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
     press(fake_api, GROUP_ADMIN, reasons.result["message_id"], MARTA, "sk:1:3")
     prompt = sent(fake_api, GROUP_ADMIN, "¿por qué seguimos sin Administración?", after=mark)
     assert prompt.params["reply_markup"] == {"force_reply": True, "selective": True}
-    fake_api.wait_idle()  # the question is recorded once Marta's step is done
+    fake_api.settled()  # the question is recorded once Marta's step is done
     # A reply from someone else is not taken as the reason
     mark = fake_api.mark()
     fake_api.push(reply_update(GROUP_ADMIN, LUIS, "porque sí", prompt.result["message_id"]))
@@ -171,7 +178,7 @@ def test_a_skip_reason_by_button(bot: BotProcess, fake_api: FakeBotAPI) -> None:
     assert press(fake_api, GROUP_ADMIN, reasons.result["message_id"], LUIS, "sk:1:0") == (
         "Anotado: seguimos sin Administración (No abre hoy)."
     )
-    fake_api.wait_idle()
+    fake_api.settled()
     assert fake_api.buttons_on(GROUP_ADMIN, reasons.result["message_id"]) == []
     assert [d for _, d in fake_api.buttons_on(GROUP_ADMIN, panel.result["message_id"])] == [
         "ac:1",
@@ -192,7 +199,7 @@ def test_refused_pin_changes_nothing_else(bot: BotProcess, fake_api: FakeBotAPI)
     fake_api.wait_for(lambda c: c.method == "pinChatMessage" and c.chat_id == GROUP_ADMIN)
     fake_api.push(press_update(GROUP_CAJA, cards[GROUP_CAJA].result["message_id"], LUIS, "v:1:f"))
     sent(fake_api, GROUP_CAJA, "Falla general de FLEXUS")
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Falla general confirmada" in fake_api.text_of(
         GROUP_CAJA, cards[GROUP_CAJA].result["message_id"]
     )
@@ -227,7 +234,7 @@ def test_summary_at_the_acknowledgement_deadline(
     full = sent(fake_api, ADMIN_ID, "Resumen del incidente #1", after=mark)  # privately
     assert "Caja: nadie" in full.text and "Administración: nadie" in full.text
     # Luis never pressed Start: the long one is not posted in his group instead
-    fake_api.wait_idle()
+    fake_api.settled()
     assert len([c for c in fake_api.sent(GROUP_ADMIN) if "Resumen del incidente" in c.text]) == 1
     # ...and the database is free: the bot answers right away
     mark = fake_api.mark()

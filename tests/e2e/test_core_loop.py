@@ -6,8 +6,22 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess, write_protocol
-from tests.fakebotapi import Call, FakeBotAPI, command_update, photo_update, press_update, user
+from tests.support.bot_process import (
+    ADMIN_ID,
+    GROUP_ADMIN,
+    GROUP_CAJA,
+    TOKEN,
+    BotProcess,
+    write_protocol,
+)
+from tests.support.fakebotapi import (
+    Call,
+    FakeBotAPI,
+    command_update,
+    photo_update,
+    press_update,
+    user,
+)
 
 ANA = user(101, "Ana", "Gómez")
 LUIS = user(102, "Luis", "Pérez")
@@ -66,7 +80,7 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     sent_text(fake_api, GROUP_ADMIN, "Falla general de FLEXUS", after=mark)
     assert "0351-5685000" in general.text
     assert "Le pasa a 2 personas de 2 sectores." in general.text
-    fake_api.wait_idle()
+    fake_api.settled()
     live = fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
     assert "Falla general confirmada" in live
     assert "Afectados: Caja 1, Administración 1 · Les funciona: Administración 1" in live
@@ -78,7 +92,7 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
     fake_api.push(pedro)
     reaction = fake_api.wait_for(lambda c: c.method == "setMessageReaction", after=mark)
     assert reaction.params["message_id"] == pedro["message"]["message_id"]
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Caja 2" in fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
     assert not [c for c in fake_api.sent(GROUP_CAJA)[-3:] if "Sumado" in c.text]
 
@@ -119,7 +133,7 @@ def test_report_votes_general_and_all_clear(bot: BotProcess, fake_api: FakeBotAP
         assert "incidente #1" in clear.text and "Reiniciá sesión en FLEXUS" in clear.text
         assert "👉 Cerrá FLEXUS &lt;y&gt; volvé a abrirlo" in clear.text
         assert clear.buttons == [("👍 Entendido", "ok:1")]
-    fake_api.wait_idle()
+    fake_api.settled()
     closed = fake_api.text_of(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"])
     assert "✅ Resuelto a las" in closed
     assert fake_api.buttons_on(GROUP_CAJA, alerts[GROUP_CAJA].result["message_id"]) == []
@@ -183,7 +197,7 @@ def test_local_checklist_path(bot: BotProcess, fake_api: FakeBotAPI, tmp_path: P
     fake_api.push(press_update(GROUP_CAJA, message_id, ANA, "l:1:internet"))
     dismissed = sent_text(fake_api, GROUP_ADMIN, "era un problema local", after=mark)
     assert "conexión a internet" in dismissed.text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Descartado" in fake_api.text_of(
         GROUP_CAJA, alert_in(fake_api, GROUP_CAJA).result["message_id"]
     )
@@ -207,7 +221,7 @@ def test_unconfirmed_then_escalate_anyway(
         ("🚨 Llamar a soporte igual", "e:1"),
         ("✅ Ya me funciona", "l:1:works"),
     ]
-    fake_api.wait_idle()
+    fake_api.settled()
     assert not [c for c in fake_api.sent(GROUP_ADMIN) if "nadie más respondió" in c.text]
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, reminder.result["message_id"], ANA, "e:1"))
@@ -220,7 +234,7 @@ def test_restart_during_confirmation_loses_nothing(bot: BotProcess, fake_api: Fa
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
     card = alert_in(fake_api, GROUP_ADMIN)
     assert "a las 08:40" in card.text and "hasta las 08:45" in card.text
-    fake_api.wait_idle()
+    fake_api.settled()
     bot.kill()
 
     # While the bot is down, Luis says it works: the update waits in Telegram's queue.
@@ -229,7 +243,7 @@ def test_restart_during_confirmation_loses_nothing(bot: BotProcess, fake_api: Fa
     mark = fake_api.mark()
     bot.start(FLEXUS_NOW="2026-11-24T08:50:00-03:00")
     sent_text(fake_api, GROUP_CAJA, "a los demás FLEXUS les funciona", after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     bot.stop()
     mark = fake_api.mark()
     bot.start(FLEXUS_NOW="2026-11-24T08:55:00-03:00")
@@ -251,7 +265,7 @@ def test_disabled_group_is_refused_and_nothing_stored(
     stranger_group = -1009999
     fake_api.push(command_update(stranger_group, ANA, "/caido se cayó"))
     refusal = sent_text(fake_api, stranger_group, "no está habilitado")
-    fake_api.wait_idle()
+    fake_api.settled()
     assert [c.chat_id for c in fake_api.sent()] == [stranger_group]
     assert refusal.text.count("\n") == 0
     bot.stop()
@@ -347,7 +361,7 @@ def test_an_edited_report_is_not_a_second_report(bot: BotProcess, fake_api: Fake
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_CAJA, LUIS, "/estado"))
     status = sent_text(fake_api, GROUP_CAJA, "incidente #1", after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Afectados: Caja 1 ·" in status.text
     assert not [c for c in fake_api.sent() if "Sumado" in c.text or "Ya estás anotado" in c.text]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, bot_env
-from tests.fakebotapi import STATE_CHANGING, FakeBotAPI, busiest, command_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, BotProcess, bot_env
+from tests.support.fakebotapi import STATE_CHANGING, FakeBotAPI, busiest, command_update, user
 
 CHATS = [-1002000000 - n for n in range(40)]
 

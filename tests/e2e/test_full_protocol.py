@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FULL_PROTOCOL as PROTOCOL
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
-from tests.fakebotapi import (
+from tests.support.bot_process import FULL_PROTOCOL as PROTOCOL
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, BotProcess, write_protocol
+from tests.support.fakebotapi import (
     Call,
     FakeBotAPI,
     command_update,
@@ -78,7 +78,7 @@ class Scenario:
 
     def panel_now(self) -> tuple[int, str, list[str]]:
         """Luis's newest panel: (message, text as edited, buttons)."""
-        self.api.wait_idle()
+        self.api.settled()
         newest = [c for c in self.api.sent(LUIS_ID) if "Gestionás el reclamo" in c.text][-1]
         message_id = newest.result["message_id"]
         text = self.api.text_of(LUIS_ID, message_id)
@@ -117,7 +117,7 @@ class Scenario:
         assert self.press(GROUP_ADMIN, card_id, MARTA, "y:1").params["text"] == (
             "El reclamo ya lo gestiona Luis Pérez."
         )
-        api.wait_idle()
+        api.settled()
         assert not [c for c in self.since(GROUP_CAJA, mark) if "gestiona" in c.text]
         self.restart("claimed")
 
@@ -131,7 +131,7 @@ class Scenario:
         mark = api.mark()
         api.push(reply_update(LUIS_ID, LUIS, "R-4471", prompt.result["message_id"]))
         self.sent(LUIS_ID, "Anotado el reclamo R-4471", after=mark)
-        api.wait_idle()
+        api.settled()
         assert (
             "📞 Soporte contactado a las 08:" in self.card() and "(reclamo R-4471)" in self.card()
         )
@@ -192,7 +192,7 @@ class Scenario:
         self.press(GROUP_CAJA, round1.result["message_id"], ANA, "vq:1:1:n")
         failed = self.panel("❌ En Caja FLEXUS sigue fallando", after=mark)
         assert "avisó Ana Gómez" in failed.text
-        api.wait_idle()
+        api.settled()
         assert not [c for c in self.since(GROUP_ADMIN, mark) if "sigue fallando" in c.text]
         assert (
             "Esta validación ya cerró."
@@ -258,7 +258,7 @@ class Scenario:
             "Administración: Marta Ríos",
         ):
             assert fragment in full.text, (fragment, full.text)
-        api.wait_idle()
+        api.settled()
         final = self.card()
         assert "✅ Resuelto" in final and "Leyeron el aviso: Caja 1/1 · Administración 1/2" in final
 
@@ -293,7 +293,7 @@ def test_full_protocol_with_restarts(
     bot.start(FLEXUS_CONFIG=str(protocol_file), FLEXUS_NOW="2026-11-24T07:59:00-03:00")
 
     def restart(_stage: str) -> None:
-        fake_api.wait_idle()
+        fake_api.settled()
         bot.kill()
         bot.start(FLEXUS_NOW=f"2026-11-24T{next(restarts)}-03:00")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import image
 
-from tests.e2e.conftest import (
+from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
@@ -22,8 +22,8 @@ from tests.e2e.conftest import (
     sent_to,
     write_protocol,
 )
-from tests.fakebotapi import Call, FakeBotAPI, command_update, user
 from tests.support.charts import bars_in
+from tests.support.fakebotapi import Call, FakeBotAPI, command_update, user
 
 ADMIN = user(ADMIN_ID, "Sofía", "Admin")
 ANA = user(101, "Ana", "Gómez")
@@ -130,7 +130,7 @@ def test_history_informe_metrics_and_vendor_report(bot: BotProcess, fake_api: Fa
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_CAJA, ANA, "/metricas 2026-03"))
     assert "Sin fallas generales" in sent_to(fake_api, GROUP_CAJA, "FLEXUS en", after=mark).text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert [
         c for c in fake_api.calls_of("sendPhoto", GROUP_CAJA) if fake_api.calls.index(c) > mark
     ] == []
@@ -157,7 +157,7 @@ def test_history_is_for_team_chats_only(bot: BotProcess, fake_api: FakeBotAPI) -
         fake_api.push(command_update(OUTSIDER_GROUP, ANA, text))
         refusal = sent_to(fake_api, OUTSIDER_GROUP, "no está habilitado", after=mark)
         assert "#13" not in refusal.text and "falla" not in refusal.text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert fake_api.calls_of("sendPhoto") == []
     assert db_rows(bot, "select count(*) from outbox where method like 'upload_%'") == [(0,)]
 
@@ -174,7 +174,7 @@ def test_exportar_sends_the_csv_privately_to_admins_only(
     assert refusal.text == "Solo un admin del bot puede exportar los incidentes."
     fake_api.push(command_update(101, ANA, "/exportar"))
     sent_to(fake_api, 101, "Solo un admin")
-    fake_api.wait_idle()
+    fake_api.settled()
     assert fake_api.calls_of("sendDocument") == []
     assert db_rows(bot, "select count(*) from outbox where method = 'upload_document'") == [(0,)]
     assert db_rows(bot, "select count(*) from admin_actions") == [(0,)]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import GROUP_CAJA, TOKEN
-from tests.fakebotapi import FakeBotAPI, command_update, user
+from tests.support.bot_process import GROUP_CAJA, TOKEN
+from tests.support.fakebotapi import FakeBotAPI, command_update, user
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "models")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA, BotProcess, bot_env
-from tests.e2e.outage import ANA, CHATS, LUIS, MARTA, NOW, PROTOCOL, Outage, noise
-from tests.fakebotapi import FakeBotAPI, command_update, press_update, reply_update
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, BotProcess, bot_env
+from tests.support.fakebotapi import FakeBotAPI, command_update, press_update, reply_update
+from tests.support.outage import ANA, CHATS, LUIS, MARTA, NOW, PROTOCOL, Outage, noise
 
 NEWS_PER_GROUP = 6
 
@@ -63,7 +63,7 @@ def test_the_local_checklist_goes_to_the_reporter_alone(
         lambda c: c.method == "sendMessage" and "puede ser algo de tu puesto" in c.text
     )
     assert checklist.chat_id == ANA["id"]
-    fake_api.wait_idle()
+    fake_api.settled()
     for chat in CHATS:
         assert not [c for c in fake_api.sent(chat) if "puede ser algo de tu puesto" in c.text]
     # The groups see it on the card.
@@ -83,14 +83,14 @@ def test_the_ticket_question_takes_a_number_or_keeps_a_note(
     fake_api.push(reply_update(GROUP_ADMIN, LUIS, words, prompt.result["message_id"]))
     noted = outage.sent(GROUP_ADMIN, "la guardé como nota", after=mark)
     assert "El reclamo queda sin número" in noted.text
-    fake_api.wait_idle()
+    fake_api.settled()
     alert = next(c for c in fake_api.sent(GROUP_CAJA) if "con problemas" in c.text)
     card = fake_api.text_of(GROUP_CAJA, alert.result["message_id"])
     assert "Soporte contactado" in card and "reclamo" not in card.split("Soporte contactado")[1]
     # «Sin número» settles the question: its button goes.
     answered = outage.press(LUIS, "nr:1", (GROUP_ADMIN,))
     assert answered.params["text"] == "Anotado: sin número de reclamo."
-    fake_api.wait_idle()
+    fake_api.settled()
     assert fake_api.buttons_on(GROUP_ADMIN, prompt.result["message_id"]) == []
 
 
@@ -111,7 +111,7 @@ def test_a_message_left_while_support_is_closed_is_not_a_call(
     assert noted.params["text"].startswith(
         "Anotado: dejaste mensaje a soporte. Abre hoy a las 08:00"
     )
-    fake_api.wait_idle()
+    fake_api.settled()
     alert = next(c for c in fake_api.sent(GROUP_CAJA) if "con problemas" in c.text)
     card = fake_api.text_of(GROUP_CAJA, alert.result["message_id"])
     assert "📨 Se dejó mensaje a soporte a las 07:59; abre hoy a las 08:00." in card
@@ -123,6 +123,6 @@ def test_a_message_left_while_support_is_closed_is_not_a_call(
     mark = fake_api.mark()
     outage.press(LUIS, "sc:1", (GROUP_ADMIN,))
     outage.sent(GROUP_ADMIN, "número de reclamo", after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     card = fake_api.text_of(GROUP_CAJA, alert.result["message_id"])
     assert "📞 Soporte contactado a las 08:00" in card and "Se dejó mensaje" not in card

@@ -1,5 +1,5 @@
 """What real team groups do every week, through the real `flexus-bot run` process, against a
-fake Bot API that answers the way Telegram does (see tests/fakebotapi.py): groups with topics,
+fake Bot API that answers the way Telegram does (see tests/support/fakebotapi.py): groups with topics,
 closed and deleted topics, groups where the bot may not write, the bot removed and added back,
 groups without reactions, cards Telegram will not edit, forwarded and late reports, and how
 loud each message is. One test per situation; the README's "Grupos reales de Telegram" lists
@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, sent_to
-from tests.fakebotapi import (
+from tests.support.bot_process import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, sent_to
+from tests.support.fakebotapi import (
     CHAT_WRITE_FORBIDDEN,
     Call,
     FakeBotAPI,
@@ -106,7 +106,7 @@ def test_alerts_go_to_the_topic_where_habilitar_was_written(
     fake_api.wait_for(
         lambda c: c.method == "editMessageText" and c.chat_id == GROUP_CAJA, after=mark
     )
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Caja 2" in fake_api.text_of(GROUP_CAJA, card)
 
     # `flexus-bot chats` shows where the alerts go.
@@ -150,7 +150,7 @@ def test_a_closed_alert_topic_falls_back_to_general_once_and_tells_the_admins(
     fake_api.push(command_update(GROUP_ADMIN, LUIS, "/caido"))
     general = sent_to(fake_api, GROUP_CAJA, "Falla general", after=mark)
     assert general.params.get("message_thread_id") is None
-    fake_api.wait_idle()
+    fake_api.settled()
     later = [c for c in fake_api.calls_of("sendMessage", GROUP_CAJA)[len(refused) :]]
     assert all(c.result is not None for c in later)
     assert len([c for c in fake_api.sent(ADMIN_ID) if "tema de alertas" in c.text]) == 1
@@ -168,7 +168,7 @@ def test_a_deleted_topic_a_reply_goes_to_the_alert_topic_instead(
     fake_api.push(command_update(GROUP_CAJA, ANA, "/soporte", topic=VENTAS))
     answer = sent_to(fake_api, GROUP_CAJA, "0351-5685000", after=mark)
     assert answer.params.get("message_thread_id") == ALERTAS
-    fake_api.wait_idle()
+    fake_api.settled()
     assert not [c for c in fake_api.sent(ADMIN_ID) if "tema de alertas" in c.text]
 
 
@@ -183,7 +183,7 @@ def test_general_closed_in_a_group_without_alert_topic_is_a_group_the_bot_cannot
     alert_in(fake_api, GROUP_ADMIN, after=mark)
     told = to_admin(fake_api, "No puedo escribir", after=mark)
     assert "topic_closed" in told.text.lower()
-    fake_api.wait_idle()
+    fake_api.settled()
     held = rows(
         bot,
         f"select count(*) from outbox where chat_id = {GROUP_CAJA} and status = 'pending' "
@@ -200,7 +200,7 @@ def test_gerencia_in_a_topic_without_answering_anyone_registers_nobody(
     bot.start()
     in_topic(bot, fake_api, "/gerencia")
     sent_to(fake_api, GROUP_CAJA, "Respondé al mensaje de la persona")
-    fake_api.wait_idle()
+    fake_api.settled()
     assert rows(bot, "select count(*) from gerencia_contacts") == [(0,)]
 
 
@@ -219,7 +219,7 @@ def test_a_group_that_refuses_writes_holds_the_alert_and_sends_it_when_the_bot_i
     alert_in(fake_api, GROUP_ADMIN, after=mark)
     told = to_admin(fake_api, "No puedo escribir", after=mark)
     assert "chat_write_forbidden" in told.text.lower()
-    fake_api.wait_idle()
+    fake_api.settled()
     # /estado tells the admin which group does not get the messages.
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, ADMIN, "/estado"))
@@ -252,7 +252,7 @@ def test_the_bot_removed_from_a_group_is_told_at_once_and_catches_up_when_added_
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, LUIS, "/caido"))
     alert_in(fake_api, GROUP_ADMIN, after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     assert not fake_api.sent(GROUP_CAJA)
 
     mark = fake_api.mark()
@@ -293,13 +293,13 @@ def test_a_card_telegram_will_not_edit_is_posted_again_and_pinned_once(
     bot.start()
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
     card = alert_in(fake_api, GROUP_CAJA)
-    fake_api.wait_idle()
+    fake_api.settled()
     fake_api.make_uneditable(GROUP_CAJA, card.result["message_id"])
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, card.result["message_id"], PEDRO, "v:1:f"))
     again = alert_in(fake_api, GROUP_CAJA, after=mark)
     assert again.params.get("disable_notification") is True  # the same card, not news
-    fake_api.wait_idle()
+    fake_api.settled()
     new_id = again.result["message_id"]
     assert "Caja 2" in fake_api.text_of(GROUP_CAJA, new_id)
     assert fake_api.pinned[GROUP_CAJA] == {new_id}  # the stale one is unpinned
@@ -310,7 +310,7 @@ def test_a_card_telegram_will_not_edit_is_posted_again_and_pinned_once(
         lambda c: c.method == "editMessageText" and c.chat_id == GROUP_CAJA, after=mark
     )
     assert edit.params["message_id"] == new_id
-    fake_api.wait_idle()
+    fake_api.settled()
     reposts = [c for c in fake_api.sent(GROUP_CAJA) if "con problemas" in c.text]
     assert len(reposts) == 2
 
@@ -323,7 +323,7 @@ def test_a_forwarded_caido_is_not_a_report(bot: BotProcess, fake_api: FakeBotAPI
     fake_api.push(command_update(GROUP_CAJA, PEDRO, "/caido no anda", forwarded_from=ANA))
     answer = sent_to(fake_api, GROUP_CAJA, "reenviado")
     assert "escribí /caido vos" in answer.text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert rows(bot, "select count(*) from incidents") == [(0,)]
 
 
@@ -332,7 +332,7 @@ def test_a_photo_for_another_bot_is_not_a_report(bot: BotProcess, fake_api: Fake
     fake_api.push(photo_update(GROUP_CAJA, ANA, "/caido@otro_bot pantalla"))
     fake_api.push(command_update(GROUP_CAJA, ANA, "/soporte"))
     sent_to(fake_api, GROUP_CAJA, "0351-5685000")
-    fake_api.wait_idle()
+    fake_api.settled()
     assert rows(bot, "select count(*) from incidents") == [(0,)]
     # Addressed to this bot it is one.
     fake_api.push(photo_update(GROUP_CAJA, ANA, "/caido@flexus_guardia_bot pantalla"))
@@ -347,7 +347,7 @@ def test_a_report_read_late_keeps_the_time_it_was_written(
     fake_api.push(command_update(GROUP_CAJA, ANA, "/caido", date=written))
     alert = alert_in(fake_api, GROUP_CAJA)
     assert "Recibido a las" in alert.text and "el bot estuvo fuera de servicio" in alert.text
-    fake_api.wait_idle()
+    fake_api.settled()
     ((opened, received),) = rows(bot, "select opened_at, received_at from incidents")
     from datetime import datetime
 
@@ -368,7 +368,7 @@ def test_a_report_hours_old_asks_whether_flexus_still_fails_before_alerting_anyo
     fake_api.push(report)
     question = sent_to(fake_api, GROUP_CAJA, "¿FLEXUS sigue fallando?")
     assert "Ana Gómez avisó con /caido a las" in question.text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert not [c for c in fake_api.sent(GROUP_ADMIN)]  # nobody else alerted yet
     assert rows(bot, "select count(*) from incidents") == [(0,)]
 
@@ -378,12 +378,12 @@ def test_a_report_hours_old_asks_whether_flexus_still_fails_before_alerting_anyo
     fake_api.push(press_update(GROUP_CAJA, question.result["message_id"], PEDRO, yes))
     alert = alert_in(fake_api, GROUP_ADMIN, after=mark)
     assert "Reportó Ana Gómez" in alert.text and "“no factura”" in alert.text
-    fake_api.wait_idle()
+    fake_api.settled()
     assert "Caja 2" in fake_api.text_of(GROUP_ADMIN, alert.result["message_id"])
     # The question's buttons are gone; pressing an old one again adds nothing.
     assert fake_api.buttons_on(GROUP_CAJA, question.result["message_id"]) == []
     fake_api.push(press_update(GROUP_CAJA, question.result["message_id"], LUIS, yes))
-    fake_api.wait_idle()
+    fake_api.settled()
     assert rows(bot, "select count(*) from reports") == [(1,)]
 
 
@@ -397,7 +397,7 @@ def test_a_report_hours_old_that_works_again_alerts_nobody(
     mark = fake_api.mark()
     fake_api.push(press_update(GROUP_CAJA, question.result["message_id"], PEDRO, works))
     sent_to(fake_api, GROUP_CAJA, "no aviso a nadie", after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     assert rows(bot, "select count(*) from incidents") == [(0,)]
     assert not fake_api.sent(GROUP_ADMIN)
 

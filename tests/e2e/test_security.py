@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.conftest import (
+from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
@@ -24,7 +24,7 @@ from tests.e2e.conftest import (
     bot_env,
     sent_to,
 )
-from tests.fakebotapi import (
+from tests.support.fakebotapi import (
     Call,
     FakeBotAPI,
     chat,
@@ -102,7 +102,7 @@ def answer_after(api: FakeBotAPI, mark: int) -> Call:
 def open_incident(api: FakeBotAPI) -> int:
     api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
     card = sent_to(api, GROUP_ADMIN, "con problemas")
-    api.wait_idle()
+    api.settled()
     return int(card.result["message_id"])
 
 
@@ -133,7 +133,7 @@ def test_forged_buttons_from_strangers_and_ex_members_change_nothing(
     assert "funciona" in answer_after(fake_api, mark).params["text"]
     fake_api.chat_member_status[(GROUP_ADMIN, EX_MEMBER["id"])] = "left"
     fake_api.push(left_update(GROUP_ADMIN, EX_MEMBER))
-    fake_api.wait_idle()
+    fake_api.settled()
     before = state(bot)
 
     for person in (STRANGER, EX_MEMBER):
@@ -148,7 +148,7 @@ def test_forged_buttons_from_strangers_and_ex_members_change_nothing(
         refusal = sent_to(fake_api, private, NOT_MEMBER, after=mark)
         assert "no factura" not in refusal.text
 
-    fake_api.wait_idle()
+    fake_api.settled()
     assert state(bot) == before
     # Nothing was sent anywhere on their behalf but the refusals.
     strangers = {STRANGER["id"], EX_MEMBER["id"]}
@@ -179,7 +179,7 @@ def test_anonymous_admins_are_no_one(bot: BotProcess, fake_api: FakeBotAPI) -> N
     mark = fake_api.mark()
     fake_api.push(as_anonymous("/soporte"))
     sent_to(fake_api, GROUP_ADMIN, "0351-5685000", after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     assert state(bot) == before
 
 
@@ -220,7 +220,7 @@ def test_a_member_removed_mid_incident_hears_nothing_more(
     question = sent_to(fake_api, GROUP_ADMIN, "¿Hay que reiniciar sesión", after=mark)
     fake_api.push(press_update(GROUP_ADMIN, question.result["message_id"], admin, "rs:1:n"))
     sent_to(fake_api, 102, "FLEXUS nuevamente operativo")  # Luis, still in the team
-    fake_api.wait_idle()
+    fake_api.settled()
     assert not [c for c in fake_api.sent(103) if "nuevamente operativo" in c.text]
 
 

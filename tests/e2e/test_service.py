@@ -21,7 +21,7 @@ import pytest
 from bot.ops.backup import verify
 from bot.storage.db import head_revision
 from tests.conftest import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
-from tests.e2e.conftest import (
+from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
     cli,
     write_protocol,
 )
-from tests.fakebotapi import FakeBotAPI, command_update, user
+from tests.support.fakebotapi import FakeBotAPI, command_update, user
 
 HEAD = head_revision()
 GROUP_KICKED = -1001003
@@ -386,7 +386,7 @@ def test_admins_hear_about_downtime_after_a_long_gap(bot: BotProcess, fake_api: 
     bot.start(FLEXUS_NOW="2026-11-28T14:33:00-03:00")
     fake_api.push(command_update(GROUP_CAJA, user(101, "Ana"), "/soporte"))
     fake_api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == GROUP_CAJA, after=mark)
-    fake_api.wait_idle()
+    fake_api.settled()
     assert [c for c in fake_api.calls[mark:] if c.chat_id == ADMIN_ID] == []
     assert bot.stop() == 0
 

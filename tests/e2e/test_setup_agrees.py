@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import (
+from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
     GROUP_CAJA,
@@ -18,7 +18,7 @@ from tests.e2e.conftest import (
     cli,
     sent_to,
 )
-from tests.fakebotapi import FakeBotAPI, command_update, user
+from tests.support.fakebotapi import FakeBotAPI, command_update, user
 
 ADMIN = user(ADMIN_ID, "Admin")
 ANA = user(101, "Ana", "Gómez")
@@ -122,7 +122,7 @@ def test_a_backlog_after_habilitar_is_handled_once_it_took_effect(
         bot.start()
         sent_to(fake_api, GROUP_CAJA, "habilitado")
         sent_to(fake_api, GROUP_CAJA, "con problemas")
-        fake_api.wait_idle()
+        fake_api.settled()
         assert not [c for c in fake_api.sent(GROUP_CAJA) if "no está habilitado" in c.text]
     finally:
         if bot.process is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# `h`: the delivery worker against a fake bot in the process (tests/integration/delivery_harness.py).
-from tests.integration.delivery_harness import h
+# `h`: the delivery worker against a fake bot in the process (tests/support/delivery.py).
+from tests.support.delivery import h
 
 __all__ = ["h"]

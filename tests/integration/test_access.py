@@ -13,7 +13,7 @@ from bot.protocol import access
 from bot.team.members import Person
 from bot.timers import store as timers
 from models.vocab import TimerKind
-from tests.integration.steps import (
+from tests.support.steps import (
     Sessions,
     at,
     call,

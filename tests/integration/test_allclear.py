@@ -12,7 +12,7 @@ from bot.protocol import access, allclear, coordination, incidents, validation
 from bot.protocol.lifecycle import (
     Refused,
 )
-from bot.storage.db import make_engine, make_session_factory
+from bot.storage.db import make_engine
 from bot.team.members import mark_private_chat
 from bot.timers import store as timers
 from models.incident import (
@@ -20,7 +20,8 @@ from models.incident import (
     RESOLVED,
 )
 from models.vocab import TimerKind, VoteChoice
-from tests.integration.steps import (
+from tests.support.sessions import committing_sessions
+from tests.support.steps import (
     CHAT,
     T0,
     Sessions,
@@ -270,7 +271,7 @@ async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
     # A restarted process (a new engine on the same file) finds both timers.
     restarted = make_engine(database_url)
     try:
-        async with make_session_factory(restarted)() as session:
+        async with committing_sessions(restarted)() as session:
             pending = {t.kind: t for t in await timers.pending(session)}
     finally:
         await restarted.dispose()
@@ -436,22 +437,22 @@ async def test_all_clear_once_and_summary_does_not_lock_the_database(
         ]
         assert summary.coordinator == "Persona 3"
 
-        # The first session is still open: another one must be able to write at once.
-        async with sessions() as other:
-            fresh = await asyncio.wait_for(
-                incidents.open_or_join_incident(
-                    other,
-                    person=person(9),
-                    chat_id=CHAT,
-                    chat_sector="Caja",
-                    message_id=9,
-                    text="otra vez",
-                    photo_file_id=None,
-                    now=at(25),
-                    protocol=protocol,
-                ),
-                timeout=5,
-            )
-        assert fresh.opened is True and fresh.incident_id != incident_id
+    # The summary's unit of work has ended: another one writes at once (nothing held a lock).
+    async with sessions() as other:
+        fresh = await asyncio.wait_for(
+            incidents.open_or_join_incident(
+                other,
+                person=person(9),
+                chat_id=CHAT,
+                chat_sector="Caja",
+                message_id=9,
+                text="otra vez",
+                photo_file_id=None,
+                now=at(25),
+                protocol=protocol,
+            ),
+            timeout=5,
+        )
+    assert fresh.opened is True and fresh.incident_id != incident_id
 
     assert (await load(sessions, incident_id)).status == CLOSED

@@ -24,11 +24,12 @@ from bot.ops.backup import (
     verify,
 )
 from bot.runtime import Runtime
-from bot.storage.db import make_engine, make_session_factory, upgrade_database
+from bot.storage.db import make_engine, upgrade_database
 from bot.transport.web import health
 from models import Timer
 from models.timer import PENDING
 from models.vocab import TimerKind
+from tests.support.sessions import committing_sessions
 
 TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijklmn"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -159,7 +160,7 @@ async def _pending_backups(sessions: object) -> list[datetime]:
 
 async def test_daily_backup_timer_is_kept_single_and_removed_when_off(database_url: str) -> None:
     engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
+    sessions = committing_sessions(engine)
     try:
         for _ in range(2):  # two starts: still one pending timer
             async with sessions() as session:
@@ -189,7 +190,7 @@ async def test_daily_backup_timer_is_kept_single_and_removed_when_off(database_u
 
 async def test_health_is_503_with_an_overdue_timer_and_200_without(database_url: str) -> None:
     engine = make_engine(database_url)
-    sessions = make_session_factory(engine)
+    sessions = committing_sessions(engine)
     clock = Clock()
     runtime = Runtime(
         config=_config(database_url, backup=False), engine=engine, sessions=sessions, clock=clock

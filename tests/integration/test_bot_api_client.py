@@ -17,7 +17,7 @@ from httpcore._backends.anyio import AnyIOStream
 
 from bot.app import GatedRequest
 from bot.transport.http_pool import KeptSocketBackend, KeptSocketStream
-from tests.fakebotapi import FakeBotAPI
+from tests.support.fakebotapi import FakeBotAPI
 
 TOKEN = "123:fake"
 

@@ -19,7 +19,7 @@ from models.incident import (
     VALIDATING,
 )
 from models.vocab import TimerKind
-from tests.integration.steps import (
+from tests.support.steps import (
     CHAT,
     T0,
     Sessions,

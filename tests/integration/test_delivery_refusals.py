@@ -4,18 +4,16 @@ group that was given back to the bot goes out first; nothing critical is ever dr
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from telegram.error import BadRequest
 
 from bot.transport import outbox
 from bot.transport.telegram_text import plain, split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS
-from tests.integration.delivery_harness import (
+from tests.support.delivery import (
     ADMINS,
     CARD_MARKUP,
     GROUP_A,
@@ -28,12 +26,14 @@ from tests.integration.delivery_harness import (
     send,
     sync_chats,
 )
+from tests.support.fakebotapi import Refusal
 
 
 def fill_minute(worker: Any, chat_id: int, used: int) -> None:
     """The group already had `used` messages this minute."""
     for _ in range(used):
-        worker.budget.settle(worker.budget.take(chat_id, time.monotonic()), time.monotonic())
+        now = worker.clock.monotonic()
+        worker.budget.settle(worker.budget.take(chat_id, now), now)
 
 
 async def test_an_answer_takes_the_groups_last_room_before_a_card_edit(h: Harness) -> None:
@@ -95,7 +95,7 @@ async def test_a_note_after_a_chat_waits_for_that_chats_messages(h: Harness) -> 
         await session.commit()
     async with h.running():
         await h.settled([alert, note])
-    sent = [c.text for c in h.bot.sent()]
+    sent = [c.text for c in h.api.sent()]
     assert sent.index("alerta") < sent.index("Volví al grupo")
 
 
@@ -113,10 +113,10 @@ async def test_a_text_telegram_finds_too_long_goes_in_parts(h: Harness) -> None:
             reply_to=None,
         )
     )
-    h.bot.script(BadRequest("Message is too long"), method="send_message", text=long)
+    h.api.script(Refusal(400, "Bad Request: message is too long"), method="sendMessage", text=long)
     async with h.running():
         await h.settled([row])
-    parts = h.bot.sent(GROUP_A)
+    parts = h.api.sent(GROUP_A)
     assert len(parts) == 2
     assert "\n".join(p.text or "" for p in parts) == long
     assert [p.markup for p in parts] == [None, CARD_MARKUP]  # the buttons under the last part
@@ -139,15 +139,21 @@ async def test_a_long_text_is_stored_as_parts_that_fit(h: Harness) -> None:
 async def test_html_telegram_cannot_parse_is_sent_as_plain_text(h: Harness) -> None:
     source = "<b>Falla</b> de &lt;FLEXUS&gt; <blink>"
     [row] = await h.enqueue(send(GROUP_A, source, CRITICAL))
-    h.bot.script(
-        BadRequest('Can\'t parse entities: unsupported start tag "blink" at byte offset 30'),
-        method="send_message",
+    h.api.script(
+        Refusal(
+            400,
+            'Bad Request: can\'t parse entities: unsupported start tag "blink" at byte offset 30',
+        ),
+        method="sendMessage",
         text=source,
     )
     async with h.running():
         await h.settled([row])
-    assert [c.text for c in h.bot.tries("send_message", GROUP_A)] == [source, "Falla de <FLEXUS> "]
-    assert h.bot.texts(GROUP_A) == ["Falla de <FLEXUS> "]  # what reached the group
+    assert [c.text for c in h.api.calls_of("sendMessage", GROUP_A)] == [
+        source,
+        "Falla de <FLEXUS> ",
+    ]
+    assert h.api.texts(GROUP_A) == ["Falla de <FLEXUS> "]  # what reached the group
     assert (await h.row(row)).status == "sent"
 
 
@@ -158,8 +164,8 @@ async def test_an_unknown_refusal_of_an_alert_is_tried_plain_then_held_never_dro
     held (the admins told once), the group's other messages go on, and it goes out later."""
     await sync_chats(h, GROUP_A)
     [row] = await h.enqueue(send(GROUP_A, "<b>alerta</b>", CRITICAL))
-    refused = BadRequest("Something_new_happened")
-    h.bot.script(refused, refused, method="send_message", chat_id=GROUP_A)
+    refused = Refusal(400, "Bad Request: Something_new_happened")
+    h.api.script(refused, refused, method="sendMessage", chat_id=GROUP_A)
     async with h.running() as worker:
 
         async def held() -> bool:
@@ -167,7 +173,7 @@ async def test_an_unknown_refusal_of_an_alert_is_tried_plain_then_held_never_dro
             return stored.status == "pending" and stored.attempts == 1
 
         await h.until(held, advance=False, what="the alert held")
-        tries = h.bot.tries("send_message", GROUP_A)
+        tries = h.api.calls_of("sendMessage", GROUP_A)
         assert [t.text for t in tries] == ["<b>alerta</b>", "alerta"]
         assert (await h.team_chat(GROUP_A)).reachable  # the chat takes other messages
         [later] = await h.enqueue(send(GROUP_A, "Luis Pérez gestiona el reclamo", NEWS))
@@ -176,9 +182,9 @@ async def test_an_unknown_refusal_of_an_alert_is_tried_plain_then_held_never_dro
         assert (await h.row(row)).status == "pending"
         await h.settled([row])  # and it goes out once Telegram takes it
     assert (await h.row(row)).status == "sent"
-    assert h.bot.texts(GROUP_A) == ["Luis Pérez gestiona el reclamo", "<b>alerta</b>"]
+    assert h.api.texts(GROUP_A) == ["Luis Pérez gestiona el reclamo", "<b>alerta</b>"]
     for admin in ADMINS:
-        [notice] = h.bot.texts(admin)
+        [notice] = h.api.texts(admin)
         assert "Telegram no acepta un aviso para el grupo" in (notice or "")
         assert "Something_new_happened" in (notice or "")
 
@@ -187,7 +193,7 @@ async def test_a_team_chats_alert_is_never_too_old_to_send(h: Harness) -> None:
     """A group unreachable for days still gets its alert when the bot may write again."""
     await sync_chats(h, GROUP_A)
     [row] = await h.enqueue(send(GROUP_A, "🚨 alerta", CRITICAL))
-    h.bot.script(BadRequest("Bad Request: CHAT_WRITE_FORBIDDEN"), chat_id=GROUP_A)
+    h.api.script(Refusal(400, "Bad Request: CHAT_WRITE_FORBIDDEN"), chat_id=GROUP_A)
     async with h.running():
 
         async def refused() -> bool:
@@ -197,7 +203,7 @@ async def test_a_team_chats_alert_is_never_too_old_to_send(h: Harness) -> None:
         h.clock.advance(3 * 24 * 3600)  # three days later
         await h.settled([row])
     assert (await h.row(row)).status == "sent"
-    assert h.bot.texts(GROUP_A) == ["🚨 alerta"]
+    assert h.api.texts(GROUP_A) == ["🚨 alerta"]
 
 
 async def test_a_part_refused_after_the_first_went_goes_as_plain_text(h: Harness) -> None:
@@ -207,10 +213,10 @@ async def test_a_part_refused_after_the_first_went_goes_as_plain_text(h: Harness
             s, method="send", chat_id=GROUP_A, priority=NEWS, now=T0, text=long, reply_to=None
         )
     )
-    h.bot.script(BadRequest("Message is too long"), method="send_message", text=long)
+    h.api.script(Refusal(400, "Bad Request: message is too long"), method="sendMessage", text=long)
     first, second = split(long)
-    h.bot.script(BadRequest("Can't parse entities: unclosed tag"), text=second)
+    h.api.script(Refusal(400, "Bad Request: can't parse entities: unclosed tag"), text=second)
     async with h.running():
         await h.settled([row])
     assert (await h.row(row)).status == "sent"
-    assert h.bot.texts(GROUP_A) == [first, plain(second)]  # the first part is not sent again
+    assert h.api.texts(GROUP_A) == [first, plain(second)]  # the first part is not sent again

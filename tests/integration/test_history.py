@@ -1,4 +1,4 @@
-"""Reports against the stored timeline of twenty incidents (tests/integration/report_fixture.py
+"""Reports against the stored timeline of twenty incidents (tests/support/report_fixture.py
 lists them with their minutes). Every expected figure below is worked out by hand there and
 here, never recomputed by the code under test."""
 
@@ -19,8 +19,8 @@ from bot.reports import export, records
 from bot.reports.records import Outcome, month, year
 from models import Timer
 from models.vocab import TimerKind
-from tests.integration.report_fixture import TZ, local, store_incidents
-from tests.integration.steps import Sessions, at, call, claim, person, report
+from tests.support.report_fixture import TZ, local, store_incidents
+from tests.support.steps import Sessions, at, call, claim, person, report
 
 NOW = local("2026-12-15 12:00")
 

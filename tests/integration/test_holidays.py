@@ -17,9 +17,9 @@ from bot.core import config
 from bot.core.clock import Clock
 from bot.core.config import Config, load_protocol, load_settings
 from bot.runtime import Runtime
-from bot.storage.db import make_session_factory
 from bot.support import holiday_dates, hours
 from models.state import BotState
+from tests.support.sessions import committing_sessions
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
@@ -29,7 +29,7 @@ def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
     return Runtime(
         config=Config(settings=settings, protocol=load_protocol()),
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=committing_sessions(engine),
         clock=Clock(NOW),
     )
 

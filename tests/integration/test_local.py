@@ -19,7 +19,7 @@ from models.incident import (
     UNCONFIRMED,
 )
 from models.vocab import CHECKLIST_CAUSES, LocalCause, Refusal, TimerKind, VoteChoice
-from tests.integration.steps import (
+from tests.support.steps import (
     T0,
     Sessions,
     at,

@@ -15,7 +15,7 @@ from models.incident import (
     CONFIRMING,
 )
 from models.vocab import VoteChoice
-from tests.integration.steps import (
+from tests.support.steps import (
     T0,
     Sessions,
     report,

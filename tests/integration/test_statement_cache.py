@@ -13,7 +13,7 @@ from sqlalchemy.sql import compiler
 from bot.core.config import Protocol
 from bot.transport import inbox
 from models.vocab import VoteChoice
-from tests.integration.steps import Sessions, report, vote
+from tests.support.steps import Sessions, report, vote
 
 
 def compiled_anew(monkeypatch: pytest.MonkeyPatch) -> list[str]:

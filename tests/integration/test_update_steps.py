@@ -19,11 +19,11 @@ from bot.core.config import Config, load_protocol, load_settings
 from bot.protocol import incidents
 from bot.protocol.lifecycle import Refused
 from bot.runtime import Runtime
-from bot.storage.db import make_session_factory
 from bot.team.members import Person, touch_member
 from bot.transport import inbox
 from models import InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
+from tests.support.sessions import committing_sessions
 
 GROUP = -100555
 
@@ -33,7 +33,7 @@ def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
     return Runtime(
         config=Config(settings=settings, protocol=load_protocol()),
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=committing_sessions(engine),
         clock=Clock(),
     )
 

@@ -9,7 +9,7 @@ from models.incident import (
     VALIDATING,
 )
 from models.vocab import CheckState
-from tests.integration.steps import (
+from tests.support.steps import (
     Sessions,
     answer,
     at,

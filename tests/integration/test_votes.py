@@ -22,7 +22,7 @@ from models.incident import (
     UNCONFIRMED,
 )
 from models.vocab import VoteChoice
-from tests.integration.steps import (
+from tests.support.steps import (
     T0,
     Sessions,
     report,

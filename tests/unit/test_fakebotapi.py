@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakebotapi import (
+from tests.support.fakebotapi import (
     NOT_FOUND,
     NOT_MODIFIED,
     UPGRADED,
@@ -487,7 +487,7 @@ def test_an_edit_without_buttons_removes_them(api: FakeBotAPI, client: httpx.Cli
 def test_updates_from_topics_look_like_telegrams() -> None:
     from telegram import Update
 
-    from tests.fakebotapi import bot_member_update, command_update, user
+    from tests.support.fakebotapi import bot_member_update, command_update, user
 
     data = command_update(GROUP, user(1, "Ana"), "/caido", topic=12, topic_name="Alertas")
     message = Update.de_json({"update_id": 1, **data}, None).message

@@ -139,3 +139,42 @@ def test_bot_holds_only_the_wiring_at_its_top() -> None:
         "timers",
         "transport",
     ]
+
+
+SERVICES = (
+    "bot/protocol",
+    "bot/team",
+    "bot/timers/store.py",
+    "bot/reports",
+    "bot/support/hours.py",
+)
+
+
+def test_services_never_end_a_transaction() -> None:
+    """One owner for each transaction: the step (or the test) commits or rolls back, never a
+    service. A savepoint (`begin_nested`) is how a service undoes its own writes."""
+    wrong = []
+    for place in SERVICES:
+        path = ROOT / place
+        for source in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                called = node.func if isinstance(node, ast.Call) else None
+                if isinstance(called, ast.Attribute) and called.attr in ("commit", "rollback"):
+                    wrong.append(f"{source.relative_to(ROOT)}:{node.lineno} {called.attr}()")
+    assert wrong == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests and benchmarks share lives in tests/support (and fixtures in conftests): a
+    test module imported by another would run its tests twice and hide where a helper lives."""
+    wrong = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.startswith("tests.") and n.split(".")[-1].startswith("test_") for n in names):
+                wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert wrong == []

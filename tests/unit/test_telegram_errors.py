@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.transport.telegram_errors import KNOWN, Verdict, verdict
-from tests import fakebotapi
+from tests.support import fakebotapi
 
 # (method, code, description as Telegram sends it, what it means). The descriptions are the
 # Bot API server's own (tdlib/telegram-bot-api Client.cpp, tdlib/td), with the older wordings

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bot import texts
 from bot.transport.telegram_text import TEXT_LIMIT, plain, shorten, split, units
-from tests.fakebotapi import parse_html, utf16
+from tests.support.fakebotapi import parse_html, utf16
 
 
 def test_length_is_counted_in_utf16_units_as_telegram_counts() -> None:

@@ -16,10 +16,18 @@ answers TOPIC_CLOSED, a deleted one "message thread not found", General is the c
 message_thread_id), reactions limited to Telegram's list and to what each group allows
 (REACTION_INVALID), pins only with the right to pin, and the bot removed from a group and added
 back (403 while it is out, with the my_chat_member updates Telegram sends).
+
+Tests that drive the delivery worker alone script single calls (`script`): a refusal in
+Telegram's words (`Refusal`), or a mishap of the connection (`Mishap`: no answer, an answer lost
+after Telegram carried the call out, too late, the bot killed while it waits). They reach the
+same fake through `InProcessRequest`, python-telegram-bot's request interface without a socket,
+so the worker's clock can jump without real time passing, and python-telegram-bot turns each
+answer into the exception it raises for Telegram's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -34,9 +42,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
+from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
 
 BOT_USER = {
     "id": 999000,
@@ -144,6 +156,23 @@ class Call:
         """(label, callback_data) of every inline button in the call's reply_markup."""
         return buttons_of(self.params.get("reply_markup"))
 
+    @property
+    def markup(self) -> Any:
+        return self.params.get("reply_markup")
+
+    @property
+    def message_id(self) -> int | None:
+        """The message the call made (a send) or acted on (an edit, a pin, a reaction)."""
+        if isinstance(self.result, dict) and "message_id" in self.result:
+            return int(self.result["message_id"])
+        value = self.params.get("message_id")
+        return None if value is None else int(value)
+
+    @property
+    def carried_out(self) -> bool:
+        """Telegram did what was asked (whether or not the bot heard back)."""
+        return self.result is not None
+
 
 def buttons_of(markup: Any) -> list[tuple[str, str]]:
     if not isinstance(markup, dict):
@@ -164,6 +193,46 @@ class Failure:
     times: int | None  # None = always
     retry_after: int | None = None
     until: float | None = None  # time.monotonic() deadline; None = no deadline
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Telegram's error answer, in its words (`script`)."""
+
+    code: int
+    description: str
+    retry_after: int | None = None
+    migrate_to: int | None = None
+
+
+class Mishap(Enum):
+    """What can happen to a call on its way (`script`)."""
+
+    NO_CONNECTION = "no_connection"  # the connection could not be opened: the call never left
+    NO_ANSWER = "no_answer"  # the connection closed first: not carried out
+    ANSWER_LOST = "answer_lost"  # carried out, then the connection closed before the answer
+    TOO_SLOW = "too_slow"  # the bot gave up waiting before Telegram carried it out
+    LATE = "late"  # carried out; the answer came after the bot gave up waiting
+    KILLED = "killed"  # carried out; the bot's process died while it waited for the answer
+
+
+CARRIED_OUT = (Mishap.ANSWER_LOST, Mishap.LATE, Mishap.KILLED)
+
+
+def too_many(seconds: int) -> Refusal:
+    return Refusal(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+
+
+BAD_GATEWAY = Refusal(502, "Bad Gateway")
+
+
+@dataclass
+class _Plan:
+    method: str
+    chat_id: int | None
+    text: str | None
+    outcomes: deque[Refusal | Mishap | None]
+    on_empty: Callable[[], None] | None = None
 
 
 @dataclass
@@ -190,6 +259,7 @@ class _Response:
     status: int
     payload: dict[str, Any] | None  # None = drop the connection without answering
     delay: float = 0.0
+    mishap: Mishap | None = None
 
 
 @dataclass
@@ -318,6 +388,7 @@ class FakeBotAPI:
         self.chat_member_status: dict[tuple[int, int], str] = {}
         # getChatMember's answer for anyone not in chat_member_status.
         self.default_member_status = "left"
+        self.late_after = 30.0  # seconds a TOO_SLOW or LATE answer takes over HTTP
         # Message ids pinned in each chat (pinChatMessage adds, unpinChatMessage removes).
         self.pinned: dict[int, set[int]] = {}
         # Old group chat id → new supergroup id: calls to the old id answer "upgraded".
@@ -332,27 +403,39 @@ class FakeBotAPI:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._failures: list[Failure] = []
+        self._plans: list[_Plan] = []
+        self._last_pushed = 0  # the newest update id pushed
+        # Set by the bot process under test: True once every update up to this id is handled
+        # and what it caused went out, as its database says (see settled()).
+        self.store_settled: Callable[[int], bool | None] | None = None
+        # Nothing reaches the fake: a connection cannot even be opened (not recorded).
+        self.unreachable = False
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self.groups: dict[int, FakeChat] = {}  # see group(): what each group allows
+        self._open: set[socket.socket] = set()
+        # The HTTP side, made by start(): a test that reaches the fake in process
+        # (InProcessRequest) opens no socket.
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeBotAPI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # Connections are kept alive (HTTP/1.1), as Telegram's are: a new TCP connection per
         # call would be latency of the fake's own. stop() cuts the open ones.
         self._server.block_on_close = False
-        self._open: set[socket.socket] = set()
         # A short poll interval so stop() returns promptly (serve_forever checks it between polls).
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
-
-    # --- lifecycle -------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeBotAPI:
         self._thread.start()
         return self
 
@@ -360,6 +443,8 @@ class FakeBotAPI:
         self._stopping.set()  # delayed ("timeout") answers stop waiting
         with self._cond:
             self._cond.notify_all()
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
         with self._cond:
@@ -372,6 +457,7 @@ class FakeBotAPI:
     def push(self, update: dict[str, Any]) -> int:
         with self._cond:
             update = {"update_id": next(self._update_ids), **update}
+            self._last_pushed = update["update_id"]
             self._updates.append(update)
             self._cond.notify_all()
             return int(update["update_id"])
@@ -397,6 +483,34 @@ class FakeBotAPI:
             self._failures.append(
                 Failure(method, chat_id, code, description, times, retry_after, until)
             )
+
+    def script(
+        self,
+        *outcomes: Refusal | Mishap | None,
+        method: str = "sendMessage",
+        chat_id: int | None = None,
+        text: str | None = None,
+        on_empty: Callable[[], None] | None = None,
+    ) -> None:
+        """The next calls of `method` (to `chat_id`, with `text`) meet these outcomes, one each
+        (None: that call goes through), then go through as usual; `on_empty` runs when the last
+        one is used."""
+        with self._cond:
+            self._plans.append(_Plan(method, chat_id, text, deque(outcomes), on_empty))
+
+    def clear_scripts(self) -> None:
+        with self._cond:
+            self._plans = []
+
+    def killed(self) -> list[str]:
+        """The texts of the calls during which the bot was killed."""
+        with self._cond:
+            return [c.text for c in self.calls if c.fault == Mishap.KILLED.value]
+
+    def unanswered(self) -> int:
+        """Calls Telegram carried out whose answer the bot never got."""
+        with self._cond:
+            return sum(c.fault in {m.value for m in CARRIED_OUT} for c in self.calls)
 
     def inject_faults(
         self,
@@ -532,6 +646,10 @@ class FakeBotAPI:
         """Successful sendMessage calls (what appeared as new messages)."""
         return [c for c in self.calls_of("sendMessage", chat_id) if c.result is not None]
 
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        """The texts of the new messages, in the order they appeared."""
+        return [c.text for c in self.sent(chat_id)]
+
     def wait_for(
         self, predicate: Callable[[Call], bool], timeout: float = 15.0, after: int = 0
     ) -> Call:
@@ -549,6 +667,31 @@ class FakeBotAPI:
                         f"no matching call within {timeout}s; last calls:\n{recent}"
                     )
                 self._cond.wait(remaining)
+
+    def settled(self, timeout: float = 15.0) -> None:
+        """Wait until the bot is done with everything pushed so far, by what it stored: each
+        update handled and each message it caused sent (`store_settled`), then 30 ms for the
+        button answers made right after a step commits (no row records them). A bot without a
+        probe (a benchmark's bare bot) is waited for by a quiet spell instead."""
+        if self.store_settled is None:
+            self.wait_idle()
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                last = self._last_pushed
+            done = self.store_settled(last)
+            if done is None:  # the probe cannot read this bot's database
+                self.wait_idle()
+                return
+            if done:
+                with self._cond:
+                    busy = [c.at for c in self.calls if c.method != "getUpdates"]
+                if not busy or time.monotonic() - busy[-1] >= 0.03:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot did not settle (updates up to {last})")
+            time.sleep(0.02)
 
     def wait_idle(self, quiet: float = 0.4, timeout: float = 15.0) -> None:
         """Wait until no call other than getUpdates arrived for `quiet` seconds."""
@@ -605,7 +748,7 @@ class FakeBotAPI:
                 self._serve()
 
             def _serve(self) -> None:
-                if api._stopping.is_set():  # stopped: as if nobody were listening
+                if api._stopping.is_set() or api.unreachable:  # as if nobody were listening
                     self.close_connection = True
                     return
                 prefix = f"/bot{api.token}/"
@@ -617,6 +760,13 @@ class FakeBotAPI:
                 body = self.rfile.read(length) if length else b""
                 params = _parse(self.headers.get("Content-Type", ""), body)
                 response = api._dispatch(method, params)
+                if response.mishap in (Mishap.TOO_SLOW, Mishap.LATE):
+                    api._stopping.wait(api.late_after)
+                if response.mishap is Mishap.KILLED:
+                    api._stopping.wait()  # nobody is left to read it
+                if response.mishap in (Mishap.ANSWER_LOST, Mishap.TOO_SLOW):
+                    self.close_connection = True
+                    return
                 if response.payload is None:  # "drop": close without a word
                     self.close_connection = True
                     return
@@ -683,10 +833,40 @@ class FakeBotAPI:
             finally:
                 self._cond.notify_all()
 
+    def _scripted(self, method: str, params: dict[str, Any]) -> Refusal | Mishap | None:
+        """The scripted outcome of this call, if one is scripted (None: as usual)."""
+        text = params.get("text", params.get("caption"))
+        for plan in self._plans:
+            if plan.method != method or plan.chat_id not in (None, params.get("chat_id")):
+                continue
+            if plan.text not in (None, text) or not plan.outcomes:
+                continue
+            outcome = plan.outcomes.popleft()
+            if not plan.outcomes and plan.on_empty is not None:
+                plan.on_empty()
+            return outcome
+        return None
+
     def _answer(self, method: str, params: dict[str, Any]) -> _Response:
         """Record and answer one call (not getUpdates); the caller holds the lock."""
         call = Call(method, params)
         self.calls.append(call)
+        scripted = self._scripted(method, params)
+        if isinstance(scripted, Refusal):
+            call.fault = str(scripted.code)
+            extra: dict[str, Any] = {}
+            if scripted.retry_after is not None:
+                extra["retry_after"] = scripted.retry_after
+            if scripted.migrate_to is not None:
+                extra["migrate_to_chat_id"] = scripted.migrate_to
+            return _Response(scripted.code, _error(scripted.code, scripted.description, **extra))
+        if isinstance(scripted, Mishap):
+            call.fault = scripted.value
+            if scripted not in CARRIED_OUT:
+                return _Response(0, None, mishap=scripted)
+            response = self._carry_out(call, method, params, 0.0)
+            response.mishap = scripted
+            return response
         failure = self._failure_for(method, params)
         if failure is not None:
             return _failure_response(failure, call)
@@ -698,6 +878,12 @@ class FakeBotAPI:
         elif kind is not None:
             call.fault = kind
             return self._fault_response(kind)
+        return self._carry_out(call, method, params, delay)
+
+    def _carry_out(
+        self, call: Call, method: str, params: dict[str, Any], delay: float
+    ) -> _Response:
+        """Telegram's answer to a call that reached it: a refusal, or the call carried out."""
         chat_id = params.get("chat_id")
         if isinstance(chat_id, int) and chat_id in self.migrated:
             payload = _error(400, UPGRADED, migrate_to_chat_id=self.migrated[chat_id])
@@ -1219,3 +1405,52 @@ def migrated_from_update(
             "migrate_from_chat_id": old_chat_id,
         }
     }
+
+
+class InProcessRequest(BaseRequest):
+    """python-telegram-bot's request interface answered by a FakeBotAPI in this process: no
+    socket, no thread. Each mishap becomes what HTTPXRequest raises for it."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        if self.api.unreachable:
+            raise NetworkError("httpx.ConnectError: All connection attempts failed")
+        name = url.rsplit("/", 1)[-1]
+        params = json.loads(json.dumps(request_data.parameters)) if request_data else {}
+        response = self.api._dispatch(name, params)
+        if response.mishap is Mishap.KILLED:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            await asyncio.sleep(0)  # the kill lands while the call awaits Telegram's answer
+            raise AssertionError("a cancelled call went on")
+        if response.mishap in (Mishap.TOO_SLOW, Mishap.LATE):
+            raise TimedOut()
+        if response.mishap is Mishap.NO_CONNECTION:
+            raise NetworkError("httpx.ConnectError: All connection attempts failed")
+        if response.payload is None or response.mishap is Mishap.ANSWER_LOST:
+            raise NetworkError(
+                "httpx.RemoteProtocolError: Server disconnected without sending a response."
+            )
+        return response.status, json.dumps(response.payload).encode()

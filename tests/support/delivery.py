@@ -1,4 +1,6 @@
-"""The delivery worker on a real database built by the migrations, against an in-process fake Bot.
+"""The delivery worker on a real database built by the migrations, against the suite's fake Bot
+API (tests/support/fakebotapi.py) reached in process: python-telegram-bot's own Bot, whose
+request layer hands each call to the fake, so every answer is parsed as Telegram's would be.
 
 Time is the test's: the runtime's clock stands still until a test moves it, and the worker's
 monotonic clock (429 blocks, flood windows) follows every jump of it, so back-offs of seconds or
@@ -12,30 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram.error import BadRequest, ChatMigrated, NetworkError
+from telegram.constants import ParseMode
+from telegram.ext import Defaults, ExtBot
 
 from bot import texts
 from bot.core.clock import Clock
 from bot.core.config import Config, load_protocol, load_settings
 from bot.runtime import Runtime
-from bot.storage.db import is_sqlite, make_engine, make_session_factory
+from bot.storage.db import is_sqlite, make_engine
 from bot.team.members import Person, sync_team_chats, touch_member
 from bot.transport import outbox
 from bot.transport.delivery import DeliveryWorker
 from models import Incident, IncidentMessage, OutboxMessage, TeamChat
 from models.delivery import CRITICAL
+from tests.support.fakebotapi import FakeBotAPI, InProcessRequest
+from tests.support.sessions import committing_sessions
 
 # The worker reads RetryAfter.retry_after, which python-telegram-bot 22.2+ warns will become a
 # timedelta; bot.transport.delivery.worker._seconds takes both.
@@ -70,197 +72,14 @@ class StillClock(Clock):
         return time.monotonic() + (self.instant - T0).total_seconds()
 
 
-# --- the fake Bot ----------------------------------------------------------------------------------
-OK = "ok"
-KILL = "kill"  # delivered, then the worker dies while it awaits Telegram's answer
+# --- Telegram: the suite's one fake, reached in process -------------------------------------------
+TOKEN = "123:delivery"
 
 
-@dataclass(frozen=True)
-class Delivered:
-    """Telegram carried the call out, then the answer was lost: `error` is what the bot sees."""
-
-    error: Exception
-
-
-@dataclass
-class Call:
-    method: str
-    chat_id: int
-    text: str | None = None
-    message_id: int | None = None
-    markup: dict[str, Any] | None = None
-    outcome: str = OK  # "ok", or the error the bot got
-    delivered: bool = True
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class Plan:
-    method: str
-    chat_id: int | None  # None: any chat
-    text: str | None  # None: any text
-    outcomes: deque[Any]
-    on_empty: Callable[[], None] | None = None
-
-
-@dataclass
-class FakeBot:
-    """Stands in for telegram.Bot: records every call and follows a script of outcomes.
-
-    It keeps the messages each chat shows, so an edit of a deleted message is refused the way
-    Telegram refuses it, and a chat that became a supergroup answers ChatMigrated.
-    """
-
-    calls: list[Call] = field(default_factory=list)
-    shown: dict[tuple[int, int], tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
-    plans: list[Plan] = field(default_factory=list)
-    migrated: dict[int, int] = field(default_factory=dict)
-    down: bool = False  # the process is going down: nothing reaches Telegram
-    unacknowledged: int = 0  # calls carried out whose answer the bot never got
-    killed: list[str] = field(default_factory=list)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(501))
-
-    def script(
-        self,
-        *outcomes: Any,
-        method: str = "send_message",
-        chat_id: int | None = None,
-        text: str | None = None,
-        on_empty: Callable[[], None] | None = None,
-    ) -> None:
-        """The next calls of `method` (to `chat_id`, with `text`) get these outcomes, then success."""
-        self.plans.append(Plan(method, chat_id, text, deque(outcomes), on_empty))
-
-    def delete(self, chat_id: int, message_id: int) -> None:
-        """Someone deleted this message."""
-        del self.shown[(chat_id, message_id)]
-
-    # what the tests read
-    def sent(self, chat_id: int | None = None) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.method == "send_message" and c.delivered and chat_id in (None, c.chat_id)
-        ]
-
-    def texts(self, chat_id: int | None = None) -> list[str | None]:
-        return [c.text for c in self.sent(chat_id)]
-
-    def tries(self, method: str, chat_id: int) -> list[Call]:
-        return [c for c in self.calls if c.method == method and c.chat_id == chat_id]
-
-    # the Bot API
-    async def send_message(
-        self, chat_id: int, text: str, *, reply_markup: Any = None, **_: Any
-    ) -> Any:
-        call = Call("send_message", chat_id, text, markup=_dict(reply_markup))
-        await self._answer(call)
-        call.message_id = next(self._ids)
-        self.shown[(chat_id, call.message_id)] = (text, call.markup)
-        return SimpleNamespace(message_id=call.message_id, chat_id=chat_id)
-
-    async def send_photo(self, chat_id: int, photo: str, *, caption: str = "", **_: Any) -> Any:
-        call = Call("send_photo", chat_id, caption)
-        await self._answer(call)
-        call.message_id = next(self._ids)
-        return SimpleNamespace(message_id=call.message_id, chat_id=chat_id)
-
-    async def edit_message_text(
-        self, text: str, *, chat_id: int, message_id: int, reply_markup: Any = None, **_: Any
-    ) -> Any:
-        call = Call("edit_message_text", chat_id, text, message_id, _dict(reply_markup))
-        await self._answer(call, refuse=self._edit_refusal(call))
-        self.shown[(chat_id, message_id)] = (text, call.markup)
-        return SimpleNamespace(message_id=message_id, chat_id=chat_id)
-
-    async def edit_message_reply_markup(
-        self, *, chat_id: int, message_id: int, reply_markup: Any = None, **_: Any
-    ) -> Any:
-        await self._answer(Call("edit_message_reply_markup", chat_id, None, message_id))
-        return True
-
-    async def pin_chat_message(self, chat_id: int, message_id: int, **_: Any) -> bool:
-        await self._answer(Call("pin_chat_message", chat_id, None, message_id))
-        return True
-
-    async def unpin_chat_message(
-        self, chat_id: int, message_id: int | None = None, **_: Any
-    ) -> bool:
-        await self._answer(Call("unpin_chat_message", chat_id, None, message_id))
-        return True
-
-    async def set_message_reaction(
-        self, chat_id: int, message_id: int, reaction: Any = None, **_: Any
-    ) -> bool:
-        await self._answer(Call("set_message_reaction", chat_id, str(reaction), message_id))
-        return True
-
-    def _edit_refusal(self, call: Call) -> BadRequest | None:
-        assert call.message_id is not None
-        shown = self.shown.get((call.chat_id, call.message_id))
-        if shown is None:
-            return BadRequest("Message to edit not found")
-        if shown == (call.text, call.markup):
-            return BadRequest(
-                "Message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message"
-            )
-        return None
-
-    async def _answer(self, call: Call, refuse: Exception | None = None) -> None:
-        """Record the call, then succeed or fail as scripted (a raise means the bot sees an error)."""
-        self.calls.append(call)
-        if self.down:
-            outcome: Any = NetworkError("httpx.ConnectError: All connection attempts failed")
-        elif call.chat_id in self.migrated:
-            outcome = ChatMigrated(self.migrated[call.chat_id])
-        else:
-            outcome = self._next_outcome(call) if refuse is None else refuse
-        if outcome == OK:
-            return
-        if outcome == KILL:
-            self.unacknowledged += 1
-            self.killed.append(call.text or "")
-            task = asyncio.current_task()
-            assert task is not None
-            task.cancel()
-            await asyncio.sleep(0)  # the kill lands while the call awaits Telegram's answer
-            raise AssertionError("a cancelled call went on")
-        if isinstance(outcome, Delivered):
-            self.unacknowledged += 1
-            call.outcome = type(outcome.error).__name__
-            raise outcome.error
-        call.delivered = False
-        call.outcome = type(outcome).__name__
-        raise outcome
-
-    def _next_outcome(self, call: Call) -> Any:
-        for plan in self.plans:
-            if plan.method != call.method or plan.chat_id not in (None, call.chat_id):
-                continue
-            if plan.text not in (None, call.text):
-                continue
-            if not plan.outcomes:
-                continue
-            outcome = plan.outcomes.popleft()
-            if not plan.outcomes and plan.on_empty is not None:
-                plan.on_empty()
-            return outcome
-        return OK
-
-
-def _dict(markup: Any) -> dict[str, Any] | None:
-    return markup.to_dict() if markup is not None else None
-
-
-def bad_gateway() -> NetworkError:
-    return NetworkError("Bad Gateway")
-
-
-def dropped() -> NetworkError:
-    """What python-telegram-bot raises when the connection closes without an answer."""
-    return NetworkError(
-        "httpx.RemoteProtocolError: Server disconnected without sending a response."
+def telegram_bot(api: FakeBotAPI) -> ExtBot[None]:
+    """The bot as the application builds it (HTML by default), talking to `api` in process."""
+    return ExtBot(
+        TOKEN, request=InProcessRequest(api), defaults=Defaults(parse_mode=ParseMode.HTML)
     )
 
 
@@ -269,7 +88,8 @@ def dropped() -> NetworkError:
 class Harness:
     runtime: Runtime
     clock: StillClock
-    bot: FakeBot
+    api: FakeBotAPI  # what Telegram was asked, and what it shows
+    telegram: ExtBot[None]
     worker: DeliveryWorker | None = None
 
     def session(self) -> AsyncSession:
@@ -345,7 +165,7 @@ class Harness:
                     (r.id, r.chat_id, r.status, r.attempts, r.last_error)
                     for r in await self.outbox_rows()
                 ]
-                calls = [(c.method, c.chat_id, c.text, c.outcome) for c in self.bot.calls]
+                calls = [(c.method, c.chat_id, c.text, c.fault) for c in self.api.calls]
                 raise AssertionError(
                     f"never happened: {what or condition}\noutbox: {rows}\ncalls: {calls}"
                 )
@@ -368,7 +188,7 @@ class Harness:
         """A delivery worker, as `serve` runs it; stopped (not killed) on the way out.
         `telegram_limits`: Telegram's 30 a second and 20 a minute per group, not the harness's
         lifted ones."""
-        worker = DeliveryWorker(self.runtime, self.bot, texts.DELIVERY_WORDS)  # type: ignore[arg-type]
+        worker = DeliveryWorker(self.runtime, self.telegram, texts.DELIVERY_WORDS)
         if telegram_limits:
             worker.budget.per_second, worker.budget.group_per_minute = 30, 20
         self.worker = self.runtime.delivery = worker
@@ -401,12 +221,13 @@ async def harness(url: str) -> AsyncIterator[Harness]:
         config=Config(settings=settings_, protocol=load_protocol()),
         engine=engine,
         read_engine=read_engine,
-        sessions=make_session_factory(engine),
+        sessions=committing_sessions(engine),
         clock=clock,
         chats={GROUP_A: "Caja", GROUP_B: "Administración", GROUP_C: None},
     )
     try:
-        yield Harness(runtime, clock, FakeBot())
+        api = FakeBotAPI(TOKEN)
+        yield Harness(runtime, clock, api, telegram_bot(api))
     finally:
         await engine.dispose()
         if read_engine is not None:
@@ -433,6 +254,7 @@ async def sync_chats(h: Harness, *chat_ids: int) -> None:
         await sync_team_chats(
             session, chat_ids=list(chat_ids), chat_sectors={GROUP_A: "Caja"}, now=T0
         )
+        await session.commit()
 
 
 def send(chat_id: int, text: str, priority: int = CRITICAL, **kwargs: Any) -> Any:

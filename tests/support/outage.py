@@ -14,8 +14,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tests.e2e.conftest import GROUP_ADMIN, GROUP_CAJA
-from tests.fakebotapi import Call, FakeBotAPI, command_update, press_update, reply_update, user
+from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA
+from tests.support.fakebotapi import (
+    Call,
+    FakeBotAPI,
+    command_update,
+    press_update,
+    reply_update,
+    user,
+)
 
 ANA = user(101, "Ana", "Gómez")  # Caja
 LUIS = user(102, "Luis", "Pérez")  # Administración: coordinates
