@@ -6,6 +6,7 @@ The Dockerfile installs exactly this way, so this is the test that the image can
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -56,9 +57,22 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str], timeout: float = 300)
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment holding the locked dependencies and the built wheel."""
-    work = tmp_path_factory.mktemp("installed")
+def installed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A fresh virtual environment holding the locked dependencies and the built wheel: built
+    once per test run, whichever test process asks first (the others wait for it and use it)."""
+    if worker_id == "master":  # not under pytest-xdist
+        return build_installed(tmp_path_factory.mktemp("installed"))
+    shared = tmp_path_factory.getbasetemp().parent / "installed"
+    shared.mkdir(exist_ok=True)
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / ".ready").exists():
+            build_installed(shared)
+            (shared / ".ready").touch()
+    return shared
+
+
+def build_installed(work: Path) -> Path:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     source = work / "source"
