@@ -35,6 +35,7 @@ from bot.transport.http_pool import keep_sockets
 from handlers import (
     access,
     allclear,
+    backups,
     coordination,
     history,
     info,
@@ -42,6 +43,7 @@ from handlers import (
     maintenance,
     report,
     sector,
+    status,
     validation,
     votes,
 )
@@ -310,11 +312,13 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     votes.register(app)  # 3: confirmation poll on the alert card
     local.register(app)  # 4: local checklist, escalate anyway
     coordination.register(app)  # 5: claim, /contactado, hand over
+    status.register(app)  # 5–7: /novedad, news to every team chat with the next one's time
     access.register(app)  # 6: server access through Gerencia
     validation.register(app)  # 7: each sector confirms FLEXUS works
     allclear.register(app)  # 8: /resuelto, "Entendido", summary
     prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
-    maintenance.register(app)  # housekeeping timers: the daily backup
+    backups.register(app)  # housekeeping timers: the daily backup
+    maintenance.register(app)  # planned maintenance: /mantenimiento and its announcements
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
     chat_handlers.register(app)  # members joining and leaving; a group becoming a supergroup

@@ -324,6 +324,88 @@ def cmd_admins(config: Config, action: str, user_id: int | None) -> int:
     return 0
 
 
+def cmd_maintenance(config: Config, args: Any) -> int:
+    """maintenance add|list|cancel: the same windows as /mantenimiento; a running bot tells the
+    team chats within a minute."""
+    from bot.core.clock import Clock
+    from bot.protocol import maintenance
+    from bot.team import admin
+    from models.vocab import AdminActionKind, MaintenanceSource
+
+    now = Clock.from_setting(config.settings.flexus_now).now()
+    tz = config.protocol.support.tz
+
+    def shown(window: maintenance.Planned) -> str:
+        return (
+            f"#{window.id}  {_local(window.starts_at, config)} – {_local(window.ends_at, config)}"
+            f"  {window.reason}"
+        )
+
+    if args.maintenance_command == "list":
+        windows = _with_database(config, lambda s: maintenance.upcoming(s, now, limit=50))
+        for window in windows:
+            print(shown(window) + ("  (under way)" if window.running(now) else ""))
+        if not windows:
+            print("no maintenance planned")
+        return 0
+    try:
+        if args.maintenance_command == "add":
+            command = maintenance.parse(" ".join(args.window), now, tz)
+            if not isinstance(command, maintenance.PlanWindow):
+                return _fail('give a window: "28/12 20:00-23:30 reason" or "ahora 45m reason"')
+
+            async def plan(session: Any) -> maintenance.Planned:
+                window = await maintenance.plan_window(
+                    session,
+                    start=command.start,
+                    end=command.end,
+                    reason=command.reason,
+                    source=MaintenanceSource.CLI,
+                    by=None,
+                    now=now,
+                    protocol=config.protocol,
+                )
+                admin.record(
+                    session,
+                    action=AdminActionKind.PLAN_MAINTENANCE,
+                    now=now,
+                    actor_id=None,
+                    detail=f"#{window.id} {window.starts_at.isoformat()}",
+                )
+                await session.commit()
+                return window
+
+            print("planned " + shown(_with_database(config, plan)))
+        else:
+            reason = " ".join(args.reason)
+
+            async def cancel(session: Any) -> maintenance.Planned:
+                window = await maintenance.cancel_window(
+                    session,
+                    window_id=args.window_id,
+                    reason=reason,
+                    by=None,
+                    now=now,
+                    announced=False,
+                )
+                admin.record(
+                    session,
+                    action=AdminActionKind.CANCEL_MAINTENANCE,
+                    now=now,
+                    actor_id=None,
+                    detail=f"#{window.id} {reason}",
+                )
+                await session.commit()
+                return window
+
+            print("cancelled " + shown(_with_database(config, cancel)))
+    except maintenance.MaintenanceRefused as refused:
+        other = f" (window {shown(refused.other)})" if refused.other else ""
+        return _fail(f"not done: {refused.problem.value.replace('_', ' ')}{other}")
+    print("a running bot tells the team chats within a minute")
+    return 0
+
+
 def cmd_audit(config: Config, *, limit: int) -> int:
     """Every admin action, oldest first: when, who, what, where, to whom."""
     from bot.team import admin
@@ -397,6 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
         one = admins_sub.add_parser(name, help=text)
         one.add_argument("user_id", type=int, help="their Telegram id (private /start shows it)")
     admins_sub.add_parser("list", help="list the admins")
+    planned = sub.add_parser("maintenance", help="planned maintenance of FLEXUS")
+    planned_sub = planned.add_subparsers(dest="maintenance_command", required=True)
+    add = planned_sub.add_parser(
+        "add",
+        help='plan a window, as in the chat: "28/12 20:00-23:30 reason" or "ahora 45m reason"',
+    )
+    add.add_argument("window", nargs="+", help="[DD/MM] HH:MM-HH:MM reason, or: ahora 45m reason")
+    planned_sub.add_parser("list", help="the windows under way or to come")
+    cancel = planned_sub.add_parser("cancel", help="cancel a window that has not ended")
+    cancel.add_argument("window_id", type=int)
+    cancel.add_argument("reason", nargs="*", help="why (told to the team)")
     audit = sub.add_parser("audit", help="show the admin actions: who did what, when")
     audit.add_argument("--limit", type=int, default=200, help="latest N actions (default 200)")
     return parser
@@ -418,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_admins(config, args.admins_command, getattr(args, "user_id", None))
         if args.command == "audit":
             return cmd_audit(config, limit=args.limit)
+        if args.command == "maintenance":
+            return cmd_maintenance(config, args)
         if args.command == "run":
             return cmd_run(config, webhook=args.webhook)
         if args.command == "db" and args.db_command == "backup":

@@ -16,6 +16,7 @@ from bot.core.causes import cause_of
 from bot.core.config import Config
 from bot.ops import heartbeat
 from bot.ops.backup import schedule_daily_backup
+from bot.protocol import maintenance
 from bot.runtime import Runtime
 from bot.support import holiday_dates
 from bot.timers.jobs import RUNTIME_KEY, arm_pending
@@ -91,11 +92,14 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
 
 
 async def _keep_house(app: Any, runtime: Runtime) -> None:
-    """The daily backup's stored timer: one pending while backups are on, none when off."""
+    """The daily backup's stored timer (one pending while backups are on, none when off), and
+    the protocol file's recurring maintenance of the coming week with its timers."""
     async with runtime.sessions() as session:
-        added = await schedule_daily_backup(session, config=runtime.config, now=runtime.clock.now())
+        now = runtime.clock.now()
+        added = await schedule_daily_backup(session, config=runtime.config, now=now)
+        windows = await maintenance.keep_recurring(session, now=now, protocol=runtime.protocol)
         await session.commit()
-    if added:
+    if added or windows:
         await arm_pending(app)
 
 
@@ -110,6 +114,25 @@ async def _last_alive(runtime: Runtime) -> None:
 async def _reload(context: Any) -> None:
     runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
     await runtime.reload_stored_settings()
+    await _tell_maintenance_from_the_command_line(context.application, runtime)
+
+
+async def _tell_maintenance_from_the_command_line(app: Any, runtime: Runtime) -> None:
+    """Windows planned or cancelled with `flexus-bot maintenance`: every team chat is told,
+    once, and their moments go on the job queue."""
+    now, tz = runtime.clock.now(), runtime.tz
+    async with runtime.sessions() as session:
+        untold = await maintenance.tell_untold(session, now=now)
+        said = [texts.maintenance_planned(p, tz) for p in untold.planned]
+        said += [texts.maintenance_cancelled(p, why, tz) for p, why in untold.cancelled]
+        for text in said:
+            for chat_id in runtime.team_chat_ids:
+                outbox.send(session, chat_id, text, priority=outbox.NEWS, now=now)
+        await session.commit()
+    if said:
+        runtime.wake_delivery()
+    if untold.planned:
+        await arm_pending(app)
 
 
 async def _housekeeping(context: Any) -> None:
@@ -127,6 +150,13 @@ async def _housekeeping(context: Any) -> None:
         await holiday_dates.ensure(runtime, holiday_dates.years_around_today(runtime))
     except Exception as exc:  # tried again in an hour; the dates loaded so far still hold
         log.warning("could not load the holidays of the coming year: %s", exc)
+    async with runtime.sessions() as session:
+        windows = await maintenance.keep_recurring(
+            session, now=runtime.clock.now(), protocol=runtime.protocol
+        )
+        await session.commit()
+    if windows:
+        await arm_pending(context.application)
 
 
 async def _initialize(app: Any, stop: asyncio.Event) -> bool:

@@ -132,7 +132,13 @@ async def restart_answered(update: Update, context: Context) -> None:
     # Critical, to every team chat and privately to everyone who started the bot: committed
     # with the resolution itself, so a crash can delay the all-clear but never lose it.
     record = (incident_id, MessageKind.ALL_CLEAR)
-    await broadcast(context, text, ack_markup(incident_id), priority=CRITICAL, record=record)
+    contingency = rt.protocol.contingency
+    for chat_id in rt.team_chat_ids:
+        # A sector that worked on paper is reminded, once, to load it into FLEXUS.
+        on_paper = contingency.for_sector(rt.chat_sector(chat_id)) is not None
+        after = texts.contingency_after(contingency.after) if on_paper else ""
+        markup = ack_markup(incident_id)
+        await send(context, chat_id, text + after, markup, priority=CRITICAL, record=record)
     for user_id in (p for p in clear.privately if p in members):
         await send(
             context, user_id, text, ack_markup(incident_id), priority=CRITICAL, record=record

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
+from bot.protocol import maintenance
 from bot.protocol.access import is_gerencia
 from bot.protocol.lifecycle import (
     open_incident_id,
@@ -38,7 +39,10 @@ async def estado(update: Update, context: Context) -> None:
             [(c.chat_id, c.title, c.last_error) for c in unreachable]
         )
     if incident_id is None:
-        await reply(update, texts.estado_ok() + extra)
+        async with rt.session(refusable=False) as session:
+            planned = await maintenance.current_window(session, rt.clock.now())
+        now_text = texts.maintenance_started(planned, rt.tz) if planned else texts.estado_ok()
+        await reply(update, now_text + extra)
         return
     view = await view_of(context, incident_id)
     await reply(update, card_text(context, view) + "\n\n" + support_text(context) + extra)

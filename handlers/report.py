@@ -15,6 +15,7 @@ from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import texts
+from bot.protocol import maintenance
 from bot.protocol.incidents import already_reported, cast_vote, open_or_join_incident
 from bot.protocol.lifecycle import open_incident_id
 from bot.transport import inbox, outbox
@@ -23,6 +24,7 @@ from handlers.kit.cards import announce_outcome, post_alert, refresh_cards, view
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, person_of, topic_of
 from handlers.kit.guards import allowed_here, parse_button
 from handlers.kit.replies import answer_query, reply, send
+from handlers.maintenance import hold_report
 from handlers.sector import ask_sector_later
 from models.vocab import VoteChoice
 
@@ -59,6 +61,12 @@ async def caido(update: Update, context: Context) -> None:
     rt = context.runtime
     at, late = written_at(message, context)
     received = rt.clock.now()
+    async with rt.session(refusable=False) as session:
+        planned = await maintenance.current_window(session, received)
+        held = planned is not None and await open_incident_id(session) is None
+    if planned is not None and held:
+        await hold_report(update, context, planned)
+        return
     if late and received - at > timedelta(minutes=rt.protocol.deadlines.stale_report_minutes):
         async with rt.session(refusable=False) as session:
             open_now = await open_incident_id(session)
@@ -83,8 +91,10 @@ async def report(
     text: str,
     written: datetime,
     received: datetime | None,
+    maintenance_id: int | None = None,
 ) -> None:
-    """Record the report (opening or joining the incident) and send what it causes."""
+    """Record the report (opening or joining the incident) and send what it causes.
+    `maintenance_id`: reported during that planned window ("es otra cosa")."""
     rt, chat_id = context.runtime, message.chat_id
     photo = message.photo[-1].file_id if message.photo else None
     async with rt.session() as session:
@@ -99,6 +109,7 @@ async def report(
             now=written,
             protocol=rt.protocol,
             received_at=received,
+            maintenance_id=maintenance_id,
         )
     if result.opened:
         await post_alert(context, result.incident_id)
@@ -128,6 +139,44 @@ async def report(
         await announce_outcome(context, await view_of(context, result.incident_id))
     if result.needs_sector:
         await ask_sector_later(context, chat_id, user.id)
+
+
+async def report_anyway(update: Update, context: Context) -> None:
+    """ "Es otra cosa: reportar igual" under a /caido held for planned maintenance: the held
+    report opens (or joins) the incident as usual, marked as reported during the window."""
+    parsed = await parse_button(update, context, buttons.MaintenanceReport)
+    if parsed is None:
+        return
+    query, pressed = parsed
+    rt = context.runtime
+    async with rt.session(refusable=False) as session:
+        data = await inbox.stored(session, pressed.update_id)
+    original = Update.de_json(data, context.bot) if data is not None else None
+    message = original.effective_message if original is not None else None
+    if message is None or message.from_user is None:
+        await answer_query(query, texts.STALE_BUTTON, alert=True)
+        return
+    async with rt.session(refusable=False) as session:
+        done = await already_reported(
+            session, chat_id=message.chat_id, message_id=message.message_id
+        )
+        if query.message is not None:
+            outbox.clear_markup(
+                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+            )
+    await answer_query(query, texts.LATE_ALREADY if done else texts.DONE)
+    if done:
+        return
+    written, late = written_at(message, context)
+    await report(
+        context,
+        user=message.from_user,
+        message=message,
+        text=message.text or message.caption or "",
+        written=written,
+        received=rt.clock.now() if late else None,
+        maintenance_id=pressed.window_id,
+    )
 
 
 async def _ask_if_still_failing(
@@ -222,3 +271,6 @@ def register(app: Application) -> None:
         MessageHandler(NEW_MESSAGES & filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), caido)
     )
     app.add_handler(CallbackQueryHandler(late_pressed, pattern=buttons.LateReport.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(report_anyway, pattern=buttons.MaintenanceReport.pattern())
+    )

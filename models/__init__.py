@@ -9,9 +9,11 @@ from models.incident import (
     Incident,
     IncidentMessage,
     Report,
+    StatusUpdate,
     ValidationAnswer,
     Vote,
 )
+from models.maintenance import MaintenanceWindow
 from models.state import BotState
 from models.team import Member, TeamChat
 from models.timer import Timer
@@ -27,9 +29,11 @@ __all__ = [
     "InboxUpdate",
     "Incident",
     "IncidentMessage",
+    "MaintenanceWindow",
     "Member",
     "OutboxMessage",
     "Report",
+    "StatusUpdate",
     "TeamChat",
     "Timer",
     "UTCDateTime",

@@ -75,6 +75,11 @@ class Incident(Base):
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     restart_session: Mapped[bool | None] = mapped_column(Boolean)
     summary_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Reported during planned maintenance ("es otra cosa: reportar igual"): the window's time
+    # is not downtime.
+    maintenance_id: Mapped[int | None] = mapped_column(Integer)
+    # Opened soon after another incident's all-clear: FLEXUS failed again.
+    relapse_of: Mapped[int | None] = mapped_column(Integer)
 
 
 class Report(Base):
@@ -167,3 +172,17 @@ class Acknowledgement(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.user_id"))
     acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatusUpdate(Base):
+    """What the coordinator told the team while FLEXUS was down, and when the next news is due."""
+
+    __tablename__ = "status_updates"
+    __table_args__ = (Index("ix_status_updates_incident_id", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -69,6 +69,14 @@ class OutboxMethod(StrEnum):
     CLEAR_MARKUP = "clear_markup"  # a question's buttons come off once answered
 
 
+class MaintenanceSource(StrEnum):
+    """MaintenanceWindow.source: who planned it."""
+
+    CHAT = "chat"  # /mantenimiento
+    CLI = "cli"  # flexus-bot maintenance add
+    PROTOCOL = "protocol"  # a [[maintenance]] recurring window of the protocol file
+
+
 class AdminActionKind(StrEnum):
     """AdminAction.action: what an admin did (for `flexus-bot audit`)."""
 
@@ -79,6 +87,8 @@ class AdminActionKind(StrEnum):
     ADD_GERENCIA = "add_gerencia"
     ADD_GERENCIA_BACKUP = "add_gerencia_backup"
     REMOVE_GERENCIA = "remove_gerencia"
+    PLAN_MAINTENANCE = "plan_maintenance"
+    CANCEL_MAINTENANCE = "cancel_maintenance"
 
 
 class TimerStatus(StrEnum):
@@ -101,6 +111,9 @@ class TimerKind(StrEnum):
     ACK_DEADLINE = "ack_deadline"  # step 8: time is up for "Entendido", post the summary
     MONTHLY_REPORT = "monthly_report"  # history: last month's figures to the team
     DAILY_BACKUP = "daily_backup"  # housekeeping: a copy of the SQLite database
+    MAINTENANCE_REMINDER = "maintenance_reminder"  # planned maintenance starts soon
+    MAINTENANCE_START = "maintenance_start"  # planned maintenance starts now
+    MAINTENANCE_END = "maintenance_end"  # planned maintenance is over
 
 
 class EventKind(StrEnum):
@@ -136,6 +149,9 @@ class EventKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ACK_REMINDER = "ack_reminder"  # detail: the sectors reminded
     CLOSED = "closed"
+    RELAPSE = "relapse"  # opened soon after an all-clear; detail: the incident that relapsed
+    FAILED_AGAIN = "failed_again"  # on the relapsed incident; detail: the new incident
+    STATUS_UPDATE = "status_update"  # detail: what the team was told
 
 
 # The events that confirm a general failure (by votes, or the reporter escalating).
@@ -152,6 +168,7 @@ class MessageKind(StrEnum):
     OVERRIDE_PROMPT = "override_prompt"  # step 7: "reply with why we go on without them"
     ALL_CLEAR = "all_clear"  # step 8
     PANEL = "panel"  # steps 5–8: the coordinator's one message, edited at each step
+    STATUS_PROMPT = "status_prompt"  # "📣 Contar novedades": reply with what to tell the team
 
 
 def validation_kind(round_number: int) -> str:

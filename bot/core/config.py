@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 import unicodedata
@@ -314,6 +315,34 @@ class TeamSpec(_Strict):
         return next((s for s in self.sectors if fold(s) == wanted), None)
 
 
+class ContingencySpec(_Strict):
+    """What each sector does while FLEXUS is down (shown with the "falla general" message in
+    the chats tied to that sector, and behind a button for everyone else), and what it is
+    reminded of once FLEXUS is back (`after`; a sector without instructions hears nothing)."""
+
+    sectors: dict[str, str] = {
+        "Caja": "Cobrá en efectivo o con posnet aparte y anotá cada venta en la planilla de "
+        "contingencia (cliente, productos, importe, forma de pago).",
+        "Administración": "Anotá en papel los pagos, cobros y remitos que no puedas cargar, con "
+        "fecha y hora; no rehagas nada en otro sistema.",
+        "Atención al cliente": "Tomá los pedidos y reclamos en la planilla de contingencia con "
+        "nombre y teléfono; avisale al cliente que lo llamamos cuando vuelva.",
+        "Presupuestos": "Armá los presupuestos en la planilla de contingencia y avisá que el "
+        "número se confirma cuando FLEXUS vuelva.",
+    }
+    after: str = Field(
+        "FLEXUS volvió: cargá en FLEXUS lo que anotaste en papel durante la caída.",
+        min_length=1,
+        max_length=500,
+    )
+
+    def for_sector(self, sector: str | None) -> str | None:
+        if sector is None:
+            return None
+        wanted = fold(sector)
+        return next((text for name, text in self.sectors.items() if fold(name) == wanted), None)
+
+
 class ValidationSpec(_Strict):
     # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
     required_sectors: list[str] = []
@@ -356,6 +385,10 @@ class DeadlinesSpec(_Strict):
     # A /caido read this long after it was written (the bot was down) first asks the group
     # whether FLEXUS still fails, instead of alerting everyone.
     stale_report_minutes: float = Field(30, gt=0)
+    # Planned maintenance: the team is reminded this long before a window starts (0: never).
+    maintenance_reminder_minutes: float = Field(60, ge=0)
+    # A /caido this soon after an all-clear is a relapse of that incident.
+    relapse_minutes: float = Field(30, ge=0)
 
 
 class LimitsSpec(_Strict):
@@ -381,6 +414,59 @@ class BackupSpec(_Strict):
         at = _hhmm(self.at)
         assert at is not None
         return at
+
+
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class RecurringMaintenance(_Strict):
+    """A planned maintenance that comes back every week: `[[maintenance]]` in the protocol
+    file. `days` are day names, or "holiday" (on a holiday only the windows naming it apply);
+    a window whose `to` is not after its `from` ends the next day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    days: list[str] = Field(min_length=1)
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    reason: str = Field("Mantenimiento programado", min_length=1, max_length=300)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower() for d in value]
+        for day in days:
+            if day not in (*DAY_NAMES, "holiday"):
+                raise ValueError(f"unknown day {day!r} (monday … sunday, or holiday)")
+        return days
+
+    @model_validator(mode="after")
+    def _times(self) -> RecurringMaintenance:
+        start, end = _hhmm(self.start), _hhmm(self.end)
+        if start is None:
+            raise ValueError("from cannot be 24:00")
+        if end is not None and end == start:
+            raise ValueError("from and to are the same time")
+        return self
+
+    @property
+    def start_minute(self) -> int:
+        start = _hhmm(self.start)
+        assert start is not None
+        return start.hour * 60 + start.minute
+
+    @property
+    def minutes(self) -> int:
+        """How long it lasts (a window past midnight ends the next day)."""
+        end = _hhmm(self.end)
+        end_minute = 24 * 60 if end is None else end.hour * 60 + end.minute
+        return (end_minute - self.start_minute) % (24 * 60) or 24 * 60
+
+    @property
+    def key(self) -> str:
+        """What names this recurrence in the database (its occurrences are stored once)."""
+        raw = f"{','.join(self.days)}|{self.start}|{self.end}|{self.reason}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 class ReportsSpec(_Strict):
@@ -410,6 +496,8 @@ class Protocol(_Strict):
     limits: LimitsSpec = LimitsSpec()
     backup: BackupSpec = BackupSpec()
     reports: ReportsSpec = ReportsSpec()
+    maintenance: list[RecurringMaintenance] = []
+    contingency: ContingencySpec = ContingencySpec()
 
 
 def _describe(exc: ValidationError, *, upper: bool = False) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
+from bot.protocol import status_updates
 from bot.protocol.allclear import AckState, ack_state
 from bot.protocol.incidents import (
     votes_with_sectors,
@@ -19,7 +20,7 @@ from bot.protocol.lifecycle import (
     member_name,
 )
 from bot.protocol.validation import ValidationState, validation_state
-from models import Member, Timer
+from models import Incident, Member, Timer
 from models.incident import (
     CLOSED,
     IN_PROGRESS,
@@ -34,6 +35,16 @@ from models.vocab import TimerKind, VoteChoice
 class SectorCount:
     sector: str | None
     people: int
+
+
+@dataclass(frozen=True)
+class Relapse:
+    """The incident this one is a relapse of: FLEXUS failed again soon after its all-clear."""
+
+    incident_id: int
+    resolved_at: datetime | None
+    coordinator_id: int | None
+    coordinator_name: str | None
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,9 @@ class IncidentView:
     validation: ValidationState | None = None
     acks: AckState | None = None
     restart_session: bool | None = None
+    relapse: Relapse | None = None
+    during_maintenance: bool = False  # reported during planned maintenance ("es otra cosa")
+    last_update: status_updates.Update | None = None  # what the team was told last
 
     @property
     def is_open(self) -> bool:
@@ -145,4 +159,21 @@ async def incident_view(
         validation=validation,
         acks=acks,
         restart_session=incident.restart_session,
+        relapse=await _relapse(session, incident.relapse_of),
+        during_maintenance=incident.maintenance_id is not None,
+        last_update=await status_updates.latest(session, incident.id),
+    )
+
+
+async def _relapse(session: AsyncSession, previous_id: int | None) -> Relapse | None:
+    if previous_id is None:
+        return None
+    previous = await session.get(Incident, previous_id)
+    if previous is None:
+        return None
+    return Relapse(
+        previous.id,
+        previous.closed_at,
+        previous.coordinator_id,
+        await member_name(session, previous.coordinator_id),
     )

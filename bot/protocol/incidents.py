@@ -27,11 +27,13 @@ from bot.team.members import Person, touch_member
 from bot.timers import store as timers
 from models import Incident, Member, Report, Vote
 from models.incident import (
+    CLOSED,
     CONFIRMING,
     DISMISSED,
     GENERAL,
     OPEN_STATUSES,
     PROBABLY_LOCAL,
+    RESOLVED,
     UNCONFIRMED,
 )
 from models.vocab import CHECKLIST_CAUSES, EventKind, LocalCause, Refusal, TimerKind, VoteChoice
@@ -47,6 +49,7 @@ class ReportResult:
     became_general: bool
     needs_sector: bool
     affected_people: int
+    relapse_of: int | None = None  # opened soon after that incident's all-clear
 
 
 async def already_reported(session: AsyncSession, *, chat_id: int, message_id: int) -> bool:
@@ -78,6 +81,7 @@ async def open_or_join_incident(
     now: datetime,
     protocol: Protocol,
     received_at: datetime | None = None,
+    maintenance_id: int | None = None,
 ) -> ReportResult:
     """Open the incident, or join the open one; the database decides who opened it.
 
@@ -102,6 +106,7 @@ async def open_or_join_incident(
                 opened_at=now,
                 received_at=received_at,
                 validation_round=0,
+                maintenance_id=maintenance_id,
             )
             .on_conflict_do_nothing(index_elements=["open_slot"])
             .returning(Incident.id)
@@ -123,8 +128,10 @@ async def open_or_join_incident(
         )
     )
     previous = await _upsert_vote(session, incident_id, person.user_id, VoteChoice.FAILS, now)
+    relapse_of = None
     if opened_id is not None:
         add_event(session, incident_id, EventKind.OPENED, person.user_id, now, text or None)
+        relapse_of = await _relapse_of(session, incident_id, now, protocol)
         timers.schedule(
             session,
             kind=TimerKind.CONFIRMATION,
@@ -145,7 +152,38 @@ async def open_or_join_incident(
         became_general=became_general,
         needs_sector=member.sector is None,
         affected_people=tally.affected_people,
+        relapse_of=relapse_of,
     )
+
+
+async def _relapse_of(
+    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+) -> int | None:
+    """FLEXUS failed again soon after an all-clear: the new incident is a relapse of that one
+    (linked both ways in the timeline)."""
+    window = timedelta(minutes=protocol.deadlines.relapse_minutes)
+    if window <= timedelta(0):
+        return None
+    previous: Incident | None = await session.scalar(
+        select(Incident)
+        .where(
+            Incident.id != incident_id,
+            Incident.status.in_((RESOLVED, CLOSED)),
+            Incident.closed_at.is_not(None),
+            Incident.closed_at >= now - window,
+            Incident.closed_at <= now,
+        )
+        .order_by(Incident.closed_at.desc())
+        .limit(1)
+    )
+    if previous is None:
+        return None
+    incident = await session.get(Incident, incident_id)
+    assert incident is not None
+    incident.relapse_of = previous.id
+    add_event(session, incident_id, EventKind.RELAPSE, None, now, str(previous.id))
+    add_event(session, previous.id, EventKind.FAILED_AGAIN, None, now, str(incident_id))
+    return previous.id
 
 
 async def _upsert_vote(

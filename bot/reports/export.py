@@ -31,6 +31,8 @@ COLUMNS = (
     "herramienta_acceso",
     "restablecido",
     "minutos_caido",
+    "durante_mantenimiento",
+    "recaida_de",
     "fuera_de_horario",
     "minutos_esperando_soporte",
     "coordinador",
@@ -82,7 +84,9 @@ def row_of(record: IncidentRecord, *, now: datetime, spec: SupportSpec) -> dict[
         "acceso_dado": local(record.access_granted_at),
         "herramienta_acceso": record.access_tool,
         "restablecido": local(restored),
-        "minutos_caido": _minutes(restored - record.opened_at) if restored else None,
+        "minutos_caido": _minutes(restored - min(record.down_from, restored)) if restored else None,
+        "durante_mantenimiento": record.maintenance is not None,
+        "recaida_de": record.relapse_of,
         "fuera_de_horario": outside if general else None,
         "minutos_esperando_soporte": _minutes(waiting_for_support(record, now, spec))
         if outside

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol, SupportSpec
 from bot.protocol.allclear import AckState, Summary, summary
+from bot.protocol.maintenance import Planned, windows_between
 from bot.support.hours import holiday_name, support_status_at, windows_on
 from bot.timers import store as timers
-from models import Event, Incident, Member, Vote
+from models import Event, Incident, MaintenanceWindow, Member, Vote
 from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
 from models.vocab import (
     CONFIRMING_EVENTS,
@@ -150,6 +151,9 @@ class IncidentRecord:
     affected: int
     sectors: list[str] = field(default_factory=list)
     description: str = ""
+    # Reported during planned maintenance: (window start, window end); its time is not downtime.
+    maintenance: tuple[datetime, datetime] | None = None
+    relapse_of: int | None = None  # FLEXUS failed again soon after that incident's all-clear
 
     @property
     def is_open(self) -> bool:
@@ -164,7 +168,15 @@ class IncidentRecord:
         return self.ended_at if self.ended_at is not None else max(now, self.opened_at)
 
     def down_for(self, now: datetime) -> timedelta:
-        return self.down_until(now) - self.opened_at
+        return self.down_until(now) - self.down_from
+
+    @property
+    def down_from(self) -> datetime:
+        """When the downtime starts: the report, or the end of the planned maintenance it was
+        reported in (time inside the window is not downtime)."""
+        if self.maintenance is None:
+            return self.opened_at
+        return max(self.opened_at, self.maintenance[1])
 
 
 def outcome_of(status: str, local_cause: str | None, confirmed: bool) -> Outcome:
@@ -209,6 +221,7 @@ async def incident_records(
     votes = await _affected(session, found)
     people: set[int | None] = {i.reporter_id for i in incidents}
     names = await _members(session, people | {i.coordinator_id for i in incidents})
+    windows = await _windows(session, {i.maintenance_id for i in incidents} - {None})
     records = []
     for incident in incidents:
         confirmed = steps.get((incident.id, "confirmed"))
@@ -244,9 +257,24 @@ async def incident_records(
                 affected=len(sectors),
                 sectors=sorted({s for s in sectors if s}),
                 description=incident.description or "",
+                maintenance=windows.get(incident.maintenance_id),
+                relapse_of=incident.relapse_of,
             )
         )
     return records
+
+
+async def _windows(
+    session: AsyncSession, ids: set[int | None]
+) -> dict[int | None, tuple[datetime, datetime]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(MaintenanceWindow.id, MaintenanceWindow.starts_at, MaintenanceWindow.ends_at).where(
+            MaintenanceWindow.id.in_([i for i in ids if i is not None])
+        )
+    )
+    return {i: (start, end) for i, start, end in rows.all()}
 
 
 async def _first_events(
@@ -371,6 +399,30 @@ class Metrics:
     waiting: timedelta  # time lost waiting for support to open
     buckets: list[Bucket]
     failures: list[IncidentRecord]  # the general failures, oldest first (the vendor report)
+    relapses: int = 0  # incidents opened soon after another's all-clear
+    maintenance: MaintenanceFigures = field(default_factory=lambda: MaintenanceFigures())
+
+
+@dataclass(frozen=True)
+class MaintenanceFigures:
+    """Planned maintenance in a period, apart from the failures: it is not downtime."""
+
+    windows: int = 0
+    total: timedelta = timedelta(0)
+    ran_over: int = 0  # windows that ended after their announced end
+    reports: int = 0  # /caido reported anyway during a window ("es otra cosa")
+
+    @classmethod
+    def of(
+        cls, windows: list[Planned], records: list[IncidentRecord], now: datetime
+    ) -> MaintenanceFigures:
+        done = [w for w in windows if w.starts_at < now]
+        return cls(
+            windows=len(done),
+            total=sum((min(w.ends_at, now) - w.starts_at for w in done), timedelta(0)),
+            ran_over=sum(1 for w in done if w.ran_over),
+            reports=sum(1 for r in records if r.maintenance is not None),
+        )
 
 
 def buckets_of(period: Period) -> list[tuple[date, date]]:
@@ -395,7 +447,12 @@ def _since_open(record: IncidentRecord, instant: datetime | None) -> timedelta |
 
 
 def compute_metrics(
-    records: list[IncidentRecord], period: Period, *, now: datetime, spec: SupportSpec
+    records: list[IncidentRecord],
+    period: Period,
+    *,
+    now: datetime,
+    spec: SupportSpec,
+    windows: list[Planned] | None = None,
 ) -> Metrics:
     """The period's figures from its incidents (those opened in it; a failure that crosses
     midnight at the end of the month belongs, whole, to the month it began in)."""
@@ -408,8 +465,9 @@ def compute_metrics(
     outside_hours = 0
     for record in failures:
         until = record.down_until(now)
-        closed = closed_overlap(record.opened_at, until, spec)
-        total = until - record.opened_at
+        begins = min(record.down_from, until)
+        closed = closed_overlap(begins, until, spec)
+        total = until - begins
         down += total
         down_closed += closed
         day = record.opened_at.astimezone(spec.tz).date()
@@ -447,6 +505,8 @@ def compute_metrics(
             for (first, after), (opened, closed) in zip(chunks, sums, strict=True)
         ],
         failures=failures,
+        relapses=sum(1 for r in inside if r.relapse_of is not None),
+        maintenance=MaintenanceFigures.of(windows or [], inside, now),
     )
 
 
@@ -475,7 +535,8 @@ async def metrics(
 ) -> Metrics:
     start, end = period.bounds(protocol.support)
     records = await incident_records(session, since=start, until=end)
-    return compute_metrics(records, period, now=now, spec=protocol.support)
+    windows = await windows_between(session, start, end)
+    return compute_metrics(records, period, now=now, spec=protocol.support, windows=windows)
 
 
 # --- the monthly report --------------------------------------------------------------------------

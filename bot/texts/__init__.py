@@ -15,6 +15,7 @@ from bot.texts.delivery import *  # noqa: F403
 from bot.texts.history import *  # noqa: F403
 from bot.texts.history import MEMORY_COMMANDS
 from bot.texts.local import *  # noqa: F403
+from bot.texts.maintenance import *  # noqa: F403
 from bot.texts.refusals import *  # noqa: F403
 from bot.texts.report import *  # noqa: F403
 from bot.texts.support import *  # noqa: F403

@@ -142,6 +142,9 @@ TIMELINE: dict[str, str] = {
     EventKind.ACK_REMINDER: "recordatorio de confirmar el aviso a {d}",
     EventKind.CLOSED: "cierre",
     EventKind.DISMISSED: "cerró como problema local ({d})",
+    EventKind.RELAPSE: "FLEXUS volvió a fallar después del incidente #{d}",
+    EventKind.FAILED_AGAIN: "FLEXUS volvió a fallar: incidente #{d}",
+    EventKind.STATUS_UPDATE: "contó novedades: “{d}”",
 }
 
 

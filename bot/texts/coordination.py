@@ -6,7 +6,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.protocol.incident_view import IncidentView
-from bot.texts.common import clock_time, duration, esc, mention, who
+from bot.protocol.status_updates import Update
+from bot.texts.common import clock_time, duration, esc, mention, quoted, who
 from models.incident import VALIDATING
 from models.vocab import CheckState
 
@@ -14,22 +15,32 @@ __all__ = [
     "BUTTON_CLAIM",
     "BUTTON_CONTACTED",
     "BUTTON_HANDOVER",
+    "BUTTON_MEANWHILE",
     "BUTTON_MESSAGE_LEFT",
+    "BUTTON_NEWS",
     "BUTTON_NO_MESSAGE",
     "BUTTON_NO_REFERENCE",
     "HANDOVER_PROMPT",
     "MESSAGE_LEFT_QUESTION",
+    "NEWS_HOW",
     "NOBODY_TO_HAND_OVER",
     "NO_MESSAGE_NOTED",
     "NO_REFERENCE_NOTED",
     "already_yours",
+    "contingency_after",
+    "contingency_answer",
+    "contingency_line",
+    "contingency_toast",
     "coordinator_panel",
     "handed_over",
     "message_left_line",
     "message_left_noted",
+    "news_prompt",
     "nudge",
     "reference_prompt",
     "reference_saved",
+    "status_update",
+    "status_update_line",
     "support_contacted",
     "support_note_saved",
     "support_opened",
@@ -44,6 +55,35 @@ BUTTON_CONTACTED = "📞 Soporte contactado"
 
 
 BUTTON_HANDOVER = "🔁 Pasar coordinación"
+BUTTON_NEWS = "📣 Contar novedades"
+NEWS_HOW = (
+    "Contale al equipo qué pasa: <code>/novedad Soporte reinicia el servidor, calcula 20 "
+    "minutos</code>; al final podés poner cuándo das la próxima: <code>próxima 10:15</code>."
+)
+
+
+def news_prompt(user_id: int, name: str) -> str:
+    return (
+        f"📣 {mention(user_id, name)}, ¿qué les cuento a todos? Respondé a este mensaje "
+        "(podés terminar con «próxima 10:15»)."
+    )
+
+
+def status_update(update: Update, tz: ZoneInfo) -> str:
+    """News for every team chat: what is going on, and when the next news comes."""
+    return (
+        f"📣 <b>Novedades de FLEXUS</b> (incidente #{update.incident_id}, "
+        f"{clock_time(update.at, tz)}): {quoted(update.text)}\n"
+        f"Próxima novedad: {clock_time(update.next_at, tz)}"
+    )
+
+
+def status_update_line(update: Update, tz: ZoneInfo) -> str:
+    """The card's line: the latest news and when the next is due."""
+    return (
+        f"📣 {clock_time(update.at, tz)}: {quoted(update.text, 160)} · próxima "
+        f"{clock_time(update.next_at, tz)}"
+    )
 
 
 def coordinator_panel(
@@ -203,3 +243,30 @@ HANDOVER_PROMPT = "¿A quién le pasás la coordinación?"
 
 def handed_over(name: str, incident_id: int) -> str:
     return f"🔁 Ahora {who(name)} gestiona el reclamo del incidente #{incident_id}."
+
+
+BUTTON_MEANWHILE = "📋 Qué hago mientras tanto"
+
+
+def contingency_line(sector: str, instructions: str) -> str:
+    """Under the "falla general" message, in a chat tied to a sector with instructions."""
+    return f"\n📋 <b>Mientras tanto, {esc(sector)}:</b> {esc(instructions)}"
+
+
+def contingency_answer(sector: str | None, sectors: dict[str, str]) -> str:
+    """ "📋 Qué hago mientras tanto": the person's sector's instructions, or every sector's."""
+    if sector is not None and sector in sectors:
+        return f"📋 Mientras FLEXUS no anda ({esc(sector)}): {esc(sectors[sector])}"
+    lines = ["📋 Mientras FLEXUS no anda:"]
+    lines += [f"• <b>{esc(name)}:</b> {esc(text)}" for name, text in sectors.items()]
+    return "\n".join(lines)
+
+
+def contingency_toast(sector: str, instructions: str) -> str:
+    """The same as a button's answer (plain text: a toast shows no formatting)."""
+    return f"📋 Mientras FLEXUS no anda ({sector}): {instructions}"
+
+
+def contingency_after(text: str) -> str:
+    """Added to the all-clear in a chat tied to a sector with instructions."""
+    return f"\n📋 {esc(text)}"

@@ -130,7 +130,25 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
         parts += ["nadie confirmó", "cerrado solo"]
     else:
         parts += ["confirmando si es general", f"{down} hasta ahora"]
+    if record.relapse_of is not None:
+        parts.append(f"recaída de #{record.relapse_of}")
+    if record.maintenance is not None:
+        parts.append("durante un mantenimiento")
     return " · ".join(parts)
+
+
+def maintenance_figures(data: Metrics) -> str | None:
+    """Planned maintenance, apart from the failures (it is not downtime)."""
+    figures = data.maintenance
+    if not figures.windows:
+        return None
+    count = "1 mantenimiento" if figures.windows == 1 else f"{figures.windows} mantenimientos"
+    line = f"🛠️ {count} programado{'s' if figures.windows > 1 else ''}: {duration(figures.total)}"
+    if figures.ran_over:
+        line += f", {figures.ran_over} se extendi{'ó' if figures.ran_over == 1 else 'eron'}"
+    if figures.reports:
+        line += f" · {figures.reports} aviso{'s' if figures.reports > 1 else ''} durante"
+    return line + " (no cuenta como caído)."
 
 
 def history(records: list[IncidentRecord], now: datetime, tz: ZoneInfo) -> str:
@@ -227,6 +245,12 @@ def metricas(data: Metrics) -> str:
         if data.still_open:
             still = "sigue abierta" if data.still_open == 1 else "siguen abiertas"
             lines.append(f"({_fallas(data.still_open)} {still}: cuenta hasta ahora.)")
+    if data.relapses:
+        lines.append(f"🔁 Recaídas: {data.relapses} (volvió a fallar poco después del aviso).")
+    planned = maintenance_figures(data)
+    if planned:
+        lines.append(planned)
+    if data.general:
         lines.append(f"Detalle para el proveedor: /proveedor {_period_arg(data.period)}")
     return "\n".join(lines)
 
@@ -276,9 +300,16 @@ def chart_caption(period: Period) -> str:
 def proveedor(data: Metrics, tz: ZoneInfo) -> str:
     """Each general failure: when support was called, when access was given, when it worked."""
     head = [f"🧾 <b>Informe para el proveedor de FLEXUS · {period_name(data.period)}</b>"]
+    planned = maintenance_figures(data)
     if not data.failures:
-        return head[0] + "\nNo hubo fallas generales en el período."
+        return "\n".join(
+            [head[0], "No hubo fallas generales en el período.", *filter(None, [planned])]
+        )
     head.append(f"{_fallas(data.general, 'general')} · caído en total {duration(data.down)}")
+    if data.relapses:
+        head.append(f"Recaídas: {data.relapses}")
+    if planned:
+        head.append(planned)
     blocks = []
     for record in data.failures:
         opened = record.opened_at

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.protocol.incident_view import IncidentView, SectorCount
+from bot.protocol.incident_view import IncidentView, Relapse, SectorCount
 from bot.texts.allclear import ack_line
-from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, quoted, who
-from bot.texts.coordination import message_left_line
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, mention, quoted, who
+from bot.texts.coordination import message_left_line, status_update_line
 from bot.texts.local import LOCAL_CAUSES
 from bot.texts.validation import validation_line
 from models.incident import (
@@ -73,7 +73,12 @@ def card(
     reported = f"Reportó {who(view.reporter_name)}{sector} a las {clock_time(view.opened_at, tz)}"
     if view.description:
         reported += f": {quoted(view.description, description_limit)}"
-    lines = [f"<b>{header} — incidente #{view.id}</b>", reported]
+    lines = [f"<b>{header} — incidente #{view.id}</b>"]
+    if view.relapse is not None:
+        lines.extend(relapse_lines(view.relapse, tz))
+    lines.append(reported)
+    if view.during_maintenance:
+        lines.append("🛠️ Reportado durante un mantenimiento programado: es otra cosa.")
     if view.received_at is not None:
         lines.append(late_line(view.received_at, tz))
     if view.has_photo:
@@ -87,10 +92,28 @@ def card(
         )
     )
     lines.extend(_progress_lines(view, tz, opening))
+    if view.last_update is not None and view.is_open:
+        lines.append(status_update_line(view.last_update, tz))
     if view.asks_for_votes:
         lines.append("¿Te pasa lo mismo? Respondé con los botones.")
     lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
     return "\n".join(lines)
+
+
+def relapse_lines(relapse: Relapse, tz: ZoneInfo) -> list[str]:
+    """FLEXUS failed again soon after an all-clear: which incident, and its coordinator first."""
+    resolved = (
+        f" se había resuelto a las {clock_time(relapse.resolved_at, tz)}"
+        if relapse.resolved_at
+        else " se había resuelto hace un rato"
+    )
+    lines = [f"🔁 FLEXUS volvió a fallar: el incidente #{relapse.incident_id}{resolved}."]
+    if relapse.coordinator_id is not None and relapse.coordinator_name:
+        lines.append(
+            f"{mention(relapse.coordinator_id, relapse.coordinator_name)}, coordinaste el "
+            f"#{relapse.incident_id}: ¿lo tomás de nuevo?"
+        )
+    return lines
 
 
 def _progress_lines(view: IncidentView, tz: ZoneInfo, opening: str | None) -> list[str]:

@@ -81,7 +81,9 @@ PROTOCOL_COMMANDS: tuple[tuple[str, str], ...] = (
     ("estado", "Cómo está FLEXUS ahora"),
     ("soporte", "Horario y teléfono de soporte"),
     ("contactado", "Anotar que llamaste a soporte"),
+    ("novedad", "Contarle al equipo cómo va"),
     ("resuelto", "Avisar que FLEXUS volvió"),
     ("sector", "Elegir mi sector"),
     ("ayuda", "Qué hacer si FLEXUS falla"),
+    ("mantenimiento", "Mantenimientos programados de FLEXUS"),
 )

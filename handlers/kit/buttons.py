@@ -115,6 +115,15 @@ class LateReport(Button, prefix="lr"):
 
 
 @dataclass(frozen=True)
+class MaintenanceReport(Button, prefix="mr"):
+    """Step 1 during planned maintenance: "Es otra cosa: reportar igual". It names the stored
+    /caido (read back from the inbox) and the window it was held for."""
+
+    update_id: int = field(metadata=number(12).meta)
+    window_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
 class Vote(Button, prefix="v"):
     """Step 3, on the alert card: "A mí también me falla" / "A mí me funciona"."""
 
@@ -169,6 +178,20 @@ class NoReference(Button, prefix="nr"):
 @dataclass(frozen=True)
 class HandoverMenu(Button, prefix="ho"):
     """Step 5, the coordinator's panel: "Pasar coordinación" (then a button per person)."""
+
+    incident_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
+class Meanwhile(Button, prefix="qh"):
+    """Step 4, under "falla general": "📋 Qué hago mientras tanto" (answered to the presser)."""
+
+    incident_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
+class TellNews(Button, prefix="nw"):
+    """Steps 5–7, the coordinator's panel: "📣 Contar novedades" (then they reply with it)."""
 
     incident_id: int = field(metadata=ID.meta)
 

@@ -28,19 +28,25 @@ def vote_buttons(incident_id: int) -> list[InlineKeyboardButton]:
     ]
 
 
+def claim_row(incident_id: int) -> list[InlineKeyboardButton]:
+    return [buttons.Claim(incident_id).key(texts.BUTTON_CLAIM)]
+
+
 def claim_markup(incident_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[buttons.Claim(incident_id).key(texts.BUTTON_CLAIM)]])
+    return InlineKeyboardMarkup([claim_row(incident_id)])
 
 
 def panel_markup(incident_id: int, view: IncidentView | None = None) -> InlineKeyboardMarkup:
     """The coordinator's next steps, in protocol order, from where the incident is (`view`;
     without it, every step up to the validation)."""
     step = buttons
-    handover = [step.HandoverMenu(incident_id).key(texts.BUTTON_HANDOVER)]
+    hand_over = step.HandoverMenu(incident_id).key(texts.BUTTON_HANDOVER)
+    # While FLEXUS is down the team waits for news: the button sits by the hand-over.
+    handover = [step.TellNews(incident_id).key(texts.BUTTON_NEWS), hand_over]
     if view is not None and view.validation is not None and view.status == VALIDATING:
         if view.validation.validated:
             return InlineKeyboardMarkup(
-                [[step.AllClear(incident_id).key(texts.BUTTON_ALL_CLEAR)], handover]
+                [[step.AllClear(incident_id).key(texts.BUTTON_ALL_CLEAR)], [hand_over]]
             )
         return InlineKeyboardMarkup(
             [
@@ -255,12 +261,17 @@ async def announce_outcome(
         status = rt.support_now()
         until = f"{status.current.end:%H:%M}" if status.current is not None else None
         text = render(view, rt.protocol.support.phone, until, opening_text(context))
-        await broadcast(
-            context,
-            text,
-            claim_markup(view.id) if view.coordinator_id is None else None,
-            priority=CRITICAL,
-        )
+        contingency = rt.protocol.contingency
+        for chat_id in rt.team_chat_ids:
+            # The chat's sector's instructions under the message; elsewhere, a button.
+            sector = rt.chat_sector(chat_id)
+            doing = contingency.for_sector(sector)
+            rows = [] if view.coordinator_id is not None else [claim_row(view.id)]
+            if doing is None and contingency.sectors:
+                rows.append([buttons.Meanwhile(view.id).key(texts.BUTTON_MEANWHILE)])
+            extra = texts.contingency_line(sector or "", doing) if doing else ""
+            markup = InlineKeyboardMarkup(rows) if rows else None
+            await send(context, chat_id, text + extra, markup, priority=CRITICAL)
     # The rest is for the reporter alone (the groups see the card say it): privately when they
     # pressed Start, else in the group where they reported.
     elif view.status == PROBABLY_LOCAL:

@@ -79,7 +79,7 @@ def test_coordinator_is_reminded_without_progress(
         '<a href="tg://user?id=102">Luis Pérez</a>: 🙋 <b>Gestionás el reclamo del incidente #1.'
         "</b>\n⏰ FLEXUS sigue caído"
     )
-    assert [d for _, d in news.buttons] == ["sc:1", "ax:1", "va:1", "ho:1"]
+    assert [d for _, d in news.buttons] == ["sc:1", "ax:1", "va:1", "nw:1", "ho:1"]
     # ...and only there: the other team chat is not nagged about his case
     assert not [c for c in fake_api.sent(GROUP_CAJA) if "¿Novedades?" in c.text]
 
@@ -125,7 +125,7 @@ def test_hand_over_and_skip_a_silent_sector(bot: BotProcess, fake_api: FakeBotAP
         fake_api.text_of(GROUP_ADMIN, handed.result["message_id"]),
         [d for _, d in fake_api.buttons_on(GROUP_ADMIN, handed.result["message_id"])],
     )
-    assert shown == ["vo:1", "va:1", "ho:1"]
+    assert shown == ["vo:1", "va:1", "nw:1", "ho:1"]
     assert press(fake_api, GROUP_ADMIN, handed.result["message_id"], ANA, "vo:1") == (
         "Solo quien coordina el reclamo (Marta Ríos) o un admin puede hacer eso."
     )

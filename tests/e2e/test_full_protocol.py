@@ -113,7 +113,7 @@ class Scenario:
         self.press(GROUP_ADMIN, card_id, LUIS, "y:1")
         panel = self.panel(after=mark)
         assert "Soporte abre hoy a las 08:00: te aviso para llamar." in panel.text
-        assert [d for _, d in panel.buttons] == ["sc:1", "ax:1", "va:1", "ho:1"]
+        assert [d for _, d in panel.buttons] == ["sc:1", "ax:1", "va:1", "nw:1", "ho:1"]
         assert self.press(GROUP_ADMIN, card_id, MARTA, "y:1").params["text"] == (
             "El reclamo ya lo gestiona Luis Pérez."
         )
@@ -137,7 +137,7 @@ class Scenario:
         )
         _, text, shown = self.panel_now()
         assert "✅ Soporte contactado a las 08:" in text and "Reclamo R-4471" in text
-        assert shown == ["ax:1", "va:1", "ho:1"]
+        assert shown == ["ax:1", "va:1", "nw:1", "ho:1"]
         # The call is on the card; no group got a message about it
         assert not [c for c in api.sent(GROUP_CAJA) if "habló con soporte" in c.text]
         self.restart("contacted")

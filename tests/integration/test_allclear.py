@@ -170,6 +170,8 @@ async def test_all_clear_acknowledgements_and_summary(
     # The slot is free: a new failure is a new incident, and the resolved one is not open.
     fresh = await report(sessions, protocol, 8, sector="Caja", when=at(33.5))
     assert fresh.opened and fresh.incident_id != incident_id
+    # Half a minute after the all-clear: FLEXUS failed again, a relapse of the first.
+    assert fresh.relapse_of == incident_id
     # /resuelto now means the new incident, which nobody coordinates yet.
     assert (
         await refusal(
@@ -236,6 +238,7 @@ async def test_all_clear_acknowledgements_and_summary(
         ("validation_ok", "Persona 2"),
         ("validated", None),
         ("resolved", "Persona 3"),
+        ("failed_again", None),
         ("closed", None),
     ]
     recorded = {e[0] for e in await events(sessions, incident_id)}

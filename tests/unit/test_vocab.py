@@ -84,5 +84,9 @@ def test_every_timer_kind_and_every_question_has_a_handler(tmp_path: Path) -> No
     )
     app = build_application(Config(settings=settings, protocol=load_protocol()))
     assert set(app.bot_data[HANDLERS_KEY]) == set(TimerKind)
-    questions = {MessageKind.REFERENCE_PROMPT, MessageKind.OVERRIDE_PROMPT}
+    questions = {
+        MessageKind.REFERENCE_PROMPT,
+        MessageKind.OVERRIDE_PROMPT,
+        MessageKind.STATUS_PROMPT,
+    }
     assert set(app.bot_data[PROMPTS_KEY]) == questions
