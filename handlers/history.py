@@ -18,6 +18,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot import texts
+from bot.protocol import maintenance
 from bot.reports import export, records
 from bot.reports.records import Metrics, Period
 from bot.runtime import Runtime
@@ -55,9 +56,14 @@ async def historial(update: Update, context: Context) -> None:
             return
         count = min(int(wanted), records.HISTORY_MAX)
     rt = context.runtime
+    now = rt.clock.now()
     async with rt.read_session() as session:
         found = await records.incident_records(session, last=count)
-    await reply(update, texts.history(found, rt.clock.now(), rt.tz))
+        planned = await maintenance.windows_between(session, None, now)
+    # The windows of the span the incidents cover (one under way when the first opened too).
+    since = found[0].opened_at if found else now
+    windows = [w for w in planned if w.ends_at > since]
+    await reply(update, texts.history(found, now, rt.tz, windows))
 
 
 async def informe(update: Update, context: Context) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.protocol.maintenance import Planned
 from bot.reports.records import IncidentRecord, Metrics, Outcome, Period
-from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, duration, esc, mention, who
+from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, clock_time, duration, esc, mention, who
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (
     CLOSED,
@@ -151,10 +152,42 @@ def maintenance_figures(data: Metrics) -> str | None:
     return line + " (no cuenta como caído)."
 
 
-def history(records: list[IncidentRecord], now: datetime, tz: ZoneInfo) -> str:
-    """Newest first, one line each; older lines give way until it fits one message."""
+def history(
+    records: list[IncidentRecord],
+    now: datetime,
+    tz: ZoneInfo,
+    windows: list[Planned] | None = None,
+) -> str:
+    """Newest first, one line each; older lines give way until it fits one message. The
+    planned maintenance of the same span follows, apart (it is not an incident)."""
     if not records:
         return HISTORY_EMPTY
+    text = _incident_lines(records, now, tz)
+    if windows:
+        planned = [_window_line(w, now, tz) for w in reversed(windows[-HISTORY_WINDOWS:])]
+        extra = "\n🛠️ <b>Mantenimientos programados</b>\n" + "\n".join(planned)
+        if len(text) + len(extra) <= MESSAGE_LIMIT:
+            text = text.replace(
+                "\nDetalle de uno: /informe N", extra + "\nDetalle de uno: /informe N"
+            )
+    return text
+
+
+HISTORY_WINDOWS = 5
+
+
+def _window_line(planned: Planned, now: datetime, tz: ZoneInfo) -> str:
+    parts = [
+        f"#{planned.id}",
+        f"{day_time(planned.starts_at, tz, now)}–{clock_time(planned.ends_at, tz)}",
+        esc(planned.reason, 60),
+    ]
+    if planned.ran_over:
+        parts.append(f"se extendió (anunciado hasta las {clock_time(planned.announced_end, tz)})")
+    return " · ".join(parts)
+
+
+def _incident_lines(records: list[IncidentRecord], now: datetime, tz: ZoneInfo) -> str:
     lines = [history_line(r, now, tz) for r in reversed(records)]
     shown = len(lines)
     text = "📚 <b>Últimos incidentes</b>\n" + "\n".join(lines)

@@ -96,6 +96,12 @@ def test_a_window_is_announced_holds_reports_and_ends(
     for chat in CHATS:
         sent_to(fake_api, chat, "Terminó el mantenimiento de FLEXUS", after=mark)
     fake_api.settled()
+    # /historial lists the windows apart from the incidents.
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/historial"))
+    history = sent_to(fake_api, GROUP_CAJA, "Últimos incidentes", after=mark)
+    assert "durante un mantenimiento" in history.text
+    assert "🛠️ <b>Mantenimientos programados</b>\n#2 · " in history.text
+    assert "· Reinicio" in history.text
     audit = db_rows(bot, "select action from admin_actions order by id")
     assert audit == [("plan_maintenance",), ("plan_maintenance",)]
 
