@@ -36,6 +36,7 @@ from handlers import (
     access,
     allclear,
     backups,
+    checks,
     coordination,
     history,
     info,
@@ -319,6 +320,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
     prompts.register(app)  # replies to the bot's questions (ticket number, reasons)
     backups.register(app)  # housekeeping timers: the daily backup
     maintenance.register(app)  # planned maintenance: /mantenimiento and its announcements
+    checks.register(app)  # the bot's own checks: /chequeos, incidents they open, the morning
     info.register(app)  # /soporte, /estado, /ayuda, /start, /help
     sector.register(app)  # /sector
     chat_handlers.register(app)  # members joining and leaving; a group becoming a supergroup

@@ -52,6 +52,9 @@ class Runtime:
     delivery: Any = None  # bot.transport.delivery.worker.DeliveryWorker once started
     application: Any = None  # the PTB Application (for the JobQueue and re-running a step)
     membership: Any = None  # bot.team.membership.Membership
+    monitor: Any = None  # bot.ops.monitor.Monitor when the protocol file has checks
+    # async (spec, before, after): what a check's transition means (handlers/checks.py).
+    check_listener: Any = None
     # kind -> async (runtime, incident id) -> (text, markup, still open): cards the delivery
     # worker renders itself when it sends their edit.
     card_renderers: dict[str, Any] = field(default_factory=dict)

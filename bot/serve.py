@@ -16,15 +16,18 @@ from bot.core.causes import cause_of
 from bot.core.config import Config
 from bot.ops import heartbeat
 from bot.ops.backup import schedule_daily_backup
+from bot.ops.monitor import Monitor, next_morning_check
 from bot.protocol import maintenance
 from bot.runtime import Runtime
 from bot.support import holiday_dates
+from bot.timers import store as timers
 from bot.timers.jobs import RUNTIME_KEY, arm_pending
 from bot.transport import inbox, outbox
 from bot.transport.delivery import DeliveryWorker
 from bot.transport.inbox import ALLOWED_UPDATES
 from bot.transport.intake import Intake, Poller
 from bot.transport.web import WebServer
+from models.vocab import TimerKind
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +71,14 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         beats = asyncio.create_task(
             heartbeat.Heartbeat(runtime, polling=not webhook).run(), name="heartbeat"
         )
+        if runtime.protocol.check:  # the bot's own checks of FLEXUS and of the office
+            runtime.monitor = Monitor(runtime, runtime.check_listener)
+            await runtime.monitor.start()
         await stop.wait()
         log.info("stopping: finishing the updates under way")
         beats.cancel()
+        if runtime.monitor is not None:
+            await runtime.monitor.stop()
         if poll_task is not None:
             poll_task.cancel()
         if web is not None:
@@ -98,8 +106,16 @@ async def _keep_house(app: Any, runtime: Runtime) -> None:
         now = runtime.clock.now()
         added = await schedule_daily_backup(session, config=runtime.config, now=now)
         windows = await maintenance.keep_recurring(session, now=now, protocol=runtime.protocol)
+        protocol = runtime.protocol
+        morning = await timers.keep_one(
+            session,
+            kind=TimerKind.MORNING_CHECK,
+            wanted=bool(protocol.check),
+            due_at=lambda: next_morning_check(now, protocol),
+            now=now,
+        )
         await session.commit()
-    if added or windows:
+    if added or windows or morning:
         await arm_pending(app)
 
 

@@ -26,7 +26,7 @@ from handlers.kit.guards import allowed_here, parse_button
 from handlers.kit.replies import answer_query, reply, send
 from handlers.maintenance import hold_report
 from handlers.sector import ask_sector_later
-from models.vocab import VoteChoice
+from models.vocab import CheckHealth, VoteChoice
 
 COMMAND_PREFIX = re.compile(r"^/caido(?:@\w+)?\s*", re.IGNORECASE)
 PHOTO_CAPTION = r"(?i)^/caido(?:@\w+)?(?:\s|$)"
@@ -97,6 +97,17 @@ async def report(
     `maintenance_id`: reported during that planned window ("es otra cosa")."""
     rt, chat_id = context.runtime, message.chat_id
     photo = message.photo[-1].file_id if message.photo else None
+    # A FLEXUS check down confirms what the person says (not during planned maintenance).
+    check_down = None
+    if rt.monitor is not None and maintenance_id is None:
+        check_down = next(
+            (
+                spec.name
+                for spec, seen in rt.monitor.states()
+                if spec.role == "flexus" and seen is not None and seen.state is CheckHealth.DOWN
+            ),
+            None,
+        )
     async with rt.session() as session:
         result = await open_or_join_incident(
             session,
@@ -110,6 +121,7 @@ async def report(
             protocol=rt.protocol,
             received_at=received,
             maintenance_id=maintenance_id,
+            check_down=check_down,
         )
     if result.opened:
         await post_alert(context, result.incident_id)

@@ -2,6 +2,7 @@
 
 from models.admin import Admin, AdminAction, GerenciaContact
 from models.base import Base, UTCDateTime
+from models.checks import CheckHour, CheckStatus, CheckTransition
 from models.delivery import InboxUpdate, OutboxMessage
 from models.incident import (
     Acknowledgement,
@@ -24,6 +25,9 @@ __all__ = [
     "AdminAction",
     "Base",
     "BotState",
+    "CheckHour",
+    "CheckStatus",
+    "CheckTransition",
     "Event",
     "GerenciaContact",
     "InboxUpdate",

@@ -69,6 +69,27 @@ class OutboxMethod(StrEnum):
     CLEAR_MARKUP = "clear_markup"  # a question's buttons come off once answered
 
 
+class CheckHealth(StrEnum):
+    """CheckState.state: what a check's recent probes say, past its thresholds."""
+
+    UNKNOWN = "unknown"  # not enough probes yet
+    UP = "up"
+    DOWN = "down"
+
+
+class CheckFailure(StrEnum):
+    """Why a probe failed (its words for people are in bot.texts)."""
+
+    TIMEOUT = "timeout"
+    REFUSED = "refused"  # connection refused
+    DNS = "dns"  # the name does not resolve
+    TLS = "tls"  # the certificate or the TLS handshake failed
+    HTTP_STATUS = "http_status"  # an unexpected HTTP status
+    TEXT_MISSING = "text_missing"  # the expected text is not in the page
+    NETWORK = "network"  # any other network error
+    NO_PUSH = "no_push"  # the office's job stopped calling
+
+
 class MaintenanceSource(StrEnum):
     """MaintenanceWindow.source: who planned it."""
 
@@ -114,6 +135,8 @@ class TimerKind(StrEnum):
     MAINTENANCE_REMINDER = "maintenance_reminder"  # planned maintenance starts soon
     MAINTENANCE_START = "maintenance_start"  # planned maintenance starts now
     MAINTENANCE_END = "maintenance_end"  # planned maintenance is over
+    CHECK_OPEN = "check_open"  # a FLEXUS check down and nobody reported: open the incident
+    MORNING_CHECK = "morning_check"  # before the workday: every check runs once
 
 
 class EventKind(StrEnum):

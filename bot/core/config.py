@@ -343,6 +343,84 @@ class ContingencySpec(_Strict):
         return next((text for name, text in self.sectors.items() if fold(name) == wanted), None)
 
 
+class CheckSpec(_Strict):
+    """A check of FLEXUS or of the office (`[[check]]`): `tcp` connects to host:port, `http`
+    GETs a URL (expected status, optional text), `push` waits for the office's job to call
+    /push/<secret> on the bot's HTTP server. No ICMP ping: it needs privileges."""
+
+    name: str = Field(min_length=1, max_length=60)
+    kind: Literal["tcp", "http", "push"]
+    target: str = ""  # host:port (tcp), the URL (http); unused for push
+    role: Literal["flexus", "office"] = "flexus"
+    every_seconds: float = Field(60, ge=1, le=3600)
+    timeout_seconds: float = Field(5, gt=0, le=60)
+    down_after: int = Field(3, ge=1, le=20)  # failures in a row before it is down
+    up_after: int = Field(2, ge=1, le=20)  # successes in a row before it is up again
+    expect_status: int = Field(200, ge=100, le=599)
+    expect_text: str = ""  # http: text that must appear in the body
+    verify_tls: bool = True
+    secret: str = ""  # push: the secret part of /push/<secret> (at least 16 characters)
+
+    @model_validator(mode="after")
+    def _target(self) -> CheckSpec:
+        if self.kind == "tcp":
+            host, _, port = self.target.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"check {self.name!r}: target must be host:port")
+        elif self.kind == "http":
+            if not self.target.startswith(("http://", "https://")):
+                raise ValueError(f"check {self.name!r}: target must be an http(s):// URL")
+        elif len(self.secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_-]+", self.secret):
+            raise ValueError(
+                f"check {self.name!r}: a push check needs a secret of at least 16 letters, "
+                "digits, - or _"
+            )
+        return self
+
+
+class ChecksSpec(_Strict):
+    """What the checks do besides being watched (`[checks]`)."""
+
+    # A FLEXUS check down when someone reports counts as the confirmation: general at once.
+    confirm_reports: bool = True
+    # A FLEXUS check down this long with nobody reporting: the bot opens the incident itself.
+    open_incidents: bool = True
+    open_after_minutes: float = Field(3, ge=0)
+    # Before the workday: every check runs this long before opening; one down is posted.
+    morning_minutes: float = Field(15, ge=0)
+    morning_all_good: bool = False  # also post "todo bien" when everything answers
+
+
+class WorkdaySpec(_Strict):
+    """When the office works (`[workday]`): local "HH:MM-HH:MM", or "" when it does not open.
+    The morning check runs before the opening; availability is also measured inside these hours."""
+
+    weekday: str = "08:00-18:30"
+    saturday: str = "08:30-13:00"
+    sunday: str = ""
+    holiday: str = ""
+
+    @field_validator("weekday", "saturday", "sunday", "holiday")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value:
+            start, sep, end = value.partition("-")
+            opens, closes = _hhmm(start.strip()), _hhmm(end.strip()) if sep else None
+            if opens is None or (closes is not None and closes <= opens):
+                raise ValueError(f"{value!r} is not opening-closing hours like 08:00-18:30")
+        return value
+
+    def hours(self, kind: str) -> tuple[time, time] | None:
+        """(opening, closing) of a kind of day (weekday, saturday, sunday, holiday)."""
+        value: str = getattr(self, kind)
+        if not value:
+            return None
+        start, _, end = value.partition("-")
+        opens, closes = _hhmm(start.strip()), _hhmm(end.strip())
+        assert opens is not None
+        return opens, closes or time(23, 59)
+
+
 class ValidationSpec(_Strict):
     # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
     required_sectors: list[str] = []
@@ -498,6 +576,16 @@ class Protocol(_Strict):
     reports: ReportsSpec = ReportsSpec()
     maintenance: list[RecurringMaintenance] = []
     contingency: ContingencySpec = ContingencySpec()
+    check: list[CheckSpec] = []
+    checks: ChecksSpec = ChecksSpec()
+    workday: WorkdaySpec = WorkdaySpec()
+
+    @model_validator(mode="after")
+    def _unique_checks(self) -> Protocol:
+        names = [c.name for c in self.check]
+        if len(names) != len(set(names)):
+            raise ValueError("check: two checks have the same name")
+        return self
 
 
 def _describe(exc: ValidationError, *, upper: bool = False) -> str:

@@ -20,7 +20,7 @@ from bot.protocol.lifecycle import (
     member_name,
 )
 from bot.protocol.validation import ValidationState, validation_state
-from models import Incident, Member, Timer
+from models import CheckStatus, Incident, Member, Timer
 from models.incident import (
     CLOSED,
     IN_PROGRESS,
@@ -28,7 +28,7 @@ from models.incident import (
     RESOLVED,
     VALIDATING,
 )
-from models.vocab import TimerKind, VoteChoice
+from models.vocab import CheckHealth, TimerKind, VoteChoice
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ class Relapse:
     resolved_at: datetime | None
     coordinator_id: int | None
     coordinator_name: str | None
+
+
+@dataclass(frozen=True)
+class CheckHints:
+    """What the bot's own checks say while an incident is open."""
+
+    flexus_down: list[tuple[str, datetime]]  # (check, down since)
+    flexus_up: bool  # every FLEXUS check answers
+    office_down: datetime | None  # the office's push stopped at
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class IncidentView:
     relapse: Relapse | None = None
     during_maintenance: bool = False  # reported during planned maintenance ("es otra cosa")
     last_update: status_updates.Update | None = None  # what the team was told last
+    checks: CheckHints | None = None  # None: no checks configured
 
     @property
     def is_open(self) -> bool:
@@ -162,7 +172,30 @@ async def incident_view(
         relapse=await _relapse(session, incident.relapse_of),
         during_maintenance=incident.maintenance_id is not None,
         last_update=await status_updates.latest(session, incident.id),
+        checks=await check_hints(session, protocol) if incident.status in OPEN_STATUSES else None,
     )
+
+
+async def check_hints(session: AsyncSession, protocol: Protocol) -> CheckHints | None:
+    """The stored states of the protocol file's checks, as hints for the card."""
+    if not protocol.check:
+        return None
+    rows = {r.name: r for r in (await session.scalars(select(CheckStatus))).all()}
+    flexus = [c for c in protocol.check if c.role == "flexus"]
+    down = [
+        (c.name, rows[c.name].since)
+        for c in flexus
+        if c.name in rows and rows[c.name].state == CheckHealth.DOWN
+    ]
+    up = bool(flexus) and all(
+        c.name in rows and rows[c.name].state == CheckHealth.UP for c in flexus
+    )
+    office = [
+        rows[c.name].since
+        for c in protocol.check
+        if c.role == "office" and c.name in rows and rows[c.name].state == CheckHealth.DOWN
+    ]
+    return CheckHints(down, up, min(office) if office else None)
 
 
 async def _relapse(session: AsyncSession, previous_id: int | None) -> Relapse | None:

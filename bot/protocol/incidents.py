@@ -82,6 +82,7 @@ async def open_or_join_incident(
     protocol: Protocol,
     received_at: datetime | None = None,
     maintenance_id: int | None = None,
+    check_down: str | None = None,
 ) -> ReportResult:
     """Open the incident, or join the open one; the database decides who opened it.
 
@@ -142,7 +143,9 @@ async def open_or_join_incident(
         )
     else:
         add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
-    became_general = await _promote_if_general(session, incident_id, now, protocol)
+    became_general = await _promote_if_general(
+        session, incident_id, now, protocol, check_down=check_down
+    )
     tally = await _tally(session, incident_id)
     await session.flush()
     return ReportResult(
@@ -233,11 +236,21 @@ async def _tally(session: AsyncSession, incident_id: int) -> Tally:
 
 
 async def _promote_if_general(
-    session: AsyncSession, incident_id: int, now: datetime, protocol: Protocol
+    session: AsyncSession,
+    incident_id: int,
+    now: datetime,
+    protocol: Protocol,
+    *,
+    check_down: str | None = None,
 ) -> bool:
-    """Make the incident general once the thresholds are met; True if this call did it."""
+    """Make the incident general once the thresholds are met, or at once when a FLEXUS check
+    is down (`check_down`: its name; the check confirms what the person says); True if this
+    call did it."""
     await session.flush()
-    if not is_general(await _tally(session, incident_id), protocol.classification):
+    confirmed = check_down is not None and protocol.checks.confirm_reports
+    if not confirmed and not is_general(
+        await _tally(session, incident_id), protocol.classification
+    ):
         return False
     return await transition(
         session,
@@ -248,6 +261,7 @@ async def _promote_if_general(
         actor=None,
         kind=EventKind.GENERAL,
         protocol=protocol,
+        detail=f"chequeo: {check_down}" if confirmed else None,
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol, SupportSpec
+from bot.ops.monitor import Availability, availability, in_working_hours, measured_down
 from bot.protocol.allclear import AckState, Summary, summary
 from bot.protocol.maintenance import Planned, windows_between
 from bot.support.hours import holiday_name, support_status_at, windows_on
@@ -400,6 +401,9 @@ class Metrics:
     buckets: list[Bucket]
     failures: list[IncidentRecord]  # the general failures, oldest first (the vendor report)
     relapses: int = 0  # incidents opened soon after another's all-clear
+    # FLEXUS as the bot's own checks measured it (None: no FLEXUS check, or no probe yet).
+    availability: Availability | None = None
+    checks_down: dict[int, timedelta] = field(default_factory=dict)  # failure id -> measured
     maintenance: MaintenanceFigures = field(default_factory=lambda: MaintenanceFigures())
 
 
@@ -536,7 +540,22 @@ async def metrics(
     start, end = period.bounds(protocol.support)
     records = await incident_records(session, since=start, until=end)
     windows = await windows_between(session, start, end)
-    return compute_metrics(records, period, now=now, spec=protocol.support, windows=windows)
+    computed = compute_metrics(records, period, now=now, spec=protocol.support, windows=windows)
+    names = [c.name for c in protocol.check if c.role == "flexus"]
+    if not names:
+        return computed
+    found = await availability(
+        session,
+        names=names,
+        since=start,
+        until=min(end, now),
+        in_working_hours=lambda at: in_working_hours(at, protocol),
+    )
+    measured = {
+        r.id: await measured_down(session, names=names, start=r.opened_at, end=r.restored_at or now)
+        for r in computed.failures
+    }
+    return dataclasses.replace(computed, availability=found, checks_down=measured)
 
 
 # --- the monthly report --------------------------------------------------------------------------

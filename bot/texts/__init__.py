@@ -9,6 +9,7 @@ text goes through `esc`.
 from bot.texts.access import *  # noqa: F403
 from bot.texts.admin import *  # noqa: F403
 from bot.texts.allclear import *  # noqa: F403
+from bot.texts.checks import *  # noqa: F403
 from bot.texts.common import *  # noqa: F403
 from bot.texts.coordination import *  # noqa: F403
 from bot.texts.delivery import *  # noqa: F403

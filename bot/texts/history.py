@@ -138,6 +138,23 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
     return " · ".join(parts)
 
 
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}".replace(".", ",") + " %"
+
+
+def availability_line(data: Metrics) -> str | None:
+    """FLEXUS as the bot's own checks measured it, next to what people reported."""
+    found = data.availability
+    if found is None or found.overall is None:
+        return None
+    working = (
+        f"{_percent(found.working_hours)} en horario de trabajo · "
+        if found.working_hours is not None
+        else ""
+    )
+    return f"📶 Según los chequeos automáticos, FLEXUS anduvo {working}{_percent(found.overall)} en total."
+
+
 def maintenance_figures(data: Metrics) -> str | None:
     """Planned maintenance, apart from the failures (it is not downtime)."""
     figures = data.maintenance
@@ -283,6 +300,9 @@ def metricas(data: Metrics) -> str:
     planned = maintenance_figures(data)
     if planned:
         lines.append(planned)
+    measured = availability_line(data)
+    if measured:
+        lines.append(measured)
     if data.general:
         lines.append(f"Detalle para el proveedor: /proveedor {_period_arg(data.period)}")
     return "\n".join(lines)
@@ -343,6 +363,9 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
         head.append(f"Recaídas: {data.relapses}")
     if planned:
         head.append(planned)
+    measured = availability_line(data)
+    if measured:
+        head.append(measured)
     blocks = []
     for record in data.failures:
         opened = record.opened_at
@@ -362,6 +385,8 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
         second = f"   soporte contactado {step(record.support_contacted_at)} · acceso {access}"
         if record.support_ref:
             second += f" · reclamo {esc(record.support_ref, 30)}"
+        if record.id in data.checks_down:
+            second += f" · los chequeos lo vieron caído {duration(data.checks_down[record.id])}"
         blocks.append(f"{first}\n{second}")
     medians = "Tiempos" if data.general == 1 else "Medianas"
     tail = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.protocol.incident_view import IncidentView, Relapse, SectorCount
+from bot.protocol.incident_view import CheckHints, IncidentView, Relapse, SectorCount
 from bot.texts.allclear import ack_line
 from bot.texts.common import NO_SECTOR, clock_time, duration, esc, isolated, mention, quoted, who
 from bot.texts.coordination import message_left_line, status_update_line
@@ -34,6 +34,7 @@ __all__ = [
     "REPORT_IN_GROUP",
     "STATUS_LINES",
     "card",
+    "check_hint_lines",
     "joined_many",
     "joined_name",
     "joined_one",
@@ -94,10 +95,31 @@ def card(
     lines.extend(_progress_lines(view, tz, opening))
     if view.last_update is not None and view.is_open:
         lines.append(status_update_line(view.last_update, tz))
+    if view.checks is not None:
+        lines.extend(check_hint_lines(view.checks, tz))
     if view.asks_for_votes:
         lines.append("¿Te pasa lo mismo? Respondé con los botones.")
     lines.append(f"Afectados: {_counts(view.affected)} · Les funciona: {_counts(view.works)}")
     return "\n".join(lines)
+
+
+def check_hint_lines(hints: CheckHints, tz: ZoneInfo) -> list[str]:
+    """What the bot's own checks see, under the card."""
+    lines = [
+        f"🔎 Chequeo automático: {esc(name)} no responde desde las {clock_time(since, tz)}."
+        for name, since in hints.flexus_down
+    ]
+    if not hints.flexus_down and hints.flexus_up:
+        lines.append(
+            "🔎 Los chequeos automáticos ven FLEXUS funcionando: puede ser algo de tu PC o "
+            "tu conexión."
+        )
+    if hints.office_down is not None:
+        lines.append(
+            f"🔌 La oficina no responde al bot desde las {clock_time(hints.office_down, tz)}: "
+            "la oficina no tiene internet o luz."
+        )
+    return lines
 
 
 def relapse_lines(relapse: Relapse, tz: ZoneInfo) -> list[str]:

@@ -86,4 +86,5 @@ PROTOCOL_COMMANDS: tuple[tuple[str, str], ...] = (
     ("sector", "Elegir mi sector"),
     ("ayuda", "Qué hacer si FLEXUS falla"),
     ("mantenimiento", "Mantenimientos programados de FLEXUS"),
+    ("chequeos", "Qué ven los chequeos automáticos"),
 )

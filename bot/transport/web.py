@@ -70,6 +70,11 @@ async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any
         report["last_poll_seconds_ago"] = None if age is None else round(age, 1)
         if age is None or age > POLL_STALE_SECONDS:
             problems.append("no updates from Telegram in the last 2 minutes")
+    if runtime.monitor is not None:
+        report["checks"] = {
+            spec.name: (seen.state.value if seen else "unknown")
+            for spec, seen in runtime.monitor.states()
+        }
     stats = runtime.stats
     report.update(
         updates_handled=stats.updates_handled,
@@ -148,6 +153,12 @@ class WebServer:
             return await health(self.runtime, polling=self.polling)
         if method == "POST" and self.webhook_path and path == self.webhook_path:
             return await self._webhook(reader, headers)
+        if method in ("GET", "POST") and path.startswith("/push/"):
+            # The office's scheduled job: it reaches the bot, so the office has internet and power.
+            monitor = self.runtime.monitor
+            if monitor is not None and monitor.pushed(path.removeprefix("/push/")):
+                return 200, {"ok": True}
+            return 404, {"ok": False}
         return 404, {"ok": False}
 
     async def _webhook(

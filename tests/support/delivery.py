@@ -173,7 +173,7 @@ class Harness:
                 self.clock.instant = due
             if self.worker is not None:
                 self.worker.wake()
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.01)
 
     async def settled(self, ids: list[int], *, advance: bool = True) -> None:
         """Wait until none of these rows is pending."""

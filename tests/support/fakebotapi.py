@@ -691,7 +691,7 @@ class FakeBotAPI:
                     return
             if time.monotonic() > deadline:
                 raise AssertionError(f"the bot did not settle (updates up to {last})")
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     def wait_idle(self, quiet: float = 0.4, timeout: float = 15.0) -> None:
         """Wait until no call other than getUpdates arrived for `quiet` seconds."""
