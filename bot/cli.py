@@ -45,7 +45,7 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
 
     from bot.core.logs import setup_logging
     from bot.serve import serve
-    from bot.storage.db import prepare_database
+    from bot.storage.db import claim_sqlite_database, prepare_database
 
     config.settings.check_token()
     if webhook:
@@ -55,6 +55,9 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
     if password:
         secrets.append(str(password))  # never in the log, whatever prints the URL
     setup_logging(config.settings.log_level, secrets)
+    # One process per SQLite file, before anything touches it (a second copy would answer every
+    # update twice and race the first for each message); the lock lives as long as the process.
+    lock = claim_sqlite_database(config.settings.database_url)
     # The first start creates the database; it waits for a PostgreSQL that is still starting.
     prepare_database(
         config.settings.database_url, create=True, wait_seconds=config.settings.db_wait_seconds
@@ -65,6 +68,9 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
         asyncio.run(serve(config, webhook=webhook))
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
+    finally:
+        if lock is not None:
+            lock.close()
     return 0
 
 

@@ -32,6 +32,10 @@ class Stats:
     unchanged: int = 0
     possible_duplicates: int = 0
     last_poll_ok: float | None = None  # time.monotonic() of the last good getUpdates
+    # Another copy of the bot polls with the same token (409 Conflict): since when, and the
+    # latest such answer (time.monotonic()); cleared after two minutes without one.
+    conflict_since: float | None = None
+    conflict_last: float | None = None
 
 
 @dataclass

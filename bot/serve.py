@@ -231,4 +231,16 @@ async def _open_intake(
     if settings.http_port:
         health = WebServer(runtime, host=settings.http_host, port=settings.http_port, polling=True)
         await health.start()
-    return health, asyncio.create_task(Poller(intake).run(), name="polling")
+    poller = Poller(intake, on_conflict=lambda: _tell_token_conflict(runtime))
+    return health, asyncio.create_task(poller.run(), name="polling")
+
+
+async def _tell_token_conflict(runtime: Runtime) -> None:
+    """Another copy of the bot takes the updates: each admin hears it once, privately."""
+    now = runtime.clock.now()
+    async with runtime.sessions() as session:
+        for admin in runtime.admin_ids:
+            text = texts.token_conflict(now, runtime.tz)
+            outbox.send(session, admin, text, priority=outbox.NEWS, now=now)
+        await session.commit()
+    runtime.wake_delivery()

@@ -118,6 +118,12 @@ async def probe_http(spec: CheckSpec, client: httpx.AsyncClient) -> Probe:
     return Probe(True, ms=_ms_since(started))
 
 
+def _verifies(spec: CheckSpec) -> bool:
+    """Whether the check's client loads the certificate store: only for https with
+    verify_tls (a plain http:// check has no certificate to verify, and the store costs ~2 MB)."""
+    return spec.verify_tls and spec.target.startswith("https://")
+
+
 def _connect_failure(exc: httpx.ConnectError) -> CheckFailure:
     cause: BaseException | None = exc
     while cause is not None:
@@ -177,10 +183,9 @@ class Monitor:
     async def start(self) -> None:
         await self._load()
         for spec in self.specs.values():
-            if spec.kind == "http" and spec.verify_tls not in self._clients:
-                self._clients[spec.verify_tls] = httpx.AsyncClient(
-                    verify=spec.verify_tls, follow_redirects=True
-                )
+            verify = _verifies(spec)
+            if spec.kind == "http" and verify not in self._clients:
+                self._clients[verify] = httpx.AsyncClient(verify=verify, follow_redirects=True)
             self._tasks.append(asyncio.create_task(self._watch(spec), name=f"check {spec.name}"))
 
     async def stop(self) -> None:
@@ -212,7 +217,7 @@ class Monitor:
         if spec.kind == "tcp":
             return await probe_tcp(spec)
         if spec.kind == "http":
-            client = self._clients.get(spec.verify_tls)
+            client = self._clients.get(_verifies(spec))
             if client is None:
                 async with httpx.AsyncClient(verify=spec.verify_tls) as once:
                     return await probe_http(spec, once)

@@ -282,3 +282,38 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """INSERT in the session's dialect, for ON CONFLICT clauses."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class SecondCopy(DatabaseProblem):
+    """Another copy of the bot already runs on this SQLite database."""
+
+
+def claim_sqlite_database(url: str) -> Any:
+    """One bot process per SQLite file: a lock on `<file>.lock` held while the process lives,
+    naming its process id and host. A second `run` on the same file is refused (the commands
+    that only read take no lock). Returns the open lock file (keep it), or None on PostgreSQL."""
+    import fcntl
+    import os
+    import socket
+
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SecondCopy(
+            f"another copy of the bot already runs on {path} ({holder}): stop it first, or "
+            "give this one its own DATABASE_URL"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+    handle.flush()
+    return handle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.texts.common import esc, quoted, who
+from bot.texts.common import clock_time, esc, quoted, who
 
 __all__ = [
     "BOT_MUTED",
@@ -24,6 +24,7 @@ __all__ = [
     "gerencia_set",
     "message_refused",
     "not_enabled",
+    "token_conflict",
     "unknown_sector",
     "unreachable_list",
     "whoami",
@@ -165,3 +166,10 @@ def downtime(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     if start.date() == end.date():
         return f"Estuve fuera de servicio de {start:%H:%M} a {end:%H:%M}"
     return f"Estuve fuera de servicio del {start:%d/%m %H:%M} al {end:%d/%m %H:%M}"
+
+
+def token_conflict(since: datetime, tz: ZoneInfo) -> str:
+    return (
+        f"⚠️ Otra copia del bot está usando el mismo token desde las {clock_time(since, tz)}: "
+        "puede perder reportes. Apagá la otra copia (o sacá el webhook que alguien dejó)."
+    )

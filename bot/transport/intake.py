@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ from bot.runtime import Runtime
 from bot.transport import inbox
 
 log = logging.getLogger(__name__)
+
+CONFLICT_LOG_EVERY = 60.0  # seconds between two log lines about another copy
+CONFLICT_CLEAR = 120.0  # no 409 for this long: the other copy is gone
 
 POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates open when there is nothing new
 MAX_BACKOFF = 5.0  # after an outage, updates flow again within this (plus one poll)
@@ -80,11 +84,15 @@ class Intake:
 class Poller:
     """Long polling with a short, capped back-off and one warning per outage."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(
+        self, intake: Intake, on_conflict: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.intake = intake
         self.runtime = intake.runtime
+        self.on_conflict = on_conflict  # the admins are told (the wiring writes the words)
         self._down_since: float | None = None
         self._failures = 0
+        self._conflict_logged = 0.0
 
     async def run(self) -> None:
         async with self.runtime.read_session() as session:
@@ -111,8 +119,32 @@ class Poller:
                 await self.intake.take(list(raw))
                 offset = max(int(u.get("update_id", 0)) for u in raw) + 1
 
+    async def _conflict(self) -> None:
+        """Another copy of the bot takes this token's updates: reports may go to it. Said once
+        to the admins, in the log once a minute while it lasts; /healthz is unhealthy."""
+        stats, now = self.runtime.stats, time.monotonic()
+        first = stats.conflict_since is None
+        if first:
+            stats.conflict_since = now
+        stats.conflict_last = now
+        if first or now - self._conflict_logged >= CONFLICT_LOG_EVERY:
+            self._conflict_logged = now
+            assert stats.conflict_since is not None
+            log.error(
+                "another copy of the bot is taking this token's updates (409 Conflict) for "
+                "%.0f s: reports may go to it, not here; stop the other copy",
+                now - stats.conflict_since,
+            )
+        if first and self.on_conflict is not None:
+            try:
+                await self.on_conflict()
+            except Exception:
+                log.exception("could not tell the admins about the other copy")
+
     async def _failed(self, exc: BaseException) -> None:
         self._failures += 1
+        if isinstance(exc, Conflict):
+            await self._conflict()
         if isinstance(exc, RetryAfter):
             delay = float(
                 exc.retry_after
@@ -133,7 +165,14 @@ class Poller:
         await asyncio.sleep(delay)
 
     def _recovered(self) -> None:
-        self.runtime.stats.last_poll_ok = time.monotonic()
+        stats = self.runtime.stats
+        stats.last_poll_ok = time.monotonic()
+        if (
+            stats.conflict_last is not None
+            and stats.last_poll_ok - stats.conflict_last > CONFLICT_CLEAR
+        ):
+            log.warning("no other copy of the bot seen for %.0f s", CONFLICT_CLEAR)
+            stats.conflict_since = stats.conflict_last = None
         if self._down_since is not None:
             log.warning(
                 "Telegram answers again after %.0f s (%d failed tries)",

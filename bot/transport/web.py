@@ -64,6 +64,9 @@ async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any
         report["timers_oldest_overdue_seconds"] = round(late, 1)
         if late > TIMER_OVERDUE_SECONDS:
             problems.append(f"a timer is overdue by {late:.0f} s")
+    conflict = runtime.stats.conflict_last
+    if conflict is not None and time.monotonic() - conflict < 120:
+        problems.append("another copy of the bot uses the same token (409 Conflict)")
     if polling:
         last = runtime.stats.last_poll_ok
         age = None if last is None else time.monotonic() - last
