@@ -55,13 +55,14 @@ def cmd_run(config: Config, *, webhook: bool = False) -> int:
     if password:
         secrets.append(str(password))  # never in the log, whatever prints the URL
     setup_logging(config.settings.log_level, secrets)
-    # One process per SQLite file, before anything touches it (a second copy would answer every
-    # update twice and race the first for each message); the lock lives as long as the process.
-    lock = claim_sqlite_database(config.settings.database_url)
     # The first start creates the database; it waits for a PostgreSQL that is still starting.
     prepare_database(
         config.settings.database_url, create=True, wait_seconds=config.settings.db_wait_seconds
     )
+    # One process per SQLite file (a second copy would answer every update twice and race the
+    # first for each message); the lock lives as long as the process. Taken once the folder is
+    # known to be usable, so a folder problem is still told in its own words.
+    lock = claim_sqlite_database(config.settings.database_url)
     try:
         # Reports sent while the bot was down still count: updates Telegram kept are handled.
         # A network outage at start-up is waited out (with back-off); a rejected token is not.

@@ -300,8 +300,10 @@ def claim_sqlite_database(url: str) -> Any:
     if path is None:
         return None
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
+    try:
+        handle = lock_path.open("a+")
+    except OSError as exc:
+        raise DatabaseProblem(f"cannot open {lock_path}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

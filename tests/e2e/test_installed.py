@@ -89,17 +89,7 @@ def build_installed(work: Path) -> Path:
     python = venv / "bin" / "python"
     lock = ROOT / "requirements.lock"
     run(
-        python,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-compile",
-        "--require-hashes",
-        "-r",
-        lock,
-        cwd=work,
-        env=env,
+        python, "-m", "pip", "install", "--quiet", "--require-hashes", "-r", lock, cwd=work, env=env
     )
     run(python, "-m", "pip", "install", "--quiet", "--no-deps", wheels[0], cwd=work, env=env)
     run(python, "-m", "pip", "check", cwd=work, env=env)
