@@ -11,7 +11,7 @@ import re
 import time
 from datetime import datetime, timedelta
 
-from telegram import InlineKeyboardMarkup, Message, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import texts
@@ -160,14 +160,39 @@ async def report_anyway(update: Update, context: Context) -> None:
     if parsed is None:
         return
     query, pressed = parsed
+    held = await _held_report(context, query, pressed.update_id)
+    if held is None:
+        return
+    message, done = held
+    await answer_query(query, texts.LATE_ALREADY if done else texts.DONE)
+    if done:
+        return
+    written, late = written_at(message, context)
+    assert message.from_user is not None
+    await report(
+        context,
+        user=message.from_user,
+        message=message,
+        text=message.text or message.caption or "",
+        written=written,
+        received=context.runtime.clock.now() if late else None,
+        maintenance_id=pressed.window_id,
+    )
+
+
+async def _held_report(
+    context: Context, query: CallbackQuery, update_id: int
+) -> tuple[Message, bool] | None:
+    """The /caido a question was asked about, read back from the inbox, and whether it is a
+    report already; the question's buttons come off. None (answered) if it is gone."""
     rt = context.runtime
     async with rt.session(refusable=False) as session:
-        data = await inbox.stored(session, pressed.update_id)
+        data = await inbox.stored(session, update_id)
     original = Update.de_json(data, context.bot) if data is not None else None
     message = original.effective_message if original is not None else None
     if message is None or message.from_user is None:
         await answer_query(query, texts.STALE_BUTTON, alert=True)
-        return
+        return None
     async with rt.session(refusable=False) as session:
         done = await already_reported(
             session, chat_id=message.chat_id, message_id=message.message_id
@@ -176,19 +201,7 @@ async def report_anyway(update: Update, context: Context) -> None:
             outbox.clear_markup(
                 session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
             )
-    await answer_query(query, texts.LATE_ALREADY if done else texts.DONE)
-    if done:
-        return
-    written, late = written_at(message, context)
-    await report(
-        context,
-        user=message.from_user,
-        message=message,
-        text=message.text or message.caption or "",
-        written=written,
-        received=rt.clock.now() if late else None,
-        maintenance_id=pressed.window_id,
-    )
+    return message, done
 
 
 async def _ask_if_still_failing(
@@ -216,22 +229,11 @@ async def late_pressed(update: Update, context: Context) -> None:
         return
     query, pressed = parsed
     rt = context.runtime
-    async with rt.session(refusable=False) as session:
-        data = await inbox.stored(session, pressed.update_id)
-    original = Update.de_json(data, context.bot) if data is not None else None
-    message = original.effective_message if original is not None else None
-    if message is None or message.from_user is None:
-        await answer_query(query, texts.STALE_BUTTON, alert=True)
+    held = await _held_report(context, query, pressed.update_id)
+    if held is None:
         return
-    async with rt.session(refusable=False) as session:
-        done = await already_reported(
-            session, chat_id=message.chat_id, message_id=message.message_id
-        )
-    if query.message is not None:
-        async with rt.session(refusable=False) as session:
-            outbox.clear_markup(
-                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
-            )
+    message, done = held
+    assert message.from_user is not None
     if done:
         await answer_query(query, texts.LATE_ALREADY)
         return
