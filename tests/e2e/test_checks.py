@@ -26,7 +26,7 @@ from tests.support.bot_process import (
     sent_to,
 )
 from tests.support.fakebotapi import FakeBotAPI, command_update, user
-from tests.support.outage import ANA, CHATS
+from tests.support.outage import ANA, CHATS, LUIS, MARTA, Outage
 
 SECRET = "office-push-secret-0001"
 ADMIN = user(ADMIN_ID, "Admin", "Sistemas")
@@ -36,10 +36,10 @@ NOW = "2026-12-10T10:00:00-03:00"  # a Thursday, support open
 class Server:
     """A TCP server on 127.0.0.1 that accepts and closes, until switched off."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self.sock.listen(16)
         self.sock.settimeout(0.2)
@@ -201,3 +201,28 @@ def test_before_the_workday_a_check_down_is_posted_with_the_support_window(
         bot, "select due_at from timers where kind = 'morning_check' and status = 'pending'"
     )
     assert pending == [("2026-12-11 10:45:00.000000",)]  # Friday 07:45 in Córdoba
+
+
+def test_the_coordinator_hears_when_flexus_answers_again(
+    bot: BotProcess, fake_api: FakeBotAPI, tmp_path: Path, flexus: Server
+) -> None:
+    start(bot, fake_api, tmp_path, protocol(flexus.port, "open_incidents = false"))
+    wait_state(bot, "Servidor FLEXUS", "up")
+    outage = Outage(fake_api)
+    fake_api.push(command_update(GROUP_CAJA, ANA, "/caido"))
+    alert = sent_to(fake_api, GROUP_CAJA, "FLEXUS con problemas")
+    # Every check answers: the card says it may be local.
+    assert "Los chequeos automáticos ven FLEXUS funcionando" in alert.text
+    outage.press(MARTA, "v:1:f", (GROUP_ADMIN,))
+    outage.press(LUIS, "y:1", (GROUP_ADMIN,))
+    flexus.off()
+    wait_state(bot, "Servidor FLEXUS", "down")
+    mark = fake_api.mark()
+    again = Server(port=flexus.port)
+    try:
+        panel = sent_to(fake_api, GROUP_ADMIN, "responde de nuevo desde las", after=mark)
+        assert "Si soporte terminó, pedí que validen los sectores." in panel.text
+        assert "va:1" in [d for _, d in panel.buttons]
+    finally:
+        again.off()
+    assert db_rows(bot, "select status from incidents") == [("general",)]  # never closed by it
