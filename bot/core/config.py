@@ -191,19 +191,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WindowSpec(_Strict):
-    kind: WindowKind
+class _Span(_Strict):
+    """Local times of day: `start`, and `end` ("24:00" is the end of the day)."""
+
     start: str
     end: str
-
-    @model_validator(mode="after")
-    def _order(self) -> WindowSpec:
-        start, end = _hhmm(self.start), _hhmm(self.end)
-        if start is None:
-            raise ValueError("start cannot be 24:00")
-        if end is not None and end <= start:
-            raise ValueError(f"end {self.end} must be after start {self.start}")
-        return self
 
     @property
     def start_minute(self) -> int:
@@ -215,6 +207,19 @@ class WindowSpec(_Strict):
     def end_minute(self) -> int:
         end = _hhmm(self.end)
         return 24 * 60 if end is None else end.hour * 60 + end.minute
+
+
+class WindowSpec(_Span):
+    kind: WindowKind
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        start, end = _hhmm(self.start), _hhmm(self.end)
+        if start is None:
+            raise ValueError("start cannot be 24:00")
+        if end is not None and end <= start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
 
 
 def _no_overlap(windows: list[WindowSpec]) -> list[WindowSpec]:
@@ -497,7 +502,7 @@ class BackupSpec(_Strict):
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-class RecurringMaintenance(_Strict):
+class RecurringMaintenance(_Span):
     """A planned maintenance that comes back every week: `[[maintenance]]` in the protocol
     file. `days` are day names, or "holiday" (on a holiday only the windows naming it apply);
     a window whose `to` is not after its `from` ends the next day."""
@@ -528,17 +533,9 @@ class RecurringMaintenance(_Strict):
         return self
 
     @property
-    def start_minute(self) -> int:
-        start = _hhmm(self.start)
-        assert start is not None
-        return start.hour * 60 + start.minute
-
-    @property
     def minutes(self) -> int:
         """How long it lasts (a window past midnight ends the next day)."""
-        end = _hhmm(self.end)
-        end_minute = 24 * 60 if end is None else end.hour * 60 + end.minute
-        return (end_minute - self.start_minute) % (24 * 60) or 24 * 60
+        return (self.end_minute - self.start_minute) % (24 * 60) or 24 * 60
 
     @property
     def key(self) -> str:
