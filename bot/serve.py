@@ -16,10 +16,11 @@ from bot.core.causes import cause_of
 from bot.core.config import Config
 from bot.ops import heartbeat
 from bot.ops.backup import schedule_daily_backup
-from bot.ops.monitor import Monitor, next_morning_check
+from bot.ops.monitor import Monitor
 from bot.protocol import maintenance
 from bot.runtime import Runtime
 from bot.support import holiday_dates
+from bot.support.workday import next_morning_check
 from bot.timers import store as timers
 from bot.timers.jobs import RUNTIME_KEY, arm_pending
 from bot.transport import inbox, outbox

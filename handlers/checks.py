@@ -18,12 +18,13 @@ from telegram.ext import Application, CommandHandler
 
 from bot import texts
 from bot.core.config import CheckSpec
-from bot.ops.monitor import Seen, next_morning_check
+from bot.ops.monitor import Seen
 from bot.protocol import maintenance
 from bot.protocol.incidents import open_or_join_incident
 from bot.protocol.lifecycle import open_incident_id
 from bot.runtime import Runtime
 from bot.storage.unit_of_work import step_scope
+from bot.support.workday import next_morning_check
 from bot.team.members import Person
 from bot.timers import store as timers
 from bot.timers.jobs import RUNTIME_KEY, arm_pending, register_timer

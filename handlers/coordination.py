@@ -11,10 +11,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import texts
 from bot.protocol.coordination import (
+    EscalationStep,
     Nudge,
     SupportOpening,
     claim,
     contact_support,
+    escalation_due,
     hand_over,
     handover_candidates,
     leave_message,
@@ -23,6 +25,7 @@ from bot.protocol.coordination import (
     support_opens_due,
 )
 from bot.protocol.lifecycle import (
+    member_name,
     open_incident_id,
 )
 from bot.runtime import Runtime
@@ -42,7 +45,15 @@ from handlers.kit.cards import (
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
 from handlers.kit.guards import allowed_here, parse_button
 from handlers.kit.prompts import register_prompt
-from handlers.kit.replies import CHATTER, CRITICAL, answer_query, reply, run_in_transaction, send
+from handlers.kit.replies import (
+    CHATTER,
+    CRITICAL,
+    Markup,
+    answer_query,
+    reply,
+    run_in_transaction,
+    send,
+)
 from models.vocab import MessageKind, Refusal, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/contactado(?:@\w+)?\s*", re.IGNORECASE)
@@ -347,9 +358,43 @@ async def announce_support_opens(context: Context, opening: SupportOpening) -> N
     await refresh_cards(context, incident_id)
 
 
+async def escalate_if_nobody_took_it(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> EscalationStep | None:
+    """A general failure nobody took: the next escalation contact ([[escalation]], else the
+    admins) is written; the next step is set until someone takes the case."""
+    contacts = [(c.telegram_id, c.name) for c in rt.protocol.escalation]
+    if not contacts:
+        contacts = [
+            (admin, await member_name(session, admin) or "admin") for admin in sorted(rt.admin_ids)
+        ]
+    return await escalation_due(
+        session,
+        incident_id=timer.incident,
+        step=int(timer.payload.get("step", 0)),
+        contacts=contacts,
+        now=rt.clock.now(),
+        protocol=rt.protocol,
+    )
+
+
+async def write_escalation_contact(context: Context, step: EscalationStep) -> None:
+    """Privately, with the button to take the case; in the first team chat, naming them, when
+    they never pressed Start."""
+    rt = context.runtime
+    markup = claim_markup(step.incident_id)
+    private = texts.escalation(step.incident_id, step.waiting, support_text(context))
+    named = texts.escalation_named(step.user_id, step.name, private)
+    fallback: list[tuple[int, str, Markup]] = (
+        [(rt.team_chat_ids[0], named, markup)] if rt.team_chat_ids else []
+    )
+    await send(context, step.user_id, private, markup, fallback=fallback or None)
+
+
 def register(app: Application) -> None:
     register_prompt(app, MessageKind.REFERENCE_PROMPT, reference_replied)
     register_timer(app, TimerKind.NUDGE, nudge_if_still_down, announce_nudge)
+    register_timer(app, TimerKind.ESCALATION, escalate_if_nobody_took_it, write_escalation_contact)
     register_timer(app, TimerKind.SUPPORT_OPENS, call_when_support_opens, announce_support_opens)
     app.add_handler(CallbackQueryHandler(claim_pressed, pattern=buttons.Claim.pattern()))
     app.add_handler(CallbackQueryHandler(contacted_pressed, pattern=buttons.Contacted.pattern()))

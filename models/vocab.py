@@ -137,6 +137,7 @@ class TimerKind(StrEnum):
     MAINTENANCE_END = "maintenance_end"  # planned maintenance is over
     CHECK_OPEN = "check_open"  # a FLEXUS check down and nobody reported: open the incident
     MORNING_CHECK = "morning_check"  # before the workday: every check runs once
+    ESCALATION = "escalation"  # a general failure nobody took: write the next contact
 
 
 class EventKind(StrEnum):
@@ -175,6 +176,7 @@ class EventKind(StrEnum):
     RELAPSE = "relapse"  # opened soon after an all-clear; detail: the incident that relapsed
     FAILED_AGAIN = "failed_again"  # on the relapsed incident; detail: the new incident
     STATUS_UPDATE = "status_update"  # detail: what the team was told
+    ESCALATED_TO = "escalated_to"  # nobody took the case: detail, who was written
 
 
 # The events that confirm a general failure (by votes, or the reporter escalating).

@@ -426,6 +426,14 @@ class WorkdaySpec(_Strict):
         return opens, closes or time(23, 59)
 
 
+class EscalationContact(_Strict):
+    """Who is written, in order, when a general failure has no coordinator (`[[escalation]]`);
+    none listed: the admins."""
+
+    name: str = Field(min_length=1, max_length=80)
+    telegram_id: int
+
+
 class ValidationSpec(_Strict):
     # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
     required_sectors: list[str] = []
@@ -472,6 +480,9 @@ class DeadlinesSpec(_Strict):
     maintenance_reminder_minutes: float = Field(60, ge=0)
     # A /caido this soon after an all-clear is a relapse of that incident.
     relapse_minutes: float = Field(30, ge=0)
+    # A general failure nobody took for this long: the escalation contacts are written, one
+    # every this many minutes, in order, until someone takes the case (0: never).
+    escalation_minutes: float = Field(10, ge=0)
 
 
 class LimitsSpec(_Strict):
@@ -573,6 +584,7 @@ class Protocol(_Strict):
     reports: ReportsSpec = ReportsSpec()
     maintenance: list[RecurringMaintenance] = []
     contingency: ContingencySpec = ContingencySpec()
+    escalation: list[EscalationContact] = []
     check: list[CheckSpec] = []
     checks: ChecksSpec = ChecksSpec()
     workday: WorkdaySpec = WorkdaySpec()

@@ -15,15 +15,14 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select, update
 
-from bot.core.config import CheckSpec, Protocol
+from bot.core.config import CheckSpec
 from bot.runtime import Runtime
-from bot.support.hours import holiday_name
 from models import CheckHour, CheckStatus, CheckTransition
 from models.vocab import CheckFailure, CheckHealth
 
@@ -340,35 +339,6 @@ async def availability(
         1 - failed / total if total else None,
         1 - working_failed / working_total if working_total else None,
     )
-
-
-def day_kind(day: date, protocol: Protocol) -> str:
-    """weekday, saturday, sunday or holiday (a holiday first), as [workday] names them."""
-    if holiday_name(day, protocol.support) is not None:
-        return "holiday"
-    return {5: "saturday", 6: "sunday"}.get(day.weekday(), "weekday")
-
-
-def next_morning_check(now: datetime, protocol: Protocol) -> datetime:
-    """`checks.morning_minutes` before the next opening of the office (per [workday])."""
-    tz = protocol.support.tz
-    today = now.astimezone(tz).date()
-    ahead = timedelta(minutes=protocol.checks.morning_minutes)
-    for offset in range(15):
-        day = today + timedelta(days=offset)
-        hours = protocol.workday.hours(day_kind(day, protocol))
-        if hours is None:
-            continue
-        at = datetime.combine(day, hours[0], tz) - ahead
-        if at > now:
-            return at
-    return now + timedelta(days=1)
-
-
-def in_working_hours(instant: datetime, protocol: Protocol) -> bool:
-    local = instant.astimezone(protocol.support.tz)
-    hours = protocol.workday.hours(day_kind(local.date(), protocol))
-    return hours is not None and hours[0] <= local.time() < hours[1]
 
 
 async def measured_down(

@@ -19,13 +19,14 @@ from bot.protocol.lifecycle import (
     get_incident,
     member_name,
     require_coordinator,
+    schedule_escalation,
     touch_progress,
     transition,
 )
 from bot.team.members import Person, touch_member
 from bot.timers import store as timers
 from models import Incident, Member
-from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES
+from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES, VALIDATING
 from models.vocab import EventKind, Refusal, TimerKind
 
 REFERENCE_LIMIT = 120
@@ -110,6 +111,7 @@ async def claim(
             return ClaimResult(incident_id, person.user_id, already_yours=True)
         raise Refused(Refusal.ALREADY_CLAIMED, await member_name(session, incident.coordinator_id))
     add_event(session, incident_id, EventKind.CLAIMED, person.user_id, now)
+    await timers.cancel(session, incident_id=incident_id, kinds=(TimerKind.ESCALATION,))
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
@@ -332,3 +334,36 @@ async def support_opens_due(session: AsyncSession, *, incident_id: int) -> Suppo
         coordinated=incident.coordinator_id is not None,
         message_left=incident.support_message_left_at is not None,
     )
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    incident_id: int
+    user_id: int
+    name: str
+    waiting: timedelta  # since the failure was confirmed
+
+
+async def escalation_due(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    step: int,
+    contacts: list[tuple[int, str]],
+    now: datetime,
+    protocol: Protocol,
+) -> EscalationStep | None:
+    """Nobody took a general failure: the next contact in order (round again after the last)
+    is written, the timeline says so, and the next step is set. None once someone took it,
+    the incident is over, or there is nobody to write to."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    if incident.status not in (GENERAL, IN_PROGRESS, VALIDATING) or not contacts:
+        return None
+    if incident.coordinator_id is not None:
+        return None
+    user_id, name = contacts[step % len(contacts)]
+    add_event(session, incident_id, EventKind.ESCALATED_TO, None, now, name)
+    schedule_escalation(session, incident_id, step + 1, now, protocol)
+    await session.flush()
+    since = incident.classified_at or incident.opened_at
+    return EscalationStep(incident_id, user_id, name, now - since)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
 from bot.support.hours import support_status_at
+from bot.support.workday import working_or_next_opening
 from bot.timers import store as timers
 from models import Event, Incident, Member
 from models.incident import (
@@ -167,3 +168,21 @@ async def _became_general(
     await touch_progress(session, incident_id, now, protocol)
     incident = await get_incident(session, incident_id, open_only=False)
     await ensure_support_opens_reminder(session, incident, now, protocol)
+    if protocol.deadlines.escalation_minutes > 0 and incident.coordinator_id is None:
+        schedule_escalation(session, incident_id, 0, now, protocol)
+
+
+def schedule_escalation(
+    session: AsyncSession, incident_id: int, step: int, now: datetime, protocol: Protocol
+) -> None:
+    """The next escalation step, `escalation_minutes` from now; outside the office's working
+    hours it waits for the opening (nobody is there to take the case)."""
+    due = now + timedelta(minutes=protocol.deadlines.escalation_minutes)
+    timers.schedule(
+        session,
+        kind=TimerKind.ESCALATION,
+        incident_id=incident_id,
+        due_at=working_or_next_opening(due, protocol),
+        now=now,
+        payload={"step": step},
+    )

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol, SupportSpec
-from bot.ops.monitor import Availability, availability, in_working_hours, measured_down
+from bot.ops.monitor import Availability, availability, measured_down
 from bot.protocol.allclear import AckState, Summary, summary
 from bot.protocol.maintenance import Planned, windows_between
 from bot.support.hours import holiday_name, support_status_at, windows_on
+from bot.support.workday import in_working_hours
 from bot.timers import store as timers
 from models import Event, Incident, MaintenanceWindow, Member, Vote
 from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED

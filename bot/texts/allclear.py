@@ -145,6 +145,7 @@ TIMELINE: dict[str, str] = {
     EventKind.RELAPSE: "FLEXUS volvió a fallar después del incidente #{d}",
     EventKind.FAILED_AGAIN: "FLEXUS volvió a fallar: incidente #{d}",
     EventKind.STATUS_UPDATE: "contó novedades: “{d}”",
+    EventKind.ESCALATED_TO: "nadie tomó el reclamo: se avisó a {d}",
 }
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "contingency_line",
     "contingency_toast",
     "coordinator_panel",
+    "escalation",
+    "escalation_named",
     "handed_over",
     "message_left_line",
     "message_left_noted",
@@ -270,3 +272,16 @@ def contingency_toast(sector: str, instructions: str) -> str:
 def contingency_after(text: str) -> str:
     """Added to the all-clear in a chat tied to a sector with instructions."""
     return f"\n📋 {esc(text)}"
+
+
+def escalation(incident_id: int, waiting: timedelta, support: str) -> str:
+    """To an escalation contact: a general failure nobody took."""
+    return (
+        f"🚨 <b>Falla general de FLEXUS sin quien gestione el reclamo</b> (incidente #{incident_id}, "
+        f"hace {duration(waiting)}).\n¿Lo tomás? Tocá «Yo gestiono el reclamo».\n{support}"
+    )
+
+
+def escalation_named(user_id: int, name: str, text: str) -> str:
+    """The same in a team chat, naming the contact (they never opened a private chat)."""
+    return f"{mention(user_id, name)}: {text}"

@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.clock import Clock
 from bot.core.config import CheckSpec, Config, Protocol, load_protocol, load_settings
 from bot.ops import monitor
-from bot.ops.monitor import Monitor, Probe, Seen, advance, next_morning_check
+from bot.ops.monitor import Monitor, Probe, Seen, advance
 from bot.runtime import Runtime
+from bot.support.workday import in_working_hours, next_morning_check
 from models import CheckHour, CheckTransition
 from models.vocab import CheckFailure, CheckHealth
 from tests.support.sessions import committing_sessions
@@ -286,7 +287,7 @@ async def test_availability_from_the_hourly_samples(engine: AsyncEngine, databas
             names=["Servidor"],
             since=local,
             until=local + timedelta(days=1),
-            in_working_hours=lambda at: monitor.in_working_hours(at, rt.protocol),
+            in_working_hours=lambda at: in_working_hours(at, rt.protocol),
         )
     assert found.overall == pytest.approx(1 - 66 / 180)
     assert found.working_hours == pytest.approx(1 - 6 / 120)  # 03:00 is outside 08:00-18:30
