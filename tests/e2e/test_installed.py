@@ -85,17 +85,19 @@ def build_installed(work: Path) -> Path:
     wheels = list(dist.glob("flexus_guardia-*.whl"))
     assert len(wheels) == 1
     venv = work / "venv"
-    run(sys.executable, "-m", "venv", venv, cwd=work, env=env)
+    # No pip of its own (ensurepip costs seconds): this pip installs into it (`--python`).
+    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work, env=env)
     python = venv / "bin" / "python"
     lock = ROOT / "requirements.lock"
+    pip = (sys.executable, "-m", "pip", "--python", python)
     # No byte-code at install (a minute of CPU for every file of every package): the installed
     # bot writes it for the modules it imports, on its first start (see installed_env).
     run(
-        python, "-m", "pip", "install", "--quiet", "--no-compile", "--require-hashes", "-r", lock,
+        *pip, "install", "--quiet", "--no-compile", "--require-hashes", "-r", lock,
         cwd=work, env=env,
     )  # fmt: skip
-    run(python, "-m", "pip", "install", "--quiet", "--no-deps", wheels[0], cwd=work, env=env)
-    run(python, "-m", "pip", "check", cwd=work, env=env)
+    run(*pip, "install", "--quiet", "--no-deps", wheels[0], cwd=work, env=env)
+    run(*pip, "check", cwd=work, env=env)
     shutil.rmtree(source)  # the copy it was built from is gone: only the installed package
     (work / "wheel").mkdir()
     shutil.copy(wheels[0], work / "wheel" / wheels[0].name)
