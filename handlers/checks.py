@@ -37,8 +37,6 @@ from models.vocab import CheckHealth, TimerKind
 
 log = logging.getLogger(__name__)
 
-BOT_NAME = "FLEXUS Guardia (chequeo automático)"
-
 
 async def on_transition(app: Application, spec: CheckSpec, before: Seen, after: Seen) -> None:
     """A check changed state: what it means for the protocol (nothing during maintenance)."""
@@ -112,7 +110,7 @@ async def open_if_still_down(rt: Runtime, session: AsyncSession, timer: DueTimer
     bot_id = rt.application.bot.id if rt.application is not None else 0
     result = await open_or_join_incident(
         session,
-        person=Person(user_id=bot_id, full_name=BOT_NAME),
+        person=Person(user_id=bot_id, full_name=texts.CHECK_REPORTER),
         chat_id=rt.team_chat_ids[0],
         chat_sector=None,
         message_id=-timer.id,  # no message: a number no message has

@@ -137,13 +137,11 @@ async def hold_report(update: Update, context: Context, planned: Planned) -> Non
 
 
 # --- the announcements, one stored timer each --------------------------------------------------
-def _decide(kind: TimerKind) -> Any:
-    async def decide(rt: Runtime, session: AsyncSession, timer: DueTimer) -> Planned | None:
-        return await maintenance.moment_due(
-            session, window_id=int(timer.payload["window"]), kind=kind
-        )
-
-    return decide
+async def window_still_planned(
+    rt: Runtime, session: AsyncSession, timer: DueTimer
+) -> Planned | None:
+    """A window's moment fell due: the window, unless it was cancelled meanwhile."""
+    return await maintenance.moment_due(session, window_id=int(timer.payload["window"]))
 
 
 async def announce_reminder(context: Context, planned: Planned) -> None:
@@ -163,11 +161,9 @@ def register(app: Application) -> None:
     register_timer(
         app,
         TimerKind.MAINTENANCE_REMINDER,
-        _decide(TimerKind.MAINTENANCE_REMINDER),
+        window_still_planned,
         announce_reminder,
     )
-    register_timer(
-        app, TimerKind.MAINTENANCE_START, _decide(TimerKind.MAINTENANCE_START), announce_start
-    )
-    register_timer(app, TimerKind.MAINTENANCE_END, _decide(TimerKind.MAINTENANCE_END), announce_end)
+    register_timer(app, TimerKind.MAINTENANCE_START, window_still_planned, announce_start)
+    register_timer(app, TimerKind.MAINTENANCE_END, window_still_planned, announce_end)
     app.add_handler(CommandHandler("mantenimiento", mantenimiento, filters=NEW_MESSAGES))

@@ -261,7 +261,7 @@ async def _promote_if_general(
         actor=None,
         kind=EventKind.GENERAL,
         protocol=protocol,
-        detail=f"chequeo: {check_down}" if confirmed else None,
+        detail=check_down if confirmed else None,  # the check that confirmed it
     )
 
 

@@ -470,7 +470,7 @@ async def tell_untold(session: AsyncSession, *, now: datetime) -> Untold:
     )
 
 
-async def moment_due(session: AsyncSession, *, window_id: int, kind: TimerKind) -> Planned | None:
+async def moment_due(session: AsyncSession, *, window_id: int) -> Planned | None:
     """A window's timer fired: the window, if what it announces still holds (not cancelled;
     an end that was moved is announced by its own timer)."""
     found = await window(session, window_id)

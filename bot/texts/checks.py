@@ -14,12 +14,16 @@ from models.vocab import CheckFailure, CheckHealth
 
 __all__ = [
     "CHECK_FAILURES",
+    "CHECK_REPORTER",
     "check_back_up",
     "checks_list",
     "detected_by_check",
     "morning_all_good",
     "morning_problem",
 ]
+
+# The name under which the bot reports an outage its own check found.
+CHECK_REPORTER = "FLEXUS Guardia (chequeo automático)"
 
 CHECK_FAILURES = {
     CheckFailure.TIMEOUT: "no contesta a tiempo",

@@ -218,6 +218,38 @@ def ask_sector(session: AsyncSession, chat_id: int, user_id: int, *, now: dateti
     )
 
 
+def pin(
+    session: AsyncSession, chat_id: int, message_id: int, *, now: datetime, notify: bool = False
+) -> None:
+    """Pin a message already sent, as a row of its own (a pin that fails is retried alone).
+    `notify`: everyone hears it (only the first pin of an alert)."""
+    add(
+        session,
+        method=OutboxMethod.PIN,
+        chat_id=chat_id,
+        priority=NEWS,
+        now=now,
+        message_id=message_id,
+        notify=notify,
+    )
+
+
+def unpin(
+    session: AsyncSession, chat_id: int, message_id: int, *, now: datetime, card: str | None = None
+) -> None:
+    """Unpin a message, after everything that matters more (chatter). `card` names the row, so
+    that one unpin per message is ever stored."""
+    add(
+        session,
+        method=OutboxMethod.UNPIN,
+        chat_id=chat_id,
+        priority=CHATTER,
+        now=now,
+        card=card,
+        message_id=message_id,
+    )
+
+
 def clear_markup(session: AsyncSession, chat_id: int, message_id: int, *, now: datetime) -> None:
     add(
         session,

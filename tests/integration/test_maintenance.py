@@ -194,9 +194,7 @@ async def test_a_cancelled_window_cancels_its_moments_and_holds_no_report(
     async with sessions() as session:
         assert await maintenance.current_window(session, local(10, 21)) is None
         assert await maintenance.upcoming(session, NOW) == []
-        due = await maintenance.moment_due(
-            session, window_id=planned.id, kind=TimerKind.MAINTENANCE_START
-        )
+        due = await maintenance.moment_due(session, window_id=planned.id)
         assert due is None  # a timer that fires anyway announces nothing
     with pytest.raises(MaintenanceRefused) as again:
         await call(

@@ -23,7 +23,7 @@ from bot.transport.delivery.state import ChatState
 from bot.transport.telegram_errors import Verdict, verdict
 from bot.transport.telegram_text import TEXT_LIMIT, plain, shorten, units
 from models import IncidentMessage, OutboxMessage
-from models.delivery import CHATTER, FOLDED, NEWS, PENDING, SENT, UNCHANGED
+from models.delivery import FOLDED, PENDING, SENT, UNCHANGED
 from models.vocab import MessageKind, OutboxMethod
 
 log = logging.getLogger(__name__)
@@ -175,23 +175,9 @@ class Cards:
             )
             if p.get("repin") and p.get("markup"):
                 # Its own row: a pin that fails is retried without posting the card again.
-                outbox.add(
-                    session,
-                    method=OutboxMethod.PIN,
-                    chat_id=row.chat_id,
-                    priority=NEWS,
-                    now=now,
-                    message_id=message.message_id,
-                )
+                outbox.pin(session, row.chat_id, message.message_id, now=now)
                 if still_there:
-                    outbox.add(
-                        session,
-                        method=OutboxMethod.UNPIN,
-                        chat_id=row.chat_id,
-                        priority=CHATTER,
-                        now=now,
-                        message_id=target.message_id,
-                    )
+                    outbox.unpin(session, row.chat_id, target.message_id, now=now)
             await session.commit()
         self.state.wake()
         return SendResult(SENT, message.message_id)

@@ -89,15 +89,8 @@ class Results:
                 if sent and p.get("closed"):
                     await _unpin_closed_card(session, row, result.message_id, now)
             if sent and p.get("pin") and result.message_id is not None:
-                outbox.add(
-                    session,
-                    method=OutboxMethod.PIN,
-                    chat_id=row.chat_id,
-                    priority=NEWS,
-                    now=now,
-                    message_id=result.message_id,
-                    notify=p.get("pin") == outbox.PIN_NOTIFY,
-                )
+                notify = p.get("pin") == outbox.PIN_NOTIFY
+                outbox.pin(session, row.chat_id, result.message_id, now=now, notify=notify)
             back = row.chat_id in self.state.unreachable and sent
             if back:
                 await chats.mark_reachable(session, chat_id=row.chat_id)
@@ -298,15 +291,7 @@ async def _unpin_closed_card(session: Any, row: Row, message_id: int, now: datet
     card, ever."""
     key = f"unpin:{row.chat_id}:{message_id}"
     if not await session.scalar(select(exists().where(OutboxMessage.card_key == key))):
-        outbox.add(
-            session,
-            method=OutboxMethod.UNPIN,
-            chat_id=row.chat_id,
-            priority=CHATTER,
-            now=now,
-            card=key,
-            message_id=message_id,
-        )
+        outbox.unpin(session, row.chat_id, message_id, now=now, card=key)
 
 
 async def follow_migration(runtime: Runtime, old_chat_id: int, new_chat_id: int) -> None:
