@@ -380,13 +380,14 @@ async def escalate_if_nobody_took_it(
 
 async def write_escalation_contact(context: Context, step: EscalationStep) -> None:
     """Privately, with the button to take the case; in the first team chat, naming them, when
-    they never pressed Start."""
+    they never pressed Start, but only the first round: the group is not reminded every 10
+    minutes (its own reminders go through `take_reminder_slots`)."""
     rt = context.runtime
     markup = claim_markup(step.incident_id)
     private = texts.escalation(step.incident_id, step.waiting, support_text(context))
     named = texts.escalation_named(step.user_id, step.name, private)
     fallback: list[tuple[int, str, Markup]] = (
-        [(rt.team_chat_ids[0], named, markup)] if rt.team_chat_ids else []
+        [(rt.team_chat_ids[0], named, markup)] if rt.team_chat_ids and step.first_round else []
     )
     await send(context, step.user_id, private, markup, fallback=fallback or None)
 

@@ -342,6 +342,7 @@ class EscalationStep:
     user_id: int
     name: str
     waiting: timedelta  # since the failure was confirmed
+    first_round: bool  # the first time this contact is written for this incident
 
 
 async def escalation_due(
@@ -366,4 +367,4 @@ async def escalation_due(
     schedule_escalation(session, incident_id, step + 1, now, protocol)
     await session.flush()
     since = incident.classified_at or incident.opened_at
-    return EscalationStep(incident_id, user_id, name, now - since)
+    return EscalationStep(incident_id, user_id, name, now - since, step < len(contacts))

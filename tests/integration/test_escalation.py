@@ -48,8 +48,9 @@ async def test_contacts_are_written_in_order_until_someone_takes_the_case(
     assert ("escalation", at(2 * minutes)) in await pending_of(sessions, incident_id)
     second = await step(sessions, protocol, incident_id, 1, at(2 * minutes))
     assert second.user_id == 502
+    assert (first.first_round, second.first_round) == (True, True)
     third = await step(sessions, protocol, incident_id, 2, at(3 * minutes))
-    assert third.user_id == 501  # round again after the last
+    assert (third.user_id, third.first_round) == (501, False)  # round again after the last
 
     await claim(sessions, protocol, incident_id, 3, at(3 * minutes + 1))
     assert await step(sessions, protocol, incident_id, 3, at(4 * minutes)) is None
