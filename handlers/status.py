@@ -47,6 +47,11 @@ async def news_pressed(update: Update, context: Context) -> None:
     if parsed is None or update.effective_chat is None:
         return
     query, pressed = parsed
+    async with context.runtime.session(refusable=False) as session:
+        open_id = await open_incident_id(session)
+    if open_id is None or open_id != pressed.incident_id:  # an old card, or a forged button
+        await answer_query(query, texts.STALE_BUTTON, alert=True)
+        return
     await answer_query(query, texts.DONE)
     person = query.from_user
     await send(

@@ -60,6 +60,16 @@ def test_news_reach_every_group_with_the_next_time_and_stay_on_the_card(
         bot, "select due_at from timers where kind = 'nudge' and status = 'pending'"
     ) == [("2026-11-24 12:40:00.000000",)]
 
+    # A «Contar novedades» for an incident that is not the open one (forged, or an old card):
+    # refused, no question asked.
+    chat_id, message_id = outage.button("nw:1", (GROUP_ADMIN, LUIS["id"]))
+    forged = fake_api.mark()
+    fake_api.push(press_update(chat_id, message_id, LUIS, "nw:9"))
+    refused = fake_api.wait_for(lambda c: c.method == "answerCallbackQuery", after=forged)
+    assert refused.params.get("show_alert") in (True, "true")
+    fake_api.settled()
+    assert not [c for c in fake_api.calls[forged:] if "¿qué les cuento" in c.text]
+
     # From the panel: «📣 Contar novedades», then a reply; no time given: the reminder's.
     before = fake_api.mark()
     outage.press(LUIS, "nw:1", (GROUP_ADMIN, LUIS["id"]))
