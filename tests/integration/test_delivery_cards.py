@@ -231,3 +231,18 @@ async def test_sector_questions_of_a_group_are_one_message_at_most_once_a_minute
     questions = h.api.sent(GROUP_A)
     assert len(questions) == 2 and "P6" in (questions[1].text or "")
     assert sorted(await h.statuses(ids)) == ["folded"] * 4 + ["sent"]
+
+
+async def test_a_message_recording_an_incident_that_does_not_exist_goes_out_once(
+    h: Harness,
+) -> None:
+    """What a message records is refused (no such incident): it went out, so it is kept as
+    sent, never sent again."""
+    [row_id] = await h.enqueue(send(GROUP_A, "📣 ¿qué les cuento?", record=(9999, "status_prompt")))
+    async with h.running():
+        await h.settled([row_id])
+        row = await h.row(row_id)
+        cards = await h.cards()
+    assert row.status == "sent" and row.message_id is not None
+    assert cards == []
+    assert len(h.api.sent(GROUP_A)) == 1

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.runtime import Runtime
 from bot.team import chats
@@ -54,17 +55,57 @@ class Results:
 
     async def finish(self, row: Row, result: SendResult) -> None:
         now, stats = self.runtime.clock.now(), self.runtime.stats
+        sent = result.status == SENT
+        outcome = {
+            "status": result.status,
+            "done_at": now,
+            "message_id": result.message_id,
+            "duplicate_risk": row.uncertain and sent,
+        }
+        try:
+            back = await self._record(row, result, outcome, now)
+        except IntegrityError as exc:
+            # What the message records is refused (e.g. an incident that does not exist): the
+            # row still went out, and must never be sent again for it.
+            log.error(
+                "outbox row %s went out but what it records was refused (%s): kept as sent only",
+                row.id,
+                str(exc.orig)[:120],
+            )
+            async with self.runtime.sessions() as session:
+                await set_row(session, row, **outcome)
+                await session.commit()
+            back = False
+        if back:
+            self.state.unreachable.discard(row.chat_id)
+            log.warning("chat %s answers again: marked reachable", row.chat_id)
+        if sent:
+            stats.sent += 1
+            if row.uncertain:
+                stats.possible_duplicates += 1
+                log.warning(
+                    "outbox row %s (%s to chat %s) was delivered after a try that timed out: "
+                    "it may show twice",
+                    row.id,
+                    row.method,
+                    row.chat_id,
+                )
+        elif result.status == FOLDED:
+            stats.folded += 1
+        elif result.status == UNCHANGED:
+            stats.unchanged += 1
+        if sent and row.payload.get("pin"):
+            self.state.wake()
+
+    async def _record(
+        self, row: Row, result: SendResult, outcome: dict[str, Any], now: datetime
+    ) -> bool:
+        """The row's outcome and what it leads to, in one transaction; whether the chat was
+        marked reachable again."""
         p = row.payload
         sent = result.status == SENT
         async with self.runtime.sessions() as session:
-            await set_row(
-                session,
-                row,
-                status=result.status,
-                done_at=now,
-                message_id=result.message_id,
-                duplicate_risk=row.uncertain and sent,
-            )
+            await set_row(session, row, **outcome)
             if sent and row.method == OutboxMethod.SEND and p.get("record"):
                 incident_id, kind = p["record"]
                 session.add(
@@ -95,26 +136,7 @@ class Results:
             if back:
                 await chats.mark_reachable(session, chat_id=row.chat_id)
             await session.commit()
-        if back:
-            self.state.unreachable.discard(row.chat_id)
-            log.warning("chat %s answers again: marked reachable", row.chat_id)
-        if sent:
-            stats.sent += 1
-            if row.uncertain:
-                stats.possible_duplicates += 1
-                log.warning(
-                    "outbox row %s (%s to chat %s) was delivered after a try that timed out: "
-                    "it may show twice",
-                    row.id,
-                    row.method,
-                    row.chat_id,
-                )
-        elif result.status == FOLDED:
-            stats.folded += 1
-        elif result.status == UNCHANGED:
-            stats.unchanged += 1
-        if sent and p.get("pin"):
-            self.state.wake()
+        return back
 
     async def reschedule(
         self, row: Row, seconds: float, error: str | None, *, count: bool, uncertain: bool = False
