@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -43,9 +44,16 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Copies of the bot starting together on one PostgreSQL database migrate one at a time: the
+# others wait for this lock, then find the database at the newest revision.
+MIGRATION_LOCK = 472_610_001
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -24,8 +24,10 @@ from telegram.request import HTTPXRequest
 from bot import texts
 from bot.core.clock import Clock
 from bot.core.config import Config
+from bot.core.fence import Fence, LeaseLost
 from bot.runtime import Runtime
-from bot.storage.db import is_sqlite, make_engine, make_session_factory
+from bot.storage import lease
+from bot.storage.db import is_sqlite, leased_engine_options, make_engine, make_session_factory
 from bot.storage.unit_of_work import step_scope
 from bot.support import holiday_dates
 from bot.team.members import sync_team_chats
@@ -144,6 +146,9 @@ async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> Non
     """Handle one update as one step: its effects, its messages and its inbox mark commit
     together. An update already handled (stored twice, replayed) is not handled again."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if not runtime.fence.held:  # this copy stopped being the active one: not its update
+        coroutine.close()
+        return
     if update_id is not None and update_id in runtime.fresh_updates:
         runtime.fresh_updates.discard(update_id)  # stored just now: not handled yet
     elif update_id is not None:
@@ -159,6 +164,11 @@ async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> Non
         failure = await _run_step(runtime, update_id, coroutine)
         if failure is None:
             runtime.stats.updates_handled += 1
+            return
+        if isinstance(failure, LeaseLost) or not runtime.fence.held:
+            # Another copy is active now (this one was paused, or cut off): it handles the
+            # update, and this one neither skips it nor tells anyone.
+            log.warning("update %s left to the active copy (%s)", update_id, failure)
             return
         if not isinstance(failure, DBAPIError):
             break
@@ -211,9 +221,9 @@ async def _run_step(
                 await session.rollback_step()
                 return step.failed
             if update_id is not None:
-                await inbox.mark(session, update_id, inbox.HANDLED, runtime.clock.now())
+                await _mark_handled(runtime, session, update_id)
             await session.commit_step()
-    except DBAPIError as exc:
+    except (DBAPIError, LeaseLost) as exc:
         await session.rollback_step()
         return exc
     finally:
@@ -226,6 +236,28 @@ async def _run_step(
     return None
 
 
+async def _mark_handled(runtime: Runtime, session: Any, update_id: int) -> None:
+    """With several copies, only an update still waiting is marked: if another copy handled it
+    meanwhile (this one was paused), this step is undone."""
+    fence = runtime.fence
+    if not fence.leased:
+        await inbox.mark(session, update_id, inbox.HANDLED, runtime.clock.now())
+        return
+    assert fence.copy_id is not None and fence.epoch is not None
+    fence.check()
+    marked = await inbox.mark(
+        session,
+        update_id,
+        inbox.HANDLED,
+        runtime.clock.now(),
+        only_waiting=True,
+        holding=lease.holds(me=fence.copy_id, epoch=fence.epoch),
+    )
+    if not marked:
+        raise LeaseLost(f"update {update_id}: handled by another copy, or the lease is gone")
+    session.info["lease_checked"] = True  # this transaction saw the lease: no second look
+
+
 def _kind(update: object) -> str:
     if isinstance(update, Update):
         return inbox.kind_of(update.to_dict())
@@ -236,14 +268,21 @@ class GatedRequest(HTTPXRequest):
     """At most `connection_pool_size` Bot API calls handed to httpx at once; the others wait
     here, first come, first served. httpx's pool scans every waiting call against every
     connection each time one frees up: with 500 votes in flight that scan was a quarter of
-    the process's time."""
+    the process's time.
 
-    def __init__(self, *, connection_pool_size: int, **kwargs: Any) -> None:
+    With several copies, nothing leaves a copy that may no longer act (bot.core.fence): a
+    handler of a copy that was paused cannot answer a press after another copy took over."""
+
+    def __init__(
+        self, *, connection_pool_size: int, fence: Fence | None = None, **kwargs: Any
+    ) -> None:
+        self._fence = fence or Fence()  # before the library builds its client
         super().__init__(connection_pool_size=connection_pool_size, **kwargs)
         self._gate = asyncio.Semaphore(connection_pool_size)
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         async with self._gate:
+            self._fence.check()
             return await super().do_request(*args, **kwargs)
 
     def _build_client(self) -> httpx.AsyncClient:
@@ -252,14 +291,20 @@ class GatedRequest(HTTPXRequest):
         bot.transport.http_pool: the pool asks every idle connection before each call whether the
         server closed it)."""
         client = super()._build_client()
-        keep_sockets(client)
+        keep_sockets(client, self._fence.check)
         return client
 
 
-def build_application(config: Config, clock: Clock | None = None) -> App:
+def build_application(
+    config: Config, clock: Clock | None = None, fence: Fence | None = None
+) -> App:
     settings = config.settings
     root = settings.telegram_api_url.rstrip("/")
-    engine = make_engine(settings.database_url)
+    fence = fence or Fence()
+    engine = make_engine(
+        settings.database_url,
+        **(leased_engine_options(fence.copy_id) if fence.leased else {}),
+    )
     read_engine = (
         make_engine(settings.database_url, reads_only=True)
         if is_sqlite(settings.database_url)
@@ -271,6 +316,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         read_engine=read_engine,
         sessions=make_session_factory(engine),
         clock=clock or Clock.from_setting(settings.flexus_now),
+        fence=fence,
     )
     timeout = settings.telegram_timeout_seconds
     builder = (
@@ -287,6 +333,7 @@ def build_application(config: Config, clock: Clock | None = None) -> App:
         .request(
             GatedRequest(
                 connection_pool_size=16,
+                fence=fence,
                 read_timeout=timeout,
                 write_timeout=timeout,
                 connect_timeout=timeout,

@@ -439,6 +439,47 @@ def cmd_audit(config: Config, *, limit: int) -> int:
     return 0
 
 
+def cmd_status(config: Config) -> int:
+    """Which copy of the bot is active, since when, and each copy's last sign of life."""
+    import asyncio
+
+    from bot.ops.copies import status, uses_lease
+    from bot.storage.db import is_sqlite, prepare_database, sqlite_holder
+
+    _quiet_logging()
+    settings = config.settings
+    if is_sqlite(settings.database_url):
+        running = sqlite_holder(settings.database_url)
+        print("SQLite: one copy of the bot at a time (no standby)")
+        print(f"running: {running}" if running else "running: no (no process holds the database)")
+        return 0
+    prepare_database(settings.database_url, create=False, wait_seconds=settings.db_wait_seconds)
+    if not uses_lease(settings):
+        print("LEASE_SECONDS=0: one copy only, no lease (several copies would all act)")
+    holder, copies = asyncio.run(status(config))
+    if holder is None or not holder.live:
+        last = f" (last: {holder.host}, epoch {holder.epoch})" if holder and holder.host else ""
+        print(f"active: none{last}: a standby copy takes over within a second")
+    else:
+        renewed = (holder.now - holder.renewed_at).total_seconds() if holder.renewed_at else 0
+        print(
+            f"active: {holder.host} (pid {holder.pid}) since {_local(holder.since, config)} "
+            f"(lease epoch {holder.epoch}), renewed {renewed:.0f} s ago"
+        )
+    if not copies:
+        print("no copy has run yet")
+        return 0
+    print(f"{'copy':<24} {'pid':<8} {'role':<8} {'started':<17} last seen")
+    for copy in copies:
+        print(
+            f"{copy.name[:24]:<24} {copy.pid:<8} {copy.role:<8} "
+            f"{_local(copy.started_at, config):<17} {copy.seen_ago:.0f} s ago"
+        )
+    print("silent: no sign of life for 15 s without a clean stop (killed, machine off, cut off)")
+    print("replaced: it was active until another copy took over (it may be gone)")
+    return 0
+
+
 def _quiet_logging() -> None:
     """Commands other than `run` print their own lines; libraries keep to warnings."""
     import logging
@@ -480,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", help="last day, included (default: the latest incident)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     sub.add_parser("chats", help="list every group that talked to the bot, enabled or not")
+    sub.add_parser(
+        "status", help="which copy of the bot is active, since when, and each copy's last sign"
+    )
     admins = sub.add_parser("admins", help="manage the bot's admins (besides ADMIN_USER_IDS)")
     admins_sub = admins.add_subparsers(dest="admins_command", required=True)
     for name, text in (("add", "make a person an admin"), ("remove", "remove an admin")):
@@ -514,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(config, since=args.since, until=args.until, fmt=args.format)
         if args.command == "chats":
             return cmd_chats(config)
+        if args.command == "status":
+            return cmd_status(config)
         if args.command == "admins":
             return cmd_admins(config, args.admins_command, getattr(args, "user_id", None))
         if args.command == "audit":

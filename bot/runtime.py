@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.config import Config, Protocol
+from bot.core.fence import Fence
 from bot.storage.unit_of_work import StepSession, current_step
 from bot.support.hours import SupportStatus, support_status_at
 
@@ -68,6 +69,8 @@ class Runtime:
     # ADMIN_USER_IDS as .env says now (read again with the stored settings, every minute).
     env_admins: set[int] | None = None
     merged_protocol: Protocol | None = None
+    # Whether this copy may still act (several copies on PostgreSQL); never fenced alone.
+    fence: Fence = field(default_factory=Fence)
     # Updates this process just stored and queued: they cannot have been handled yet, so their
     # step does not read the inbox first (one transaction less per update).
     fresh_updates: set[int] = field(default_factory=set)
@@ -77,7 +80,7 @@ class Runtime:
             sectors = self.protocol.team.chat_sectors
             self.chats = {c: sectors.get(c) for c in self.config.settings.team_chat_ids}
         self._step_sessions = async_sessionmaker(
-            self.engine, class_=StepSession, expire_on_commit=False
+            self.engine, class_=StepSession, expire_on_commit=False, info={"fence": self.fence}
         )
         if self.membership is None:
             from bot.team.membership import Membership

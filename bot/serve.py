@@ -13,9 +13,11 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot import texts
 from bot.app import build_application, start_up
 from bot.core.causes import cause_of
+from bot.core.clock import Clock
 from bot.core.config import Config
 from bot.ops import heartbeat
 from bot.ops.backup import schedule_daily_backup
+from bot.ops.copies import Copies, uses_lease
 from bot.ops.monitor import Monitor
 from bot.protocol import maintenance
 from bot.runtime import Runtime
@@ -40,13 +42,80 @@ START_BACKOFF_MAX = 30.0
 
 
 async def serve(config: Config, *, webhook: bool = False) -> None:
-    """Run until SIGTERM/SIGINT. InvalidToken propagates (the caller prints one line)."""
-    app = build_application(config)
-    runtime: Runtime = app.bot_data[RUNTIME_KEY]
+    """Run until SIGTERM/SIGINT. InvalidToken propagates (the caller prints one line).
+
+    On PostgreSQL with a lease (LEASE_SECONDS, on by default) this copy first stands by until
+    it holds the lease, and stands by again if it loses it (bot.ops.copies)."""
     stop = asyncio.Event()
+    halts: list[asyncio.Event] = []
+
+    def on_signal() -> None:
+        stop.set()
+        for halt in halts:
+            halt.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    # One clock for the whole process (FLEXUS_NOW starts it once, not at each takeover).
+    clock = Clock.from_setting(config.settings.flexus_now)
+    if not uses_lease(config.settings):
+        await _run_active(config, webhook, stop, clock, None)
+        return
+    copies = Copies(config, clock=clock)
+    try:
+        while not stop.is_set():
+            standing = await _standby_server(config, copies)
+            try:
+                taken = await copies.wait_to_take_over(stop)
+            finally:
+                if standing is not None:
+                    await standing.stop()
+            if taken is None:
+                break
+            halt = asyncio.Event()
+            halts[:] = [halt]
+            if stop.is_set():
+                halt.set()
+            keeper = asyncio.create_task(copies.keep(halt), name="lease")
+            try:
+                await _run_active(config, webhook, halt, clock, copies)
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+            if not stop.is_set():
+                log.warning("copy %s stands by again", copies.me.name)
+    finally:
+        await copies.close()
+
+
+async def _standby_server(config: Config, copies: Copies) -> WebServer | None:
+    """/healthz of a standing-by copy, on the port the active copy's would use."""
+    settings = config.settings
+    port = settings.http_port or 0
+    if not port:
+        return None
+    server = WebServer(
+        None,
+        host=settings.http_host,
+        port=port,
+        polling=True,
+        standby=copies.standby_health,
+    )
+    try:
+        await server.start()
+    except OSError as exc:
+        log.warning("cannot serve /healthz while standing by (%s)", exc)
+        return None
+    return server
+
+
+async def _run_active(
+    config: Config, webhook: bool, stop: asyncio.Event, clock: Clock, copies: Copies | None
+) -> None:
+    """Everything the active copy does, until `stop` (a signal, or the lease lost)."""
+    app = build_application(config, clock, fence=copies.fence if copies is not None else None)
+    runtime: Runtime = app.bot_data[RUNTIME_KEY]
     started = False
     try:
         if not await _initialize(app, stop):
@@ -89,7 +158,7 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
         worker_task.cancel()
         await asyncio.gather(worker_task, return_exceptions=True)
     finally:
-        if started:
+        if started and runtime.fence.held:
             await _last_alive(runtime)
         if app.running:
             await app.stop()
@@ -238,6 +307,8 @@ async def _open_intake(
 
 async def _tell_token_conflict(runtime: Runtime) -> None:
     """Another copy of the bot takes the updates: each admin hears it once, privately."""
+    if not runtime.fence.held:  # this copy lost the lease: the other one is the active copy
+        return
     now = runtime.clock.now()
     async with runtime.sessions() as session:
         for admin in runtime.admin_ids:

@@ -3,6 +3,7 @@
 from models.admin import Admin, AdminAction, GerenciaContact
 from models.base import Base, UTCDateTime
 from models.checks import CheckHour, CheckStatus, CheckTransition
+from models.copies import BotCopy, BotLease
 from models.delivery import InboxUpdate, OutboxMessage
 from models.incident import (
     Acknowledgement,
@@ -24,6 +25,8 @@ __all__ = [
     "Admin",
     "AdminAction",
     "Base",
+    "BotCopy",
+    "BotLease",
     "BotState",
     "CheckHour",
     "CheckStatus",

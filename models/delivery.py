@@ -67,3 +67,6 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # With several copies on PostgreSQL: the lease epoch of the copy that last took this row to
+    # send it. A row another epoch took may have gone out already (a possible duplicate).
+    claimed_epoch: Mapped[int | None] = mapped_column(BigInteger)

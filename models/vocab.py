@@ -98,6 +98,14 @@ class MaintenanceSource(StrEnum):
     PROTOCOL = "protocol"  # a [[maintenance]] recurring window of the protocol file
 
 
+class CopyRole(StrEnum):
+    """What a copy of the bot is doing (bot_copies.role), with several copies on PostgreSQL."""
+
+    ACTIVE = "active"  # holds the lease: polls, sends, fires the timers
+    STANDBY = "standby"  # waits to take over
+    STOPPED = "stopped"  # stopped cleanly
+
+
 class AdminActionKind(StrEnum):
     """AdminAction.action: what an admin did (for `flexus-bot audit`)."""
 

@@ -84,6 +84,19 @@ class Settings(BaseSettings):
     # How often a running bot reads again what may change under it: the team chats, admins and
     # Gerencia stored from the chat, and ADMIN_USER_IDS in .env.
     settings_reload_seconds: float = Field(60.0, gt=0)
+    # PostgreSQL: copies of the bot on one database run as one; the active copy holds a lease
+    # this many seconds at a time, and a standby copy takes over at most this long after the
+    # active one stops answering. 0 = no lease (one copy only). SQLite never uses it.
+    lease_seconds: float = Field(10.0, ge=0)
+    # How this copy names itself in the log, in /healthz and to the admins; empty = host name.
+    copy_name: str = ""
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease(cls, value: float) -> float:
+        if 0 < value < 2:
+            raise ValueError("must be 0 (no lease) or at least 2 seconds")
+        return value
 
     @field_validator("team_chat_ids", "admin_user_ids", mode="before")
     @classmethod

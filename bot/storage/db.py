@@ -103,6 +103,19 @@ def make_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEn
     return engine
 
 
+def leased_engine_options(copy_id: str | None) -> dict[str, Any]:
+    """PostgreSQL with several copies: every connection says which copy opened it, so the copy
+    that takes over can end the sessions of the one it replaces (bot.storage.lease.end_sessions):
+    a frozen copy's open transactions would otherwise hold their row locks for as long as it
+    sleeps, or, for a machine that lost power, until TCP gives up (minutes to hours)."""
+    return {"connect_args": {"server_settings": {"application_name": session_name(copy_id)}}}
+
+
+def session_name(copy_id: str | None) -> str:
+    """The application_name of a copy's database sessions (at most 63 bytes)."""
+    return f"flexus-guardia {(copy_id or '').rsplit('|', 1)[-1]}"[:63]
+
+
 def _tune_sqlite(engine: AsyncEngine, begin: str, *, on_loop: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -147,7 +160,7 @@ def upgrade_database(url: str, revision: str = "head") -> None:
 
 # The newest migration. A start-up finding the database there does not load Alembic at all
 # (about 7 MB of memory and a tenth of a second); a test keeps this equal to Alembic's head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 def head_revision() -> str:
@@ -319,3 +332,23 @@ def claim_sqlite_database(url: str) -> Any:
     handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
     handle.flush()
     return handle
+
+
+def sqlite_holder(url: str) -> str | None:
+    """Who runs the bot on this SQLite file now ("pid 123 on host srv"), or None if no process
+    holds its lock. Takes the lock for an instant when free (and lets it go)."""
+    import fcntl
+
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    if not lock_path.exists():
+        return None
+    with lock_path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

@@ -20,6 +20,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.core.fence import Fence, LeaseLost
+from bot.storage import lease
+
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +53,16 @@ class StepSession(AsyncSession):
         raise RuntimeError("inside a step only the step rolls back (services use a savepoint)")
 
     async def commit_step(self) -> None:
+        """Commit, if this copy still may act: with several copies on PostgreSQL, a step of a
+        copy that lost the lease (it was paused, or cut off) is undone, not committed."""
+        fence: Fence | None = self.info.get("fence")
+        if fence is not None and fence.leased:
+            fence.check()
+            assert fence.copy_id is not None and fence.epoch is not None
+            checked = self.info.pop("lease_checked", False)  # by the step's own statement
+            if not checked and not await lease.held(self, me=fence.copy_id, epoch=fence.epoch):
+                fence.drop()
+                raise LeaseLost(f"lease epoch {fence.epoch} was taken over")
         await super().commit()
 
     async def rollback_step(self) -> None:

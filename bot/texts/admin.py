@@ -25,6 +25,7 @@ __all__ = [
     "message_refused",
     "not_enabled",
     "token_conflict",
+    "took_over",
     "unknown_sector",
     "unreachable_list",
     "whoami",
@@ -166,6 +167,17 @@ def downtime(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     if start.date() == end.date():
         return f"Estuve fuera de servicio de {start:%H:%M} a {end:%H:%M}"
     return f"Estuve fuera de servicio del {start:%d/%m %H:%M} al {end:%d/%m %H:%M}"
+
+
+def took_over(
+    host: str, at: datetime, before_host: str, before_seen: datetime, stopped: bool, tz: ZoneInfo
+) -> str:
+    """To the admins when a standby copy becomes the active one."""
+    if stopped:
+        why = f"{esc(before_host)} se detuvo a las {clock_time(before_seen, tz)}"
+    else:
+        why = f"{esc(before_host)} dejó de responder a las {clock_time(before_seen, tz)}"
+    return f"🔁 Tomé el control en {esc(host)} a las {clock_time(at, tz)}; {why}."
 
 
 def token_conflict(since: datetime, tz: ZoneInfo) -> str:

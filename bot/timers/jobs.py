@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, CallbackContext
 
+from bot.core.fence import LeaseLost
 from bot.runtime import Runtime
 from bot.storage.unit_of_work import step_scope
 from bot.timers import store as timers
@@ -84,7 +85,7 @@ async def arm_pending(
 async def _fire(context: CallbackContext[Any, Any, Any, Any]) -> None:
     runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
     timer_id = context.job.data if context.job else None
-    if not isinstance(timer_id, int):
+    if not isinstance(timer_id, int) or not runtime.fence.held:
         return
     await fire_timer(context, runtime, timer_id)
 
@@ -107,6 +108,10 @@ async def fire_timer(context: Any, runtime: Runtime, timer_id: int) -> bool:
                     await handler.announce(context, decided)
             await session.commit_step()
         await step.run_after_commit()
+    except LeaseLost as exc:  # another copy is active now: the timer is its to fire
+        await session.rollback_step()
+        log.warning("timer %s left to the active copy (%s)", timer_id, exc)
+        return False
     except Exception:
         # Logged once and marked fired: a timer whose step fails must not fail forever.
         log.exception("timer %s failed; it will not fire again", timer_id)

@@ -7,6 +7,10 @@ connections, a quarter of the process's time in a burst of votes. Here each conn
 its socket up once, registers it with a poll object once, and polls it on every question (an
 answer is never reused: a server may close a connection at any moment). Everything else is
 anyio's.
+
+Each write first asks `guard` (several copies of the bot: it raises once this copy may no
+longer act, bot.core.fence), so a request held up inside the pool while the process was paused
+is not sent when it wakes.
 """
 
 from __future__ import annotations
@@ -21,11 +25,17 @@ from httpcore._backends.anyio import AnyIOBackend
 from httpcore._utils import is_socket_readable
 
 
+def _unguarded() -> None:
+    return None
+
+
 class KeptSocketStream(AsyncNetworkStream):
     """httpcore's stream interface (its `timeout` parameters included), passed through."""
 
-    def __init__(self, stream: AsyncNetworkStream) -> None:
-        self._stream = stream
+    def __init__(
+        self, stream: AsyncNetworkStream, guard: typing.Callable[[], None] = _unguarded
+    ) -> None:
+        self._stream, self._guard = stream, guard
         self._socket = stream.get_extra_info("socket")
         self._poll: typing.Any = None
 
@@ -33,6 +43,7 @@ class KeptSocketStream(AsyncNetworkStream):
         return await self._stream.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self._guard()
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -44,7 +55,8 @@ class KeptSocketStream(AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> AsyncNetworkStream:
-        return KeptSocketStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return KeptSocketStream(tls, self._guard)
 
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
@@ -64,13 +76,16 @@ class KeptSocketStream(AsyncNetworkStream):
 
 
 class KeptSocketBackend(AnyIOBackend):
+    def __init__(self, guard: typing.Callable[[], None] = _unguarded) -> None:
+        self._guard = guard
+
     async def connect_tcp(self, *args: typing.Any, **kwargs: typing.Any) -> AsyncNetworkStream:
-        return KeptSocketStream(await super().connect_tcp(*args, **kwargs))
+        return KeptSocketStream(await super().connect_tcp(*args, **kwargs), self._guard)
 
 
-def keep_sockets(client: httpx.AsyncClient) -> None:
+def keep_sockets(client: httpx.AsyncClient, guard: typing.Callable[[], None] = _unguarded) -> None:
     """Put the client's own pool (not a proxy's: those are httpx's mounts, left as they are)
     on KeptSocketBackend, if httpx's pool is where this version of httpx keeps it."""
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     if type(pool) is AsyncConnectionPool and hasattr(pool, "_network_backend"):
-        pool._network_backend = KeptSocketBackend()
+        pool._network_backend = KeptSocketBackend(guard)

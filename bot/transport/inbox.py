@@ -86,13 +86,27 @@ async def stored(session: AsyncSession, update_id: int) -> dict[str, Any] | None
     return value if isinstance(value, dict) else None
 
 
-async def mark(session: AsyncSession, update_id: int, status: str, now: datetime) -> None:
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id)
-        .values(status=status, handled_at=now)
-        .execution_options(synchronize_session=False)
+async def mark(
+    session: AsyncSession,
+    update_id: int,
+    status: str,
+    now: datetime,
+    *,
+    only_waiting: bool = False,
+    holding: Any = None,
+) -> bool:
+    """Mark an update handled or skipped; `only_waiting`: only if no one marked it yet;
+    `holding`: only while this SQL condition holds (bot.storage.lease.holds: this copy still
+    holds the lease). Whether a row was marked."""
+    statement = update(InboxUpdate).where(InboxUpdate.update_id == update_id)
+    if only_waiting:
+        statement = statement.where(InboxUpdate.status == RECEIVED)
+    if holding is not None:
+        statement = statement.where(holding)
+    result: Any = await session.execute(
+        statement.values(status=status, handled_at=now).execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)
 
 
 async def prune(session: AsyncSession, before: datetime) -> int:

@@ -98,7 +98,8 @@ class Poller:
         async with self.runtime.read_session() as session:
             offset = await inbox.next_offset(session)
         bot = self.intake.app.bot
-        while True:
+        fence = self.runtime.fence
+        while fence.held:  # a copy that is no longer the active one polls no more
             kwargs: dict[str, Any] = {
                 "timeout": POLL_TIMEOUT,
                 "allowed_updates": inbox.ALLOWED_UPDATES,
@@ -112,9 +113,15 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if not fence.held:  # a copy paused past its lease: the 409 is the new active's
+                    break
                 await self._failed(exc)
                 continue
             self._recovered()
+            if raw and not fence.held:
+                # Answered to a copy that was paused meanwhile: not stored, so not confirmed
+                # to Telegram; the active copy's next getUpdates gets them again.
+                break
             if raw:
                 await self.intake.take(list(raw))
                 offset = max(int(u.get("update_id", 0)) for u in raw) + 1

@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
@@ -87,14 +88,25 @@ async def health(runtime: Runtime, *, polling: bool) -> tuple[int, dict[str, Any
         dropped=stats.dropped,
         possible_duplicates=stats.possible_duplicates,
     )
+    fence = runtime.fence
+    if fence.leased:  # several copies on PostgreSQL: this one is the active one
+        report.update(role="active", lease_epoch=fence.epoch)
+        if not fence.held:
+            problems.append("no longer the active copy")
     report["status"] = "ok" if not problems else "; ".join(problems)
     return (200 if not problems else 503), report
 
 
+Report = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+
+
 class WebServer:
+    """`standby`: this copy stands by (several copies on PostgreSQL): /healthz is its report,
+    /healthz/active and everything else answer 503."""
+
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Runtime | None,
         *,
         host: str,
         port: int,
@@ -102,7 +114,9 @@ class WebServer:
         intake: Intake | None = None,
         webhook_path: str | None = None,
         secret: str = "",
+        standby: Report | None = None,
     ) -> None:
+        self.standby = standby
         self.runtime, self.host, self.port, self.polling = runtime, host, port, polling
         self.intake, self.webhook_path, self.secret = intake, webhook_path, secret
         self._server: asyncio.Server | None = None
@@ -152,8 +166,14 @@ class WebServer:
                 break
             name, _, value = raw.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        if method == "GET" and path == "/healthz":
+        if method == "GET" and path in ("/healthz", "/healthz/active"):
+            if self.standby is not None:
+                status, report = await self.standby()
+                return (503 if path == "/healthz/active" else status), report
+            assert self.runtime is not None
             return await health(self.runtime, polling=self.polling)
+        if self.standby is not None or self.runtime is None:
+            return 503, {"ok": False, "role": "standby"}
         if method == "POST" and self.webhook_path and path == self.webhook_path:
             return await self._webhook(reader, headers)
         if method in ("GET", "POST") and path.startswith("/push/"):
@@ -176,6 +196,9 @@ class WebServer:
         data = json.loads(await reader.readexactly(length))
         if not isinstance(data, dict) or self.intake is None:
             return 400, {"ok": False}
+        assert self.runtime is not None  # a standing-by copy answered 503 above
+        if not self.runtime.fence.held:  # no longer the active copy: Telegram tries again
+            return 503, {"ok": False}
         await self.intake.take([data])  # stored before Telegram hears "200"
         self.runtime.stats.last_poll_ok = time.monotonic()
         return 200, {"ok": True}

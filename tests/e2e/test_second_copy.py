@@ -43,6 +43,9 @@ def test_a_second_copy_on_the_same_sqlite_file_refuses_to_start(
     env = {k: v for k, v in bot.env.items() if k.startswith(("DATABASE_", "FLEXUS_"))}
     chats = cli(bot.workdir, "chats", **env)
     assert chats.returncode == 0, chats.stderr
+    status = cli(bot.workdir, "status", **env)
+    assert status.returncode == 0, status.stderr
+    assert f"running: pid {bot.process.pid} on host" in status.stdout
 
 
 def test_another_copy_with_the_same_token_is_told_once_and_makes_the_bot_unhealthy(

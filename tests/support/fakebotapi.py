@@ -101,6 +101,10 @@ NO_PIN_RIGHTS = "Bad Request: not enough rights to manage pinned messages in the
 CHAT_WRITE_FORBIDDEN = "Bad Request: CHAT_WRITE_FORBIDDEN"
 KICKED = "Forbidden: bot was kicked from the supergroup chat"
 NOT_MEMBER = "Forbidden: bot is not a member of the supergroup chat"
+POLL_CONFLICT = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+    "is running"
+)
 # The emoji a bot may react with (Bot API, ReactionTypeEmoji).
 REACTION_EMOJI = frozenset(
     "❤ 👍 👎 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤‍🔥 🌚 🌭 💯 🤣 ⚡ 🍌 "
@@ -133,11 +137,21 @@ _REASONS = {
 }
 
 
+# Which client made the call being answered on this thread: the first segment of a path like
+# /copy-a/bot<token>/sendMessage (TELEGRAM_API_URL=http://127.0.0.1:port/copy-a), "" without.
+_CALLER = threading.local()
+
+
+def _caller() -> str:
+    return str(getattr(_CALLER, "via", ""))
+
+
 @dataclass
 class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    via: str = field(default_factory=_caller)  # see _CALLER: which copy of the bot called
     result: Any = None
     # None for an ordinary call; "429", "500", "502", "403", "timeout", "drop" for an injected
     # fault, "flood" for a 429 from enforce_flood_limits(), "drop" for fail(code=0).
@@ -405,6 +419,8 @@ class FakeBotAPI:
         self._failures: list[Failure] = []
         self._plans: list[_Plan] = []
         self._last_pushed = 0  # the newest update id pushed
+        self._polls = 0  # getUpdates calls so far (a newer one ends a waiting one: 409)
+        self.conflicts = 0  # getUpdates answered 409 because another one came in
         # Set by the bot process under test: True once every update up to this id is handled
         # and what it caused went out, as its database says (see settled()).
         self.store_settled: Callable[[int], bool | None] | None = None
@@ -752,10 +768,14 @@ class FakeBotAPI:
                     self.close_connection = True
                     return
                 prefix = f"/bot{api.token}/"
-                if not self.path.startswith(prefix):
+                via, at, path = "", self.path.find(prefix), self.path
+                if at > 0:  # an API root with a path: /copy-a/bot<token>/...
+                    via, path = path[1:at], path[at:]
+                if not path.startswith(prefix):
                     self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
                     return
-                method = self.path[len(prefix) :].split("?")[0]
+                _CALLER.via = via
+                method = path[len(prefix) :].split("?")[0]
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 params = _parse(self.headers.get("Content-Type", ""), body)
@@ -915,6 +935,9 @@ class FakeBotAPI:
                 return self._fault_response(kind)
             delay = self._faults.timeout_delay if kind and self._faults else 0.0
         result = self._get_updates(params, fault=kind)
+        if result is None:  # a newer getUpdates came in while this one waited
+            self.conflicts += 1
+            return _Response(409, _error(409, POLL_CONFLICT))
         return _Response(200, {"ok": True, "result": result}, delay)
 
     def _flood_wait(self, method: str, chat_id: Any) -> int:
@@ -1008,17 +1031,23 @@ class FakeBotAPI:
 
     def _get_updates(
         self, params: dict[str, Any], fault: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, Any]] | None:
+        """The updates from `offset` on, waiting up to the poll's timeout (2 s at most here);
+        None if another getUpdates came in meanwhile: Telegram ends the older one with 409."""
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 2.0)
         deadline = time.monotonic() + timeout
         with self._cond:
             self.calls.append(Call("getUpdates", params, fault=fault))
+            self._polls += 1
+            mine = self._polls
             self._cond.notify_all()
             # Confirming an offset drops everything before it, as Telegram does.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while not self._updates and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
+                if self._polls != mine:
+                    return None
             return list(self._updates[:100])
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:

@@ -177,3 +177,14 @@ def test_make_keeps_a_good_venv_and_installs_from_the_lock(tmp_path: Path) -> No
     assert (tmp_path / ".venv").exists()
     assert "install --require-hashes -r requirements.lock" in result.stdout
     assert "install --no-deps -e ." in result.stdout
+
+
+def test_compose_has_a_standby_copy_on_the_same_database_under_its_own_name() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    bot, standby = compose["services"]["bot"], compose["services"]["bot-standby"]
+    assert standby["profiles"] == ["standby"]
+    assert standby["environment"]["DATABASE_URL"] == bot["environment"]["DATABASE_URL"]
+    assert standby["environment"]["TELEGRAM_BOT_TOKEN"] == bot["environment"]["TELEGRAM_BOT_TOKEN"]
+    assert standby["environment"]["COPY_NAME"] != bot["environment"]["COPY_NAME"]
+    assert standby["depends_on"]["db"]["condition"] == "service_healthy"
+    assert standby["restart"] == "always" and standby["volumes"] != bot["volumes"]

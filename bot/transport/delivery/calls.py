@@ -30,15 +30,17 @@ def api_name(name: str) -> str:
 class Charged:
     """The bot, with each request counted against the budget as it is sent (a row may make
     more than one request: a card posted again and pinned, an upload). `spend` waits for room
-    and takes it; `monotonic` is the worker's clock."""
+    and takes it; `monotonic` is the worker's clock; `guard` raises when this copy may no
+    longer act (bot.core.fence), checked right before each request leaves."""
 
     def __init__(
         self,
         bot: Bot,
         spend: Callable[..., Awaitable[Slot | None]],
         monotonic: Callable[[], float],
+        guard: Callable[[], None] = lambda: None,
     ) -> None:
-        self._bot, self._spend, self._monotonic = bot, spend, monotonic
+        self._bot, self._spend, self._monotonic, self._guard = bot, spend, monotonic, guard
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._bot, name)
@@ -49,6 +51,7 @@ class Charged:
             _CALL.set(api_name(name))
             slot = await self._spend(posts=name != "set_message_reaction")
             try:
+                self._guard()
                 return await method(*args, **kwargs)
             finally:
                 if slot is not None:

@@ -30,12 +30,14 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.core.fence import LeaseLost
 from bot.runtime import Runtime
 from bot.team import chats
 from bot.transport.delivery import rows as outbox_rows
 from bot.transport.delivery.budget import LANES, Budget, Slot
 from bot.transport.delivery.calls import Charged, current_call, markup_of
 from bot.transport.delivery.cards import CARD_GAP, Cards
+from bot.transport.delivery.claims import Claims
 from bot.transport.delivery.joined import Reactions
 from bot.transport.delivery.posting import Poster
 from bot.transport.delivery.results import Postpone, Results, SendResult
@@ -60,13 +62,14 @@ class DeliveryWorker:
         settings = runtime.config.settings
         self.runtime = runtime
         self.clock = runtime.clock  # its monotonic() measures flood windows and back-offs
-        self.bot: Any = Charged(bot, self.spend, self.clock.monotonic)
+        self.bot: Any = Charged(bot, self.spend, self.clock.monotonic, runtime.fence.check)
         self.budget = Budget(
             settings.telegram_msgs_per_second, settings.telegram_group_msgs_per_minute
         )
         self._wake = asyncio.Event()
         self.state = ChatState(wake=self.wake)
         self.results = Results(runtime, self.state, words)
+        self.claims = Claims(runtime)
         self.poster = Poster(runtime, self.bot, self.state, words)
         self.cards = Cards(runtime, self.bot, self.poster, self.state)
         self.reactions = Reactions(runtime, self.bot, self.poster, self.budget, self.state, words)
@@ -258,13 +261,21 @@ class DeliveryWorker:
 
     async def _deliver(self, row: Row) -> None:
         results = self.results
-        if row.method in SENDS and not row.uncertain and row.priority != CHATTER:
-            # Not for chatter (a reply, a prompt): a second copy of it after a crash harms no
-            # one, and the mark costs a transaction before every reply. A timeout still marks
-            # it (see `Results.retry`).
+        # Not for chatter (a reply, a prompt): a second copy of it after a crash harms no one,
+        # and the mark costs a transaction before every reply. A timeout still marks it (see
+        # `Results.retry`).
+        write_ahead = row.method in SENDS and not row.uncertain and row.priority != CHATTER
+        if self.runtime.fence.leased:  # several copies: the row is taken under this epoch
+            claimed = await self.claims.claim(row, write_ahead=write_ahead)
+            if claimed is None:
+                return  # this copy is no longer the active one (or the row went meanwhile)
+            row = claimed
+        elif write_ahead:
             await results.mark_uncertain(row)
         try:
             result = await self._call(row)
+        except LeaseLost:
+            return  # lost the lease before this request: the active copy sends the row
         except Postpone as wait:
             await results.reschedule(row, wait.seconds, None, count=False)
         except RetryAfter as exc:
