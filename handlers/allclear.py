@@ -19,6 +19,7 @@ from bot.protocol.allclear import (
     close_with_summary,
     prepare_all_clear,
     private_recipients,
+    record_cause,
     send_all_clear,
 )
 from bot.protocol.coordination import coordinator_contact
@@ -31,6 +32,7 @@ from handlers.kit import buttons
 from handlers.kit.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
 from handlers.kit.guards import allowed_here, is_member, parse_button
+from handlers.kit.prompts import register_prompt
 from handlers.kit.replies import CRITICAL, answer_query, reply, run_in_transaction, send
 from models.vocab import MessageKind, TimerKind
 
@@ -145,6 +147,57 @@ async def restart_answered(update: Update, context: Context) -> None:
         )
     await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
+    await ask_cause(context, incident_id)
+
+
+async def ask_cause(context: Context, incident_id: int) -> None:
+    """Once, as the all-clear goes out: the coordinator is asked what support said caused it
+    (privately when they pressed Start, else with a mention where they took the case)."""
+    rt = context.runtime
+    async with rt.session(refusable=False) as session:
+        contact = await coordinator_contact(session, incident_id)
+    if contact is None:
+        return
+    private = contact.private_chat
+    chat_id = contact.user_id if private else contact.fallback_chat_id
+    text = texts.CAUSE_QUESTION
+    if not private:
+        text = f"{texts.mention(contact.user_id, contact.name)}: {text}"
+    skip = InlineKeyboardMarkup([[buttons.SkipCause(incident_id).key(texts.BUTTON_SKIP_CAUSE)]])
+    await send(context, chat_id, text, skip, record=(incident_id, MessageKind.CAUSE_PROMPT))
+
+
+async def cause_replied(update: Update, context: Context, incident_id: int, text: str) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    rt = context.runtime
+    told = await run_in_transaction(
+        update,
+        context,
+        record_cause,
+        incident_id=incident_id,
+        user_id=user.id,
+        is_admin=rt.is_admin(user.id),
+        text=text,
+        now=rt.clock.now(),
+    )
+    if told is not None:
+        await reply(update, texts.CAUSE_SAVED)
+
+
+async def cause_skipped(update: Update, context: Context) -> None:
+    parsed = await parse_button(update, context, buttons.SkipCause)
+    if parsed is None:
+        return
+    query, _ = parsed
+    await answer_query(query, texts.CAUSE_SKIPPED)
+    if query.message is not None:
+        rt = context.runtime
+        async with rt.session() as session:
+            outbox.clear_markup(
+                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+            )
 
 
 async def acknowledged(update: Update, context: Context) -> None:
@@ -254,3 +307,5 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(all_clear_pressed, pattern=buttons.AllClear.pattern()))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))
+    app.add_handler(CallbackQueryHandler(cause_skipped, pattern=buttons.SkipCause.pattern()))
+    register_prompt(app, MessageKind.CAUSE_PROMPT, cause_replied)

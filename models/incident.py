@@ -67,6 +67,8 @@ class Incident(Base):
     support_message_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # What the coordinator answered to "¿te dieron número?" when it held no number.
     support_note: Mapped[str | None] = mapped_column(Text)
+    # What support said caused the failure (asked of the coordinator after the all-clear).
+    cause: Mapped[str | None] = mapped_column(Text)
     access_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     access_granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     access_granted_by: Mapped[int | None] = mapped_column(BigInteger)

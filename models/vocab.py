@@ -165,6 +165,7 @@ class EventKind(StrEnum):
     SUPPORT_CONTACTED = "support_contacted"  # detail: the ticket number, if any
     SUPPORT_REFERENCE = "support_reference"
     SUPPORT_NOTE = "support_note"  # detail: the answer to "¿te dieron número?" with none
+    CAUSE_TOLD = "cause_told"  # detail: what support said caused the failure
     SUPPORT_MESSAGE_LEFT = "support_message_left"  # support was closed: a message was left
     IN_PROGRESS = "in_progress"
     ACCESS_REQUESTED = "access_requested"
@@ -202,6 +203,7 @@ class MessageKind(StrEnum):
     ALL_CLEAR = "all_clear"  # step 8
     PANEL = "panel"  # steps 5–8: the coordinator's one message, edited at each step
     STATUS_PROMPT = "status_prompt"  # "📣 Contar novedades": reply with what to tell the team
+    CAUSE_PROMPT = "cause_prompt"  # after the all-clear: "¿Qué dijo soporte que pasó?"
 
 
 def validation_kind(round_number: int) -> str:

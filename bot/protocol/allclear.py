@@ -26,6 +26,8 @@ from models import Acknowledgement, Event, Member, Vote
 from models.incident import CLOSED, OPEN_STATUSES, RESOLVED, VALIDATING
 from models.vocab import CONFIRMING_EVENTS, EventKind, Refusal, TimerKind, VoteChoice
 
+CAUSE_LIMIT = 500  # characters of what support said caused it
+
 # Timeline events left out of the summary: they are counted elsewhere in it.
 NOT_IN_TIMELINE = frozenset(
     {EventKind.VOTE, EventKind.ACKNOWLEDGED, EventKind.ACCESS_REMINDER, EventKind.IN_PROGRESS}
@@ -98,6 +100,7 @@ class Summary:
     timeline: list[TimelineEntry]
     acks: AckState
     coordinator_id: int | None = None
+    cause: str | None = None  # what support said caused it
     instruction: str | None = None  # what the all-clear said to do
     restart_session: bool | None = None
 
@@ -342,6 +345,35 @@ async def summary(session: AsyncSession, incident_id: int, protocol: Protocol) -
         ],
         acks=await ack_state(session, incident_id, protocol),
         coordinator_id=incident.coordinator_id,
+        cause=incident.cause,
         instruction=incident.instruction,
         restart_session=incident.restart_session,
     )
+
+
+@dataclass(frozen=True)
+class CauseTold:
+    incident_id: int
+    cause: str
+    first: bool  # False: it replaced what was said before
+
+
+async def record_cause(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    user_id: int,
+    is_admin: bool,
+    text: str,
+    now: datetime,
+) -> CauseTold:
+    """What support said caused the failure, as the coordinator (or an admin) tells it after
+    the all-clear: the incident's cause in its summary, report, history and export."""
+    incident = await get_incident(session, incident_id, open_only=False)
+    await require_coordinator(session, incident, user_id, is_admin)
+    cause = " ".join(text.split())[:CAUSE_LIMIT]
+    first = incident.cause is None
+    incident.cause = cause
+    add_event(session, incident_id, EventKind.CAUSE_TOLD, user_id, now, cause)
+    await session.flush()
+    return CauseTold(incident_id=incident_id, cause=cause, first=first)

@@ -156,6 +156,7 @@ class IncidentRecord:
     # Reported during planned maintenance: (window start, window end); its time is not downtime.
     maintenance: tuple[datetime, datetime] | None = None
     relapse_of: int | None = None  # FLEXUS failed again soon after that incident's all-clear
+    cause: str | None = None  # what support said caused it
 
     @property
     def is_open(self) -> bool:
@@ -261,6 +262,7 @@ async def incident_records(
                 description=incident.description or "",
                 maintenance=windows.get(incident.maintenance_id),
                 relapse_of=incident.relapse_of,
+                cause=incident.cause,
             )
         )
     return records

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.protocol.allclear import AckState, AllClear, Summary
-from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention, who
+from bot.texts.common import NO_SECTOR, clock_time, duration, esc, mention, quoted, who
 from models.vocab import EventKind
 
 __all__ = [
@@ -17,6 +17,10 @@ __all__ = [
     "BUTTON_ALL_CLEAR",
     "BUTTON_RESTART_NO",
     "BUTTON_RESTART_YES",
+    "BUTTON_SKIP_CAUSE",
+    "CAUSE_QUESTION",
+    "CAUSE_SAVED",
+    "CAUSE_SKIPPED",
     "RESTART_QUESTION",
     "TIMELINE",
     "TIMELINE_LIMIT",
@@ -71,6 +75,13 @@ BUTTON_RESTART_NO = "No hace falta"
 
 
 ALL_CLEAR_SENT = "Listo: avisé a todos que FLEXUS funciona."
+CAUSE_QUESTION = (
+    "🔎 ¿Qué dijo soporte que pasó? Respondé a este mensaje con la causa: queda en el resumen y "
+    "en el historial."
+)
+BUTTON_SKIP_CAUSE = "Saltar"
+CAUSE_SAVED = "✅ Anotado: queda en el resumen y en el historial."
+CAUSE_SKIPPED = "Listo, sin causa."
 
 
 BUTTON_ALL_CLEAR = "📣 Avisar que FLEXUS volvió"
@@ -92,6 +103,8 @@ def summary_short(data: Summary, tz: ZoneInfo) -> str:
     if data.coordinator:
         ref = f" · Reclamo: {esc(data.support_ref)}" if data.support_ref else ""
         lines.append(f"👤 Coordinó: {who(data.coordinator)}{ref}")
+    if data.cause:
+        lines.append(f"🔎 Según soporte: {quoted(data.cause, 160)}")
     if data.acks.missing:
         lines.append(f"⚠️ Faltó confirmar el aviso: {esc(', '.join(data.acks.missing))}.")
     else:
@@ -128,6 +141,7 @@ TIMELINE: dict[str, str] = {
     EventKind.SUPPORT_CONTACTED: "contactó a soporte (reclamo {d})",
     EventKind.SUPPORT_REFERENCE: "anotó el reclamo {d}",
     EventKind.SUPPORT_NOTE: "anotó sobre el reclamo: {d}",
+    EventKind.CAUSE_TOLD: "contó qué dijo soporte que pasó: {d}",
     EventKind.SUPPORT_MESSAGE_LEFT: "dejó mensaje a soporte (no atendía)",
     EventKind.ACCESS_REQUESTED: "pidió acceso al servidor",
     EventKind.ACCESS_REQUESTED_AGAIN: "volvió a pedir acceso al servidor",
@@ -191,6 +205,8 @@ def summary(data: Summary, tz: ZoneInfo, timeline_limit: int) -> str:
         lines.append(f"👤 Coordinó: {who(data.coordinator)}{ref}")
     if data.access_by:
         lines.append(f"🖥️ Acceso al servidor: {who(data.access_by)} por {esc(data.access_tool)}")
+    if data.cause:
+        lines.append(f"🔎 Qué pasó, según soporte: {quoted(data.cause)}")
     lines.append("<b>Línea de tiempo</b>")
     entries = data.timeline
     shown = entries if len(entries) <= timeline_limit else entries[: timeline_limit - 1]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.protocol.maintenance import Planned
 from bot.reports.records import IncidentRecord, Metrics, Outcome, Period
-from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, clock_time, duration, esc, mention, who
+from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, clock_time, duration, esc, mention, quoted, who
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (
     CLOSED,
@@ -122,6 +122,8 @@ def history_line(record: IncidentRecord, now: datetime, tz: ZoneInfo) -> str:
             parts.append(f"{verb} {who(record.coordinator, 40)}")
         if record.support_ref:
             parts.append(f"reclamo {esc(record.support_ref, 30)}")
+        if record.cause:
+            parts.append(f"causa {quoted(record.cause, 60)}")
     elif record.outcome == Outcome.LOCAL:
         cause = SHORT_CAUSES.get(record.local_cause or "", record.local_cause or "")
         parts += [f"local ({esc(cause)})", sector, down]
@@ -385,6 +387,8 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
         second = f"   soporte contactado {step(record.support_contacted_at)} · acceso {access}"
         if record.support_ref:
             second += f" · reclamo {esc(record.support_ref, 30)}"
+        if record.cause:
+            second += f" · causa {quoted(record.cause, 80)}"
         if record.id in data.checks_down:
             second += f" · los chequeos lo vieron caído {duration(data.checks_down[record.id])}"
         blocks.append(f"{first}\n{second}")

@@ -274,6 +274,13 @@ class Acknowledge(Button, prefix="ok"):
 
 
 @dataclass(frozen=True)
+class SkipCause(Button, prefix="cz"):
+    """After the all-clear, under "¿Qué dijo soporte que pasó?": "Saltar"."""
+
+    incident_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
 class ChooseSector(Button, prefix="s"):
     """/sector: the sector's place in the protocol's list."""
 

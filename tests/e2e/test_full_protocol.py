@@ -230,6 +230,12 @@ class Scenario:
         }
         assert "No hace falta reiniciar sesión" in clears[GROUP_CAJA].text
         assert "👉 Si algo no carga, cerrá y abrí FLEXUS" in clears[GROUP_CAJA].text
+        # Luis is asked, once, what support said caused it; his reply is the incident's cause.
+        ask = self.sent(LUIS_ID, "¿Qué dijo soporte que pasó?", after=mark)
+        assert ask.buttons == [("Saltar", "cz:1")]
+        told = api.mark()
+        api.push(reply_update(LUIS_ID, LUIS, "Se llenó el disco del servidor", ask.message_id))
+        self.sent(LUIS_ID, "Anotado", after=told)
         self.press(GROUP_CAJA, clears[GROUP_CAJA].result["message_id"], ANA, "ok:1")
         self.restart("all-clear sent")
         # The reminder goes only where a sector is missing
@@ -242,7 +248,11 @@ class Scenario:
         summary = self.sent(GROUP_CAJA, "Resumen del incidente #1", after=mark)
         # The groups' summary fits one screen; the timeline goes to Luis (and /informe)
         assert len(summary.text.split("\n")) <= 8, summary.text
-        for fragment in ("Coordinó: Luis Pérez · Reclamo: R-4471", "/informe 1"):
+        for fragment in (
+            "Coordinó: Luis Pérez · Reclamo: R-4471",
+            "Según soporte: “Se llenó el disco del servidor”",
+            "/informe 1",
+        ):
             assert fragment in summary.text, (fragment, summary.text)
         full = self.sent(LUIS_ID, "Resumen del incidente #1", after=mark)
         for fragment in (
@@ -254,6 +264,7 @@ class Scenario:
             "Luis Pérez avisó que FLEXUS funciona",
             "Coordinó: Luis Pérez",
             "Reclamo: R-4471",
+            "Qué pasó, según soporte: “Se llenó el disco del servidor”",
             "Caja: Ana Gómez",
             "Administración: Marta Ríos",
         ):
@@ -268,6 +279,7 @@ class Scenario:
         assert self.count("Soporte ya atiende") == 1
         assert self.count("FLEXUS nuevamente operativo", GROUP_CAJA) == 1
         assert self.count("Resumen del incidente", GROUP_CAJA) == 1
+        assert self.count("¿Qué dijo soporte que pasó?") == 1
         # Reminded every 2 s by the protocol file, but a group hears one in half an hour
         assert self.count("Falta que confirmen", GROUP_ADMIN) == 1
         assert self.count("Falta que confirmen", GROUP_CAJA) == 0

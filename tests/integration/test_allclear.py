@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from bot import texts
 from bot.core.config import Protocol
 from bot.protocol import access, allclear, coordination, incidents, validation
 from bot.protocol.lifecycle import (
@@ -459,3 +460,64 @@ async def test_all_clear_once_and_summary_does_not_lock_the_database(
     assert fresh.opened is True and fresh.incident_id != incident_id
 
     assert (await load(sessions, incident_id)).status == CLOSED
+
+
+async def test_what_support_said_is_the_cause_in_the_summary_history_and_export(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    from bot.reports import export
+    from bot.reports.records import incident_records
+
+    incident_id = await validated_incident(sessions, protocol)
+    await call(
+        sessions,
+        allclear.send_all_clear,
+        incident_id=incident_id,
+        user_id=3,
+        is_admin=False,
+        restart_session=False,
+        now=at(13),
+        protocol=protocol,
+    )
+    # Only the coordinator (or an admin) says what support said.
+    stranger = await refusal(
+        sessions,
+        allclear.record_cause,
+        incident_id=incident_id,
+        user_id=1,
+        is_admin=False,
+        text="se llenó el disco",
+        now=at(14),
+    )
+    assert stranger.reason == "coordinator_or_admin"
+    told = await call(
+        sessions,
+        allclear.record_cause,
+        incident_id=incident_id,
+        user_id=3,
+        is_admin=False,
+        text="  Se llenó el disco\n del servidor  ",
+        now=at(14),
+    )
+    assert (told.cause, told.first) == ("Se llenó el disco del servidor", True)
+    again = await call(
+        sessions,
+        allclear.record_cause,
+        incident_id=incident_id,
+        user_id=5,
+        is_admin=True,
+        text="Disco lleno por los backups",
+        now=at(15),
+    )
+    assert not again.first
+    assert ("cause_told", 3, "Se llenó el disco del servidor") in await events(
+        sessions, incident_id
+    )
+    async with sessions() as session:
+        summary = await allclear.summary(session, incident_id, protocol)
+        [record] = await incident_records(session)
+    assert summary.cause == "Disco lleno por los backups" == record.cause
+    row = export.row_of(record, now=at(20), spec=protocol.support)
+    assert row["causa"] == "Disco lleno por los backups"
+    short = texts.summary_short(summary, protocol.support.tz)
+    assert "🔎 Según soporte: “Disco lleno por los backups”" in short

@@ -88,5 +88,6 @@ def test_every_timer_kind_and_every_question_has_a_handler(tmp_path: Path) -> No
         MessageKind.REFERENCE_PROMPT,
         MessageKind.OVERRIDE_PROMPT,
         MessageKind.STATUS_PROMPT,
+        MessageKind.CAUSE_PROMPT,
     }
     assert set(app.bot_data[PROMPTS_KEY]) == questions
