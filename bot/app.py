@@ -40,6 +40,7 @@ from handlers import (
     backups,
     checks,
     coordination,
+    follow_ups,
     history,
     info,
     local,
@@ -373,6 +374,7 @@ def build_application(
     chat_handlers.register(app)  # members joining and leaving; a group becoming a supergroup
     admin_handlers.register(app)  # /habilitar, /deshabilitar, /gerencia (admins)
     history.register(app)  # memory: /historial, /informe, /metricas, /proveedor, /exportar
+    follow_ups.register(app)  # after: /seguimiento, /pendientes, reminders on the due date
     errors.register(app)
     return app
 

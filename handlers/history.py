@@ -19,6 +19,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot import texts
 from bot.protocol import maintenance
+from bot.protocol.follow_ups import follow_ups_of
 from bot.reports import export, records
 from bot.reports.records import Metrics, Period
 from bot.runtime import Runtime
@@ -85,6 +86,10 @@ async def informe(update: Update, context: Context) -> None:
         still_open=found.still_open,
         announced=found.announced,
     )
+    async with rt.read_session() as session:
+        promised = await follow_ups_of(session, incident_id)
+    if promised:
+        text += "\n\n" + texts.follow_ups_in_report(promised)
     await reply(update, text)
 
 

@@ -8,6 +8,7 @@ from models.delivery import InboxUpdate, OutboxMessage
 from models.incident import (
     Acknowledgement,
     Event,
+    FollowUp,
     Incident,
     IncidentMessage,
     Report,
@@ -32,6 +33,7 @@ __all__ = [
     "CheckStatus",
     "CheckTransition",
     "Event",
+    "FollowUp",
     "GerenciaContact",
     "InboxUpdate",
     "Incident",

@@ -146,6 +146,7 @@ class TimerKind(StrEnum):
     CHECK_OPEN = "check_open"  # a FLEXUS check down and nobody reported: open the incident
     MORNING_CHECK = "morning_check"  # before the workday: every check runs once
     ESCALATION = "escalation"  # a general failure nobody took: write the next contact
+    FOLLOW_UP_DUE = "follow_up_due"  # a follow-up's due date: remind its owner (payload: its id)
 
 
 class EventKind(StrEnum):
@@ -166,6 +167,8 @@ class EventKind(StrEnum):
     SUPPORT_REFERENCE = "support_reference"
     SUPPORT_NOTE = "support_note"  # detail: the answer to "¿te dieron número?" with none
     CAUSE_TOLD = "cause_told"  # detail: what support said caused the failure
+    FOLLOW_UP_ADDED = "follow_up_added"  # detail: the follow-up's text
+    FOLLOW_UP_DONE = "follow_up_done"  # detail: the follow-up's text
     SUPPORT_MESSAGE_LEFT = "support_message_left"  # support was closed: a message was left
     IN_PROGRESS = "in_progress"
     ACCESS_REQUESTED = "access_requested"
@@ -269,3 +272,5 @@ class Refusal(StrEnum):
     NOT_VALIDATED = "not_validated"
     UNKNOWN_PERSON = "unknown_person"
     ALREADY_ANNOUNCED = "already_announced"
+    UNKNOWN_FOLLOW_UP = "unknown_follow_up"
+    FOLLOW_UP_OWNER_OR_ADMIN = "follow_up_owner_or_admin"

@@ -142,6 +142,8 @@ TIMELINE: dict[str, str] = {
     EventKind.SUPPORT_REFERENCE: "anotó el reclamo {d}",
     EventKind.SUPPORT_NOTE: "anotó sobre el reclamo: {d}",
     EventKind.CAUSE_TOLD: "contó qué dijo soporte que pasó: {d}",
+    EventKind.FOLLOW_UP_ADDED: "anotó un seguimiento: {d}",
+    EventKind.FOLLOW_UP_DONE: "cerró el seguimiento: {d}",
     EventKind.SUPPORT_MESSAGE_LEFT: "dejó mensaje a soporte (no atendía)",
     EventKind.ACCESS_REQUESTED: "pidió acceso al servidor",
     EventKind.ACCESS_REQUESTED_AGAIN: "volvió a pedir acceso al servidor",

@@ -7,7 +7,16 @@ from zoneinfo import ZoneInfo
 
 from bot.protocol.maintenance import Planned
 from bot.reports.records import IncidentRecord, Metrics, Outcome, Period
-from bot.texts.common import MESSAGE_LIMIT, NO_SECTOR, clock_time, duration, esc, mention, quoted, who
+from bot.texts.common import (
+    MESSAGE_LIMIT,
+    NO_SECTOR,
+    clock_time,
+    duration,
+    esc,
+    mention,
+    quoted,
+    who,
+)
 from bot.texts.local import SHORT_CAUSES
 from models.incident import (
     CLOSED,
@@ -65,6 +74,7 @@ MEMORY_COMMANDS = (
     ("informe", "Resumen completo de un incidente"),
     ("metricas", "Cuántas fallas y cuánto tardó soporte"),
     ("proveedor", "Informe para el proveedor de FLEXUS"),
+    ("pendientes", "Seguimientos que quedaron pendientes"),
 )
 
 

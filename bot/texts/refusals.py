@@ -31,6 +31,8 @@ REFUSALS = {
     Refusal.NOT_VALIDATED: "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     Refusal.UNKNOWN_PERSON: "No encuentro a esa persona.",
     Refusal.ALREADY_ANNOUNCED: "El aviso de FLEXUS operativo ya se mandó.",
+    Refusal.UNKNOWN_FOLLOW_UP: "No encuentro ese seguimiento: mirá los números con /pendientes.",
+    Refusal.FOLLOW_UP_OWNER_OR_ADMIN: "Solo quien lo tiene a cargo ({who}), quien lo anotó o un admin puede cerrarlo.",
 }
 
 

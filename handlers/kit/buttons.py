@@ -274,6 +274,13 @@ class Acknowledge(Button, prefix="ok"):
 
 
 @dataclass(frozen=True)
+class FollowUpDone(Button, prefix="fd"):
+    """On a follow-up's reminder and in /pendientes: "✅ Hecho"."""
+
+    follow_up_id: int = field(metadata=ID.meta)
+
+
+@dataclass(frozen=True)
 class SkipCause(Button, prefix="cz"):
     """After the all-clear, under "¿Qué dijo soporte que pasó?": "Saltar"."""
 
