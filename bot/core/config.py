@@ -447,6 +447,31 @@ class EscalationContact(_Strict):
     telegram_id: int
 
 
+class VendorTargets(_Strict):
+    """The vendor's own times (`[vendor.targets]`), in minutes counted while support is open;
+    a target left out is not measured."""
+
+    # From the confirmed general failure to support answering the call.
+    answer_minutes: float | None = Field(None, gt=0)
+    # From the call to the vendor connecting to the server (the access given).
+    connect_minutes: float | None = Field(None, gt=0)
+    # From the call to FLEXUS working again (the all-clear).
+    restore_minutes: float | None = Field(None, gt=0)
+
+    def minutes(self) -> dict[str, float]:
+        """The targets set, by kind ("answer", "connect", "restore")."""
+        values = {
+            "answer": self.answer_minutes,
+            "connect": self.connect_minutes,
+            "restore": self.restore_minutes,
+        }
+        return {kind: value for kind, value in values.items() if value is not None}
+
+
+class VendorSpec(_Strict):
+    targets: VendorTargets = VendorTargets()
+
+
 class ValidationSpec(_Strict):
     # Sectors that must confirm FLEXUS works before the all-clear; empty = every sector with members.
     required_sectors: list[str] = []
@@ -601,6 +626,7 @@ class Protocol(_Strict):
     check: list[CheckSpec] = []
     checks: ChecksSpec = ChecksSpec()
     workday: WorkdaySpec = WorkdaySpec()
+    vendor: VendorSpec = VendorSpec()
 
     @model_validator(mode="after")
     def _unique_checks(self) -> Protocol:

@@ -19,11 +19,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.config import Protocol, SupportSpec
+from bot.core.config import Protocol, SupportSpec, VendorTargets
 from bot.ops.monitor import Availability, availability, measured_down
 from bot.protocol.allclear import AckState, Summary, summary
 from bot.protocol.maintenance import Planned, windows_between
-from bot.support.hours import holiday_name, support_status_at, windows_on
+from bot.reports.targets import Instants, TargetCheck, TargetShare, checks_of, shares_of
+from bot.support.hours import holiday_name, open_overlap, support_status_at
 from bot.support.workday import in_working_hours
 from bot.timers import store as timers
 from models import Event, Incident, MaintenanceWindow, Member, Vote
@@ -332,22 +333,6 @@ async def _members(
 # --- support hours -------------------------------------------------------------------------------
 
 
-def open_overlap(start: datetime, end: datetime, spec: SupportSpec) -> timedelta:
-    """How much of [start, end) support was open (its windows, holidays included)."""
-    if end <= start:
-        return timedelta(0)
-    local_start, local_end = start.astimezone(spec.tz), end.astimezone(spec.tz)
-    total = timedelta(0)
-    day = local_start.date() - timedelta(days=1)
-    while day <= local_end.date():
-        for window in windows_on(day, spec):
-            begin, finish = max(window.start, local_start), min(window.end, local_end)
-            if finish > begin:
-                total += finish - begin
-        day += timedelta(days=1)
-    return total
-
-
 def closed_overlap(start: datetime, end: datetime, spec: SupportSpec) -> timedelta:
     """How much of [start, end) support was closed."""
     if end <= start:
@@ -408,6 +393,9 @@ class Metrics:
     availability: Availability | None = None
     checks_down: dict[int, timedelta] = field(default_factory=dict)  # failure id -> measured
     maintenance: MaintenanceFigures = field(default_factory=lambda: MaintenanceFigures())
+    # The vendor's targets ([vendor.targets]), in support hours: per failure id, and the shares.
+    targets: dict[int, list[TargetCheck]] = field(default_factory=dict)
+    target_shares: list[TargetShare] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -544,6 +532,7 @@ async def metrics(
     records = await incident_records(session, since=start, until=end)
     windows = await windows_between(session, start, end)
     computed = compute_metrics(records, period, now=now, spec=protocol.support, windows=windows)
+    computed = with_targets(computed, protocol.vendor.targets, protocol.support)
     names = [c.name for c in protocol.check if c.role == "flexus"]
     if not names:
         return computed
@@ -559,6 +548,23 @@ async def metrics(
         for r in computed.failures
     }
     return dataclasses.replace(computed, availability=found, checks_down=measured)
+
+
+def with_targets(data: Metrics, targets: VendorTargets, spec: SupportSpec) -> Metrics:
+    """The period's failures against the vendor's targets, if the protocol file sets any."""
+    if not targets.minutes():
+        return data
+    checks = {
+        r.id: checks_of(
+            Instants(r.confirmed_at, r.support_contacted_at, r.access_granted_at, r.restored_at),
+            targets,
+            spec,
+        )
+        for r in data.failures
+    }
+    return dataclasses.replace(
+        data, targets=checks, target_shares=shares_of(checks.values(), targets)
+    )
 
 
 # --- the monthly report --------------------------------------------------------------------------

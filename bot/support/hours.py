@@ -107,3 +107,19 @@ def support_status_at(instant: datetime, spec: SupportSpec) -> SupportStatus:
         if next_opening
         else None,
     )
+
+
+def open_overlap(start: datetime, end: datetime, spec: SupportSpec) -> timedelta:
+    """How much of [start, end) support was open (its windows, holidays included)."""
+    if end <= start:
+        return timedelta(0)
+    local_start, local_end = start.astimezone(spec.tz), end.astimezone(spec.tz)
+    total = timedelta(0)
+    day = local_start.date() - timedelta(days=1)
+    while day <= local_end.date():
+        for window in windows_on(day, spec):
+            begin, finish = max(window.start, local_start), min(window.end, local_end)
+            if finish > begin:
+                total += finish - begin
+        day += timedelta(days=1)
+    return total

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.protocol.maintenance import Planned
 from bot.reports.records import IncidentRecord, Metrics, Outcome, Period
+from bot.reports.targets import TargetCheck
 from bot.texts.common import (
     MESSAGE_LIMIT,
     NO_SECTOR,
@@ -315,9 +316,35 @@ def metricas(data: Metrics) -> str:
     measured = availability_line(data)
     if measured:
         lines.append(measured)
+    shares = target_shares_line(data)
+    if shares:
+        lines.append(shares)
     if data.general:
         lines.append(f"Detalle para el proveedor: /proveedor {_period_arg(data.period)}")
     return "\n".join(lines)
+
+
+TARGET_NAMES = {"answer": "atender", "connect": "conectarse", "restore": "restablecer"}
+
+
+def _target(check: TargetCheck) -> str:
+    mark = "✅" if check.met else "❌"
+    return (
+        f"{TARGET_NAMES[check.kind]} {mark} {duration(check.taken)} "
+        f"(objetivo {duration(check.target)})"
+    )
+
+
+def target_shares_line(data: Metrics) -> str:
+    """The period's share of failures that met each of the vendor's targets."""
+    measured = [s for s in data.target_shares if s.measured]
+    if not measured:
+        return ""
+    parts = [f"{TARGET_NAMES[s.kind]} {s.met} de {s.measured} ({s.percent} %)" for s in measured]
+    return (
+        "🎯 Objetivos del proveedor cumplidos, contando solo el horario de soporte: "
+        + " · ".join(parts)
+    )
 
 
 def _period_arg(period: Period) -> str:
@@ -401,7 +428,13 @@ def proveedor(data: Metrics, tz: ZoneInfo) -> str:
             second += f" · causa {quoted(record.cause, 80)}"
         if record.id in data.checks_down:
             second += f" · los chequeos lo vieron caído {duration(data.checks_down[record.id])}"
-        blocks.append(f"{first}\n{second}")
+        block = f"{first}\n{second}"
+        if data.targets.get(record.id):
+            block += "\n   🎯 " + " · ".join(_target(c) for c in data.targets[record.id])
+        blocks.append(block)
+    shares = target_shares_line(data)
+    if shares:
+        head.append(shares)
     medians = "Tiempos" if data.general == 1 else "Medianas"
     tail = (
         f"{medians}: contactar a soporte {_optional(data.median_contact)} · acceso "
