@@ -40,6 +40,7 @@ from handlers import (
     backups,
     checks,
     coordination,
+    drills,
     follow_ups,
     history,
     info,
@@ -375,6 +376,7 @@ def build_application(
     admin_handlers.register(app)  # /habilitar, /deshabilitar, /gerencia (admins)
     history.register(app)  # memory: /historial, /informe, /metricas, /proveedor, /exportar
     follow_ups.register(app)  # after: /seguimiento, /pendientes, reminders on the due date
+    drills.register(app)  # /simulacro, and the drills the protocol file schedules
     errors.register(app)
     return app
 

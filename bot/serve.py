@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import signal
 from datetime import timedelta
@@ -20,6 +22,7 @@ from bot.ops.backup import schedule_daily_backup
 from bot.ops.copies import Copies, uses_lease
 from bot.ops.monitor import Monitor
 from bot.protocol import maintenance
+from bot.protocol.drills import next_drill_at
 from bot.runtime import Runtime
 from bot.support import holiday_dates
 from bot.support.workday import next_morning_check
@@ -123,7 +126,11 @@ async def _run_active(
         await start_up(app)
         await _keep_house(app, runtime)
         started = True
-        worker = DeliveryWorker(runtime, app.bot, texts.DELIVERY_WORDS)
+        words = dataclasses.replace(
+            texts.DELIVERY_WORDS,
+            drill=functools.partial(texts.drill_marked, phone=runtime.protocol.support.phone),
+        )
+        worker = DeliveryWorker(runtime, app.bot, words)
         runtime.delivery = worker
         worker_task = asyncio.create_task(worker.run(), name="delivery")
         await heartbeat.notice_downtime(runtime)  # after the worker: the notice goes out now
@@ -184,8 +191,15 @@ async def _keep_house(app: Any, runtime: Runtime) -> None:
             due_at=lambda: next_morning_check(now, protocol),
             now=now,
         )
+        drill = await timers.keep_one(
+            session,
+            kind=TimerKind.DRILL,
+            wanted=bool(protocol.drills.months),
+            due_at=lambda: next_drill_at(now, protocol.drills, protocol) or now,
+            now=now,
+        )
         await session.commit()
-    if added or windows or morning:
+    if added or windows or morning or drill:
         await arm_pending(app)
 
 

@@ -28,6 +28,7 @@ from bot.team.chats import take_reminder_slots
 from bot.timers.jobs import register_timer
 from bot.timers.store import DueTimer
 from bot.transport import outbox
+from handlers.drills import drill_summary
 from handlers.kit import buttons
 from handlers.kit.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
@@ -234,8 +235,11 @@ async def publish_summary(context: Context, data: Summary) -> None:
     """The summary that fits one phone screen to every team chat; the whole timeline privately
     to the coordinator and the admins (and in /informe); the card shows it closed."""
     rt = context.runtime
-    await broadcast(context, texts.summary_short(data, rt.tz), priority=CRITICAL)
-    full = summary_text(data, rt.tz)
+    short, full = texts.summary_short(data, rt.tz), summary_text(data, rt.tz)
+    times = await drill_summary(context, data.incident_id)  # a drill: the team's own times
+    if times:
+        short, full = f"{short}\n\n{times}", f"{full}\n\n{times}"
+    await broadcast(context, short, priority=CRITICAL)
     async with rt.session(refusable=False) as session:
         contact = await coordinator_contact(session, data.incident_id)
     # Privately only: in a group it would be the long message the groups are spared.

@@ -50,6 +50,9 @@ async def historial(update: Update, context: Context) -> None:
     if not await allowed_here(update, context, private_ok=True, needs_person=False):
         return
     wanted = _args(update)
+    if DRILLS.fullmatch(wanted):
+        await _drills(update, context)
+        return
     count = records.HISTORY_DEFAULT
     if wanted:
         if not wanted.isdigit() or int(wanted) < 1:
@@ -65,6 +68,18 @@ async def historial(update: Update, context: Context) -> None:
     since = found[0].opened_at if found else now
     windows = [w for w in planned if w.ends_at > since]
     await reply(update, texts.history(found, now, rt.tz, windows))
+
+
+DRILLS = re.compile(r"simulacros?", re.IGNORECASE)
+
+
+async def _drills(update: Update, context: Context) -> None:
+    """/historial simulacros: the drills, apart from the real incidents."""
+    rt = context.runtime
+    now = rt.clock.now()
+    async with rt.read_session() as session:
+        found = await records.incident_records(session, last=records.HISTORY_DEFAULT, drills=True)
+    await reply(update, texts.drill_history(found, now, rt.tz))
 
 
 async def informe(update: Update, context: Context) -> None:

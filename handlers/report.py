@@ -19,6 +19,7 @@ from bot.protocol import maintenance
 from bot.protocol.incidents import already_reported, cast_vote, open_or_join_incident
 from bot.protocol.lifecycle import open_incident_id
 from bot.transport import inbox, outbox
+from handlers.drills import end_for_a_real_report
 from handlers.kit import buttons
 from handlers.kit.cards import announce_outcome, post_alert, refresh_cards, view_of
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, person_of, topic_of
@@ -96,6 +97,8 @@ async def report(
     """Record the report (opening or joining the incident) and send what it causes.
     `maintenance_id`: reported during that planned window ("es otra cosa")."""
     rt, chat_id = context.runtime, message.chat_id
+    # A real report during a drill: the drill ends at once, and everyone reads this one is real.
+    await end_for_a_real_report(context, user.id)
     photo = message.photo[-1].file_id if message.photo else None
     # A FLEXUS check down confirms what the person says (not during planned maintenance).
     check_down = None

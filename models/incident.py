@@ -81,6 +81,8 @@ class Incident(Base):
     # Reported during planned maintenance ("es otra cosa: reportar igual"): the window's time
     # is not downtime.
     maintenance_id: Mapped[int | None] = mapped_column(Integer)
+    # A drill (/simulacro): the real protocol, never counted in a figure.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Opened soon after another incident's all-clear: FLEXUS failed again.
     relapse_of: Mapped[int | None] = mapped_column(Integer)
 

@@ -147,6 +147,7 @@ class TimerKind(StrEnum):
     MORNING_CHECK = "morning_check"  # before the workday: every check runs once
     ESCALATION = "escalation"  # a general failure nobody took: write the next contact
     FOLLOW_UP_DUE = "follow_up_due"  # a follow-up's due date: remind its owner (payload: its id)
+    DRILL = "drill"  # a scheduled drill ([drills] in the protocol file) starts
 
 
 class EventKind(StrEnum):
@@ -169,6 +170,7 @@ class EventKind(StrEnum):
     CAUSE_TOLD = "cause_told"  # detail: what support said caused the failure
     FOLLOW_UP_ADDED = "follow_up_added"  # detail: the follow-up's text
     FOLLOW_UP_DONE = "follow_up_done"  # detail: the follow-up's text
+    DRILL_ENDED = "drill_ended"  # detail: "real" (a real report ended it) or "by_hand"
     SUPPORT_MESSAGE_LEFT = "support_message_left"  # support was closed: a message was left
     IN_PROGRESS = "in_progress"
     ACCESS_REQUESTED = "access_requested"
@@ -274,3 +276,6 @@ class Refusal(StrEnum):
     ALREADY_ANNOUNCED = "already_announced"
     UNKNOWN_FOLLOW_UP = "unknown_follow_up"
     FOLLOW_UP_OWNER_OR_ADMIN = "follow_up_owner_or_admin"
+    REAL_INCIDENT_OPEN = "real_incident_open"  # a drill cannot start during a real incident
+    DRILL_UNDER_WAY = "drill_under_way"
+    NO_DRILL = "no_drill"

@@ -598,6 +598,50 @@ class ReportsSpec(_Strict):
     monthly: bool = False
 
 
+class DrillSpec(_Strict):
+    """Scheduled drills (`[drills]`): on the `week`-th `weekday` (-1: the last) of each of
+    `months`, at `at` local time. No months: none scheduled (`/simulacro` still works)."""
+
+    months: list[int] = []
+    weekday: str = "monday"
+    week: int = Field(1, ge=-1, le=4)
+    at: str = "09:00"
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= m <= 12 for m in value):
+            raise ValueError("months are 1 … 12")
+        return sorted(set(value))
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()
+        if day not in DAY_NAMES:
+            raise ValueError(f"unknown day {value!r} (monday … sunday)")
+        return day
+
+    @field_validator("week")
+    @classmethod
+    def _week(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("week is 1 … 4, or -1 for the last")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if _hhmm(value) is None:
+            raise ValueError("at is HH:MM")
+        return value
+
+    def time_of_day(self) -> time:
+        found = _hhmm(self.at)
+        assert found is not None
+        return found
+
+
 class Protocol(_Strict):
     """The protocol file: every value the customer's protocol fixes, with the protocol as default."""
 
@@ -627,6 +671,7 @@ class Protocol(_Strict):
     checks: ChecksSpec = ChecksSpec()
     workday: WorkdaySpec = WorkdaySpec()
     vendor: VendorSpec = VendorSpec()
+    drills: DrillSpec = DrillSpec()
 
     @model_validator(mode="after")
     def _unique_checks(self) -> Protocol:

@@ -91,6 +91,7 @@ class IncidentView:
     during_maintenance: bool = False  # reported during planned maintenance ("es otra cosa")
     last_update: status_updates.Update | None = None  # what the team was told last
     checks: CheckHints | None = None  # None: no checks configured
+    drill: bool = False  # a drill (/simulacro): every message of it is marked
 
     @property
     def is_open(self) -> bool:
@@ -140,6 +141,7 @@ async def incident_view(
         acks = await ack_state(session, incident_id, protocol)
     return IncidentView(
         id=incident.id,
+        drill=incident.drill,
         status=incident.status,
         reporter_id=incident.reporter_id,
         reporter_name=reporter.full_name if reporter else str(incident.reporter_id),

@@ -171,6 +171,7 @@ async def _relapse_of(
         select(Incident)
         .where(
             Incident.id != incident_id,
+            Incident.drill.is_(False),  # FLEXUS did not really fail in a drill
             Incident.status.in_((RESOLVED, CLOSED)),
             Incident.closed_at.is_not(None),
             Incident.closed_at >= now - window,

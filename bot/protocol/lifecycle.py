@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
+from bot.storage.unit_of_work import current_step
 from bot.support.hours import support_status_at
 from bot.support.workday import working_or_next_opening
 from bot.timers import store as timers
@@ -58,9 +59,18 @@ async def open_incident_id(session: AsyncSession) -> int | None:
     return await session.scalar(select(Incident.id).where(Incident.open_slot == 1))
 
 
+def mark_drill_step() -> None:
+    step = current_step()
+    if step is not None:
+        step.drill = True
+
+
 async def get_incident(session: AsyncSession, incident_id: int, *, open_only: bool) -> Incident:
-    """The incident, refreshed; Refused if unknown (or closed, when `open_only`)."""
+    """The incident, refreshed; Refused if unknown (or closed, when `open_only`). A drill's
+    marks the step: what it writes is marked as a drill."""
     incident = await session.get(Incident, incident_id, populate_existing=True)
+    if incident is not None and incident.drill:
+        mark_drill_step()
     if incident is None:
         raise Refused(Refusal.UNKNOWN_INCIDENT)
     if open_only and incident.status not in OPEN_STATUSES:

@@ -158,6 +158,7 @@ class IncidentRecord:
     maintenance: tuple[datetime, datetime] | None = None
     relapse_of: int | None = None  # FLEXUS failed again soon after that incident's all-clear
     cause: str | None = None  # what support said caused it
+    drill: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -202,9 +203,11 @@ async def incident_records(
     until: datetime | None = None,
     last: int | None = None,
     ids: Iterable[int] | None = None,
+    drills: bool = False,
 ) -> list[IncidentRecord]:
-    """Incidents opened in [since, until) (or the `last` n, or these `ids`), oldest first."""
-    stmt = select(Incident)
+    """Incidents opened in [since, until) (or the `last` n, or these `ids`), oldest first.
+    Drills are never among them (they count in no figure), unless `drills`: then only them."""
+    stmt = select(Incident).where(Incident.drill.is_(drills))
     if since is not None:
         stmt = stmt.where(Incident.opened_at >= since)
     if until is not None:
@@ -264,6 +267,7 @@ async def incident_records(
                 maintenance=windows.get(incident.maintenance_id),
                 relapse_of=incident.relapse_of,
                 cause=incident.cause,
+                drill=incident.drill,
             )
         )
     return records

@@ -77,6 +77,8 @@ class Step:
     failed: BaseException | None = None
     wrote_outbox: bool = False
     added_timers: bool = False
+    # The step acts on a drill (/simulacro): every message it writes is marked as one.
+    drill: bool = False
     _after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:

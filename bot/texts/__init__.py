@@ -13,6 +13,7 @@ from bot.texts.checks import *  # noqa: F403
 from bot.texts.common import *  # noqa: F403
 from bot.texts.coordination import *  # noqa: F403
 from bot.texts.delivery import *  # noqa: F403
+from bot.texts.drills import *  # noqa: F403
 from bot.texts.follow_ups import *  # noqa: F403
 from bot.texts.history import *  # noqa: F403
 from bot.texts.history import MEMORY_COMMANDS

@@ -144,6 +144,7 @@ TIMELINE: dict[str, str] = {
     EventKind.CAUSE_TOLD: "contó qué dijo soporte que pasó: {d}",
     EventKind.FOLLOW_UP_ADDED: "anotó un seguimiento: {d}",
     EventKind.FOLLOW_UP_DONE: "cerró el seguimiento: {d}",
+    EventKind.DRILL_ENDED: "terminó el simulacro",
     EventKind.SUPPORT_MESSAGE_LEFT: "dejó mensaje a soporte (no atendía)",
     EventKind.ACCESS_REQUESTED: "pidió acceso al servidor",
     EventKind.ACCESS_REQUESTED_AGAIN: "volvió a pedir acceso al servidor",

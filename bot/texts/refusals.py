@@ -31,6 +31,9 @@ REFUSALS = {
     Refusal.NOT_VALIDATED: "Antes del aviso, cada sector tiene que confirmar que FLEXUS funciona: tocá «Soporte terminó, validar».",
     Refusal.UNKNOWN_PERSON: "No encuentro a esa persona.",
     Refusal.ALREADY_ANNOUNCED: "El aviso de FLEXUS operativo ya se mandó.",
+    Refusal.REAL_INCIDENT_OPEN: "Hay un incidente real abierto: el simulacro queda para otro momento.",
+    Refusal.DRILL_UNDER_WAY: "Ya hay un simulacro en curso: terminalo con /simulacro fin.",
+    Refusal.NO_DRILL: "No hay ningún simulacro en curso.",
     Refusal.UNKNOWN_FOLLOW_UP: "No encuentro ese seguimiento: mirá los números con /pendientes.",
     Refusal.FOLLOW_UP_OWNER_OR_ADMIN: "Solo quien lo tiene a cargo ({who}), quien lo anotó o un admin puede cerrarlo.",
 }

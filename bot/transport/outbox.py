@@ -56,6 +56,9 @@ def add(
     card: str | None = None,
     **payload: Any,
 ) -> None:
+    step = current_step()
+    if step is not None and step.drill:
+        payload["drill"] = True  # the delivery worker marks it (Words.drill) when it sends it
     session.add(
         OutboxMessage(
             priority=priority,
@@ -71,7 +74,6 @@ def add(
             next_attempt_at=now,
         )
     )
-    step = current_step()
     if step is not None:
         step.wrote_outbox = True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -18,6 +19,7 @@ from bot.transport import outbox
 from handlers.kit import buttons
 from handlers.kit.context import Context
 from handlers.kit.replies import CRITICAL, NEWS, Markup, markup_json, send
+from models import Incident
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 from models.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind, Priority
 
@@ -162,6 +164,8 @@ async def render_alert_card(
     async with rt.read_session() as session:
         view = await incident_view(session, incident_id, rt.protocol)
     text = texts.card(view, rt.tz, rt.protocol.limits.description_max_chars, next_opening(rt))
+    if view.drill:
+        text = texts.drill_marked(text, rt.protocol.support.phone)
     return text, markup_json(card_markup(view)), view.is_open
 
 
@@ -203,7 +207,14 @@ async def render_panel(rt: Runtime, incident_id: int) -> tuple[str, dict[str, An
     if panel is None:
         return "", None, True
     _, text, markup = panel
+    if await _is_drill(rt, incident_id):
+        text = texts.drill_marked(text, rt.protocol.support.phone)
     return text, markup_json(markup), True
+
+
+async def _is_drill(rt: Runtime, incident_id: int) -> bool:
+    async with rt.read_session() as session:
+        return bool(await session.scalar(select(Incident.drill).where(Incident.id == incident_id)))
 
 
 async def show_panel(

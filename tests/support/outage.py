@@ -127,14 +127,15 @@ class Outage:
         self.press(LUIS, "sc:1", (GROUP_ADMIN,))
         return mark
 
-    def play(self) -> None:
+    def play(self, opener: str = "/caido No deja facturar") -> None:
+        """The whole protocol; Ana opens it in Caja with `opener` (a /simulacro: a drill)."""
         api, luis_sees = self.api, (LUIS["id"], GROUP_ADMIN)
         for person in (LUIS, DIEGO):  # they pressed Start in a private chat with the bot
             mark = api.mark()
             api.push(command_update(person["id"], person, "/start"))
             self.sent(person["id"], "", after=mark)
         # 1–4: the report, a second sector confirms: a general failure
-        api.push(command_update(GROUP_CAJA, ANA, "/caido No deja facturar"))
+        api.push(command_update(GROUP_CAJA, ANA, opener))
         self.press(MARTA, "v:1:f", (GROUP_ADMIN,))
         # 5: Luis takes the case and calls support
         self.press(LUIS, "y:1", (GROUP_ADMIN,))

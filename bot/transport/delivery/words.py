@@ -16,3 +16,5 @@ class Words:
     alert_topic_gone: Callable[[str, str], str]  # to admins: (chat title, Telegram's words)
     message_refused: Callable[[int, str, str | None], str]  # to admins: (chat, error, sector)
     chat_unreachable: Callable[[int, str], str]  # to admins: (chat, error)
+    # A message of a drill, marked as one (the row says `drill`); the identity by default.
+    drill: Callable[[str], str] = str

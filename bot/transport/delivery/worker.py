@@ -68,6 +68,7 @@ class DeliveryWorker:
         )
         self._wake = asyncio.Event()
         self.state = ChatState(wake=self.wake)
+        self.words = words
         self.results = Results(runtime, self.state, words)
         self.claims = Claims(runtime)
         self.poster = Poster(runtime, self.bot, self.state, words)
@@ -218,6 +219,17 @@ class DeliveryWorker:
         where reactions work (where they do not, the person gets a short reply instead)."""
         return row.method != OutboxMethod.REACTION or row.chat_id in self.runtime.reactionless
 
+    def _mark_drill(self, payload: dict[str, Any]) -> None:
+        """A drill's message says so: its text (or caption, or the fallback's) marked as the
+        wiring's words say. Rendered card edits are marked by their renderer."""
+        for key in ("text", "caption"):
+            if isinstance(payload.get(key), str):
+                payload[key] = self.words.drill(payload[key])
+        if payload.get("fallback"):
+            payload["fallback"] = [
+                [chat, self.words.drill(text), markup] for chat, text, markup in payload["fallback"]
+            ]
+
     @staticmethod
     def _waits_for_chat(row: Row, rows: list[Row]) -> bool:
         """A row written to go after another chat's messages (`after_chat`, e.g. the note to
@@ -261,6 +273,8 @@ class DeliveryWorker:
 
     async def _deliver(self, row: Row) -> None:
         results = self.results
+        if row.payload.get("drill"):
+            self._mark_drill(row.payload)
         # Not for chatter (a reply, a prompt): a second copy of it after a crash harms no one,
         # and the mark costs a transaction before every reply. A timeout still marks it (see
         # `Results.retry`).

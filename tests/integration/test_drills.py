@@ -1,0 +1,128 @@
+"""Drills on a real database: one cannot start during a real incident nor during another, a
+drill never counts in a figure, ending one frees the slot for the real incident, the team's
+times against the last drill's, and the schedule of the protocol file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+
+from bot.core.config import DrillSpec, Protocol
+from bot.protocol import drills
+from bot.reports.records import compute_metrics, incident_records, month
+from models import Incident
+from models.incident import DISMISSED
+from tests.support.steps import (
+    CHAT,
+    T0,
+    Sessions,
+    at,
+    call,
+    general_incident,
+    load,
+    person,
+    refusal,
+    report,
+)
+
+
+async def start(sessions: Sessions, protocol: Protocol, when: datetime = T0) -> int:
+    started = await call(
+        sessions,
+        drills.start_drill,
+        person=person(9),
+        chat_id=CHAT,
+        chat_sector="Caja",
+        text="Simulacro",
+        now=when,
+        protocol=protocol,
+    )
+    assert started.opened
+    return int(started.incident_id)
+
+
+async def test_a_drill_never_counts_and_a_real_report_takes_its_place(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    drill = await start(sessions, protocol)
+    again = await refusal(
+        sessions,
+        drills.start_drill,
+        person=person(9),
+        chat_id=CHAT,
+        chat_sector="Caja",
+        text="x",
+        now=at(1),
+        protocol=protocol,
+    )
+    assert again.reason == "drill_under_way"
+    async with sessions() as session:
+        assert await incident_records(session) == []  # in no figure
+        [listed] = await incident_records(session, drills=True)
+        assert listed.id == drill and listed.drill
+        data = compute_metrics(
+            await incident_records(session), month(2026, 11), now=at(5), spec=protocol.support
+        )
+        assert data.general == data.false_alarms == 0
+    # A real report: the drill ends (its timers too), the real incident opens in the slot.
+    async with sessions() as session:
+        ended = await drills.end_drill(
+            session, now=at(2), actor=1, reason=drills.ENDED_BY_A_REAL_REPORT
+        )
+    assert ended == drill
+    assert (await load(sessions, drill)).status == DISMISSED
+    real = await report(sessions, protocol, 1, sector="Caja", when=at(2))
+    assert real.opened and real.incident_id != drill
+    during_real = await refusal(
+        sessions,
+        drills.start_drill,
+        person=person(9),
+        chat_id=CHAT,
+        chat_sector="Caja",
+        text="x",
+        now=at(3),
+        protocol=protocol,
+    )
+    assert during_real.reason == "real_incident_open"
+    async with sessions() as session:
+        assert (
+            await drills.end_drill(session, now=at(4), actor=1, reason=drills.ENDED_BY_HAND) is None
+        )
+
+
+async def test_the_team_times_are_set_against_the_last_drill(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    first = await start(sessions, protocol)
+    async with sessions() as session:
+        times = await drills.drill_times(session, first)
+        assert times.confirm is None and times.take is None  # nobody confirmed yet
+        assert await drills.previous_drill_times(session, first) is None
+    async with sessions() as session:
+        await drills.end_drill(session, now=at(3), actor=1, reason=drills.ENDED_BY_HAND)
+        # As if it had gone all the way: its summary went out.
+        await session.execute(
+            update(Incident).where(Incident.id == first).values(summary_posted_at=at(4))
+        )
+    real = await general_incident(sessions, protocol, when=at(10))  # a real one in between
+    async with sessions() as session:
+        await session.execute(
+            update(Incident).where(Incident.id == real).values(status="dismissed", open_slot=None)
+        )
+    second = await start(sessions, protocol, at(20))
+    async with sessions() as session:
+        before = await drills.previous_drill_times(session, second)
+    assert before is not None and before.incident_id == first  # the last drill, not the real one
+
+
+def test_scheduled_drills_fall_on_the_first_monday_of_each_quarter(protocol: Protocol) -> None:
+    spec = DrillSpec(months=[1, 4, 7, 10], weekday="monday", week=1, at="09:00")
+    tz = protocol.support.tz
+    after = datetime(2026, 12, 7, 12, 0, tzinfo=tz)
+    first = drills.next_drill_at(after, spec, protocol)
+    assert first == datetime(2027, 1, 4, 9, 0, tzinfo=tz)
+    assert drills.next_drill_at(first, spec, protocol) == datetime(2027, 4, 5, 9, 0, tzinfo=tz)
+    last = DrillSpec(months=[12], weekday="friday", week=-1, at="15:30")
+    assert drills.next_drill_at(after, last, protocol) == datetime(2026, 12, 25, 15, 30, tzinfo=tz)
+    assert drills.next_drill_at(after, DrillSpec(), protocol) is None
