@@ -7,12 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.config import DrillSpec, Protocol
+from bot.core.clock import Clock
+from bot.core.config import Config, DrillSpec, Protocol, load_settings
 from bot.protocol import drills
 from bot.reports.records import compute_metrics, incident_records, month
+from bot.runtime import Runtime
+from bot.timers import store as timers
+from bot.timers.store import DueTimer
 from models import Incident
 from models.incident import DISMISSED
+from models.vocab import TimerKind
+from tests.support.sessions import committing_sessions
 from tests.support.steps import (
     CHAT,
     T0,
@@ -42,21 +49,25 @@ async def start(sessions: Sessions, protocol: Protocol, when: datetime = T0) -> 
     return int(started.incident_id)
 
 
-async def test_a_drill_never_counts_and_a_real_report_takes_its_place(
-    sessions: Sessions, protocol: Protocol
-) -> None:
-    drill = await start(sessions, protocol)
-    again = await refusal(
+async def refused_start(sessions: Sessions, protocol: Protocol, when: datetime) -> str:
+    refused = await refusal(
         sessions,
         drills.start_drill,
         person=person(9),
         chat_id=CHAT,
         chat_sector="Caja",
         text="x",
-        now=at(1),
+        now=when,
         protocol=protocol,
     )
-    assert again.reason == "drill_under_way"
+    return str(refused.reason)
+
+
+async def test_a_drill_never_counts_and_a_real_report_takes_its_place(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    drill = await start(sessions, protocol)
+    assert await refused_start(sessions, protocol, at(1)) == "drill_under_way"
     async with sessions() as session:
         assert await incident_records(session) == []  # in no figure
         [listed] = await incident_records(session, drills=True)
@@ -74,17 +85,7 @@ async def test_a_drill_never_counts_and_a_real_report_takes_its_place(
     assert (await load(sessions, drill)).status == DISMISSED
     real = await report(sessions, protocol, 1, sector="Caja", when=at(2))
     assert real.opened and real.incident_id != drill
-    during_real = await refusal(
-        sessions,
-        drills.start_drill,
-        person=person(9),
-        chat_id=CHAT,
-        chat_sector="Caja",
-        text="x",
-        now=at(3),
-        protocol=protocol,
-    )
-    assert during_real.reason == "real_incident_open"
+    assert await refused_start(sessions, protocol, at(3)) == "real_incident_open"
     async with sessions() as session:
         assert (
             await drills.end_drill(session, now=at(4), actor=1, reason=drills.ENDED_BY_HAND) is None
@@ -126,3 +127,34 @@ def test_scheduled_drills_fall_on_the_first_monday_of_each_quarter(protocol: Pro
     last = DrillSpec(months=[12], weekday="friday", week=-1, at="15:30")
     assert drills.next_drill_at(after, last, protocol) == datetime(2026, 12, 25, 15, 30, tzinfo=tz)
     assert drills.next_drill_at(after, DrillSpec(), protocol) is None
+
+
+async def test_a_scheduled_drill_starts_by_itself_and_keeps_the_next_one(
+    engine: AsyncEngine, database_url: str, protocol: Protocol
+) -> None:
+    from handlers.drills import start_scheduled_drill
+
+    scheduled = protocol.model_copy(update={"drills": DrillSpec(months=[1, 4, 7, 10])})
+    settings = load_settings(
+        _env_file=None, database_url=database_url, team_chat_ids=[CHAT], admin_user_ids=[9]
+    )
+    rt = Runtime(
+        config=Config(settings=settings, protocol=scheduled),
+        engine=engine,
+        sessions=committing_sessions(engine),
+        clock=Clock(T0),
+    )
+    timer = DueTimer(id=0, kind=TimerKind.DRILL, incident_id=None, due_at=T0, payload={})
+    async with rt.sessions() as session:
+        started = await start_scheduled_drill(rt, session, timer)
+    assert started is not None
+    async with rt.sessions() as session:
+        incident = await session.get(Incident, started)
+        assert incident is not None and incident.drill and incident.reporter_id == 9
+        due = [t.due_at for t in await timers.pending(session) if t.kind == TimerKind.DRILL]
+    # The next one: the first Monday of January 2027, 09:00 local.
+    assert [d.astimezone(scheduled.support.tz) for d in due] == [
+        datetime(2027, 1, 4, 9, 0, tzinfo=scheduled.support.tz)
+    ]
+    async with rt.sessions() as session:  # one under way: the next is skipped, kept scheduled
+        assert await start_scheduled_drill(rt, session, timer) is None
