@@ -343,8 +343,9 @@ def build_application(
             )
         )
         .get_updates_request(
-            HTTPXRequest(
+            GatedRequest(  # fenced too: a copy that lost the lease polls no more
                 connection_pool_size=2,
+                fence=fence,
                 read_timeout=timeout,
                 connect_timeout=timeout,
             )

@@ -71,17 +71,19 @@ async def serve(config: Config, *, webhook: bool = False) -> None:
             standing = await _standby_server(config, copies)
             try:
                 taken = await copies.wait_to_take_over(stop)
+                if taken is not None:  # kept from now on, whatever comes next takes
+                    halt = asyncio.Event()
+                    halts[:] = [halt]
+                    if stop.is_set():
+                        halt.set()
+                    keeper = asyncio.create_task(copies.keep(halt), name="lease")
             finally:
                 if standing is not None:
                     await standing.stop()
             if taken is None:
                 break
-            halt = asyncio.Event()
-            halts[:] = [halt]
-            if stop.is_set():
-                halt.set()
-            keeper = asyncio.create_task(copies.keep(halt), name="lease")
             try:
+                await copies.end_replaced_sessions()
                 await _run_active(config, webhook, halt, clock, copies)
             finally:
                 keeper.cancel()

@@ -111,21 +111,25 @@ async def report(
             ),
             None,
         )
-    async with rt.session() as session:
-        result = await open_or_join_incident(
-            session,
-            person=person_of(user),
-            chat_id=chat_id,
-            chat_sector=rt.chat_sector(chat_id),
-            message_id=message.message_id,
-            text=COMMAND_PREFIX.sub("", text, count=1).strip()[:STORED_TEXT_MAX],
-            photo_file_id=photo,
-            now=written,
-            protocol=rt.protocol,
-            received_at=received,
-            maintenance_id=maintenance_id,
-            check_down=check_down,
-        )
+    for _ in range(2):
+        async with rt.session() as session:
+            result = await open_or_join_incident(
+                session,
+                person=person_of(user),
+                chat_id=chat_id,
+                chat_sector=rt.chat_sector(chat_id),
+                message_id=message.message_id,
+                text=COMMAND_PREFIX.sub("", text, count=1).strip()[:STORED_TEXT_MAX],
+                photo_file_id=photo,
+                now=written,
+                protocol=rt.protocol,
+                received_at=received,
+                maintenance_id=maintenance_id,
+                check_down=check_down,
+            )
+        # A drill that started in between took the slot: it ends now, and this opens the real one.
+        if result.opened or not await end_for_a_real_report(context, user.id):
+            break
     if result.opened:
         await post_alert(context, result.incident_id)
         if photo is not None:

@@ -25,6 +25,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -74,7 +75,9 @@ class Me:
     @classmethod
     def here(cls, name: str = "") -> Me:
         host, pid = socket.gethostname(), os.getpid()
-        place = f"{host}|{_pid_namespace()}"
+        # The pid namespace alone is the same on every host (the initial one): with the boot's
+        # id, cloned machines of one name never pass for each other.
+        place = f"{host}|{_pid_namespace()}:{_boot_id()}"
         return cls(f"{place}|{pid}|{secrets.token_hex(4)}"[-120:], (name or host)[:120], pid)
 
     def gone(self, holder: Holder) -> bool:
@@ -92,6 +95,13 @@ class Me:
         except OSError:
             return False
         return False
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:36]
+    except OSError:
+        return "-"
 
 
 def _pid_namespace() -> str:
@@ -145,7 +155,6 @@ class Copies:
                 if taken is not None:
                     self.fence.hold(self.me.copy_id, taken.epoch, started + self.seconds - MARGIN)
                     self.role, self.taken = CopyRole.ACTIVE, taken
-                    await self._end_sessions_of(taken.before)
                     log.warning(
                         "copy %s (pid %d) is now the active one (lease epoch %d)",
                         self.me.name,
@@ -194,15 +203,18 @@ class Copies:
             await session.commit()
         return taken
 
-    async def _end_sessions_of(self, before: Holder) -> None:
+    async def end_replaced_sessions(self) -> None:
         """The copy replaced may be frozen in the middle of transactions: end its database
         sessions, so their locks do not hold this copy's steps back (and it can commit nothing
-        of what it was doing when it wakes)."""
-        if before.copy_id in (None, self.me.copy_id):
+        of what it was doing when it wakes). Called once the lease is being kept."""
+        before = self.taken.before if self.taken is not None else None
+        if before is None or before.copy_id in (None, self.me.copy_id):
             return
         try:
             async with self._sessions() as session:
-                ended = await lease.end_sessions(session, name=session_name(before.copy_id))
+                ended = await asyncio.wait_for(
+                    lease.end_sessions(session, name=session_name(before.copy_id)), timeout=5
+                )
                 await session.commit()
         except Exception as exc:
             log.warning("could not end the previous copy's database sessions (%s)", cause_of(exc))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import DAY_NAMES, DrillSpec, Protocol
 from bot.protocol.incidents import ReportResult, open_or_join_incident
 from bot.protocol.lifecycle import Refused, mark_drill_step, open_incident_id, transition
+from bot.storage.unit_of_work import current_step
 from bot.team.members import Person
 from models import Event, Incident
 from models.incident import CLOSED, DISMISSED, OPEN_STATUSES, RESOLVED
@@ -61,6 +62,8 @@ async def start_drill(
         now=now,
         protocol=protocol,
     )
+    if not result.opened:  # a real report opened it in between: never turn it into a drill
+        raise Refused(Refusal.REAL_INCIDENT_OPEN)
     await session.execute(
         update(Incident)
         .where(Incident.id == result.incident_id)
@@ -78,6 +81,9 @@ async def end_drill(
     drill_id = await drill_under_way(session)
     if drill_id is None:
         return None
+    step = current_step()
+    if step is not None:
+        step.drill = False  # what the step writes from here on is about the real incident
     if not await transition(
         session,
         drill_id,

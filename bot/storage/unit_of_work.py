@@ -63,6 +63,7 @@ class StepSession(AsyncSession):
             if not checked and not await lease.held(self, me=fence.copy_id, epoch=fence.epoch):
                 fence.drop()
                 raise LeaseLost(f"lease epoch {fence.epoch} was taken over")
+            fence.check()  # again: the look at the lease was a round trip
         await super().commit()
 
     async def rollback_step(self) -> None:

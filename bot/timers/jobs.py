@@ -113,9 +113,12 @@ async def fire_timer(context: Any, runtime: Runtime, timer_id: int) -> bool:
         log.warning("timer %s left to the active copy (%s)", timer_id, exc)
         return False
     except Exception:
+        await session.rollback_step()
+        if not runtime.fence.held:  # a copy that lost the lease: the timer is the active one's
+            log.warning("timer %s left to the active copy", timer_id)
+            return False
         # Logged once and marked fired: a timer whose step fails must not fail forever.
         log.exception("timer %s failed; it will not fire again", timer_id)
-        await session.rollback_step()
         async with runtime.sessions() as own:
             await timers.claim(own, timer_id=timer_id, now=runtime.clock.now())
             await own.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -158,3 +159,18 @@ async def test_a_scheduled_drill_starts_by_itself_and_keeps_the_next_one(
     ]
     async with rt.sessions() as session:  # one under way: the next is skipped, kept scheduled
         assert await start_scheduled_drill(rt, session, timer) is None
+
+
+async def test_a_real_incident_opened_in_between_never_becomes_a_drill(
+    sessions: Sessions, protocol: Protocol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a /caido may commit between the drill's look for an open incident and its
+    insert: the drill then joins the real incident. It must be refused, not mark it a drill."""
+    real = await report(sessions, protocol, 1, sector="Caja")
+
+    async def none_open(_session: object) -> None:
+        return None  # as the look saw it, a moment before the report committed
+
+    monkeypatch.setattr(drills, "open_incident_id", none_open)
+    assert await refused_start(sessions, protocol, at(1)) == "real_incident_open"
+    assert not (await load(sessions, real.incident_id)).drill

@@ -287,7 +287,15 @@ class DeliveryWorker:
         elif write_ahead:
             await results.mark_uncertain(row)
         try:
-            result = await self._call(row)
+            try:
+                result = await self._call(row)
+            except Exception:
+                # The library wraps what the fence raised in a NetworkError: whatever the
+                # error, a copy that lost the lease writes no outcome (the row is the active
+                # copy's now).
+                if not self.runtime.fence.held:
+                    raise LeaseLost(f"outbox row {row.id}: this copy lost the lease") from None
+                raise
         except LeaseLost:
             return  # lost the lease before this request: the active copy sends the row
         except Postpone as wait:
