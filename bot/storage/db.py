@@ -335,20 +335,30 @@ def claim_sqlite_database(url: str) -> Any:
 
 
 def sqlite_holder(url: str) -> str | None:
-    """Who runs the bot on this SQLite file now ("pid 123 on host srv"), or None if no process
-    holds its lock. Takes the lock for an instant when free (and lets it go)."""
-    import fcntl
+    """Who runs the bot on this SQLite file now ("pid 123 on host srv"), or None. Read from the
+    lock file without taking its lock (a `run` starting that instant must not be refused): the
+    process named there, if it runs on this host and is alive."""
+    import os
+    import re
+    import socket
 
     path = sqlite_path(url)
     if path is None:
         return None
     lock_path = path.with_name(path.name + ".lock")
-    if not lock_path.exists():
+    try:
+        named = lock_path.read_text().strip()
+    except OSError:
         return None
-    with lock_path.open("r") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return handle.read().strip() or "another process"
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
+    found = re.fullmatch(r"pid (\d+) on host (\S+)", named)
+    if found is None:
+        return None
+    if found[2] != socket.gethostname():
+        return f"{named} (another host: not checked)"
+    try:
+        os.kill(int(found[1]), 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass
+    return named

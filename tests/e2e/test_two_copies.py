@@ -64,10 +64,17 @@ def pair(api: KillSwitchAPI, pg_database: str, tmp_path: Path) -> Iterator[Pair]
     copies.stop_all()
 
 
+# A burst smaller than the reliability suite's 300 votes: two processes and PostgreSQL on CI's
+# two CPUs; the copy is still killed or frozen while most votes are being answered.
+VOTES = 120
+
+
 def assert_burst_counted_once(pair: Pair) -> None:
-    reporters, votes = expected_burst(30, 300)
+    reporters, votes = expected_burst(30, VOTES)
     state = wait_stored(
-        pair.database_url, lambda s: len(s.votes) == 330 and settled(pair.now)(s), timeout=90
+        pair.database_url,
+        lambda s: len(s.votes) == 30 + VOTES and settled(pair.now)(s),
+        timeout=90,
     )
     assert sorted(state.reports) == sorted(reporters)  # each report once, none lost
     assert state.votes == votes
@@ -96,7 +103,7 @@ def test_the_standby_copy_takes_over_a_burst_and_the_old_one_comes_back_standing
     assert code == 200 and report["role"] == "active", report
 
     mark = api.mark()
-    burst(api, 300)
+    burst(api, VOTES)
     api.wait_for(lambda c: c.method == "answerCallbackQuery", after=mark)
     assert a.bot.process is not None
     pid = a.bot.process.pid
