@@ -95,11 +95,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             source.backup(copy)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template_name: str = request.getfixturevalue("migrated_postgres")
+    url, name = copy_of_postgres(request.getfixturevalue("migrated_postgres"))
+    yield url
+    drop_postgres_database(name)
+
+
+def copy_of_postgres(template_name: str) -> tuple[str, str]:
+    """A new database made from the migrated template: (its URL, its name)."""
     name = f"flexus_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    drop_postgres_database(name)
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), name
 
 
 @pytest.fixture

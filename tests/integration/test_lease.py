@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
@@ -25,16 +23,15 @@ from bot.storage.unit_of_work import StepSession
 from bot.transport import inbox, outbox
 from models import BotCopy, OutboxMessage
 from models.vocab import CopyRole
-from tests.conftest import POSTGRES_URL, _admin, drop_postgres_database
+from tests.conftest import copy_of_postgres, drop_postgres_database
 
 ADMIN = 7000
 
 
 @pytest.fixture
 def pg_url(postgres_url: str, migrated_postgres: str) -> Iterator[str]:
-    name = f"flexus_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_postgres}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    url, name = copy_of_postgres(migrated_postgres)
+    yield url
     drop_postgres_database(name)
 
 
