@@ -17,7 +17,9 @@ from typing import Any
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
+from bot.core.fence import LeaseLost
 from bot.runtime import Runtime
+from bot.storage import lease
 from bot.transport import inbox
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,18 @@ class Intake:
 
     async def take(self, raw: list[dict[str, Any]]) -> None:
         """Store new updates (one transaction), then queue them for the handlers, in order."""
+        fence = self.runtime.fence
         async with self.runtime.sessions() as session:
             new = await inbox.store(session, raw, self.runtime.clock.now())
+            if fence.leased:
+                # Several copies: stored only while this copy holds the lease (else the active
+                # copy, whose replay is done, would never handle them: not new to its store).
+                assert fence.copy_id is not None and fence.epoch is not None
+                if not await lease.held(session, me=fence.copy_id, epoch=fence.epoch):
+                    await session.rollback()
+                    fence.drop()
+                    raise LeaseLost("updates left to the active copy")
+                fence.check()
             await session.commit()
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
@@ -123,7 +135,10 @@ class Poller:
                 # to Telegram; the active copy's next getUpdates gets them again.
                 break
             if raw:
-                await self.intake.take(list(raw))
+                try:
+                    await self.intake.take(list(raw))
+                except LeaseLost:
+                    break  # another copy took over: it gets these updates from Telegram
                 offset = max(int(u.get("update_id", 0)) for u in raw) + 1
 
     async def _conflict(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from bot.core.fence import LeaseLost
 from bot.runtime import Runtime
 from bot.transport import outbox
 from bot.transport.intake import Intake
@@ -199,6 +200,9 @@ class WebServer:
         assert self.runtime is not None  # a standing-by copy answered 503 above
         if not self.runtime.fence.held:  # no longer the active copy: Telegram tries again
             return 503, {"ok": False}
-        await self.intake.take([data])  # stored before Telegram hears "200"
+        try:
+            await self.intake.take([data])  # stored before Telegram hears "200"
+        except LeaseLost:
+            return 503, {"ok": False}  # not the active copy any more: Telegram tries again
         self.runtime.stats.last_poll_ok = time.monotonic()
         return 200, {"ok": True}

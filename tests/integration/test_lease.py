@@ -267,3 +267,32 @@ async def test_an_update_is_marked_handled_only_by_the_copy_holding_the_lease(
     await take(pg, "b")
     assert await mark("b", 2)
     assert not await mark("b", 2)  # handled already: never twice
+
+
+async def test_a_copy_that_lost_the_lease_stores_no_update(pg_url: str, pg: AsyncEngine) -> None:
+    """A paused copy's getUpdates answer, stored after the new copy replayed its inbox, would
+    never be handled: it is not stored, and Telegram gives it to the active copy."""
+    from bot.core.config import Config
+    from bot.runtime import Runtime
+    from bot.transport.intake import Intake
+    from models import InboxUpdate
+
+    taken = await take(pg, "a")
+    assert taken is not None
+    fence = Fence()
+    fence.hold("a", taken.epoch, until=float("inf"))
+    settings = load_settings(_env_file=None, database_url=pg_url)
+    runtime = Runtime(
+        config=Config(settings=settings, protocol=load_protocol()),
+        engine=pg,
+        sessions=plain(pg),
+        clock=Clock(),
+        fence=fence,
+    )
+    await expire(pg)
+    await take(pg, "b")
+    with pytest.raises(LeaseLost):
+        await Intake(None, runtime).take([{"update_id": 7, "message": {"text": "/caido"}}])
+    async with plain(pg)() as session:
+        assert await session.get(InboxUpdate, 7) is None
+    assert not fence.held
