@@ -27,14 +27,20 @@ from bot.runtime import Runtime
 from bot.team.chats import take_reminder_slots
 from bot.timers.jobs import register_timer
 from bot.timers.store import DueTimer
-from bot.transport import outbox
 from handlers.drills import drill_summary
 from handlers.kit import buttons
 from handlers.kit.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
 from handlers.kit.guards import allowed_here, is_member, parse_button
 from handlers.kit.prompts import register_prompt
-from handlers.kit.replies import CRITICAL, answer_query, reply, run_in_transaction, send
+from handlers.kit.replies import (
+    CRITICAL,
+    answer_query,
+    clear_pressed_buttons,
+    reply,
+    run_in_transaction,
+    send,
+)
 from models.vocab import MessageKind, TimerKind
 
 COMMAND_PREFIX = re.compile(r"^/resuelto(?:@\w+)?\s*", re.IGNORECASE)
@@ -126,11 +132,7 @@ async def restart_answered(update: Update, context: Context) -> None:
     if clear is None:
         return
     await answer_query(query, texts.ALL_CLEAR_SENT)
-    if query.message is not None:
-        async with rt.session() as session:
-            outbox.clear_markup(
-                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
-            )
+    await clear_pressed_buttons(context, query)
     text = texts.all_clear(clear, rt.protocol.limits.description_max_chars)
     # Critical, to every team chat and privately to everyone who started the bot: committed
     # with the resolution itself, so a crash can delay the all-clear but never lose it.
@@ -193,12 +195,7 @@ async def cause_skipped(update: Update, context: Context) -> None:
         return
     query, _ = parsed
     await answer_query(query, texts.CAUSE_SKIPPED)
-    if query.message is not None:
-        rt = context.runtime
-        async with rt.session() as session:
-            outbox.clear_markup(
-                session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
-            )
+    await clear_pressed_buttons(context, query)
 
 
 async def acknowledged(update: Update, context: Context) -> None:

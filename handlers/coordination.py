@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
+from telegram import InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -32,7 +32,6 @@ from bot.runtime import Runtime
 from bot.team.chats import take_reminder_slots
 from bot.timers.jobs import register_timer
 from bot.timers.store import DueTimer
-from bot.transport import outbox
 from handlers.kit import buttons
 from handlers.kit.cards import (
     broadcast,
@@ -50,6 +49,7 @@ from handlers.kit.replies import (
     CRITICAL,
     Markup,
     answer_query,
+    clear_pressed_buttons,
     reply,
     run_in_transaction,
     send,
@@ -190,7 +190,7 @@ async def message_left_answered(update: Update, context: Context) -> None:
     rt, incident_id = context.runtime, pressed.incident_id
     if not pressed.left:
         await answer_query(query, texts.NO_MESSAGE_NOTED)
-        await _clear_buttons(context, query)
+        await clear_pressed_buttons(context, query)
         return
     user = update.effective_user
     left = await run_in_transaction(
@@ -206,7 +206,7 @@ async def message_left_answered(update: Update, context: Context) -> None:
     if left is None:
         return
     await answer_query(query, texts.message_left_noted(opening_text(context)))
-    await _clear_buttons(context, query)
+    await clear_pressed_buttons(context, query)
     await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
 
@@ -217,18 +217,7 @@ async def no_reference_pressed(update: Update, context: Context) -> None:
         return
     query, _ = parsed
     await answer_query(query, texts.NO_REFERENCE_NOTED)
-    await _clear_buttons(context, query)
-
-
-async def _clear_buttons(context: Context, query: CallbackQuery) -> None:
-    """A question answered by a button: its buttons go (they would mean nothing now)."""
-    if query.message is None:
-        return
-    rt = context.runtime
-    async with rt.session(refusable=False) as session:
-        outbox.clear_markup(
-            session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
-        )
+    await clear_pressed_buttons(context, query)
 
 
 async def contactado_command(update: Update, context: Context) -> None:

@@ -15,11 +15,10 @@ from bot import texts
 from bot.protocol.drills import (
     ENDED_BY_A_REAL_REPORT,
     ENDED_BY_HAND,
-    drill_times,
     end_drill,
     next_drill_at,
-    previous_drill_times,
     start_drill,
+    team_times,
 )
 from bot.protocol.lifecycle import Refused, member_name, open_incident_id
 from bot.runtime import Runtime
@@ -31,7 +30,6 @@ from handlers.kit.cards import broadcast, post_alert
 from handlers.kit.context import NEW_MESSAGES, Context, chat_sector_of, person_of
 from handlers.kit.guards import allowed_here
 from handlers.kit.replies import CRITICAL, reply, run_in_transaction
-from models import Incident
 from models.vocab import Refusal, TimerKind
 
 log = logging.getLogger(__name__)
@@ -98,12 +96,8 @@ async def end_for_a_real_report(context: Context, user_id: int) -> bool:
 async def drill_summary(context: Context, incident_id: int) -> str:
     """The team's times in this drill against the last one's ("" for a real incident)."""
     async with context.runtime.session(refusable=False) as session:
-        incident = await session.get(Incident, incident_id)
-        if incident is None or not incident.drill:
-            return ""
-        now = await drill_times(session, incident_id)
-        before = await previous_drill_times(session, incident_id)
-    return texts.drill_times(now, before)
+        times = await team_times(session, incident_id)
+    return "" if times is None else texts.drill_times(*times)
 
 
 # --- scheduled drills ----------------------------------------------------------------------------

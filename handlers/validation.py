@@ -19,7 +19,14 @@ from handlers.kit.cards import broadcast, refresh_cards, show_panel
 from handlers.kit.context import Context, chat_sector_of, person_of
 from handlers.kit.guards import parse_button
 from handlers.kit.prompts import register_prompt
-from handlers.kit.replies import CHATTER, answer_query, markup_json, run_in_transaction, send
+from handlers.kit.replies import (
+    CHATTER,
+    answer_query,
+    clear_pressed_buttons,
+    markup_json,
+    run_in_transaction,
+    send,
+)
 from models.vocab import MessageKind, validation_kind
 
 
@@ -210,11 +217,7 @@ async def _go_on_without(update: Update, context: Context, incident_id: int, rea
     done = texts.override_done(result.missing, reason)
     if query is not None:
         await answer_query(query, done)
-        if query.message is not None:
-            async with rt.session(refusable=False) as session:
-                outbox.clear_markup(
-                    session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
-                )
+        await clear_pressed_buttons(context, query)
     await _refresh_requests(context, result.state, still_open=False)
     await refresh_cards(context, incident_id)
     if query is None:  # typed: the panel comes again below the reply, with the reason on top

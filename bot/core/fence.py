@@ -45,9 +45,6 @@ class Fence:
     def held(self) -> bool:
         return self._monotonic() < self._until
 
-    def seconds_left(self) -> float:
-        return self._until - self._monotonic()
-
     def check(self) -> None:
         if not self.held:
             raise LeaseLost(f"lease epoch {self.epoch} is no longer held by this copy")

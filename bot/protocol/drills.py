@@ -108,6 +108,10 @@ async def end_drill(
     return drill_id
 
 
+async def is_drill(session: AsyncSession, incident_id: int) -> bool:
+    return bool(await session.scalar(select(Incident.drill).where(Incident.id == incident_id)))
+
+
 # --- the team's times ----------------------------------------------------------------------------
 
 
@@ -143,6 +147,15 @@ async def drill_times(session: AsyncSession, incident_id: int) -> DrillTimes:
         validate=between(first(EventKind.VALIDATION_STARTED), first(EventKind.VALIDATED)),
         acknowledge=between(first(EventKind.RESOLVED), incident.summary_posted_at),
     )
+
+
+async def team_times(
+    session: AsyncSession, incident_id: int
+) -> tuple[DrillTimes, DrillTimes | None] | None:
+    """A drill's times and the last drill's (None for a real incident)."""
+    if not await is_drill(session, incident_id):
+        return None
+    return await drill_times(session, incident_id), await previous_drill_times(session, incident_id)
 
 
 async def previous_drill_times(session: AsyncSession, incident_id: int) -> DrillTimes | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
 from bot.protocol.allclear import Summary
 from bot.protocol.coordination import CoordinatorContact, coordinator_contact, reporter_contact
+from bot.protocol.drills import is_drill
 from bot.protocol.incident_view import IncidentView, incident_view
 from bot.protocol.questions import panels_shown
 from bot.runtime import Runtime
@@ -19,7 +19,6 @@ from bot.transport import outbox
 from handlers.kit import buttons
 from handlers.kit.context import Context
 from handlers.kit.replies import CRITICAL, NEWS, Markup, markup_json, send
-from models import Incident
 from models.incident import GENERAL, IN_PROGRESS, PROBABLY_LOCAL, UNCONFIRMED, VALIDATING
 from models.vocab import CHECKLIST_CAUSES, LocalCause, MessageKind, Priority
 
@@ -214,7 +213,7 @@ async def render_panel(rt: Runtime, incident_id: int) -> tuple[str, dict[str, An
 
 async def _is_drill(rt: Runtime, incident_id: int) -> bool:
     async with rt.read_session() as session:
-        return bool(await session.scalar(select(Incident.drill).where(Incident.id == incident_id)))
+        return await is_drill(session, incident_id)
 
 
 async def show_panel(

@@ -112,6 +112,17 @@ async def react(update: Update, emoji: str) -> None:
         )
 
 
+async def clear_pressed_buttons(context: Context, query: CallbackQuery) -> None:
+    """The pressed message loses its buttons (through the outbox, once the step commits)."""
+    if query.message is None:
+        return
+    rt = context.runtime
+    async with rt.session(refusable=False) as session:
+        outbox.clear_markup(
+            session, query.message.chat.id, query.message.message_id, now=rt.clock.now()
+        )
+
+
 async def answer_query(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
     """Answer a button press, once the step it caused is committed (the toast tells the truth).
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot import texts
 from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, BotProcess, bot_env, sent_to
-from tests.support.fakebotapi import FakeBotAPI, command_update
+from tests.support.fakebotapi import FakeBotAPI, command_update, press_update
 from tests.support.outage import ANA, CHATS, DIEGO, LUIS, MARTA, NOW, PROTOCOL, Outage
 
 MARK = texts.DRILL_MARK
@@ -66,6 +66,17 @@ def test_a_real_report_ends_the_drill_and_is_announced_as_real(
     fake_api.push(command_update(GROUP_CAJA, ANA, "/simulacro"))
     for chat in CHATS:
         assert sent_to(fake_api, chat, "FLEXUS con problemas", after=mark).text.startswith(MARK)
+    card = sent_to(fake_api, GROUP_ADMIN, "FLEXUS con problemas", after=mark)
+
+    # A restart in the middle: it is still a drill, and what comes next is still marked.
+    bot.stop()
+    bot.start(FLEXUS_NOW=NOW)
+    mark = fake_api.mark()
+    fake_api.push(press_update(GROUP_ADMIN, card.message_id or 0, MARTA, "v:1:f"))
+    for chat in CHATS:
+        general = sent_to(fake_api, chat, "Falla general de FLEXUS", after=mark)
+        assert general.text.startswith(MARK)
+        assert "0351-5685000 (no llames: es un simulacro)" in general.text
 
     real = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, MARTA, "/caido No factura, de verdad"))

@@ -53,6 +53,16 @@ def test_a_follow_up_is_owned_reminded_closed_and_reported(
     assert "“pedir el informe del corte”" in reminder.text
     assert reminder.buttons == [("✅ Hecho", "fd:1")]
 
+    # Wrong input: a date that does not exist, an incident that does not, nothing at all.
+    for typed, answer in (
+        ("/seguimiento 1 revisar el UPS para 31/2", "Esa fecha no existe"),
+        ("/seguimiento 99 revisar el UPS", "No encuentro ese incidente"),
+        ("/seguimiento", "Para anotar algo que quedó pendiente"),
+    ):
+        mark = fake_api.mark()
+        fake_api.push(command_update(GROUP_ADMIN, LUIS, typed))
+        sent_to(fake_api, GROUP_ADMIN, answer, after=mark)
+
     mark = fake_api.mark()
     fake_api.push(command_update(GROUP_ADMIN, LUIS, "/pendientes"))
     listed = sent_to(fake_api, GROUP_ADMIN, "Seguimientos pendientes (1)", after=mark)
