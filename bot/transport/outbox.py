@@ -252,15 +252,44 @@ def unpin(
     )
 
 
-def clear_markup(session: AsyncSession, chat_id: int, message_id: int, *, now: datetime) -> None:
+def clear_markup(
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int | None = None,
+    *,
+    now: datetime,
+    of_row: int | None = None,
+) -> None:
+    """A message's buttons come off: `message_id`, or the message outbox row `of_row` (in the
+    same chat, not sent yet) will have posted."""
+    where = {"message_id": message_id} if of_row is None else {"of_row": of_row}
     add(
         session,
         method=OutboxMethod.CLEAR_MARKUP,
         chat_id=chat_id,
         priority=CHATTER,
         now=now,
-        message_id=message_id,
+        **where,
     )
+
+
+async def unsent(
+    session: AsyncSession, record: tuple[int, str], chat_id: int | None = None
+) -> list[tuple[int, int]]:
+    """(chat, outbox row) of each message that will record `record` (see `send`) and has not
+    gone yet: Telegram may already have it, but its message id is not stored."""
+    where = [
+        OutboxMessage.status == PENDING,
+        OutboxMessage.method == OutboxMethod.SEND,
+        OutboxMessage.payload.contains('"record"'),
+    ]
+    if chat_id is not None:
+        where.append(OutboxMessage.chat_id == chat_id)
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.id, OutboxMessage.payload).where(*where)
+    )
+    wanted = list(record)
+    return [(chat, row) for chat, row, p in rows.all() if json.loads(p).get("record") == wanted]
 
 
 def reaction(

@@ -239,7 +239,9 @@ async def show_panel(
         contact, text, markup = panel
         chat_id = contact.user_id if contact.private_chat else contact.fallback_chat_id
         shown = await panels_shown(session, incident_id)
-        if not fresh and any(chat == chat_id for chat, _ in shown):
+        # A panel still going out counts as shown: its message id is stored once it went.
+        coming = await outbox.unsent(session, (incident_id, MessageKind.PANEL))
+        if not fresh and any(chat == chat_id for chat, _ in [*shown, *coming]):
             # Rendered when sent: the state at that moment.
             outbox.edit_card(
                 session,
@@ -252,6 +254,8 @@ async def show_panel(
             return True
         for chat, message_id in shown:
             outbox.clear_markup(session, chat, message_id, now=now)
+        for chat, row_id in coming:
+            outbox.clear_markup(session, chat, now=now, of_row=row_id)
     record = (incident_id, MessageKind.PANEL)
     fallback: list[tuple[int, str, Markup]] | None = None
     if contact.private_chat:

@@ -18,6 +18,7 @@ from tests.support.bot_process import (
 from tests.support.fakebotapi import (
     Call,
     FakeBotAPI,
+    Mishap,
     command_update,
     press_update,
     reply_update,
@@ -184,6 +185,70 @@ def test_a_skip_reason_by_button(bot: BotProcess, fake_api: FakeBotAPI) -> None:
         "ac:1",
         "ho:1",
     ]
+
+
+def panel_going_out_slowly(fake_api: FakeBotAPI) -> Call:
+    """A general failure whose coordinator's panel Telegram takes two seconds to confirm: the
+    coordinator sees it (and may press it) before the bot has stored its message id."""
+    card_id = general_incident(fake_api)
+    sent(fake_api, GROUP_ADMIN, "Falla general de FLEXUS")
+    fake_api.script(Mishap.SLOW, chat_id=GROUP_ADMIN)  # the next message there: the panel
+    press(fake_api, GROUP_ADMIN, card_id, LUIS, "y:1")
+    return sent(fake_api, GROUP_ADMIN, "Gestionás el reclamo")
+
+
+def edits_of(fake_api: FakeBotAPI, chat_id: int, message_id: int) -> list[Call]:
+    return [
+        c
+        for c in fake_api.calls_of("editMessageText", chat_id)
+        if c.params.get("message_id") == message_id
+    ]
+
+
+def test_a_panel_pressed_before_its_id_is_stored_is_edited_not_sent_again(
+    bot: BotProcess, fake_api: FakeBotAPI
+) -> None:
+    bot.start(FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    panel = panel_going_out_slowly(fake_api)
+    panel_id = panel.result["message_id"]
+    press(fake_api, GROUP_ADMIN, panel_id, LUIS, "va:1")
+    fake_api.wait_for(
+        lambda c: c.method == "editMessageText" and c.params.get("message_id") == panel_id
+    )
+    request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?")
+    press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:y")
+    press(fake_api, GROUP_ADMIN, panel_id, LUIS, "vo:1")
+    reasons = sent(fake_api, GROUP_ADMIN, "¿Por qué seguimos sin Administración?")
+    press(fake_api, GROUP_ADMIN, reasons.result["message_id"], LUIS, "sk:1:0")
+    fake_api.wait_for(lambda c: edits_of(fake_api, GROUP_ADMIN, panel_id)[-1:] == [c])
+    fake_api.settled()
+    # One panel, edited in place at each step: never a second one for the same case.
+    assert [c.text for c in fake_api.sent(GROUP_ADMIN) if "Gestionás el reclamo" in c.text] == [
+        panel.text
+    ]
+    assert [d for _, d in fake_api.buttons_on(GROUP_ADMIN, panel_id)] == ["ac:1", "ho:1"]
+
+
+def test_news_while_the_panel_goes_out_takes_the_buttons_off_it(
+    bot: BotProcess, fake_api: FakeBotAPI
+) -> None:
+    bot.start(FLEXUS_NOW="2026-11-24T10:00:00-03:00")
+    fake_api.slow_for = 4.0
+    panel = panel_going_out_slowly(fake_api)
+    panel_id = panel.result["message_id"]
+    press(fake_api, GROUP_ADMIN, panel_id, LUIS, "va:1")
+    request = sent(fake_api, GROUP_CAJA, "¿FLEXUS funciona en tu sector?")
+    press(fake_api, GROUP_CAJA, request.result["message_id"], ANA, "vq:1:1:n")
+    # The news comes as a new panel, below the first one, which still had no stored id when
+    # the news was decided: its buttons come off once it has one.
+    news = sent(fake_api, GROUP_ADMIN, "En Caja FLEXUS sigue fallando")
+    assert "Gestionás el reclamo" in news.text
+    fake_api.wait_for(
+        lambda c: c.method == "editMessageReplyMarkup" and c.params.get("message_id") == panel_id
+    )
+    fake_api.settled()
+    assert fake_api.buttons_on(GROUP_ADMIN, panel_id) == []
+    assert fake_api.buttons_on(GROUP_ADMIN, news.result["message_id"]) != []
 
 
 def test_refused_pin_changes_nothing_else(bot: BotProcess, fake_api: FakeBotAPI) -> None:

@@ -228,6 +228,7 @@ class Mishap(Enum):
     TOO_SLOW = "too_slow"  # the bot gave up waiting before Telegram carried it out
     LATE = "late"  # carried out; the answer came after the bot gave up waiting
     KILLED = "killed"  # carried out; the bot's process died while it waited for the answer
+    SLOW = "slow"  # carried out at once; the answer takes `slow_for` seconds (not a fault)
 
 
 CARRIED_OUT = (Mishap.ANSWER_LOST, Mishap.LATE, Mishap.KILLED)
@@ -403,6 +404,7 @@ class FakeBotAPI:
         # getChatMember's answer for anyone not in chat_member_status.
         self.default_member_status = "left"
         self.late_after = 30.0  # seconds a TOO_SLOW or LATE answer takes over HTTP
+        self.slow_for = 2.0  # seconds a SLOW answer takes (well within the bot's patience)
         # Message ids pinned in each chat (pinChatMessage adds, unpinChatMessage removes).
         self.pinned: dict[int, set[int]] = {}
         # Old group chat id → new supergroup id: calls to the old id answer "upgraded".
@@ -880,6 +882,10 @@ class FakeBotAPI:
             if scripted.migrate_to is not None:
                 extra["migrate_to_chat_id"] = scripted.migrate_to
             return _Response(scripted.code, _error(scripted.code, scripted.description, **extra))
+        if scripted is Mishap.SLOW:
+            response = self._carry_out(call, method, params, self.slow_for)
+            response.mishap = scripted
+            return response
         if isinstance(scripted, Mishap):
             call.fault = scripted.value
             if scripted not in CARRIED_OUT:
@@ -1476,6 +1482,8 @@ class InProcessRequest(BaseRequest):
             raise AssertionError("a cancelled call went on")
         if response.mishap in (Mishap.TOO_SLOW, Mishap.LATE):
             raise TimedOut()
+        if response.mishap is Mishap.SLOW:
+            await asyncio.sleep(response.delay)
         if response.mishap is Mishap.NO_CONNECTION:
             raise NetworkError("httpx.ConnectError: All connection attempts failed")
         if response.payload is None or response.mishap is Mishap.ANSWER_LOST:

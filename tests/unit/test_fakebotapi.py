@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from tests.support.fakebotapi import (
     NOT_MODIFIED,
     UPGRADED,
     FakeBotAPI,
+    Mishap,
     migrate_update,
     user,
 )
@@ -49,6 +51,23 @@ def send(client: httpx.Client, chat_id: int = GROUP, text: str = "hola", **param
 
 
 # --- fault injection ---------------------------------------------------------------------------
+
+
+def test_a_slow_answer_is_carried_out_at_once_and_answered_late(
+    api: FakeBotAPI, client: httpx.Client
+) -> None:
+    api.slow_for = 1.0
+    api.script(Mishap.SLOW, chat_id=GROUP)
+    answered: list[Any] = []
+    started = time.monotonic()
+    sender = threading.Thread(target=lambda: answered.append(send(client, text="lento")))
+    sender.start()
+    # Carried out (and visible to a test) while its answer is still on the way.
+    call = api.wait_for(lambda c: c.method == "sendMessage")
+    assert not answered and call.fault is None
+    sender.join()
+    assert time.monotonic() - started >= 1.0
+    assert answered[0]["message_id"] == call.result["message_id"]
 
 
 def test_a_seeded_share_of_calls_fails(api: FakeBotAPI, client: httpx.Client) -> None:

@@ -199,13 +199,6 @@ class Cards:
         return newer
 
     async def _card_being_sent(self, row: Row) -> bool:
+        record = (row.payload["incident_id"], row.payload["kind"])
         async with self.runtime.read_session() as session:
-            rows = await session.scalars(
-                select(OutboxMessage.payload).where(
-                    OutboxMessage.chat_id == row.chat_id,
-                    OutboxMessage.method == OutboxMethod.SEND,
-                    OutboxMessage.status == PENDING,
-                )
-            )
-            record = [row.payload["incident_id"], row.payload["kind"]]
-            return any(json.loads(p).get("record") == record for p in rows.all())
+            return bool(await outbox.unsent(session, record, row.chat_id))

@@ -130,6 +130,21 @@ async def fold_pending_edits(runtime: Runtime) -> int:
     return folded
 
 
+async def outcome(runtime: Runtime, row_id: int) -> tuple[str | None, int | None, int]:
+    """(status, message id, attempts) of one row; (None, None, 0) once it is pruned."""
+    async with runtime.read_session() as session:
+        found = (
+            await session.execute(
+                select(
+                    OutboxMessage.status, OutboxMessage.message_id, OutboxMessage.attempts
+                ).where(OutboxMessage.id == row_id)
+            )
+        ).one_or_none()
+    if found is None:
+        return None, None, 0
+    return found[0], found[1], found[2]
+
+
 async def set_row(session: Any, row: Row, **values: Any) -> None:
     await session.execute(
         update(OutboxMessage)

@@ -45,7 +45,7 @@ from bot.transport.delivery.rows import SENDS, Row, row_of
 from bot.transport.delivery.state import ChatState
 from bot.transport.delivery.words import Words
 from bot.transport.telegram_errors import Verdict, verdict
-from models.delivery import CHATTER, DROPPED, NEWS, SENT, UNCHANGED
+from models.delivery import CHATTER, DROPPED, NEWS, PENDING, SENT, UNCHANGED
 from models.vocab import OutboxMethod
 
 log = logging.getLogger(__name__)
@@ -399,10 +399,19 @@ class DeliveryWorker:
         )
 
     async def _clear_markup(self, row: Row) -> SendResult:
+        message_id = row.payload.get("message_id")
+        if message_id is None:  # the message another row posts (or posted meanwhile)
+            status, message_id, attempts = await outbox_rows.outcome(
+                self.runtime, row.payload["of_row"]
+            )
+            if status == PENDING:
+                raise Postpone(min(60.0, 2.0**attempts))
+            if status != SENT or message_id is None:
+                return SendResult(UNCHANGED)  # it never went (or went elsewhere)
         return await self._noted(
             row,
             self.bot.edit_message_reply_markup(
-                chat_id=row.chat_id, message_id=row.payload["message_id"], reply_markup=None
+                chat_id=row.chat_id, message_id=message_id, reply_markup=None
             ),
         )
 
