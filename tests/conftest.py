@@ -28,7 +28,12 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.core.config import Protocol, load_protocol
 from bot.storage.db import make_engine, upgrade_database
+from tests.support import forkserver
 from tests.support.sessions import committing_sessions
+
+# `python -m bot` runs fork from one interpreter that imported the bot once (see
+# tests/support/forkserver.py); FLEXUS_TEST_FORK=0 starts a fresh interpreter each time.
+forkserver.ENABLED = os.environ.get("FLEXUS_TEST_FORK", "1") != "0"
 
 # CI explores the same examples every run: a failure there is reproducible, not a coin toss.
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from bot.core.config import Config, Settings, load_protocol
 from bot.runtime import Runtime
 from bot.storage.db import make_engine
 from bot.transport.web import health
+from tests.support import forkserver
 from tests.support.bot_process import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, TOKEN, BotProcess
 from tests.support.fakebotapi import (
     Call,
@@ -582,14 +581,9 @@ def test_deleted_card_is_posted_and_pinned_again(bot: BotProcess, fake_api: Chat
 def start_webhook(bot: BotProcess, **env: str) -> None:
     """`python -m bot run --webhook` (BotProcess.start_only runs plain `run`)."""
     bot.env.update(env)
-    with bot.log_path.open("ab") as log:
-        bot.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--webhook"],
-            cwd=bot.workdir,
-            env=bot.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    bot.process = forkserver.popen(
+        ["run", "--webhook"], cwd=bot.workdir, env=bot.env, stdout=bot.log_path
+    )
 
 
 def test_webhook_mode(bot: BotProcess, fake_api: ChatsAPI) -> None:

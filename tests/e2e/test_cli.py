@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import forkserver
 from tests.support.bot_process import TOKEN
 
 
@@ -19,14 +19,7 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
         if not k.startswith(("TELEGRAM_", "DATABASE_", "FLEXUS_", "TEAM_", "ADMIN_"))
     }
     clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return forkserver.run(args, cwd=tmp_path, env=clean, timeout=60)
 
 
 @pytest.mark.parametrize(

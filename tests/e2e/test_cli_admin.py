@@ -8,9 +8,9 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.support import forkserver
 from tests.support.bot_process import (
     ADMIN_ID,
     GROUP_ADMIN,
@@ -29,13 +29,7 @@ NEW_ADMIN = user(555, "Nico", "Sistemas")
 def cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[bytes]:
     """`flexus-bot ARGS` with the bot's own settings (same database, same protocol file)."""
     env = {**os.environ, **bot.env}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=bot.workdir,
-        env=env,
-        capture_output=True,
-        timeout=60,
-    )
+    return forkserver.run_bytes(args, cwd=bot.workdir, env=env, timeout=60)
 
 
 def out(result: subprocess.CompletedProcess[bytes]) -> str:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support import forkserver
 from tests.support.bot_process import ADMIN_ID, GROUP_ADMIN, GROUP_CAJA, BotProcess, sent_to
 from tests.support.fakebotapi import (
     CHAT_WRITE_FORBIDDEN,
@@ -110,17 +111,7 @@ def test_alerts_go_to_the_topic_where_habilitar_was_written(
     assert "Caja 2" in fake_api.text_of(GROUP_CAJA, card)
 
     # `flexus-bot chats` shows where the alerts go.
-    import subprocess
-    import sys
-
-    listed = subprocess.run(
-        [sys.executable, "-m", "bot", "chats"],
-        cwd=bot.workdir,
-        env=bot.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = forkserver.run(["chats"], cwd=bot.workdir, env=bot.env, timeout=60)
     line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(str(GROUP_CAJA)))
     assert f"topic {ALERTAS} «Alertas»" in line
 

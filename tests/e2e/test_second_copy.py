@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
+from tests.support import forkserver
 from tests.support.bot_process import ADMIN_ID, BotProcess, cli, sent_to
 from tests.support.fakebotapi import FakeBotAPI
 
@@ -27,14 +26,7 @@ def test_a_second_copy_on_the_same_sqlite_file_refuses_to_start(
     bot: BotProcess, fake_api: FakeBotAPI
 ) -> None:
     bot.start()
-    second = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=bot.workdir,
-        env=bot.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = forkserver.run(["run"], cwd=bot.workdir, env=bot.env, timeout=60)
     assert second.returncode == 2
     assert f"pid {bot.process.pid if bot.process else 0} on host" in second.stderr
     assert "another copy of the bot already runs on" in second.stderr

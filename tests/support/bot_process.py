@@ -8,12 +8,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.storage.db import make_engine, upgrade_database
+from tests.support import forkserver
 from tests.support.fakebotapi import Call, FakeBotAPI, user
 from tests.support.report_fixture import store_incidents
 from tests.support.sessions import committing_sessions
@@ -29,7 +29,7 @@ class BotProcess:
     api: FakeBotAPI
     workdir: Path
     env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | forkserver.ForkedProcess | None = None
     starts: int = 0
 
     def __post_init__(self) -> None:
@@ -63,13 +63,8 @@ class BotProcess:
     def start_only(self, **env: str) -> None:
         """Start the process without waiting for it to be ready."""
         self.env.update(env)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.process = forkserver.popen(
+            ["run"], cwd=self.workdir, env=self.env, stdout=self.log_path
         )
         self.starts += 1
 
@@ -160,14 +155,7 @@ def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     }
     clean["TEAM_CHAT_IDS"] = str(GROUP_CAJA)
     clean.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    return forkserver.run(args, cwd=cwd, env=clean, timeout=90)
 
 
 class MembersAPI(FakeBotAPI):
