@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.runtime import Runtime
 from bot.team import chats
 from bot.transport import outbox
-from bot.transport.delivery.rows import SENDS, Row, set_row
+from bot.transport.delivery.rows import SENDS, Row, fold_older_edits, set_row
 from bot.transport.delivery.state import ChatState
 from bot.transport.delivery.words import Words
 from models import IncidentMessage, OutboxMessage
@@ -106,6 +106,7 @@ class Results:
         sent = result.status == SENT
         async with self.runtime.sessions() as session:
             await set_row(session, row, **outcome)
+            self.runtime.stats.folded += await fold_older_edits(session, row, now)
             if sent and row.method == OutboxMethod.SEND and p.get("record"):
                 incident_id, kind = p["record"]
                 session.add(

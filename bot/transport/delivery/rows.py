@@ -106,6 +106,32 @@ async def pending(runtime: Runtime) -> list[OutboxMessage]:
         )
 
 
+def superseded_edits(stored: list[OutboxMessage]) -> set[int]:
+    """The ids of card edits a newer pending edit of the same card makes useless."""
+    newest: dict[str, int] = {}
+    for r in stored:
+        if r.card_key is not None and r.id > newest.get(r.card_key, -1):
+            newest[r.card_key] = r.id
+    return {r.id for r in stored if r.card_key is not None and r.id != newest[r.card_key]}
+
+
+async def fold_older_edits(session: Any, row: Row, now: datetime) -> int:
+    """With a card edit's outcome: the same card's older pending edits are folded into it."""
+    if row.card_key is None:
+        return 0
+    result: Any = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.card_key == row.card_key,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.id < row.id,
+        )
+        .values(status=FOLDED, done_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 async def fold_pending_edits(runtime: Runtime) -> int:
     """Every card's pending edits but the newest are folded into it, in one statement."""
     newer = aliased(OutboxMessage)

@@ -51,6 +51,7 @@ from models.vocab import OutboxMethod
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 8
+FOLD_NOW = 40  # superseded card edits in one read beyond which they are folded at once
 # The row a delivery task is sending, and the budget slot taken when it was chosen.
 _ROW: ContextVar[tuple[Row, Slot] | None] = ContextVar("flexus_outbox_row", default=None)
 
@@ -141,20 +142,26 @@ class DeliveryWorker:
         now_clock = self.clock.now()
         read_at = self.clock.monotonic()
         stored = await outbox_rows.pending(self.runtime)
-        keys = [r.card_key for r in stored if r.card_key is not None]
-        if len(keys) != len(set(keys)) and await outbox_rows.fold_pending_edits(self.runtime):
+        # A card's older pending edits wait for its newest one (rendered when sent, it shows
+        # everything they would) and are marked folded with its outcome (`Results.finish`),
+        # not by a transaction of their own at every read; only a pile of them is folded now,
+        # so it never crowds other rows out of the read.
+        superseded = outbox_rows.superseded_edits(stored)
+        if len(superseded) > FOLD_NOW and await outbox_rows.fold_pending_edits(self.runtime):
             read_at = self.clock.monotonic()
             stored = await outbox_rows.pending(self.runtime)
+            superseded = outbox_rows.superseded_edits(stored)
         self._finished_at = {i: t for i, t in self._finished_at.items() if read_at - t < 60}
         self._edited_at = {k: t for k, t in self._edited_at.items() if read_at - t < CARD_GAP}
-        fresh = [
-            r
-            for r in stored
-            if r.id not in self._busy_rows and self._finished_at.get(r.id, -1.0) < read_at
-        ]
         # A row under way, or whose outcome this read may not show, still holds its chat back:
         # a chat's messages never overtake one another.
-        held = {r.chat_id for r in stored if r not in fresh}
+        unsettled = {
+            r.id
+            for r in stored
+            if r.id in self._busy_rows or self._finished_at.get(r.id, -1.0) >= read_at
+        }
+        held = {r.chat_id for r in stored if r.id in unsettled}
+        fresh = [r for r in stored if r.id not in unsettled and r.id not in superseded]
         snapshot = [row_of(r) for r in fresh]
         not_yet = [r.next_attempt_at for r in fresh if r.next_attempt_at > now_clock]
         delay = 5.0
