@@ -9,6 +9,7 @@ button press, waking the delivery worker, arming timers) is queued with `after_c
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -52,9 +53,23 @@ class StepSession(AsyncSession):
     async def rollback(self) -> None:
         raise RuntimeError("inside a step only the step rolls back (services use a savepoint)")
 
+    def defer_insert(self, table: Table, row: dict[str, Any]) -> None:
+        """A row inserted with the step's other rows of its kind, in one statement, when the
+        step commits (or when `flush_deferred` is called first): not through the ORM's unit of
+        work, whose bookkeeping costs many times the insert for a row nobody reads back."""
+        self.info.setdefault("deferred", []).append((table, row))
+
+    async def flush_deferred(self) -> None:
+        """Insert the deferred rows now, in the order they were deferred (a statement for each
+        run of one table); a step that reads those tables calls this first."""
+        deferred: list[tuple[Table, dict[str, Any]]] = self.info.pop("deferred", [])
+        for table, rows in itertools.groupby(deferred, key=lambda item: item[0]):
+            await self.execute(insert(table), [row for _, row in rows])
+
     async def commit_step(self) -> None:
         """Commit, if this copy still may act: with several copies on PostgreSQL, a step of a
         copy that lost the lease (it was paused, or cut off) is undone, not committed."""
+        await self.flush_deferred()
         fence: Fence | None = self.info.get("fence")
         if fence is not None and fence.leased:
             fence.check()
@@ -67,6 +82,7 @@ class StepSession(AsyncSession):
         await super().commit()
 
     async def rollback_step(self) -> None:
+        self.info.pop("deferred", None)
         await super().rollback()
 
 
@@ -102,8 +118,14 @@ class Step:
             yield self.session
             await self.session.flush()
             return
-        async with self.session.begin_nested():
-            yield self.session
+        # Rows deferred before the savepoint are not the block's to undo: inserted first.
+        await self.session.flush_deferred()
+        try:
+            async with self.session.begin_nested():
+                yield self.session
+        except BaseException:
+            self.session.info.pop("deferred", None)  # the block's own, undone with it
+            raise
 
 
 _CURRENT: ContextVar[Step | None] = ContextVar("flexus_step", default=None)
@@ -111,6 +133,12 @@ _CURRENT: ContextVar[Step | None] = ContextVar("flexus_step", default=None)
 
 def current_step() -> Step | None:
     return _CURRENT.get()
+
+
+async def flush_deferred(session: AsyncSession) -> None:
+    """Before a step reads or changes rows it may have deferred (`StepSession.defer_insert`)."""
+    if isinstance(session, StepSession):
+        await session.flush_deferred()
 
 
 @asynccontextmanager

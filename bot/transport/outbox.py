@@ -11,12 +11,12 @@ import base64
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.unit_of_work import current_step
+from bot.storage.unit_of_work import current_step, flush_deferred
 from bot.transport.telegram_text import split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS, PENDING
@@ -59,23 +59,25 @@ def add(
     step = current_step()
     if step is not None and step.drill:
         payload["drill"] = True  # the delivery worker marks it (Words.drill) when it sends it
-    session.add(
-        OutboxMessage(
-            priority=priority,
-            method=method,
-            chat_id=chat_id,
-            payload=json.dumps(payload, ensure_ascii=False),
-            card_key=card,
-            status=PENDING,
-            attempts=0,
-            uncertain=False,
-            duplicate_risk=False,
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )
-    if step is not None:
-        step.wrote_outbox = True
+    row = {
+        "priority": priority,
+        "method": method,
+        "chat_id": chat_id,
+        "payload": json.dumps(payload, ensure_ascii=False),
+        "card_key": card,
+        "status": PENDING,
+        "attempts": 0,
+        "uncertain": False,
+        "duplicate_risk": False,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    if step is None:
+        session.add(OutboxMessage(**row))
+        return
+    # In a step: inserted with the step's other messages when it commits.
+    step.session.defer_insert(cast(Table, OutboxMessage.__table__), row)
+    step.wrote_outbox = True
 
 
 PIN_NOTIFY = "notify"  # send(pin=PIN_NOTIFY): pinned with a notification to everyone
@@ -278,6 +280,7 @@ async def unsent(
 ) -> list[tuple[int, int]]:
     """(chat, outbox row) of each message that will record `record` (see `send`) and has not
     gone yet: Telegram may already have it, but its message id is not stored."""
+    await flush_deferred(session)
     where = [
         OutboxMessage.status == PENDING,
         OutboxMessage.method == OutboxMethod.SEND,

@@ -20,7 +20,7 @@ from bot.protocol import incidents
 from bot.protocol.lifecycle import Refused
 from bot.runtime import Runtime
 from bot.team.members import Person, touch_member
-from bot.transport import inbox
+from bot.transport import inbox, outbox
 from models import InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
 from tests.support.sessions import committing_sessions
@@ -164,6 +164,51 @@ async def test_only_a_block_that_may_refuse_gets_a_savepoint(
         status = await session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 42))
     assert list(members) == [101]  # the refused block alone was undone
     assert status == inbox.HANDLED
+
+
+async def test_a_steps_messages_are_one_insert_and_a_refused_block_takes_its_own_back(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Messages a step writes are inserted together when it commits, in the order written;
+    those written inside a block that refused are undone with it, the others stay."""
+    runtime = make_runtime(engine, database_url)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    async with runtime.sessions() as session:
+        await inbox.store(session, [RAW], runtime.clock.now())
+        await session.commit()
+
+    def say(session: AsyncSession, text: str) -> None:
+        outbox.send(session, GROUP, text, priority=outbox.NEWS, now=runtime.clock.now())
+
+    async def handler() -> None:
+        async with runtime.session(refusable=False) as session:
+            say(session, "uno")
+        with contextlib.suppress(Refused):
+            async with runtime.session() as session:
+                say(session, "no")
+                raise Refused("closed")
+        async with runtime.session() as session:
+            say(session, "dos")
+        async with runtime.session(refusable=False) as session:
+            say(session, "tres")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        runtime.fresh_updates.add(42)
+        await handle_update(runtime, Update.de_json(RAW, None), handler())
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    async with runtime.sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [json.loads(r.payload)["text"] for r in rows] == ["uno", "dos", "tres"]
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO OUTBOX")]
+    # "uno" before the second savepoint (a refused block may not take it back), the rest at
+    # the commit, together.
+    assert len(inserts) == 2
 
 
 RAW_LUIS = {
