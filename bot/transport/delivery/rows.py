@@ -72,7 +72,7 @@ class Row:
         )
 
 
-def row_of(r: OutboxMessage) -> Row:
+def row_of(r: Any) -> Row:
     try:
         method: OutboxMethod | str = OutboxMethod(r.method)
     except ValueError:
@@ -91,22 +91,24 @@ def row_of(r: OutboxMessage) -> Row:
     )
 
 
-async def pending(runtime: Runtime) -> list[OutboxMessage]:
-    """The first BATCH pending rows, most important first, each priority in written order."""
+_TABLE = OutboxMessage.__table__
+
+
+async def pending(runtime: Runtime) -> list[Any]:
+    """The first BATCH pending rows, most important first, each priority in written order:
+    plain rows with the outbox's columns as attributes (read at every pass of the worker, so
+    not ORM objects, whose identity-map bookkeeping cost more than the read)."""
     async with runtime.read_session() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status == PENDING)
-                    .order_by(OutboxMessage.priority, OutboxMessage.id)
-                    .limit(BATCH)
-                )
-            ).all()
+        result = await session.execute(
+            select(_TABLE)
+            .where(_TABLE.c.status == PENDING)
+            .order_by(_TABLE.c.priority, _TABLE.c.id)
+            .limit(BATCH)
         )
+        return list(result.all())
 
 
-def superseded_edits(stored: list[OutboxMessage]) -> set[int]:
+def superseded_edits(stored: list[Any]) -> set[int]:
     """The ids of card edits a newer pending edit of the same card makes useless."""
     newest: dict[str, int] = {}
     for r in stored:
