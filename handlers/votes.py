@@ -24,7 +24,8 @@ from models.vocab import TimerKind
 
 
 async def vote(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, buttons.Vote)
+    # The vote stores the voter (with their chat's sector) itself: one write, not two.
+    parsed = await parse_button(update, context, buttons.Vote, remember=False)
     if parsed is None:
         return
     query, pressed = parsed

@@ -66,9 +66,10 @@ async def allowed_here(
     return True
 
 
-async def allowed_button(update: Update, context: Context) -> bool:
+async def allowed_button(update: Update, context: Context, *, remember: bool = True) -> bool:
     """Buttons work in team chats and private chats, for team members only; anything else is
-    answered with a refusal (pressing a button never makes anyone a member)."""
+    answered with a refusal (pressing a button never makes anyone a member). `remember`: the
+    presser's name is stored here (False: the service the press leads to stores it)."""
     query, chat = update.callback_query, update.effective_chat
     if query is None:
         return False
@@ -79,7 +80,8 @@ async def allowed_button(update: Update, context: Context) -> bool:
     if not await is_member(context, query.from_user.id, chat.id):
         await answer_query(query, texts.PRIVATE_NOT_MEMBER, alert=True)
         return False
-    await remember_name(context, query.from_user)
+    if remember:
+        await remember_name(context, query.from_user)
     return True
 
 
@@ -94,11 +96,12 @@ B = TypeVar("B", bound=Button)
 
 
 async def parse_button(
-    update: Update, context: Context, button: type[B]
+    update: Update, context: Context, button: type[B], *, remember: bool = True
 ) -> tuple[CallbackQuery, B] | None:
-    """The pressed button and its validated data; anything else is answered and dropped."""
+    """The pressed button and its validated data; anything else is answered and dropped.
+    `remember`: see `allowed_button`."""
     query = update.callback_query
-    if query is None or not await allowed_button(update, context):
+    if query is None or not await allowed_button(update, context, remember=remember):
         return None
     pressed = button.parse(query.data)
     if pressed is None:
