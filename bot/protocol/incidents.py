@@ -20,6 +20,7 @@ from bot.protocol.lifecycle import (
     get_incident,
     member_name,
     open_incident_id,
+    refuses_before_writing,
     transition,
 )
 from bot.storage.db import dialect_insert
@@ -266,6 +267,7 @@ async def _promote_if_general(
     )
 
 
+@refuses_before_writing
 async def cast_vote(
     session: AsyncSession,
     *,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,18 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.named = named
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def refuses_before_writing(service: F) -> F:
+    """Marks a service that refuses (raises Refused) only before its first write: it needs no
+    savepoint to take its writes back (two statements and a flush fewer on the hot path).
+    `handlers.kit.replies.run_in_transaction` fails the whole step if one writes and then
+    refuses all the same."""
+    service.refuses_before_writing = True  # type: ignore[attr-defined]
+    return service
 
 
 def add_event(

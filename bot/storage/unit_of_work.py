@@ -39,6 +39,25 @@ def _hold(session: Session, instance: object) -> None:
     session.info.setdefault("held", []).append(instance)
 
 
+@event.listens_for(_HoldingSession, "after_flush")
+def _count_flush(session: Session, _context: Any) -> None:
+    session.info["writes"] = session.info.get("writes", 0) + 1
+
+
+@event.listens_for(_HoldingSession, "do_orm_execute")
+def _count_statement(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["writes"] = state.session.info.get("writes", 0) + 1
+
+
+def writes_so_far(session: AsyncSession) -> int:
+    """How many times the step's session wrote (flushes with changes, INSERT/UPDATE/DELETE
+    statements, rows deferred, changes not flushed yet): a block that wrote nothing leaves it
+    as it found it."""
+    unflushed = len(session.new) + len(session.dirty) + len(session.deleted)
+    return session.info.get("writes", 0) + len(session.info.get("deferred", ())) + unflushed
+
+
 class StepSession(AsyncSession):
     """The step's session. Only the step that owns it ends its transaction (`commit_step`,
     `rollback_step`): a service that called `commit()` or `rollback()` would end the step's

@@ -16,7 +16,7 @@ from bot.protocol.lifecycle import (
     Refused,
 )
 from bot.runtime import Runtime
-from bot.storage.unit_of_work import current_step
+from bot.storage.unit_of_work import current_step, writes_so_far
 from bot.transport import outbox
 from bot.transport.outbox import CHATTER, CRITICAL, NEWS
 from handlers.kit.context import Context, topic_of
@@ -157,9 +157,21 @@ async def run_in_transaction(
     refusal undoes only its own writes); a refusal is answered to the person and gives None.
 
     Services always return something, so None means refused and already answered."""
+    # A service that refuses only before writing needs no savepoint (see
+    # bot.protocol.lifecycle.refuses_before_writing).
+    refusable = not getattr(service, "refuses_before_writing", False)
     try:
-        async with context.runtime.session() as session:
-            return await service(session, *args, **kwargs)
+        async with context.runtime.session(refusable=refusable) as session:
+            before = writes_so_far(session)
+            try:
+                return await service(session, *args, **kwargs)
+            except Refused as refused:
+                if not refusable and writes_so_far(session) != before:
+                    raise RuntimeError(
+                        f"{service.__name__} refused after writing, with no savepoint to take "
+                        "its writes back: the whole step is undone"
+                    ) from refused
+                raise
     except Refused as refused:
         await answer_refusal(update, refused)
         return None

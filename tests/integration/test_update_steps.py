@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event, select, update
@@ -17,12 +18,14 @@ from bot.app import handle_update
 from bot.core.clock import Clock
 from bot.core.config import Config, load_protocol, load_settings
 from bot.protocol import incidents
-from bot.protocol.lifecycle import Refused
+from bot.protocol.lifecycle import Refused, refuses_before_writing
 from bot.runtime import Runtime
 from bot.team.members import Person, touch_member
 from bot.transport import inbox, outbox
+from handlers.kit.replies import run_in_transaction
 from models import InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
+from models.vocab import Refusal
 from tests.support.sessions import committing_sessions
 
 GROUP = -100555
@@ -221,6 +224,63 @@ RAW_LUIS = {
         "text": "/caido",
     },
 }
+
+
+async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_that_lies_fails(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """A service marked `refuses_before_writing` runs without a savepoint: its refusal is
+    answered as any other. One that writes and then refuses all the same fails the whole step
+    (nothing it or the step wrote is kept, the update is skipped), rather than keep half its
+    writes."""
+    runtime = make_runtime(engine, database_url)
+    context = SimpleNamespace(runtime=runtime)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    async with runtime.sessions() as session:
+        await inbox.store(session, [RAW, RAW_LUIS], runtime.clock.now())
+        await session.commit()
+
+    @refuses_before_writing
+    async def refuses_at_once(session: AsyncSession) -> bool:
+        raise Refused(Refusal.CLOSED)
+
+    @refuses_before_writing
+    async def writes_then_refuses(session: AsyncSession) -> bool:
+        await touch_member(session, person=Person(102, "Luis"), now=runtime.clock.now())
+        raise Refused(Refusal.CLOSED)
+
+    async def ana(update: Update) -> None:
+        assert await run_in_transaction(update, context, refuses_at_once) is None
+
+    async def luis(update: Update) -> None:
+        await run_in_transaction(update, context, writes_then_refuses)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        runtime.fresh_updates.update({42, 43})
+        first = Update.de_json(RAW, None)
+        await handle_update(runtime, first, ana(first))
+        second = Update.de_json(RAW_LUIS, None)
+        await handle_update(runtime, second, luis(second))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in statements if s.upper().startswith("SAVEPOINT")]
+    async with runtime.sessions() as session:
+        marks = dict(
+            (await session.execute(select(InboxUpdate.update_id, InboxUpdate.status))).all()
+        )
+        members = (await session.scalars(select(Member.user_id))).all()
+        replies = [
+            json.loads(p)["text"]
+            for p in (await session.scalars(select(OutboxMessage.payload))).all()
+        ]
+    assert marks == {42: inbox.HANDLED, 43: inbox.SKIPPED}
+    assert list(members) == []  # Luis's half-done step left nothing
+    assert replies == [texts.refusal(Refused(Refusal.CLOSED)), texts.SOMETHING_FAILED]
 
 
 async def test_a_report_racing_the_close_of_the_open_incident_opens_a_fresh_one_in_its_step(
