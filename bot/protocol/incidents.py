@@ -144,10 +144,11 @@ async def open_or_join_incident(
         )
     else:
         add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
+    await session.flush()
+    tally = await _tally(session, incident_id)  # read once: a promotion changes no vote
     became_general = await _promote_if_general(
-        session, incident_id, now, protocol, check_down=check_down
+        session, incident_id, now, protocol, check_down=check_down, tally=tally
     )
-    tally = await _tally(session, incident_id)
     await session.flush()
     return ReportResult(
         incident_id=incident_id,
@@ -244,16 +245,19 @@ async def _promote_if_general(
     protocol: Protocol,
     *,
     check_down: str | None = None,
+    tally: Tally | None = None,
 ) -> bool:
     """Make the incident general once the thresholds are met, or at once when a FLEXUS check
     is down (`check_down`: its name; the check confirms what the person says); True if this
-    call did it."""
-    await session.flush()
+    call did it. `tally`: the votes as just read (else read here)."""
     confirmed = check_down is not None and protocol.checks.confirm_reports
-    if not confirmed and not is_general(
-        await _tally(session, incident_id), protocol.classification
-    ):
-        return False
+    if tally is None:
+        await session.flush()
+    if not confirmed:
+        if tally is None:
+            tally = await _tally(session, incident_id)
+        if not is_general(tally, protocol.classification):
+            return False
     return await transition(
         session,
         incident_id,
