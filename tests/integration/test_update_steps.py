@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select, update
@@ -39,6 +41,28 @@ def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
         sessions=committing_sessions(engine),
         clock=Clock(),
     )
+
+
+@contextlib.contextmanager
+def statements_of(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block, in order."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def store(runtime: Runtime, *raw: dict[str, Any]) -> None:
+    """The updates as the intake stores them, before their steps."""
+    async with runtime.sessions() as session:
+        await inbox.store(session, list(raw), runtime.clock.now())
+        await session.commit()
 
 
 RAW = {
@@ -137,14 +161,7 @@ async def test_only_a_block_that_may_refuse_gets_a_savepoint(
     """A savepoint lets a refusal undo its own block; a block that only adds messages or
     reads never refuses, and any other failure fails the whole step anyway."""
     runtime = make_runtime(engine, database_url)
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    async with runtime.sessions() as session:
-        await inbox.store(session, [RAW], runtime.clock.now())
-        await session.commit()
+    await store(runtime, RAW)
 
     async def handler() -> None:
         async with runtime.session(refusable=False) as session:
@@ -154,12 +171,9 @@ async def test_only_a_block_that_may_refuse_gets_a_savepoint(
                 await touch_member(session, person=Person(102, "Luis"), now=runtime.clock.now())
                 raise Refused("closed")
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_of(engine) as statements:
         runtime.fresh_updates.add(42)
         await handle_update(runtime, Update.de_json(RAW, None), handler())
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     savepoints = [s for s in statements if s.upper().startswith("SAVEPOINT")]
     assert len(savepoints) == 1  # the refusable block's, not the other's
     async with runtime.sessions() as session:
@@ -175,14 +189,7 @@ async def test_a_steps_messages_are_one_insert_and_a_refused_block_takes_its_own
     """Messages a step writes are inserted together when it commits, in the order written;
     those written inside a block that refused are undone with it, the others stay."""
     runtime = make_runtime(engine, database_url)
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    async with runtime.sessions() as session:
-        await inbox.store(session, [RAW], runtime.clock.now())
-        await session.commit()
+    await store(runtime, RAW)
 
     def say(session: AsyncSession, text: str) -> None:
         outbox.send(session, GROUP, text, priority=outbox.NEWS, now=runtime.clock.now())
@@ -199,12 +206,9 @@ async def test_a_steps_messages_are_one_insert_and_a_refused_block_takes_its_own
         async with runtime.session(refusable=False) as session:
             say(session, "tres")
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_of(engine) as statements:
         runtime.fresh_updates.add(42)
         await handle_update(runtime, Update.de_json(RAW, None), handler())
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     async with runtime.sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     assert [json.loads(r.payload)["text"] for r in rows] == ["uno", "dos", "tres"]
@@ -235,14 +239,7 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
     writes."""
     runtime = make_runtime(engine, database_url)
     context = SimpleNamespace(runtime=runtime)
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    async with runtime.sessions() as session:
-        await inbox.store(session, [RAW, RAW_LUIS], runtime.clock.now())
-        await session.commit()
+    await store(runtime, RAW, RAW_LUIS)
 
     @refuses_before_writing
     async def refuses_at_once(session: AsyncSession) -> bool:
@@ -259,15 +256,12 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
     async def luis(update: Update) -> None:
         await run_in_transaction(update, context, writes_then_refuses)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_of(engine) as statements:
         runtime.fresh_updates.update({42, 43})
         first = Update.de_json(RAW, None)
         await handle_update(runtime, first, ana(first))
         second = Update.de_json(RAW_LUIS, None)
         await handle_update(runtime, second, luis(second))
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert not [s for s in statements if s.upper().startswith("SAVEPOINT")]
     async with runtime.sessions() as session:
         marks = dict(
