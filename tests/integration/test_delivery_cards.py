@@ -22,7 +22,7 @@ from tests.support.delivery import (
     post_card,
     send,
 )
-from tests.support.fakebotapi import BAD_GATEWAY
+from tests.support.fakebotapi import BAD_GATEWAY, Refusal
 
 
 async def test_alert_card_is_recorded_then_pinned(h: Harness) -> None:
@@ -95,6 +95,29 @@ async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
     [stored] = await h.cards()
     assert stored.shown_hash == outbox.card_hash("🚨 Afectados: Caja 4", CARD_MARKUP)
     assert h.runtime.stats.folded == 2
+
+
+async def test_older_edits_go_with_the_newest_when_telegram_refuses_it(h: Harness) -> None:
+    """The newest edit refused for good (a 400 no retry mends): the older ones waiting for it
+    are folded with it, not sent one after another with older text."""
+    incident = await new_incident(h)
+    h.api.script(
+        Refusal(400, "Bad Request: something nobody documented"),
+        method="editMessageText",
+        chat_id=GROUP_A,
+    )
+    async with h.running():
+        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
+        ids = await h.enqueue(
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 2"),
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 3"),
+            edit(incident, GROUP_A, "🚨 Afectados: Caja 4"),
+        )
+        await h.settled(ids)
+
+    assert await h.statuses(ids) == ["folded", "folded", "dropped"]
+    assert [e.text for e in h.api.calls_of("editMessageText", GROUP_A)] == ["🚨 Afectados: Caja 4"]
+    assert h.api.text_of(GROUP_A, card.message_id) == "🚨 Afectados: Caja 1"
 
 
 async def test_an_edit_to_what_the_card_shows_is_not_sent(h: Harness) -> None:

@@ -74,6 +74,7 @@ class Results:
             )
             async with self.runtime.sessions() as session:
                 await set_row(session, row, **outcome)
+                self.runtime.stats.folded += await fold_older_edits(session, row, now)
                 await session.commit()
             back = False
         if back:
@@ -200,14 +201,11 @@ class Results:
             error,
         )
         self.runtime.stats.dropped += 1
+        now = self.runtime.clock.now()
         async with self.runtime.sessions() as session:
-            await set_row(
-                session,
-                row,
-                status=DROPPED,
-                last_error=error[:255],
-                done_at=self.runtime.clock.now(),
-            )
+            await set_row(session, row, status=DROPPED, last_error=error[:255], done_at=now)
+            # A card's older edits waited for this one: they would only bring older text back.
+            self.runtime.stats.folded += await fold_older_edits(session, row, now)
             await session.commit()
 
     async def refused(self, row: Row, error: str) -> None:
