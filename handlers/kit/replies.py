@@ -162,6 +162,8 @@ async def run_in_transaction(
     refusable = not getattr(service, "refuses_before_writing", False)
     try:
         async with context.runtime.session(refusable=refusable) as session:
+            if not refusable:
+                await session.flush()  # what came before is not the service's to count
             before = writes_so_far(session)
             try:
                 return await service(session, *args, **kwargs)

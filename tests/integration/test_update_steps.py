@@ -242,7 +242,8 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
     await store(runtime, RAW, RAW_LUIS)
 
     @refuses_before_writing
-    async def refuses_at_once(session: AsyncSession) -> bool:
+    async def reads_then_refuses(session: AsyncSession) -> bool:
+        await session.scalar(select(Member.user_id).limit(1))  # flushes what the step had
         raise Refused(Refusal.CLOSED)
 
     @refuses_before_writing
@@ -251,7 +252,12 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
         raise Refused(Refusal.CLOSED)
 
     async def ana(update: Update) -> None:
-        assert await run_in_transaction(update, context, refuses_at_once) is None
+        now = runtime.clock.now()
+        async with runtime.session(refusable=False) as session:
+            # The step's own writes, not flushed yet: not the service's, whatever it reads.
+            for user_id, name in ((101, "Ana"), (103, "Marta")):
+                session.add(Member(user_id=user_id, full_name=name, created_at=now, updated_at=now))
+            assert await run_in_transaction(update, context, reads_then_refuses) is None
 
     async def luis(update: Update) -> None:
         await run_in_transaction(update, context, writes_then_refuses)
@@ -273,7 +279,7 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
             for p in (await session.scalars(select(OutboxMessage.payload))).all()
         ]
     assert marks == {42: inbox.HANDLED, 43: inbox.SKIPPED}
-    assert list(members) == []  # Luis's half-done step left nothing
+    assert sorted(members) == [101, 103]  # Ana's step kept; Luis's half-done one left nothing
     assert replies == [texts.refusal(Refused(Refusal.CLOSED)), texts.SOMETHING_FAILED]
 
 
