@@ -284,7 +284,7 @@ async def unsent(
     where = [
         OutboxMessage.status == PENDING,
         OutboxMessage.method == OutboxMethod.SEND,
-        OutboxMessage.payload.contains('"record"'),
+        OutboxMessage.payload.contains('"record": ['),  # as send() writes it (not null)
     ]
     if chat_id is not None:
         where.append(OutboxMessage.chat_id == chat_id)

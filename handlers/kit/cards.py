@@ -238,9 +238,11 @@ async def show_panel(
             return False
         contact, text, markup = panel
         chat_id = contact.user_id if contact.private_chat else contact.fallback_chat_id
-        shown = await panels_shown(session, incident_id)
-        # A panel still going out counts as shown: its message id is stored once it went.
+        # A panel still going out counts as shown: its message id is stored once it went, in
+        # the transaction that ends its row. Read first, so a panel that goes out between the
+        # two reads is found by the second one.
         coming = await outbox.unsent(session, (incident_id, MessageKind.PANEL))
+        shown = await panels_shown(session, incident_id)
         if not fresh and any(chat == chat_id for chat, _ in [*shown, *coming]):
             # Rendered when sent: the state at that moment.
             outbox.edit_card(

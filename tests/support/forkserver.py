@@ -168,15 +168,19 @@ class _Server:
 
     def _read(self, stream: IO[bytes]) -> None:
         for raw in stream:
-            word, *rest = raw.decode().split()
+            word, *rest = raw.decode().split() or [""]
             with self._cond:
                 if word == "ready":
                     self._ready.set()
                 elif word == "pid":
-                    self._pids.append(int(rest[0]))
+                    pid = int(rest[0])
+                    self.exits.pop(pid, None)  # a reused pid: the earlier child's code is old
+                    self._pids.append(pid)
                 elif word == "exit":
                     self.exits[int(rest[0])] = int(rest[1])
                 self._cond.notify_all()
+        with self._cond:  # the server is gone: nobody will report an exit any more
+            self._cond.notify_all()
 
     def spawn(self, request: dict[str, Any]) -> int:
         with self._lock:
@@ -191,7 +195,11 @@ class _Server:
 
     def wait_exit(self, pid: int, timeout: float | None) -> int | None:
         with self._cond:
-            self._cond.wait_for(lambda: pid in self.exits, timeout=timeout)
+            self._cond.wait_for(
+                lambda: pid in self.exits or self.process.poll() is not None, timeout=timeout
+            )
+            if pid not in self.exits and self.process.poll() is not None:
+                raise RuntimeError(f"the fork server ended before child {pid} did")
             return self.exits.get(pid)
 
 
