@@ -77,7 +77,8 @@ async def test_each_chat_message_id_is_stored_as_its_send_succeeds(h: Harness) -
     ]
 
 
-async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
+async def three_edits_of_one_card(h: Harness) -> tuple[Any, list[int]]:
+    """A card showing "Caja 1", then three edits of it pending at once; (the card, their ids)."""
     incident = await new_incident(h)
     async with h.running():
         card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
@@ -87,6 +88,11 @@ async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
             edit(incident, GROUP_A, "🚨 Afectados: Caja 4"),
         )
         await h.settled(ids)
+    return card, ids
+
+
+async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
+    card, ids = await three_edits_of_one_card(h)
 
     assert await h.statuses(ids) == ["folded", "folded", "sent"]
     edits = h.api.calls_of("editMessageText", GROUP_A)
@@ -100,20 +106,12 @@ async def test_only_the_newest_pending_card_edit_is_sent(h: Harness) -> None:
 async def test_older_edits_go_with_the_newest_when_telegram_refuses_it(h: Harness) -> None:
     """The newest edit refused for good (a 400 no retry mends): the older ones waiting for it
     are folded with it, not sent one after another with older text."""
-    incident = await new_incident(h)
     h.api.script(
         Refusal(400, "Bad Request: something nobody documented"),
         method="editMessageText",
         chat_id=GROUP_A,
     )
-    async with h.running():
-        card = await post_card(h, incident, GROUP_A, "🚨 Afectados: Caja 1")
-        ids = await h.enqueue(
-            edit(incident, GROUP_A, "🚨 Afectados: Caja 2"),
-            edit(incident, GROUP_A, "🚨 Afectados: Caja 3"),
-            edit(incident, GROUP_A, "🚨 Afectados: Caja 4"),
-        )
-        await h.settled(ids)
+    card, ids = await three_edits_of_one_card(h)
 
     assert await h.statuses(ids) == ["folded", "folded", "dropped"]
     assert [e.text for e in h.api.calls_of("editMessageText", GROUP_A)] == ["🚨 Afectados: Caja 4"]
