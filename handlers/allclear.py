@@ -31,7 +31,7 @@ from handlers.drills import drill_summary
 from handlers.kit import buttons
 from handlers.kit.cards import broadcast, refresh_cards, show_panel, summary_text
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
-from handlers.kit.guards import allowed_here, is_member, parse_button
+from handlers.kit.guards import allowed_here, is_member, noted, parse_button
 from handlers.kit.prompts import register_prompt
 from handlers.kit.replies import (
     CRITICAL,
@@ -189,15 +189,6 @@ async def cause_replied(update: Update, context: Context, incident_id: int, text
         await reply(update, texts.CAUSE_SAVED)
 
 
-async def cause_skipped(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, buttons.SkipCause)
-    if parsed is None:
-        return
-    query, _ = parsed
-    await answer_query(query, texts.CAUSE_SKIPPED)
-    await clear_pressed_buttons(context, query)
-
-
 async def acknowledged(update: Update, context: Context) -> None:
     parsed = await parse_button(update, context, buttons.Acknowledge)
     if parsed is None:
@@ -308,5 +299,9 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(all_clear_pressed, pattern=buttons.AllClear.pattern()))
     app.add_handler(CallbackQueryHandler(restart_answered, pattern=buttons.RestartAnswer.pattern()))
     app.add_handler(CallbackQueryHandler(acknowledged, pattern=buttons.Acknowledge.pattern()))
-    app.add_handler(CallbackQueryHandler(cause_skipped, pattern=buttons.SkipCause.pattern()))
+    app.add_handler(
+        CallbackQueryHandler(
+            noted(buttons.SkipCause, texts.CAUSE_SKIPPED), pattern=buttons.SkipCause.pattern()
+        )
+    )
     register_prompt(app, MessageKind.CAUSE_PROMPT, cause_replied)

@@ -42,7 +42,7 @@ from handlers.kit.cards import (
     support_text,
 )
 from handlers.kit.context import NEW_MESSAGES, STORED_TEXT_MAX, Context, chat_sector_of, person_of
-from handlers.kit.guards import allowed_here, parse_button
+from handlers.kit.guards import allowed_here, noted, parse_button
 from handlers.kit.prompts import register_prompt
 from handlers.kit.replies import (
     CHATTER,
@@ -209,15 +209,6 @@ async def message_left_answered(update: Update, context: Context) -> None:
     await clear_pressed_buttons(context, query)
     await show_panel(context, incident_id)
     await refresh_cards(context, incident_id)
-
-
-async def no_reference_pressed(update: Update, context: Context) -> None:
-    parsed = await parse_button(update, context, buttons.NoReference)
-    if parsed is None:
-        return
-    query, _ = parsed
-    await answer_query(query, texts.NO_REFERENCE_NOTED)
-    await clear_pressed_buttons(context, query)
 
 
 async def contactado_command(update: Update, context: Context) -> None:
@@ -392,7 +383,10 @@ def register(app: Application) -> None:
         CallbackQueryHandler(message_left_answered, pattern=buttons.SupportMessage.pattern())
     )
     app.add_handler(
-        CallbackQueryHandler(no_reference_pressed, pattern=buttons.NoReference.pattern())
+        CallbackQueryHandler(
+            noted(buttons.NoReference, texts.NO_REFERENCE_NOTED),
+            pattern=buttons.NoReference.pattern(),
+        )
     )
     app.add_handler(CallbackQueryHandler(handover_menu, pattern=buttons.HandoverMenu.pattern()))
     app.add_handler(CallbackQueryHandler(handover_chosen, pattern=buttons.HandoverTo.pattern()))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Update, User
 from telegram.constants import ChatType
@@ -13,7 +14,7 @@ from bot.team import admin
 from bot.team.members import touch_member
 from handlers.kit.buttons import Button
 from handlers.kit.context import Context, is_anonymous, person_of
-from handlers.kit.replies import answer_query, reply
+from handlers.kit.replies import answer_query, clear_pressed_buttons, reply
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,22 @@ async def remember_name(context: Context, user: User) -> None:
 
 
 B = TypeVar("B", bound=Button)
+
+
+def noted(
+    button: type[Button], text: str
+) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """The handler of a button that changes nothing: the press is answered with `text` and
+    the pressed message loses its buttons (e.g. «Sin número», «Saltar»)."""
+
+    async def pressed(update: Update, context: Context) -> None:
+        parsed = await parse_button(update, context, button)
+        if parsed is None:
+            return
+        await answer_query(parsed[0], text)
+        await clear_pressed_buttons(context, parsed[0])
+
+    return pressed
 
 
 async def parse_button(

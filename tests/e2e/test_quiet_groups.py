@@ -38,6 +38,13 @@ def test_a_general_failure_puts_at_most_six_new_messages_in_each_group(
     # Every step was a button on the coordinator's panel, the all-clear included: the only
     # thing typed is the ticket number.
     assert (outage.taps, outage.typed) == (7, 1)
+    # What support said is asked of Luis alone; «Saltar» only answers and takes its button off.
+    ask = outage.sent(LUIS["id"], "¿Qué dijo soporte que pasó?")
+    assert ask.buttons == [("Saltar", "cz:1")]
+    assert outage.press(LUIS, "cz:1", (LUIS["id"],)).params["text"] == "Listo, sin causa."
+    fake_api.settled()
+    assert fake_api.buttons_on(LUIS["id"], ask.result["message_id"]) == []
+    assert all(noise(fake_api, chat).new <= NEWS_PER_GROUP for chat in CHATS)
     # The panel went to Luis privately, and the old ones lost their buttons.
     panels = [c for c in fake_api.sent(LUIS["id"]) if "Gestionás el reclamo" in c.text]
     for older in panels[:-1]:

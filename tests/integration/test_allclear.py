@@ -257,20 +257,28 @@ async def test_all_clear_acknowledgements_and_summary(
     assert (late.new, late.complete) == (True, False)
 
 
-async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
-    sessions: Sessions, protocol: Protocol, database_url: str
-) -> None:
-    incident_id = await validated_incident(sessions, protocol)
-    await call(
+async def all_clear_by_the_coordinator(
+    sessions: Sessions, protocol: Protocol, incident_id: int, now: datetime
+) -> allclear.AllClear:
+    """Luis (user 3, the coordinator of `validated_incident`) sends the all-clear, no restart."""
+    result: allclear.AllClear = await call(
         sessions,
         allclear.send_all_clear,
         incident_id=incident_id,
         user_id=3,
         is_admin=False,
         restart_session=False,
-        now=at(20),
+        now=now,
         protocol=protocol,
     )
+    return result
+
+
+async def test_ack_timers_are_stored_fire_once_and_are_cancelled_by_the_summary(
+    sessions: Sessions, protocol: Protocol, database_url: str
+) -> None:
+    incident_id = await validated_incident(sessions, protocol)
+    await all_clear_by_the_coordinator(sessions, protocol, incident_id, at(20))
 
     # A restarted process (a new engine on the same file) finds both timers.
     restarted = make_engine(database_url)
@@ -395,16 +403,7 @@ async def test_all_clear_once_and_summary_does_not_lock_the_database(
     incident_id = await validated_incident(sessions, protocol)
 
     async def send(when: datetime) -> allclear.AllClear:
-        return await call(
-            sessions,
-            allclear.send_all_clear,
-            incident_id=incident_id,
-            user_id=3,
-            is_admin=False,
-            restart_session=False,
-            now=when,
-            protocol=protocol,
-        )
+        return await all_clear_by_the_coordinator(sessions, protocol, incident_id, when)
 
     sent = await send(at(20))
     assert (sent.incident_id, sent.closed_at) == (incident_id, at(20))
@@ -469,16 +468,7 @@ async def test_what_support_said_is_the_cause_in_the_summary_history_and_export(
     from bot.reports.records import incident_records
 
     incident_id = await validated_incident(sessions, protocol)
-    await call(
-        sessions,
-        allclear.send_all_clear,
-        incident_id=incident_id,
-        user_id=3,
-        is_admin=False,
-        restart_session=False,
-        now=at(13),
-        protocol=protocol,
-    )
+    await all_clear_by_the_coordinator(sessions, protocol, incident_id, at(13))
     # Only the coordinator (or an admin) says what support said.
     stranger = await refusal(
         sessions,
