@@ -58,6 +58,9 @@ class Bot:
         self.database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'flexus.db'}"
         self.process: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
+        # Another way to run this bot (e.g. with its statements counted), and what it needs.
+        self.command: list[str] | None = None
+        self.extra_env: dict[str, str] = {}
 
     def start(self) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "FLEXUS_"))}
@@ -76,9 +79,10 @@ class Bot:
             env["BARE_DURABLE_URL"] = f"sqlite+aiosqlite:///{self.workdir / 'floor.db'}"
         elif self.durable == "stdlib":
             env["BARE_DURABLE_SQLITE"] = str(self.workdir / "floor.db")
+        env.update(self.extra_env)
         self.env = env
         module = "tests.bench.bare_bot" if self.bare else "bot"
-        args = [sys.executable, "-m", module] + ([] if self.bare else ["run"])
+        args = self.command or [sys.executable, "-m", module] + ([] if self.bare else ["run"])
         if not self.bare:
             # As on every start but the first: the database is there and up to date.
             create = [sys.executable, "-m", "bot", "db", "upgrade", "--create"]

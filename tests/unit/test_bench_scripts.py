@@ -44,3 +44,14 @@ def test_the_baseline_bot_imports_without_the_bot() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_statements_are_counted_by_kind_and_table() -> None:
+    from tests.bench.bench_statements import statement_kind
+
+    assert statement_kind("SELECT a.x FROM members WHERE 1") == "SELECT members"
+    assert statement_kind("INSERT INTO votes (a) VALUES (?)") == "INSERT votes"
+    assert statement_kind("UPDATE inbox_updates SET status=?") == "UPDATE inbox_updates"
+    assert statement_kind("BEGIN IMMEDIATE") == "BEGIN IMMEDIATE"
+    assert statement_kind("RELEASE SAVEPOINT sa_savepoint_1") == "RELEASE SAVEPOINT"
+    assert statement_kind("SAVEPOINT sa_savepoint_1") == "SAVEPOINT"
