@@ -20,7 +20,7 @@ from bot.protocol.lifecycle import (
     require_coordinator,
     touch_progress,
 )
-from bot.team.members import Person, touch_member
+from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident
 from models.incident import GENERAL, IN_PROGRESS
@@ -165,7 +165,7 @@ async def grant_access(
         await require_coordinator(session, incident, user_id, is_admin)
     if incident.access_granted_at is not None:
         raise Refused(Refusal.ACCESS_ALREADY_GRANTED)
-    await touch_member(session, person=person, now=now)
+    await note_member(session, person=person, now=now)
     incident.access_granted_at = now
     incident.access_granted_by = user_id
     incident.access_tool = tool

@@ -20,7 +20,7 @@ from bot.protocol.lifecycle import (
 )
 from bot.protocol.validation import required_sectors, validation_state
 from bot.storage.db import dialect_insert
-from bot.team.members import Person, touch_member
+from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Acknowledgement, Event, Member, Vote
 from models.incident import CLOSED, OPEN_STATUSES, RESOLVED, VALIDATING
@@ -232,7 +232,7 @@ async def acknowledge(
     incident = await get_incident(session, incident_id, open_only=False)
     if incident.status not in (RESOLVED, CLOSED):
         raise Refused(Refusal.UNKNOWN_INCIDENT)
-    await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    await note_member(session, person=person, now=now, chat_sector=chat_sector)
     inserted = await session.scalar(
         dialect_insert(session, Acknowledgement)
         .values(incident_id=incident_id, user_id=person.user_id, acknowledged_at=now)

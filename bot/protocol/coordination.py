@@ -23,7 +23,7 @@ from bot.protocol.lifecycle import (
     touch_progress,
     transition,
 )
-from bot.team.members import Person, touch_member
+from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident, Member
 from models.incident import GENERAL, IN_PROGRESS, OPEN_STATUSES, VALIDATING
@@ -93,7 +93,7 @@ async def claim(
     protocol: Protocol,
 ) -> ClaimResult:
     """ "Yo gestiono el reclamo": the first press wins, decided by the database."""
-    await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    await note_member(session, person=person, now=now, chat_sector=chat_sector)
     result: Any = await session.execute(
         update(Incident)
         .where(

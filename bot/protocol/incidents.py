@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,13 +18,14 @@ from bot.protocol.lifecycle import (
     Refused,
     add_event,
     get_incident,
+    incident_status,
     member_name,
     open_incident_id,
     refuses_before_writing,
     transition,
 )
 from bot.storage.db import dialect_insert
-from bot.team.members import Person, touch_member
+from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident, Member, Report, Vote
 from models.incident import (
@@ -90,7 +91,7 @@ async def open_or_join_incident(
     `now` is when the person wrote the report. A report read late (`received_at`, the bot was
     down) keeps that time for the incident and its timeline; the others get the usual time
     to answer from the moment the bot read it."""
-    member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    sector = await note_member(session, person=person, now=now, chat_sector=chat_sector)
     # The open incident may close between our insert (which then opened nothing: the slot was
     # taken) and our read (which then finds none): insert again. Nothing was written by the
     # try that found nothing, so nothing is undone: the step keeps what it did before (a
@@ -155,7 +156,7 @@ async def open_or_join_incident(
         opened=opened_id is not None,
         already_affected=previous == VoteChoice.FAILS,
         became_general=became_general,
-        needs_sector=member.sector is None,
+        needs_sector=sector is None,
         affected_people=tally.affected_people,
         relapse_of=relapse_of,
     )
@@ -197,13 +198,19 @@ async def _upsert_vote(
 ) -> str | None:
     """Record a person's answer; returns what they had answered before (None if nothing)."""
     previous = await session.scalar(
-        select(Vote.choice).where(Vote.incident_id == incident_id, Vote.user_id == user_id)
+        _PREVIOUS_VOTE, {"incident_id": incident_id, "user_id": user_id}
     )
     await session.execute(
         _vote_upsert(session.get_bind().dialect.name),
         {"incident_id": incident_id, "user_id": user_id, "choice": choice, "updated_at": now},
     )
     return previous
+
+
+_VOTES = cast(Table, Vote.__table__)
+_PREVIOUS_VOTE = select(_VOTES.c.choice).where(
+    _VOTES.c.incident_id == bindparam("incident_id"), _VOTES.c.user_id == bindparam("user_id")
+)
 
 
 @functools.cache
@@ -283,10 +290,10 @@ async def cast_vote(
     protocol: Protocol,
 ) -> VoteResult:
     """Record "me falla" / "me funciona" on an open incident; the poll is closed otherwise."""
-    incident = await get_incident(session, incident_id, open_only=False)
-    if incident.status not in OPEN_STATUSES:
+    status = await incident_status(session, incident_id)
+    if status not in OPEN_STATUSES:
         raise Refused(Refusal.VOTE_CLOSED)
-    member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
+    sector = await note_member(session, person=person, now=now, chat_sector=chat_sector)
     previous = await _upsert_vote(session, incident_id, person.user_id, choice, now)
     if previous != choice:
         add_event(session, incident_id, EventKind.VOTE, person.user_id, now, choice)
@@ -294,7 +301,7 @@ async def cast_vote(
     # and nothing else (no recount, no UPDATE that changes nothing).
     became_general = (
         choice == VoteChoice.FAILS
-        and incident.status in UNCLASSIFIED
+        and status in UNCLASSIFIED
         and await _promote_if_general(session, incident_id, now, protocol)
     )
     await session.flush()
@@ -303,7 +310,7 @@ async def cast_vote(
         changed=previous != choice,
         first_vote=previous is None,
         became_general=became_general,
-        needs_sector=member.sector is None,
+        needs_sector=sector is None,
     )
 
 

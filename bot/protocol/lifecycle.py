@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
-from bot.storage.unit_of_work import current_step
+from bot.storage.unit_of_work import StepSession, current_step
 from bot.support.hours import support_status_at
 from bot.support.workday import working_or_next_opening
 from bot.timers import store as timers
@@ -31,6 +31,11 @@ from models.vocab import EventKind, Refusal, TimerKind
 
 UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
 ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
+_EVENTS = cast(Table, Event.__table__)
+_INCIDENTS = cast(Table, Incident.__table__)
+_STATUS = select(_INCIDENTS.c.status, _INCIDENTS.c.drill).where(
+    _INCIDENTS.c.id == bindparam("incident_id")
+)
 
 
 class Refused(Exception):
@@ -63,9 +68,13 @@ def add_event(
     now: datetime,
     detail: str | None = None,
 ) -> None:
-    session.add(
-        Event(incident_id=incident_id, kind=kind, actor_id=actor, detail=detail, created_at=now)
-    )
+    row = {"incident_id": incident_id, "kind": kind, "actor_id": actor, "detail": detail}
+    if isinstance(session, StepSession):
+        # Inserted with the step's other rows (a statement for each table) before its next
+        # statement or at its commit, whichever is first: not through the ORM's unit of work.
+        session.defer_insert(_EVENTS, {**row, "created_at": now})
+    else:
+        session.add(Event(**row, created_at=now))
 
 
 async def open_incident_id(session: AsyncSession) -> int | None:
@@ -76,6 +85,17 @@ def mark_drill_step() -> None:
     step = current_step()
     if step is not None:
         step.drill = True
+
+
+async def incident_status(session: AsyncSession, incident_id: int) -> str:
+    """`get_incident(...).status` without an ORM object, for a step that reads nothing else of
+    the incident (a vote). A drill's marks the step too."""
+    row = (await session.execute(_STATUS, {"incident_id": incident_id})).first()
+    if row is None:
+        raise Refused(Refusal.UNKNOWN_INCIDENT)
+    if row.drill:
+        mark_drill_step()
+    return cast(str, row.status)
 
 
 async def get_incident(session: AsyncSession, incident_id: int, *, open_only: bool) -> Incident:

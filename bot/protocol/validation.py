@@ -19,7 +19,7 @@ from bot.protocol.lifecycle import (
     transition,
 )
 from bot.storage.db import dialect_insert
-from bot.team.members import Person, touch_member
+from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident, Member, ValidationAnswer
 from models.incident import IN_PROGRESS, VALIDATING
@@ -159,13 +159,13 @@ async def answer_validation(
         is not None  # complete (or overridden): answers are no longer needed
     ):
         raise Refused(Refusal.VALIDATION_CLOSED)
-    member = await touch_member(session, person=person, now=now, chat_sector=chat_sector)
-    if member.sector is None:
+    sector = await note_member(session, person=person, now=now, chat_sector=chat_sector)
+    if sector is None:
         raise Refused(Refusal.NO_SECTOR)
     stmt = dialect_insert(session, ValidationAnswer).values(
         incident_id=incident_id,
         round=round_number,
-        sector=member.sector,
+        sector=sector,
         user_id=person.user_id,
         works=works,
         answered_at=now,
@@ -186,10 +186,10 @@ async def answer_validation(
             now,
             actor=person.user_id,
             kind=EventKind.VALIDATION_FAILED,
-            detail=member.sector,
+            detail=sector,
         )
     else:
-        add_event(session, incident_id, EventKind.VALIDATION_OK, person.user_id, now, member.sector)
+        add_event(session, incident_id, EventKind.VALIDATION_OK, person.user_id, now, sector)
         await session.flush()
         state = await validation_state(session, incident, protocol)
         if state.checks and not state.missing:
@@ -201,7 +201,7 @@ async def answer_validation(
     state = await validation_state(session, incident, protocol)
     await session.flush()
     return ValidationAnswerResult(
-        incident_id=incident_id, sector=member.sector, works=works, complete=complete, state=state
+        incident_id=incident_id, sector=sector, works=works, complete=complete, state=state
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,9 +45,21 @@ def _count_flush(session: Session, _context: Any) -> None:
 
 
 @event.listens_for(_HoldingSession, "do_orm_execute")
-def _count_statement(state: Any) -> None:
+def _before_statement(state: Any) -> None:
+    session = state.session
+    deferred = session.info.pop("deferred", None)
+    if deferred:
+        # As the ORM's autoflush: the step's next statement sees the rows it deferred.
+        for table, rows in _runs(deferred):
+            session.execute(insert(table), rows)
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info["writes"] = state.session.info.get("writes", 0) + 1
+        session.info["writes"] = session.info.get("writes", 0) + 1
+
+
+def _runs(deferred: list[tuple[Table, dict[str, Any]]]) -> Iterator[tuple[Table, list[Any]]]:
+    """The deferred rows in the order they were deferred, a list for each run of one table."""
+    for table, rows in itertools.groupby(deferred, key=lambda item: item[0]):
+        yield table, [row for _, row in rows]
 
 
 def writes_so_far(session: AsyncSession) -> int:
@@ -73,17 +85,18 @@ class StepSession(AsyncSession):
         raise RuntimeError("inside a step only the step rolls back (services use a savepoint)")
 
     def defer_insert(self, table: Table, row: dict[str, Any]) -> None:
-        """A row inserted with the step's other rows of its kind, in one statement, when the
-        step commits (or when `flush_deferred` is called first): not through the ORM's unit of
-        work, whose bookkeeping costs many times the insert for a row nobody reads back."""
+        """A row inserted with the step's other rows of its kind, in one statement, before the
+        step's next statement or at its commit: not through the ORM's unit of work, whose
+        bookkeeping costs many times the insert for a row nobody reads back."""
         self.info.setdefault("deferred", []).append((table, row))
 
     async def flush_deferred(self) -> None:
         """Insert the deferred rows now, in the order they were deferred (a statement for each
-        run of one table); a step that reads those tables calls this first."""
+        run of one table). The step's next statement does it anyway; a step calls this where
+        no statement comes next (its commit, a savepoint)."""
         deferred: list[tuple[Table, dict[str, Any]]] = self.info.pop("deferred", [])
-        for table, rows in itertools.groupby(deferred, key=lambda item: item[0]):
-            await self.execute(insert(table), [row for _, row in rows])
+        for table, rows in _runs(deferred):
+            await self.execute(insert(table), rows)
 
     async def commit_step(self) -> None:
         """Commit, if this copy still may act: with several copies on PostgreSQL, a step of a

@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from models import Member, TeamChat
 
 log = logging.getLogger(__name__)
 
 SEEN_GRANULARITY = timedelta(minutes=1)  # how fresh "last seen" (Member.updated_at) is kept
+_MEMBERS = cast(Table, Member.__table__)
+_SEEN = select(
+    _MEMBERS.c.full_name, _MEMBERS.c.username, _MEMBERS.c.updated_at, _MEMBERS.c.sector
+).where(_MEMBERS.c.user_id == bindparam("user_id"))
 
 
 @dataclass(frozen=True)
@@ -25,25 +31,66 @@ class Person:
     username: str | None = None
 
 
+def _member_changes(
+    seen: Any, person: Person, now: datetime, chat_sector: str | None
+) -> dict[str, Any]:
+    """What seeing `person` now changes in their row (`seen`: the row or the held member,
+    None for someone new): the name Telegram shows, "last seen" to the minute (a press then
+    writes nothing when nothing about the person changed), and their chat's sector if they
+    have none."""
+    name = person.full_name[:255] or str(person.user_id)
+    if seen is None:
+        return {
+            "full_name": name,
+            "username": person.username,
+            "updated_at": now,
+            "sector": chat_sector,
+        }
+    changes: dict[str, Any] = {}
+    if seen.full_name != name:
+        changes["full_name"] = name
+    if seen.username != person.username:
+        changes["username"] = person.username
+    if seen.updated_at is None or now - seen.updated_at >= SEEN_GRANULARITY:
+        changes["updated_at"] = now
+    if seen.sector is None and chat_sector is not None:
+        changes["sector"] = chat_sector
+    return changes
+
+
+async def note_member(
+    session: AsyncSession, *, person: Person, now: datetime, chat_sector: str | None = None
+) -> str | None:
+    """Create or refresh a member (a member with no sector takes their chat's sector); their
+    sector. Plain statements, no ORM object: a vote's path. A member the step already holds
+    as an object is changed on it instead, so that object never goes stale."""
+    held = session.sync_session.identity_map.get(identity_key(Member, person.user_id))
+    if isinstance(held, Member):
+        for column, value in _member_changes(held, person, now, chat_sector).items():
+            setattr(held, column, value)
+        return held.sector
+    seen = (await session.execute(_SEEN, {"user_id": person.user_id})).first()
+    changes = _member_changes(seen, person, now, chat_sector)
+    if seen is None:
+        await session.execute(
+            insert(_MEMBERS),
+            {"user_id": person.user_id, "private_chat": False, "created_at": now, **changes},
+        )
+        return chat_sector
+    if changes:
+        await session.execute(
+            update(_MEMBERS).where(_MEMBERS.c.user_id == person.user_id).values(**changes)
+        )
+    return cast(str | None, changes.get("sector", seen.sector))
+
+
 async def touch_member(
     session: AsyncSession, *, person: Person, now: datetime, chat_sector: str | None = None
 ) -> Member:
-    """Create or refresh a member; a member with no sector takes their chat's sector. Flushes."""
+    """`note_member`, for who goes on to change the member: the member as an object."""
+    await note_member(session, person=person, now=now, chat_sector=chat_sector)
     member = await session.get(Member, person.user_id)
-    if member is None:
-        member = Member(user_id=person.user_id, private_chat=False, created_at=now, sector=None)
-        session.add(member)
-    name = person.full_name[:255] or str(person.user_id)
-    if member.full_name != name:
-        member.full_name = name
-    if member.username != person.username:
-        member.username = person.username
-    # "Last seen" orders the hand-over menu: to the minute is enough, and a press then
-    # writes nothing when nothing about the person changed.
-    if member.updated_at is None or now - member.updated_at >= SEEN_GRANULARITY:
-        member.updated_at = now
-    if member.sector is None and chat_sector is not None:
-        member.sector = chat_sector
+    assert member is not None
     await session.flush()
     return member
 

@@ -11,7 +11,7 @@ from telegram.constants import ChatType
 
 from bot import texts
 from bot.team import admin
-from bot.team.members import touch_member
+from bot.team.members import note_member
 from handlers.kit.buttons import Button
 from handlers.kit.context import Context, is_anonymous, person_of
 from handlers.kit.replies import answer_query, clear_pressed_buttons, reply
@@ -90,7 +90,7 @@ async def remember_name(context: Context, user: User) -> None:
     """Every actor in a timeline has a name, also an admin who never reported or voted."""
     rt = context.runtime
     async with rt.session(refusable=False) as session:
-        await touch_member(session, person=person_of(user), now=rt.clock.now())
+        await note_member(session, person=person_of(user), now=rt.clock.now())
 
 
 B = TypeVar("B", bound=Button)

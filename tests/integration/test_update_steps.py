@@ -20,15 +20,16 @@ from bot.app import handle_update
 from bot.core.clock import Clock
 from bot.core.config import Config, load_protocol, load_settings
 from bot.protocol import incidents
-from bot.protocol.lifecycle import Refused, refuses_before_writing
+from bot.protocol.lifecycle import Refused, add_event, refuses_before_writing
 from bot.runtime import Runtime
 from bot.team.members import Person, touch_member
 from bot.transport import inbox, outbox
 from handlers.kit.replies import run_in_transaction
-from models import InboxUpdate, Incident, Member, OutboxMessage
+from models import Event, InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
-from models.vocab import Refusal
+from models.vocab import EventKind, Refusal
 from tests.support.sessions import committing_sessions
+from tests.support.steps import report
 
 GROUP = -100555
 
@@ -360,3 +361,44 @@ async def test_a_report_racing_the_close_of_the_open_incident_opens_a_fresh_one_
         members = set((await session.scalars(select(Member.user_id))).all())
     assert status == inbox.HANDLED
     assert reporter == 102 and {101, 102} <= members  # the step's own writes were kept
+
+
+async def test_a_steps_deferred_rows_are_there_for_its_next_statement_in_the_order_written(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Timeline events and messages wait to be inserted together (a statement for each run of
+    one table), but a read in the same step sees them, as the ORM's autoflush would."""
+    runtime = make_runtime(engine, database_url)
+    await store(runtime, RAW)
+    seen: list[str] = []
+
+    incident_id = (await report(runtime.sessions, runtime.protocol, 101)).incident_id
+
+    async def handler() -> None:
+        now = runtime.clock.now()
+        async with runtime.session(refusable=False) as session:
+            add_event(session, incident_id, EventKind.STATUS_UPDATE, 101, now, "uno")
+            outbox.send(session, GROUP, "hola", priority=outbox.NEWS, now=now)
+            add_event(session, incident_id, EventKind.STATUS_UPDATE, 101, now, "dos")
+            seen.extend(
+                await session.scalars(
+                    select(Event.detail).where(Event.kind == EventKind.STATUS_UPDATE)
+                )
+            )
+            add_event(session, incident_id, EventKind.STATUS_UPDATE, 101, now, "tres")
+
+    with statements_of(engine) as statements:
+        runtime.fresh_updates.add(42)
+        await handle_update(runtime, Update.de_json(RAW, None), handler())
+    assert seen == ["uno", "dos"]
+    async with runtime.sessions() as session:
+        notes = (
+            await session.scalars(
+                select(Event.detail).where(Event.kind == EventKind.STATUS_UPDATE).order_by(Event.id)
+            )
+        ).all()
+        sent = (await session.scalars(select(OutboxMessage.payload))).all()
+    assert notes == ["uno", "dos", "tres"] and [json.loads(p)["text"] for p in sent] == ["hola"]
+    inserts = [s.split()[2] for s in statements if s.lstrip().upper().startswith("INSERT INTO")]
+    # uno; hola; dos before the read (three runs), tres at the commit.
+    assert inserts.count("events") == 3 and inserts.count("outbox") == 1
