@@ -147,6 +147,13 @@ async def _just_run(_update: object, coroutine: Awaitable[Any]) -> None:
 async def handle_update(runtime: Runtime, update: object, coroutine: Any) -> None:
     """Handle one update as one step: its effects, its messages and its inbox mark commit
     together. An update already handled (stored twice, replayed) is not handled again."""
+    try:
+        await _handle_update(runtime, update, coroutine)
+    finally:
+        runtime.in_flight.finished()
+
+
+async def _handle_update(runtime: Runtime, update: object, coroutine: Any) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     if not runtime.fence.held:  # this copy stopped being the active one: not its update
         coroutine.close()

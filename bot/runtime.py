@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.core.clock import Clock
 from bot.core.config import Config, Protocol
 from bot.core.fence import Fence
+from bot.core.in_flight import InFlight
 from bot.storage.unit_of_work import StepSession, current_step
 from bot.support.hours import SupportStatus, support_status_at
 
@@ -74,6 +75,7 @@ class Runtime:
     # Updates this process just stored and queued: they cannot have been handled yet, so their
     # step does not read the inbox first (one transaction less per update).
     fresh_updates: set[int] = field(default_factory=set)
+    in_flight: InFlight = field(default_factory=InFlight)
 
     def __post_init__(self) -> None:
         if not self.chats:

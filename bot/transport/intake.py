@@ -56,6 +56,8 @@ class Intake:
             await session.commit()
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
+                # Stored: safe. Handed over (parsed, a task each) only as there is room.
+                await self.runtime.in_flight.room()
                 await self.queue(data, fresh=True)
 
     async def replay(self) -> int:
@@ -90,6 +92,7 @@ class Intake:
             return
         if fresh:
             self.runtime.fresh_updates.add(update_id)
+        self.runtime.in_flight.handed()  # until its step ends (bot.app.handle_update)
         await self.app.update_queue.put(update)
 
 

@@ -3,6 +3,7 @@ marked skipped (never handled again) and the person is told, through the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Update
 
@@ -19,11 +20,13 @@ from bot import texts
 from bot.app import handle_update
 from bot.core.clock import Clock
 from bot.core.config import Config, load_protocol, load_settings
+from bot.core.in_flight import InFlight
 from bot.protocol import incidents
 from bot.protocol.lifecycle import Refused, add_event, refuses_before_writing
 from bot.runtime import Runtime
 from bot.team.members import Person, touch_member
 from bot.transport import inbox, outbox
+from bot.transport.intake import Intake
 from handlers.kit.replies import run_in_transaction
 from models import Event, InboxUpdate, Incident, Member, OutboxMessage
 from models.incident import CLOSED
@@ -402,3 +405,41 @@ async def test_a_steps_deferred_rows_are_there_for_its_next_statement_in_the_ord
     inserts = [s.split()[2] for s in statements if s.lstrip().upper().startswith("INSERT INTO")]
     # uno; hola; dos before the read (three runs), tres at the commit.
     assert inserts.count("events") == 3 and inserts.count("outbox") == 1
+
+
+async def test_a_burst_is_stored_at_once_and_handed_to_the_handlers_a_few_at_a_time(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Every update of a burst is stored in one go (safe), but parsed and handed over only as
+    the handlers finish earlier ones: the process never holds the whole burst as tasks."""
+    runtime = make_runtime(engine, database_url)
+    runtime.in_flight = InFlight(limit=3)
+    app = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
+    burst = [
+        {**RAW, "update_id": 100 + n, "message": {**RAW["message"], "message_id": n}}
+        for n in range(10)
+    ]
+    taking = asyncio.create_task(Intake(app, runtime).take(burst))
+    for _ in range(100):
+        if app.update_queue.qsize() == 3:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    assert app.update_queue.qsize() == 3 and not taking.done()
+    async with runtime.sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(InboxUpdate))
+    assert stored == 10
+
+    async def handler() -> None:
+        assert runtime.in_flight.count <= 3
+
+    handled = []
+    while len(handled) < 10:
+        update = await asyncio.wait_for(app.update_queue.get(), 5)
+        await handle_update(runtime, update, handler())
+        handled.append(update.update_id)
+    await taking
+    assert handled == [100 + n for n in range(10)] and runtime.in_flight.count == 0
+    async with runtime.sessions() as session:
+        marks = (await session.scalars(select(InboxUpdate.status).distinct())).all()
+    assert marks == [inbox.HANDLED]
