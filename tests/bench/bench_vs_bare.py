@@ -1,7 +1,7 @@
 """Benchmark (prints figures, asserts nothing): this bot against a bare python-telegram-bot bot.
 
     .venv/bin/python -m tests.bench.bench_vs_bare [--runs 3] [--votes 500] [--reports 200]
-        [--database-url postgresql+asyncpg://user@host/postgres]
+        [--database-url postgresql+asyncpg://user@host/postgres] [--python VENV/bin/python]
 
 All run as real processes on the same fake Bot API (127.0.0.1, no latency of its own),
 alternately, `--runs` times each; this bot's database is created first, as it is on every start
@@ -20,6 +20,10 @@ the floor's ratio to the bare bot; for the
 measures of this bot alone (a later start, `flexus-bot check`), the spread of the figure. Timings
 are taken from the moment an update is queued in the fake to the moment the answering call
 reaches it. The first start computes the holidays (a child process); later starts read them.
+`--python`: the interpreter that runs the bots (default: this one). The test environment has
+the development tools too, and python-telegram-bot's httpx imports two of them (click and
+pygments, about 4.6 MB) when they are there: to measure the bots as `make run` installs them,
+give the Python of an environment made from requirements.lock alone.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from tests.support.bot_process import GROUP_ADMIN, GROUP_CAJA, TOKEN, write_prot
 from tests.support.fakebotapi import Call, FakeBotAPI, command_update, press_update, user
 
 ANA = user(101, "Ana", "Gómez")
+BOT_PYTHON = [sys.executable]  # what runs the bots (--python)
 Measures = dict[str, float]
 
 
@@ -82,10 +87,11 @@ class Bot:
         env.update(self.extra_env)
         self.env = env
         module = "tests.bench.bare_bot" if self.bare else "bot"
-        args = self.command or [sys.executable, "-m", module] + ([] if self.bare else ["run"])
+        python = BOT_PYTHON[0]
+        args = self.command or [python, "-m", module] + ([] if self.bare else ["run"])
         if not self.bare:
             # As on every start but the first: the database is there and up to date.
-            create = [sys.executable, "-m", "bot", "db", "upgrade", "--create"]
+            create = [python, "-m", "bot", "db", "upgrade", "--create"]
             subprocess.run(create, env=env, check=True, capture_output=True)
         mark = self.api.mark()
         started = time.monotonic()
@@ -98,7 +104,7 @@ class Bot:
         """How long `flexus-bot check` takes (settings, protocol file, database), offline."""
         started = time.monotonic()
         subprocess.run(
-            [sys.executable, "-m", "bot", "check"], env=self.env, check=True, capture_output=True
+            [BOT_PYTHON[0], "-m", "bot", "check"], env=self.env, check=True, capture_output=True
         )
         return time.monotonic() - started
 
@@ -251,7 +257,13 @@ def main() -> None:
         default="",
         help="a PostgreSQL server URL: this bot runs on a new database there (default: SQLite)",
     )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the Python that runs the bots, e.g. of a venv made from requirements.lock alone",
+    )
     args = parser.parse_args()
+    BOT_PYTHON[0] = args.python
     ours: list[Measures] = []
     floor: list[Measures] = []
     layer: list[Measures] = []
