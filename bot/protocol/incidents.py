@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, case, distinct, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from bot.protocol.lifecycle import (
     transition,
 )
 from bot.storage.db import dialect_insert
+from bot.storage.unit_of_work import StepSession
 from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident, Member, Report, Vote
@@ -119,17 +120,19 @@ async def open_or_join_incident(
             break
     else:
         raise RuntimeError(f"no incident to open or join after {OPEN_TRIES} tries")
-    session.add(
-        Report(
-            incident_id=incident_id,
-            user_id=person.user_id,
-            chat_id=chat_id,
-            message_id=message_id,
-            text=text,
-            photo_file_id=photo_file_id,
-            created_at=now,
-        )
-    )
+    report = {
+        "incident_id": incident_id,
+        "user_id": person.user_id,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "text": text,
+        "photo_file_id": photo_file_id,
+        "created_at": now,
+    }
+    if isinstance(session, StepSession):
+        session.defer_insert(_REPORTS, report)  # with the step's next statement
+    else:
+        session.add(Report(**report))
     previous = await _upsert_vote(session, incident_id, person.user_id, VoteChoice.FAILS, now)
     relapse_of = None
     if opened_id is not None:
@@ -208,6 +211,8 @@ async def _upsert_vote(
 
 
 _VOTES = cast(Table, Vote.__table__)
+_MEMBERS = cast(Table, Member.__table__)
+_REPORTS = cast(Table, Report.__table__)
 _PREVIOUS_VOTE = select(_VOTES.c.choice).where(
     _VOTES.c.incident_id == bindparam("incident_id"), _VOTES.c.user_id == bindparam("user_id")
 )
@@ -236,13 +241,26 @@ async def votes_with_sectors(
 
 
 async def _tally(session: AsyncSession, incident_id: int) -> Tally:
-    rows = await votes_with_sectors(session, incident_id)
-    fails = [sector for choice, sector in rows if choice == VoteChoice.FAILS]
+    """The counts, counted by the database: one row, not a row per voter (a burst of 200
+    reports read 20 000 vote rows one by one to count them)."""
+    row = (await session.execute(_TALLY, {"incident_id": incident_id})).one()
     return Tally(
-        affected_people=len(fails),
-        affected_sectors=len({s for s in fails if s is not None}),
-        works_people=sum(1 for choice, _ in rows if choice == VoteChoice.WORKS),
+        affected_people=int(row.affected_people or 0),
+        affected_sectors=int(row.affected_sectors or 0),
+        works_people=int(row.works_people or 0),
     )
+
+
+_FAILS = _VOTES.c.choice == VoteChoice.FAILS
+_TALLY = (
+    select(
+        func.sum(case((_FAILS, 1), else_=0)).label("affected_people"),
+        func.count(distinct(case((_FAILS, _MEMBERS.c.sector)))).label("affected_sectors"),
+        func.sum(case((_VOTES.c.choice == VoteChoice.WORKS, 1), else_=0)).label("works_people"),
+    )
+    .select_from(_VOTES.join(_MEMBERS, _MEMBERS.c.user_id == _VOTES.c.user_id))
+    .where(_VOTES.c.incident_id == bindparam("incident_id"))
+)
 
 
 async def _promote_if_general(

@@ -144,3 +144,25 @@ async def test_deadline_unconfirmed_when_nobody_answers_then_escalate(
             protocol=protocol,
         )
     assert await status(sessions, first.incident_id) == GENERAL
+
+
+async def test_the_tally_counts_people_their_sectors_and_who_it_works_for(
+    sessions: Sessions, protocol: Protocol
+) -> None:
+    """Counted by the database: a sector once however many fail in it, nobody's missing
+    sector as none, a changed vote only as it is now."""
+    first = await report(sessions, protocol, 1, sector="Caja")
+    for who, choice, sector in (
+        (2, VoteChoice.FAILS, "Caja"),
+        (3, VoteChoice.FAILS, None),
+        (4, VoteChoice.WORKS, "Depósito"),
+        (5, VoteChoice.WORKS, "Presupuestos"),
+        (5, VoteChoice.FAILS, "Presupuestos"),
+        (6, VoteChoice.WORKS, None),
+    ):
+        await vote(sessions, protocol, who, choice, first.incident_id, sector)
+    async with sessions() as session:
+        tally = await incidents._tally(session, first.incident_id)
+        empty = await incidents._tally(session, first.incident_id + 1)
+    assert (tally.affected_people, tally.affected_sectors, tally.works_people) == (4, 2, 2)
+    assert (empty.affected_people, empty.affected_sectors, empty.works_people) == (0, 0, 0)
