@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tomllib
 import unicodedata
@@ -12,11 +13,11 @@ from functools import cache
 from importlib.util import find_spec
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -49,17 +50,17 @@ def _parse_ids(value: Any) -> list[int]:
     return ids
 
 
-class Settings(BaseSettings):
-    """Process settings: environment variables, optionally from the home folder's .env file."""
+class Settings(BaseModel):
+    """Process settings: environment variables, optionally from the home folder's .env file
+    (`load_settings` reads both; a variable's name is its field's, in any case)."""
 
-    # The .env is the home folder's (bot.core.home), never the working folder's by accident.
-    model_config = SettingsConfigDict(env_file=None, env_file_encoding="utf-8", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///data/flexus.db"
-    team_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    team_chat_ids: list[int] = Field(default_factory=list)
+    admin_user_ids: list[int] = Field(default_factory=list)
     flexus_config: str = ""
     log_level: str = "INFO"
     # Start the bot's clock at this ISO instant (drills and tests); empty = real time.
@@ -123,17 +124,33 @@ class Settings(BaseSettings):
             )
 
 
+def settings_from_environment(env_file: Path | None) -> dict[str, str]:
+    """Each setting's raw value: from the environment, else from `env_file` (the home folder's
+    .env, never the working folder's by accident). Names in any case; others ignored."""
+    fields = Settings.model_fields
+    found: dict[str, str] = {}
+    if env_file is not None:
+        for key, value in dotenv_values(env_file, encoding="utf-8").items():
+            if value is not None and key.lower() in fields:
+                found[key.lower()] = value
+    for key, value in os.environ.items():
+        if key.lower() in fields:
+            found[key.lower()] = value
+    return found
+
+
 def load_settings(home: Home | None = None, **overrides: Any) -> Settings:
-    """Build Settings from the home folder's .env and the environment; validation errors become
-    a ConfigError that names the variable. Relative paths are inside the home folder."""
+    """Build Settings from the home folder's .env and the environment (`overrides` first;
+    `_env_file=None` reads no .env); validation errors become a ConfigError that names the
+    variable. Relative paths are inside the home folder."""
     if home is None:
         try:
             home = find_home()
         except HomeError as exc:
             raise ConfigError(str(exc)) from None
-    overrides.setdefault("_env_file", home.env_file)
+    env_file = overrides.pop("_env_file", home.env_file)
     try:
-        settings = Settings(**overrides)
+        settings = Settings(**{**settings_from_environment(env_file), **overrides})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, upper=True)) from None
     settings.database_url = normalize_database_url(settings.database_url, home)

@@ -651,7 +651,7 @@ def test_healthz_in_polling_mode(bot: BotProcess, fake_api: ChatsAPI) -> None:
 
 async def test_health_is_503_when_the_database_is_unreachable() -> None:
     url = "postgresql+asyncpg://u@127.0.0.1:1/x"
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, database_url=url)
+    settings = Settings(telegram_bot_token=TOKEN, database_url=url)
     engine = make_engine(url)
     runtime = Runtime(
         config=Config(settings=settings, protocol=load_protocol(None)),

@@ -97,3 +97,32 @@ def test_causes_are_named() -> None:
     dns = wrapped(socket.gaierror(-2, "Name or service not known"))
     assert cause_of(dns) == "DNS: the host name does not resolve"
     assert cause_of(dns, spanish=True) == "el nombre no se resuelve (DNS)"
+
+
+def test_settings_come_from_the_environment_then_the_homes_env_then_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "TEAM_CHAT_IDS", "LOG_LEVEL", "HTTP_PORT", "COPY_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(
+        "# the token BotFather gave\n"
+        'TELEGRAM_BOT_TOKEN="123:from-the-file"\n'
+        "team_chat_ids=-1001, -1002\n"
+        "export LOG_LEVEL=debug\n"
+        "NOT_A_SETTING=1\n"
+        "HTTP_PORT=8080\n"
+    )
+    home = Home(tmp_path, tmp_path / ".env", "test")
+    monkeypatch.setenv("HTTP_PORT", "9090")
+    monkeypatch.setenv("copy_name", "caja-pc")
+    settings = load_settings(home)
+    assert settings.telegram_bot_token == "123:from-the-file"  # quotes are the file's
+    assert settings.team_chat_ids == [-1001, -1002] and settings.log_level == "DEBUG"
+    assert settings.http_port == 9090 and settings.copy_name == "caja-pc"  # any case
+    assert settings.webhook_url == ""  # nobody set it: the default
+    assert load_settings(home, http_port=7070).http_port == 7070  # the caller's word first
+    assert load_settings(home, _env_file=None).telegram_bot_token == ""  # no .env read
+
+    monkeypatch.setenv("HTTP_PORT", "ochenta")
+    with pytest.raises(ConfigError, match="^HTTP_PORT: "):
+        load_settings(home)
