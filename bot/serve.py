@@ -162,6 +162,7 @@ async def _run_active(
             poll_task.cancel()
         if web is not None:
             await web.stop()
+        await intake.stop()
         await app.stop()
         await worker.stop()
         worker_task.cancel()

@@ -36,8 +36,16 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'")
 
 
 class Intake:
+    """Stores updates, then hands them to the handlers in order, from a task of its own that
+    waits while 64 are in flight (bot.core.in_flight): storing never waits for the handlers,
+    so a webhook call is answered and the next getUpdates goes out as soon as the batch is
+    stored, and what is stored but not handed over yet is only its raw JSON. What is still
+    waiting at a stop stays stored, and the next start replays it."""
+
     def __init__(self, app: Any, runtime: Runtime) -> None:
         self.app, self.runtime = app, runtime
+        self._waiting: asyncio.Queue[tuple[dict[str, Any], bool, bool]] = asyncio.Queue()
+        self._handing: asyncio.Task[None] | None = None
 
     async def take(self, raw: list[dict[str, Any]]) -> None:
         """Store new updates (one transaction), then queue them for the handlers, in order."""
@@ -56,19 +64,41 @@ class Intake:
             await session.commit()
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
-                # Stored: safe. Handed over (parsed, a task each) only as there is room.
-                await self.runtime.in_flight.room()
-                await self.queue(data, fresh=True)
+                self._hand_over(data, fresh=True)
 
     async def replay(self) -> int:
         """Updates stored by an earlier run but never handled go first, oldest first."""
         async with self.runtime.read_session() as session:
             rows = await inbox.waiting(session)
         for row in rows:
-            await self.queue(_loads(row.data), replay=True)
+            self._hand_over(_loads(row.data), replay=True)
         if rows:
             log.warning("handling %d updates stored before the last stop", len(rows))
         return len(rows)
+
+    def _hand_over(
+        self, data: dict[str, Any], *, replay: bool = False, fresh: bool = False
+    ) -> None:
+        """Stored: safe. Parsed and handed to the handlers (a task each) as there is room."""
+        if self._handing is None:
+            self._handing = asyncio.create_task(self._hand_over_in_turn(), name="hand-over")
+        self._waiting.put_nowait((data, replay, fresh))
+
+    async def _hand_over_in_turn(self) -> None:
+        while True:
+            data, replay, fresh = await self._waiting.get()
+            await self.runtime.in_flight.room()
+            try:
+                await self.queue(data, replay=replay, fresh=fresh)
+            except Exception:  # stored as waiting: the next start replays it
+                log.exception("could not hand update %s to the handlers", data.get("update_id"))
+
+    async def stop(self) -> None:
+        """Hand over nothing more (what waits stays stored as waiting)."""
+        if self._handing is not None:
+            self._handing.cancel()
+            await asyncio.gather(self._handing, return_exceptions=True)
+            self._handing = None
 
     async def queue(
         self, data: dict[str, Any], *, replay: bool = False, fresh: bool = False

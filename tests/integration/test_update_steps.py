@@ -410,36 +410,44 @@ async def test_a_steps_deferred_rows_are_there_for_its_next_statement_in_the_ord
 async def test_a_burst_is_stored_at_once_and_handed_to_the_handlers_a_few_at_a_time(
     engine: AsyncEngine, database_url: str
 ) -> None:
-    """Every update of a burst is stored in one go (safe), but parsed and handed over only as
+    """Every update of a burst is stored in one go (safe), and `take` returns then (a webhook
+    call is answered, the next getUpdates goes out); they are parsed and handed over only as
     the handlers finish earlier ones: the process never holds the whole burst as tasks."""
     runtime = make_runtime(engine, database_url)
     runtime.in_flight = InFlight(limit=3)
     app = SimpleNamespace(bot=None, update_queue=asyncio.Queue())
+    intake = Intake(app, runtime)
     burst = [
         {**RAW, "update_id": 100 + n, "message": {**RAW["message"], "message_id": n}}
         for n in range(10)
     ]
-    taking = asyncio.create_task(Intake(app, runtime).take(burst))
+    await asyncio.wait_for(intake.take(burst), 5)
+    async with runtime.sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(InboxUpdate))
+    assert stored == 10
     for _ in range(100):
         if app.update_queue.qsize() == 3:
             break
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.2)
-    assert app.update_queue.qsize() == 3 and not taking.done()
+    assert app.update_queue.qsize() == 3
+    # No room now, and a webhook call still gets its answer once the update is stored.
+    await asyncio.wait_for(intake.take([{**burst[-1], "update_id": 110}]), 5)
     async with runtime.sessions() as session:
-        stored = await session.scalar(select(func.count()).select_from(InboxUpdate))
-    assert stored == 10
+        assert await session.get(InboxUpdate, 110) is not None
 
     async def handler() -> None:
         assert runtime.in_flight.count <= 3
 
     handled = []
-    while len(handled) < 10:
-        update = await asyncio.wait_for(app.update_queue.get(), 5)
-        await handle_update(runtime, update, handler())
-        handled.append(update.update_id)
-    await taking
-    assert handled == [100 + n for n in range(10)] and runtime.in_flight.count == 0
+    try:
+        while len(handled) < 11:
+            update = await asyncio.wait_for(app.update_queue.get(), 5)
+            await handle_update(runtime, update, handler())
+            handled.append(update.update_id)
+    finally:
+        await intake.stop()
+    assert handled == [100 + n for n in range(11)] and runtime.in_flight.count == 0
     async with runtime.sessions() as session:
         marks = (await session.scalars(select(InboxUpdate.status).distinct())).all()
     assert marks == [inbox.HANDLED]

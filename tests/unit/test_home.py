@@ -124,5 +124,5 @@ def test_settings_come_from_the_environment_then_the_homes_env_then_the_defaults
     assert load_settings(home, _env_file=None).telegram_bot_token == ""  # no .env read
 
     monkeypatch.setenv("HTTP_PORT", "ochenta")
-    with pytest.raises(ConfigError, match="^HTTP_PORT: "):
+    with pytest.raises(ConfigError, match=r"^HTTP_PORT: "):
         load_settings(home)
