@@ -22,6 +22,7 @@ from bot.protocol.drills import (
 )
 from bot.protocol.lifecycle import Refused, member_name, open_incident_id
 from bot.runtime import Runtime
+from bot.storage.unit_of_work import savepoint
 from bot.team.members import Person
 from bot.timers import store as timers
 from bot.timers.jobs import register_timer
@@ -120,7 +121,7 @@ async def start_scheduled_drill(rt: Runtime, session: AsyncSession, timer: DueTi
     chat_id = rt.team_chat_ids[0]
     person = Person(user_id=admin, full_name=await member_name(session, admin) or "Admin")
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             started = await start_drill(
                 session,
                 person=person,

@@ -49,7 +49,11 @@ def _before_statement(state: Any) -> None:
     session = state.session
     deferred = session.info.pop("deferred", None)
     if deferred:
-        # As the ORM's autoflush: the step's next statement sees the rows it deferred.
+        # As the ORM's autoflush: the step's next statement sees the rows it deferred. Objects
+        # the ORM has pending go first: a deferred row may refer to one (a member added as an
+        # object), never the other way round (a deferred row has no id yet).
+        if session.new:
+            session.flush()
         for table, rows in _runs(deferred):
             session.execute(insert(table), rows)
     if state.is_insert or state.is_update or state.is_delete:
@@ -101,6 +105,7 @@ class StepSession(AsyncSession):
     async def commit_step(self) -> None:
         """Commit, if this copy still may act: with several copies on PostgreSQL, a step of a
         copy that lost the lease (it was paused, or cut off) is undone, not committed."""
+        await self.flush()  # the ORM's pending objects before the deferred rows (see above)
         await self.flush_deferred()
         fence: Fence | None = self.info.get("fence")
         if fence is not None and fence.leased:
@@ -150,14 +155,8 @@ class Step:
             yield self.session
             await self.session.flush()
             return
-        # Rows deferred before the savepoint are not the block's to undo: inserted first.
-        await self.session.flush_deferred()
-        try:
-            async with self.session.begin_nested():
-                yield self.session
-        except BaseException:
-            self.session.info.pop("deferred", None)  # the block's own, undone with it
-            raise
+        async with savepoint(self.session):
+            yield self.session
 
 
 _CURRENT: ContextVar[Step | None] = ContextVar("flexus_step", default=None)
@@ -165,6 +164,19 @@ _CURRENT: ContextVar[Step | None] = ContextVar("flexus_step", default=None)
 
 def current_step() -> Step | None:
     return _CURRENT.get()
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A block whose writes a failure undoes alone: rows the step deferred before it are
+    inserted first (not the block's to undo), those deferred inside it are dropped with it."""
+    await flush_deferred(session)
+    try:
+        async with session.begin_nested():
+            yield session
+    except BaseException:
+        session.info.pop("deferred", None)  # the block's own, undone with it
+        raise
 
 
 async def flush_deferred(session: AsyncSession) -> None:

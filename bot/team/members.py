@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -65,7 +65,10 @@ async def note_member(
     sector. Plain statements, no ORM object: a vote's path. A member the step already holds
     as an object is changed on it instead, so that object never goes stale."""
     held = session.sync_session.identity_map.get(identity_key(Member, person.user_id))
-    if isinstance(held, Member):
+    # An expired one (a refused savepoint expires what it changed) would have to load itself
+    # again, which an async session cannot do on attribute access: the statements below
+    # change the row, and it loads the row as they left it.
+    if isinstance(held, Member) and not inspect(held).expired_attributes:
         for column, value in _member_changes(held, person, now, chat_sector).items():
             setattr(held, column, value)
         return held.sector

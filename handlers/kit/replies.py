@@ -16,7 +16,7 @@ from bot.protocol.lifecycle import (
     Refused,
 )
 from bot.runtime import Runtime
-from bot.storage.unit_of_work import current_step, writes_so_far
+from bot.storage.unit_of_work import current_step, flush_deferred, writes_so_far
 from bot.transport import outbox
 from bot.transport.outbox import CHATTER, CRITICAL, NEWS
 from handlers.kit.context import Context, topic_of
@@ -163,7 +163,10 @@ async def run_in_transaction(
     try:
         async with context.runtime.session(refusable=refusable) as session:
             if not refusable:
-                await session.flush()  # what came before is not the service's to count
+                # What came before is not the service's to count: written out first (its
+                # deferred rows too, which its first statement would otherwise insert).
+                await session.flush()
+                await flush_deferred(session)
             before = writes_so_far(session)
             try:
                 return await service(session, *args, **kwargs)

@@ -8,10 +8,10 @@ import contextlib
 import json
 from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Table, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from telegram import Update
 
@@ -24,11 +24,12 @@ from bot.core.in_flight import InFlight
 from bot.protocol import incidents
 from bot.protocol.lifecycle import Refused, add_event, refuses_before_writing
 from bot.runtime import Runtime
+from bot.storage.unit_of_work import StepSession
 from bot.team.members import Person, touch_member
 from bot.transport import inbox, outbox
 from bot.transport.intake import Intake
 from handlers.kit.replies import run_in_transaction
-from models import Event, InboxUpdate, Incident, Member, OutboxMessage
+from models import Event, InboxUpdate, Incident, Member, OutboxMessage, Report
 from models.incident import CLOSED
 from models.vocab import EventKind, Refusal
 from tests.support.sessions import committing_sessions
@@ -261,6 +262,9 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
             # The step's own writes, not flushed yet: not the service's, whatever it reads.
             for user_id, name in ((101, "Ana"), (103, "Marta")):
                 session.add(Member(user_id=user_id, full_name=name, created_at=now, updated_at=now))
+            # and a message of the step's, deferred: its insert is not the service's either
+            outbox.send(session, GROUP, "antes", priority=outbox.NEWS, now=now)
+            outbox.send(session, GROUP, "también antes", priority=outbox.NEWS, now=now)
             assert await run_in_transaction(update, context, reads_then_refuses) is None
 
     async def luis(update: Update) -> None:
@@ -284,7 +288,12 @@ async def test_a_service_that_refuses_before_writing_needs_no_savepoint_and_one_
         ]
     assert marks == {42: inbox.HANDLED, 43: inbox.SKIPPED}
     assert sorted(members) == [101, 103]  # Ana's step kept; Luis's half-done one left nothing
-    assert replies == [texts.refusal(Refused(Refusal.CLOSED)), texts.SOMETHING_FAILED]
+    assert replies == [
+        "antes",
+        "también antes",
+        texts.refusal(Refused(Refusal.CLOSED)),
+        texts.SOMETHING_FAILED,
+    ]
 
 
 async def test_a_report_racing_the_close_of_the_open_incident_opens_a_fresh_one_in_its_step(
@@ -451,3 +460,42 @@ async def test_a_burst_is_stored_at_once_and_handed_to_the_handlers_a_few_at_a_t
     async with runtime.sessions() as session:
         marks = (await session.scalars(select(InboxUpdate.status).distinct())).all()
     assert marks == [inbox.HANDLED]
+
+
+async def test_a_deferred_row_goes_in_after_the_objects_it_refers_to(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """A member added as an object, then a report of theirs deferred: the member is inserted
+    first, at the next statement and at the commit alike (foreign keys are on)."""
+    runtime = make_runtime(engine, database_url)
+    incident_id = (await report(runtime.sessions, runtime.protocol, 101)).incident_id
+    await store(runtime, RAW)
+    now = runtime.clock.now()
+
+    def report_row(user_id: int) -> dict[str, Any]:
+        return {
+            "incident_id": incident_id,
+            "user_id": user_id,
+            "chat_id": GROUP,
+            "message_id": user_id,
+            "text": "",
+            "photo_file_id": None,
+            "created_at": now,
+        }
+
+    async def handler() -> None:
+        async with runtime.session(refusable=False) as session:
+            assert isinstance(session, StepSession)
+            session.add(Member(user_id=201, full_name="Nuevo", created_at=now, updated_at=now))
+            session.defer_insert(cast(Table, Report.__table__), report_row(201))
+            # a plain statement (no ORM autoflush of its own)
+            await session.scalar(select(func.count()).select_from(Report.__table__))
+            session.add(Member(user_id=202, full_name="Otro", created_at=now, updated_at=now))
+            session.defer_insert(cast(Table, Report.__table__), report_row(202))  # the commit
+
+    runtime.fresh_updates.add(42)
+    await handle_update(runtime, Update.de_json(RAW, None), handler())
+    async with runtime.sessions() as session:
+        users = (await session.scalars(select(Report.user_id).order_by(Report.id))).all()
+        mark = await session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 42))
+    assert users == [101, 201, 202] and mark == inbox.HANDLED

@@ -152,7 +152,7 @@ SERVICES = (
 
 def test_services_never_end_a_transaction() -> None:
     """One owner for each transaction: the step (or the test) commits or rolls back, never a
-    service. A savepoint (`begin_nested`) is how a service undoes its own writes."""
+    service. A savepoint (`unit_of_work.savepoint`) is how a service undoes its own writes."""
     wrong = []
     for place in SERVICES:
         path = ROOT / place
@@ -177,4 +177,20 @@ def test_no_test_module_imports_another() -> None:
                 names = [a.name for a in node.names]
             if any(n.startswith("tests.") and n.split(".")[-1].startswith("test_") for n in names):
                 wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert wrong == []
+
+
+def test_savepoints_are_opened_by_the_step_only() -> None:
+    """A savepoint opened by hand would keep the step's deferred rows written inside it when
+    it is undone, or lose those deferred before it: bot.storage.unit_of_work.savepoint (and
+    the step's scope, built on it) handles both; nothing else calls `begin_nested`."""
+    wrong = []
+    for place in ("bot", "handlers"):
+        for source in sorted((ROOT / place).rglob("*.py")):
+            if source == ROOT / "bot/storage/unit_of_work.py":
+                continue
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                called = node.func if isinstance(node, ast.Call) else None
+                if isinstance(called, ast.Attribute) and called.attr == "begin_nested":
+                    wrong.append(f"{source.relative_to(ROOT)}:{node.lineno}")
     assert wrong == []
