@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.team.members import Person, note_member, set_sector
 from models import Member
+from tests.support.sessions import statements_of
 from tests.support.steps import T0, Sessions
 
 
-@contextlib.contextmanager
-def writes_of(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The INSERT and UPDATE statements the engine runs inside the block."""
-    found: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
-            found.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield found
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+def writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
 
 
 async def row(sessions: Sessions, user_id: int) -> Member:
@@ -49,21 +36,21 @@ async def test_a_new_person_is_stored_with_the_chats_sector_and_only_changes_are
     assert (stored.created_at, stored.updated_at, stored.private_chat) == (T0, T0, False)
 
     # Seen again within the minute, the same: nothing to write. A sector is kept.
-    with writes_of(engine) as writes:
+    with statements_of(engine) as statements:
         async with sessions() as session:
             sector = await note_member(
                 session, person=ana, now=T0 + timedelta(seconds=30), chat_sector="Depósito"
             )
             await session.commit()
-    assert sector == "Caja" and writes == []
+    assert sector == "Caja" and writes(statements) == []
 
     # A new name and a minute later: both written, in one statement.
     later = T0 + timedelta(minutes=2)
-    with writes_of(engine) as writes:
+    with statements_of(engine) as statements:
         async with sessions() as session:
             await note_member(session, person=Person(101, "Ana G.", None), now=later)
             await session.commit()
-    assert len(writes) == 1
+    assert len(writes(statements)) == 1
     stored = await row(sessions, 101)
     assert (stored.full_name, stored.username, stored.updated_at) == ("Ana G.", None, later)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -32,7 +31,7 @@ from handlers.kit.replies import run_in_transaction
 from models import Event, InboxUpdate, Incident, Member, OutboxMessage, Report
 from models.incident import CLOSED
 from models.vocab import EventKind, Refusal
-from tests.support.sessions import committing_sessions
+from tests.support.sessions import committing_sessions, statements_of
 from tests.support.steps import report
 
 GROUP = -100555
@@ -46,21 +45,6 @@ def make_runtime(engine: AsyncEngine, database_url: str) -> Runtime:
         sessions=committing_sessions(engine),
         clock=Clock(),
     )
-
-
-@contextlib.contextmanager
-def statements_of(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block, in order."""
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def store(runtime: Runtime, *raw: dict[str, Any]) -> None:
