@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, distinct, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
@@ -24,7 +23,7 @@ from bot.protocol.lifecycle import (
     refuses_before_writing,
     transition,
 )
-from bot.storage.db import dialect_insert
+from bot.storage.db import dialect_insert, insert_for
 from bot.storage.unit_of_work import StepSession
 from bot.team.members import Person, note_member
 from bot.timers import store as timers
@@ -221,7 +220,7 @@ _PREVIOUS_VOTE = select(_VOTES.c.choice).where(
 @functools.cache
 def _vote_upsert(dialect: str) -> Any:
     """Built once: `excluded` makes a new alias each time, costlier than the upsert itself."""
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
+    stmt = insert_for(dialect)(Vote)
     return stmt.on_conflict_do_update(
         index_elements=["incident_id", "user_id"],
         set_={"choice": stmt.excluded.choice, "updated_at": stmt.excluded.updated_at},

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -293,8 +293,17 @@ def downgrade_database(url: str, revision: str) -> None:
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """INSERT in the session's dialect, for ON CONFLICT clauses."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return insert_for(session.get_bind().dialect.name)(table)
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's `insert` (with ON CONFLICT). SQLAlchemy's PostgreSQL dialect is imported
+    only by a bot on PostgreSQL: 2.3 MB and 20 ms that a bot on SQLite does not need."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    return sqlite.insert
 
 
 class SecondCopy(DatabaseProblem):
