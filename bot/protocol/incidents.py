@@ -24,7 +24,7 @@ from bot.protocol.lifecycle import (
     transition,
 )
 from bot.storage.db import dialect_insert, insert_for
-from bot.storage.unit_of_work import StepSession
+from bot.storage.unit_of_work import add_row
 from bot.team.members import Person, note_member
 from bot.timers import store as timers
 from models import Incident, Member, Report, Vote
@@ -128,10 +128,7 @@ async def open_or_join_incident(
         "photo_file_id": photo_file_id,
         "created_at": now,
     }
-    if isinstance(session, StepSession):
-        session.defer_insert(_REPORTS, report)  # with the step's next statement
-    else:
-        session.add(Report(**report))
+    add_row(session, Report, report)
     previous = await _upsert_vote(session, incident_id, person.user_id, VoteChoice.FAILS, now)
     relapse_of = None
     if opened_id is not None:
@@ -211,7 +208,6 @@ async def _upsert_vote(
 
 _VOTES = cast(Table, Vote.__table__)
 _MEMBERS = cast(Table, Member.__table__)
-_REPORTS = cast(Table, Report.__table__)
 _PREVIOUS_VOTE = select(_VOTES.c.choice).where(
     _VOTES.c.incident_id == bindparam("incident_id"), _VOTES.c.user_id == bindparam("user_id")
 )

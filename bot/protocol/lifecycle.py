@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
-from bot.storage.unit_of_work import StepSession, current_step
+from bot.storage.unit_of_work import add_row, current_step
 from bot.support.hours import support_status_at
 from bot.support.workday import working_or_next_opening
 from bot.timers import store as timers
@@ -31,7 +31,6 @@ from models.vocab import EventKind, Refusal, TimerKind
 
 UNCLASSIFIED = (CONFIRMING, PROBABLY_LOCAL, UNCONFIRMED)
 ACTIVE = (GENERAL, IN_PROGRESS, VALIDATING)  # a confirmed outage being handled
-_EVENTS = cast(Table, Event.__table__)
 _INCIDENTS = cast(Table, Incident.__table__)
 _STATUS = select(_INCIDENTS.c.status, _INCIDENTS.c.drill).where(
     _INCIDENTS.c.id == bindparam("incident_id")
@@ -69,12 +68,7 @@ def add_event(
     detail: str | None = None,
 ) -> None:
     row = {"incident_id": incident_id, "kind": kind, "actor_id": actor, "detail": detail}
-    if isinstance(session, StepSession):
-        # Inserted with the step's other rows (a statement for each table) before its next
-        # statement or at its commit, whichever is first: not through the ORM's unit of work.
-        session.defer_insert(_EVENTS, {**row, "created_at": now})
-    else:
-        session.add(Event(**row, created_at=now))
+    add_row(session, Event, {**row, "created_at": now})
 
 
 async def open_incident_id(session: AsyncSession) -> int | None:

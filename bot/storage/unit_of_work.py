@@ -166,6 +166,15 @@ def current_step() -> Step | None:
     return _CURRENT.get()
 
 
+def add_row(session: AsyncSession, model: Any, row: dict[str, Any]) -> None:
+    """A new row of `model`'s table: in a step, deferred (`StepSession.defer_insert`);
+    elsewhere an ORM object of `model`, flushed with the session's others."""
+    if isinstance(session, StepSession):
+        session.defer_insert(model.__table__, row)
+    else:
+        session.add(model(**row))
+
+
 @asynccontextmanager
 async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A block whose writes a failure undoes alone: rows the step deferred before it are
@@ -180,7 +189,8 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 async def flush_deferred(session: AsyncSession) -> None:
-    """Before a step reads or changes rows it may have deferred (`StepSession.defer_insert`)."""
+    """The step's deferred rows inserted now, where no statement would do it first (before a
+    savepoint, before counting a service's writes); nothing outside a step."""
     if isinstance(session, StepSession):
         await session.flush_deferred()
 

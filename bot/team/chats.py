@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.unit_of_work import flush_deferred
 from models import IncidentMessage, OutboxMessage, TeamChat
 from models.delivery import NEWS, PENDING
 
@@ -127,7 +126,6 @@ async def mark_reachable(session: AsyncSession, *, chat_id: int) -> bool:
 async def release_held(session: AsyncSession, *, chat_id: int, now: datetime) -> int:
     """The bot may write in the chat again: everything waiting for it is due now (not at the
     end of a back-off). Returns how many critical and news messages were waiting."""
-    await flush_deferred(session)
     held = await session.scalar(
         select(func.count()).where(
             OutboxMessage.chat_id == chat_id,
@@ -159,7 +157,6 @@ async def migrate_chat(
     old = await session.get(TeamChat, old_chat_id)
     if old is None or old.migrated_to == new_chat_id:
         return False
-    await flush_deferred(session)
     new = await session.get(TeamChat, new_chat_id)
     if new is None:
         new = TeamChat(chat_id=new_chat_id, created_at=now)

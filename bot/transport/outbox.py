@@ -11,12 +11,12 @@ import base64
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.unit_of_work import current_step, flush_deferred
+from bot.storage.unit_of_work import add_row, current_step
 from bot.transport.telegram_text import split
 from models import OutboxMessage
 from models.delivery import CHATTER, CRITICAL, NEWS, PENDING
@@ -72,12 +72,9 @@ def add(
         "created_at": now,
         "next_attempt_at": now,
     }
-    if step is None:
-        session.add(OutboxMessage(**row))
-        return
-    # In a step: inserted with the step's other messages when it commits.
-    step.session.defer_insert(cast(Table, OutboxMessage.__table__), row)
-    step.wrote_outbox = True
+    add_row(session if step is None else step.session, OutboxMessage, row)
+    if step is not None:
+        step.wrote_outbox = True
 
 
 PIN_NOTIFY = "notify"  # send(pin=PIN_NOTIFY): pinned with a notification to everyone
@@ -280,7 +277,6 @@ async def unsent(
 ) -> list[tuple[int, int]]:
     """(chat, outbox row) of each message that will record `record` (see `send`) and has not
     gone yet: Telegram may already have it, but its message id is not stored."""
-    await flush_deferred(session)
     where = [
         OutboxMessage.status == PENDING,
         OutboxMessage.method == OutboxMethod.SEND,
