@@ -18,7 +18,10 @@ endif
 
 .PHONY: run test lint check-config upgrade backup lock clean
 
+# The project's byte-code is written first (a moment when it is up to date): with
+# PYTHONDONTWRITEBYTECODE set, every start would compile the bot's modules again.
 run: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q bot handlers models alembic
 	$(BIN)/flexus-bot run
 
 # mypy runs beside the tests (they mostly wait on sockets and deadlines); its report is printed
