@@ -174,6 +174,7 @@ async def _run_active(
             await app.stop()
         if app._initialized:
             await app.shutdown()
+        runtime.direct.close()
         await runtime.engine.dispose()
         if runtime.read_engine is not None:
             await runtime.read_engine.dispose()

@@ -65,6 +65,19 @@ def where(url: str) -> str:
     return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
 
 
+def sqlite_file(url: str) -> tuple[str, dict[str, Any]] | None:
+    """What SQLite's driver opens for `url`: the file (or file: URI) and the connect options;
+    None for PostgreSQL or an in-memory database."""
+    if not is_sqlite(url):
+        return None
+    from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+
+    args, options = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    if not args or args[0] == ":memory:":
+        return None
+    return args[0], dict(options)
+
+
 def ensure_sqlite_folder(url: str) -> None:
     """Create the folder of a SQLite file (data/ by default) so a fresh install just works."""
     path = sqlite_path(url)
@@ -88,15 +101,12 @@ def make_engine(url: str, *, reads_only: bool = False, **kwargs: Any) -> AsyncEn
     """
     ensure_sqlite_folder(url)
     on_loop = False
-    if is_sqlite(url) and "async_creator" not in kwargs:
-        from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+    file = sqlite_file(url) if "async_creator" not in kwargs else None
+    if file is not None:
+        from bot.storage.sqlite_loop import opener
 
-        args, options = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
-        if args and args[0] != ":memory:":
-            from bot.storage.sqlite_loop import opener
-
-            kwargs["async_creator"] = opener(args[0], **options)
-            on_loop = True
+        kwargs["async_creator"] = opener(file[0], **file[1])
+        on_loop = True
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _tune_sqlite(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE", on_loop=on_loop)

@@ -58,7 +58,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-async def _patiently(run: Callable[[], Any], deadline: float) -> Any:
+async def patiently(run: Callable[[], Any], deadline: float) -> Any:
     """`run()`, again after a pause while another process holds the database."""
     pause = _FIRST_PAUSE
     while True:
@@ -187,7 +187,7 @@ class LoopConnection:
                 # them (200 /caido at once: the alert left after 0.8 s instead of 0.2 s).
                 # Meanwhile the other writers line up on the lock: about one step a turn.
                 await asyncio.sleep(0)
-            await _patiently(run, deadline)
+            await patiently(run, deadline)
         finally:
             self._release_if_done()
 
@@ -199,7 +199,7 @@ class LoopConnection:
     async def commit(self) -> None:
         wrote = self._holding is not None
         try:
-            await _patiently(self._conn.commit, time.monotonic() + BUSY_SECONDS)
+            await patiently(self._conn.commit, time.monotonic() + BUSY_SECONDS)
         finally:
             self._release_if_done()
         if wrote:

@@ -19,7 +19,9 @@ over runs for each bot, this bot's ratio to the bare bot and its spread (min–m
 the floor's ratio to the bare bot; for the
 measures of this bot alone (a later start, `flexus-bot check`), the spread of the figure. Timings
 are taken from the moment an update is queued in the fake to the moment the answering call
-reaches it. The first start computes the holidays (a child process); later starts read them.
+reaches it. "CPU per …": the CPU time the bot's process used for those updates (user + system,
+read from /proc, until the bot is idle again: what follows an answer counts too), steadier than
+a latency on a shared machine. The first start computes the holidays (a child process); later starts read them.
 `--python`: the interpreter that runs the bots (default: this one). The test environment has
 the development tools too, and python-telegram-bot's httpx imports two of them (click and
 pygments, about 4.6 MB) when they are there: to measure the bots as `make run` installs them,
@@ -115,6 +117,13 @@ class Bot:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """CPU the bot's process has used so far (user + system): steadier than a latency on
+        a shared machine, and it counts what follows an answer too (card edits, outcomes)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -170,13 +179,16 @@ def measure(
         m: Measures = {"start → polling (s)": bot.start()}
         time.sleep(3.5)  # past the start-up grace of stored timers
         m["memory idle (MB)"] = bot.rss_mb()
+        cpu = bot.cpu_seconds()
         soporte = one_after_another(
             api,
-            10,
+            30,
             lambda n: command_update(GROUP_CAJA, ANA, "/soporte"),
             lambda c: c.method == reply and c.chat_id == GROUP_CAJA,
         )
         m["/soporte answered (ms)"] = statistics.median(soporte) * 1000
+        api.wait_idle(quiet=0.3)
+        m["CPU per /soporte (ms)"] = (bot.cpu_seconds() - cpu) / len(soporte) * 1000
         # /caido → the alert in both team chats (the bare bot: its echo)
         mark, pushed = api.mark(), time.monotonic()
         api.push(command_update(GROUP_CAJA, ANA, "/caido no factura"))
@@ -195,24 +207,31 @@ def measure(
             lambda c: c.method == reply and c.chat_id == GROUP_ADMIN,
         )
         m["/estado, incident open (ms)"] = statistics.median(estado) * 1000
+        cpu = bot.cpu_seconds()
         presses = one_after_another(
             api,
-            20,
+            50,
             lambda n: press_update(GROUP_ADMIN, 5000, user(3000 + n, f"P{n}"), "v:1:w"),
             lambda c: c.method == "answerCallbackQuery",
         )
         m["vote answered, median (ms)"] = statistics.median(presses) * 1000
         m["vote answered, p90 (ms)"] = statistics.quantiles(presses, n=10)[-1] * 1000
+        api.wait_idle(quiet=0.3)
+        m["CPU per vote (ms)"] = (bot.cpu_seconds() - cpu) / len(presses) * 1000
+        cpu = bot.cpu_seconds()
         # The same people change their vote: the bot knows them (no membership check).
         again = one_after_another(
             api,
-            20,
+            50,
             lambda n: press_update(GROUP_ADMIN, 5000, user(3000 + n, f"P{n}"), "v:1:f"),
             lambda c: c.method == "answerCallbackQuery",
         )
         m["vote by someone known, median (ms)"] = statistics.median(again) * 1000
         m["vote by someone known, p90 (ms)"] = statistics.quantiles(again, n=10)[-1] * 1000
+        api.wait_idle(quiet=0.3)
+        m["CPU per vote by someone known (ms)"] = (bot.cpu_seconds() - cpu) / len(again) * 1000
         api.wait_idle(quiet=0.5)
+        cpu = bot.cpu_seconds()
         m[f"{votes} simultaneous votes, all answered (s)"] = burst(
             api,
             [
@@ -223,6 +242,7 @@ def measure(
             votes,
         )
         api.wait_idle(quiet=1.0, timeout=120)
+        m[f"CPU for the {votes} votes (s)"] = bot.cpu_seconds() - cpu
         m[f"memory after {votes} votes (MB)"] = bot.rss_mb()
         method = reply if bare else "setMessageReaction"
         m[f"{reports} simultaneous /caido, all answered (s)"] = burst(

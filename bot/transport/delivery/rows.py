@@ -94,18 +94,20 @@ def row_of(r: Any) -> Row:
 _TABLE = OutboxMessage.__table__
 
 
+_PENDING = (
+    select(_TABLE)
+    .where(_TABLE.c.status == PENDING)
+    .order_by(_TABLE.c.priority, _TABLE.c.id)
+    .limit(BATCH)
+)
+
+
 async def pending(runtime: Runtime) -> list[Any]:
     """The first BATCH pending rows, most important first, each priority in written order:
-    plain rows with the outbox's columns as attributes (read at every pass of the worker, so
-    not ORM objects, whose identity-map bookkeeping cost more than the read)."""
-    async with runtime.read_session() as session:
-        result = await session.execute(
-            select(_TABLE)
-            .where(_TABLE.c.status == PENDING)
-            .order_by(_TABLE.c.priority, _TABLE.c.id)
-            .limit(BATCH)
-        )
-        return list(result.all())
+    plain rows with the outbox's columns as attributes (read at every pass of the worker:
+    straight from SQLite's driver, bot.storage.direct, and never as ORM objects, whose
+    identity-map bookkeeping cost more than the read)."""
+    return await runtime.direct.all(_PENDING)
 
 
 def superseded_edits(stored: list[Any]) -> set[int]:

@@ -1,0 +1,90 @@
+"""Direct reads (bot.storage.direct): the same rows, with the same Python values, as a read
+session returns; on SQLite straight from the driver, on PostgreSQL through a session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.storage.direct import DirectReads
+from bot.transport import outbox
+from bot.transport.delivery import rows as outbox_rows
+from models import OutboxMessage
+from models.delivery import PENDING
+from models.vocab import Priority
+
+NOW = datetime(2026, 3, 2, 12, 30, 15, 123456, tzinfo=UTC)
+_BY_CHAT = (
+    select(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.chat_id == bindparam("chat"))
+    .order_by(OutboxMessage.__table__.c.id)
+)
+
+
+async def _two_messages(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        outbox.send(session, -100, "hola <b>equipo</b>", priority=Priority.CRITICAL, now=NOW)
+        outbox.send(
+            session,
+            -200,
+            "ñandú",
+            priority=Priority.CHATTER,
+            now=NOW + timedelta(seconds=1),
+            reply_to=7,
+        )
+        await session.commit()
+
+
+async def test_a_direct_read_returns_what_a_session_returns(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _two_messages(sessions)
+    direct = DirectReads.of(engine, sessions)
+    assert (direct.path is None) == (engine.dialect.name != "sqlite")
+    try:
+        got = await direct.all(outbox_rows._PENDING)
+        async with sessions() as session:
+            expected = (await session.execute(outbox_rows._PENDING)).all()
+        assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+        assert len(got) == 2
+        first = got[0]
+        assert first.status == PENDING and first.chat_id == -100
+        assert first.created_at == NOW and first.created_at.tzinfo is not None
+        assert first.priority == Priority.CRITICAL
+        # A parameter bound by name, the same statement again (compiled once).
+        assert [r.chat_id for r in await direct.all(_BY_CHAT, chat=-200)] == [-200]
+        assert [r.chat_id for r in await direct.all(_BY_CHAT, chat=-100)] == [-100]
+        assert await direct.all(_BY_CHAT, chat=-300) == []
+    finally:
+        direct.close()
+
+
+async def test_a_direct_read_sees_what_is_committed_and_nothing_else(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    direct = DirectReads.of(engine, sessions)
+    try:
+        assert await direct.all(outbox_rows._PENDING) == []
+        async with sessions() as session:
+            outbox.send(session, -100, "uno", priority=Priority.NEWS, now=NOW)
+            await session.flush()
+            assert await direct.all(outbox_rows._PENDING) == []  # not committed yet
+            await session.commit()
+        assert len(await direct.all(outbox_rows._PENDING)) == 1
+    finally:
+        direct.close()
+
+
+async def test_an_in_list_is_refused_rather_than_read_wrong(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    direct = DirectReads.of(engine, sessions)
+    if direct.path is None:
+        pytest.skip("PostgreSQL reads through a session: IN lists work there")
+    table = OutboxMessage.__table__
+    statement = select(table).where(table.c.chat_id.in_(bindparam("chats", expanding=True)))
+    with pytest.raises(ValueError, match="IN lists"):
+        await direct.all(statement, chats=[-100])
