@@ -23,6 +23,7 @@ from bot.protocol.lifecycle import (
     refuses_before_writing,
     transition,
 )
+from bot.storage import direct
 from bot.storage.db import dialect_insert, insert_for
 from bot.storage.unit_of_work import add_row
 from bot.team.members import Person, note_member
@@ -196,14 +197,14 @@ async def _upsert_vote(
     session: AsyncSession, incident_id: int, user_id: int, choice: VoteChoice, now: datetime
 ) -> str | None:
     """Record a person's answer; returns what they had answered before (None if nothing)."""
-    previous = await session.scalar(
-        _PREVIOUS_VOTE, {"incident_id": incident_id, "user_id": user_id}
-    )
-    await session.execute(
+    key = {"incident_id": incident_id, "user_id": user_id}
+    previous = (await direct.execute(session, _PREVIOUS_VOTE, key)).scalar()
+    await direct.execute(
+        session,
         _vote_upsert(session.get_bind().dialect.name),
-        {"incident_id": incident_id, "user_id": user_id, "choice": choice, "updated_at": now},
+        {**key, "choice": choice, "updated_at": now},
     )
-    return previous
+    return cast(str | None, previous)
 
 
 _VOTES = cast(Table, Vote.__table__)

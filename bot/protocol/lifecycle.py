@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import Protocol
+from bot.storage import direct
 from bot.storage.unit_of_work import add_row, current_step
 from bot.support.hours import support_status_at
 from bot.support.workday import working_or_next_opening
@@ -84,7 +85,7 @@ def mark_drill_step() -> None:
 async def incident_status(session: AsyncSession, incident_id: int) -> str:
     """`get_incident(...).status` without an ORM object, for a step that reads nothing else of
     the incident (a vote). A drill's marks the step too."""
-    row = (await session.execute(_STATUS, {"incident_id": incident_id})).first()
+    row = (await direct.execute(session, _STATUS, {"incident_id": incident_id})).first()
     if row is None:
         raise Refused(Refusal.UNKNOWN_INCIDENT)
     if row.drill:

@@ -1,56 +1,78 @@
-"""Hot reads on SQLite straight from the driver: a SELECT compiled once, run on a connection
-of its own in autocommit (the statement is its own read transaction: a snapshot of what is
-committed, as a read session's first statement sees).
+"""Hot statements on SQLite straight from the driver: compiled once, run on the sqlite3
+connection itself, their values through SQLAlchemy's own bind and result processors for the
+dialect (so a row holds what a session would have returned).
 
-Through a session, a read costs opening it, checking a connection out of the pool, BEGIN,
-the statement's trip through SQLAlchemy's execution layers, COMMIT and closing: some 400 µs
-of the loop's time, for a statement SQLite answers in 10–30 µs. The delivery worker reads the
-pending outbox rows after every step that writes one and after every message it sends, so
-that read goes here. What it returns is what the session would have returned: the values go
-through the same types (SQLAlchemy's own bind and result processors for this dialect).
+Through a session, a statement goes through SQLAlchemy's execution layers (the ORM's execute,
+the connection's, the result's): some 150–250 µs of the loop's time, for what SQLite answers
+in 10–30 µs; a whole read session (pool, BEGIN, COMMIT, close) some 400 µs. Two ways in:
 
-On PostgreSQL (or SQLite in memory) there is no direct connection and `DirectReads.all` runs
-the statement through a read session instead.
+- `execute(session, statement, params)`: inside a session's transaction, on its connection,
+  after what the session would do before any statement (flush its pending objects, insert
+  the step's deferred rows); a write counts as one (bot.storage.unit_of_work.writes_so_far);
+- `DirectReads.all(statement)`: a read with no session at all, on a connection of its own in
+  autocommit (the statement is its own snapshot of what is committed): the delivery worker
+  reads the pending outbox rows after every step that writes one and every message it sends.
+
+Only statements built once (module level, values as `bindparam`) go this way: each is
+compiled the first time it runs. IN lists, and INSERT or UPDATE with defaults computed in
+Python, are left to SQLAlchemy. PostgreSQL (and SQLite in memory, or an engine not on the
+loop's thread) runs everything through the session as before.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections import namedtuple
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from bot.storage.db import sqlite_file
-from bot.storage.sqlite_loop import BUSY_SECONDS, patiently
+from bot.storage.sqlite_loop import BUSY_SECONDS, LoopConnection, patiently
 
 Processor = Callable[[Any], Any] | None
+Params = dict[str, Any] | Sequence[dict[str, Any]] | None
 
 
 class _Compiled:
-    """A SELECT as this dialect runs it: its SQL, its parameters in order with their bind
-    processors, its columns with their result processors, and a row type naming them."""
+    """A statement as this dialect runs it: its SQL, its parameters in order with their bind
+    processors, the columns it returns with their result processors, and a row type naming
+    them. `keys`: the columns an INSERT or UPDATE is given values for."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if any(bind.expanding for bind in compiled.binds.values()):
-            raise ValueError("IN lists are not supported by a direct read")
+    def __init__(self, statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        compiled: Any = cast(Any, statement).compile(
+            dialect=dialect, column_keys=list(keys) if keys else None
+        )
+        self.statement = statement  # held: the cache is keyed by its id
+        # Left to SQLAlchemy: an IN list (rendered per call), defaults computed in Python (a
+        # column's `default=` or `onupdate=` callable: only its execution fills them in).
+        self.direct = not (
+            any(bind.expanding for bind in compiled.binds.values())
+            or compiled.insert_prefetch
+            or compiled.update_prefetch
+        )
         self.compiled = compiled
-        self.sql = compiled.string
+        self.sql: str = compiled.string
         self.names: list[str] = list(compiled.positiontup or ())
         self.binds: list[Processor] = [
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in self.names
         ]
-        columns = list(statement.selected_columns)
+        columns = list(getattr(compiled, "returning", None) or ())
+        if not columns and isinstance(statement, Select):
+            columns = list(statement.selected_columns)
         self.results: list[Processor] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
-        self.row: Any = namedtuple("Row", [column.key for column in columns], rename=True)  # type: ignore[misc]
+        self.row: Any = namedtuple(  # type: ignore[misc]
+            "Row", [column.key for column in columns] or ["_0"], rename=True
+        )
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
         values = self.compiled.construct_params(params)
@@ -68,6 +90,112 @@ class _Compiled:
         ]
 
 
+_cache: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
+
+
+def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    key = (id(statement), dialect.name, keys)
+    found = _cache.get(key)
+    if found is None or found.statement is not statement:
+        found = _cache[key] = _Compiled(statement, dialect, keys)
+    return found
+
+
+class DirectResult:
+    """What callers use of a SQLAlchemy Result: the rows (columns as attributes), the first,
+    the only one, the first column of the first, and how many rows a write touched."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one_or_none(self) -> Any:
+        if len(self._rows) > 1:
+            raise ValueError("more than one row")
+        return self.first()
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one_or_none(self) -> Any:
+        return self.one_or_none()[0] if self._rows else None
+
+
+async def execute(session: AsyncSession, statement: Executable, params: Params = None) -> Any:
+    """`session.execute(statement, params)`; on SQLite, on the loop's thread, straight on the
+    session's sqlite3 connection, inside its transaction (a list of parameters: one
+    executemany for each run of rows with the same columns)."""
+    bind: Any = session.bind
+    if bind is None or bind.dialect.name != "sqlite":
+        return await session.execute(statement, params)
+    many = params if isinstance(params, list | tuple) else None
+    first = (many[0] if many else None) if many is not None else (params or {})
+    keys = tuple(first) if first is not None and getattr(statement, "is_dml", False) else ()
+    compiled = _compiled(statement, bind.dialect, keys)
+    if not compiled.direct:
+        return await session.execute(statement, params)
+    sync = session.sync_session
+    # What the session does before any statement: its pending objects (autoflush), then the
+    # step's deferred rows (bot.storage.unit_of_work).
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()
+    if sync.info.get("deferred"):
+        await session.flush_deferred()  # type: ignore[attr-defined]
+    connection = await session.connection()
+    driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    if not isinstance(driver, LoopConnection):
+        return await session.execute(statement, params)
+    sqlite = driver.sqlite
+    sync_connection = connection.sync_connection
+    if getattr(statement, "is_dml", False):
+        sync.info["writes"] = sync.info.get("writes", 0) + 1
+    deadline = time.monotonic() + BUSY_SECONDS
+    if many is not None:
+        total = 0
+        for same in _runs_of_same_keys(many):
+            run_compiled = _compiled(statement, bind.dialect, tuple(same[0]))
+            arguments = [run_compiled.arguments(row) for row in same]
+            sql = run_compiled.sql
+            _announce(sync_connection, sql, arguments, many=True)
+            cursor = await patiently(
+                functools.partial(sqlite.executemany, sql, arguments), deadline
+            )
+            total += max(cursor.rowcount, 0)
+        return DirectResult([], total)
+    arguments = compiled.arguments(cast(dict[str, Any], params or {}))
+    _announce(sync_connection, compiled.sql, arguments)
+
+    def once() -> tuple[list[Any], int]:
+        cursor = sqlite.execute(compiled.sql, arguments)
+        return cursor.fetchall(), cursor.rowcount
+
+    raw, rowcount = await patiently(once, deadline)
+    return DirectResult(compiled.rows(raw), rowcount)
+
+
+def _announce(connection: Any, sql: str, arguments: Any, *, many: bool = False) -> None:
+    """Listeners of `before_cursor_execute` (statement counts, a log of the SQL) see a direct
+    statement as they see any other (no cursor or execution context: there is none)."""
+    listeners = connection.dispatch.before_cursor_execute if connection is not None else None
+    if listeners:
+        listeners(connection, None, sql, arguments, None, many)
+
+
+def _runs_of_same_keys(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    runs: list[list[dict[str, Any]]] = []
+    for row in rows:
+        if runs and runs[-1][0].keys() == row.keys():
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
 class DirectReads:
     """SELECTs on SQLite's own connection (`path`, opened with `options` like the engine's),
     or through `sessions` where there is none (`path` None: PostgreSQL)."""
@@ -78,29 +206,30 @@ class DirectReads:
         sessions: Callable[[], AsyncSession],
         path: str | None = None,
         options: dict[str, Any] | None = None,
+        engine: Any = None,
     ) -> None:
-        self.dialect, self.sessions = dialect, sessions
+        self.dialect, self.sessions, self.engine = dialect, sessions, engine
         self.path, self.options = path, options or {}
         self._conn: sqlite3.Connection | None = None
-        self._compiled: dict[int, _Compiled] = {}
 
     @classmethod
     def of(cls, engine: AsyncEngine, sessions: Callable[[], AsyncSession]) -> DirectReads:
         """Direct reads of `engine`'s SQLite file; through `sessions` where it has none."""
         file = sqlite_file(engine.url.render_as_string(hide_password=False))
         path, options = file if file is not None else (None, None)
-        return cls(engine.dialect, sessions, path, options)
+        return cls(engine.dialect, sessions, path, options, engine.sync_engine)
 
     async def all(self, statement: Select[Any], **params: Any) -> list[Any]:
-        """Every row of `statement` (a module-level SELECT: it is compiled once, the first time
-        it runs) with `params` bound by name; rows with the columns as attributes."""
+        """Every row of `statement` (built once, at module level) with `params` bound by
+        name; rows with the columns as attributes."""
         if self.path is None:
             async with self.sessions() as session:
                 return list((await session.execute(statement, params)).all())
-        compiled = self._compiled.get(id(statement))
-        if compiled is None or compiled.compiled.statement is not statement:
-            compiled = self._compiled[id(statement)] = _Compiled(statement, self.dialect)
+        compiled = _compiled(statement, self.dialect, ())
+        if not compiled.direct:
+            raise ValueError("IN lists are not supported by a direct read")
         arguments = compiled.arguments(params)
+        _announce(self.engine, compiled.sql, arguments)
         conn = self._connection()
         raw = await patiently(
             lambda: conn.execute(compiled.sql, arguments).fetchall(),

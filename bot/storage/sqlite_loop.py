@@ -157,6 +157,11 @@ class LoopConnection:
         self._loop = asyncio.get_running_loop()
 
     @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The connection itself, for statements run on it directly (bot.storage.direct)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

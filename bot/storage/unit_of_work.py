@@ -9,6 +9,7 @@ button press, waking the delivery worker, arming timers) is queued with `after_c
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot.core.fence import Fence, LeaseLost
-from bot.storage import lease
+from bot.storage import direct, lease
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ def _runs(deferred: list[tuple[Table, dict[str, Any]]]) -> Iterator[tuple[Table,
         yield table, [row for _, row in rows]
 
 
+@functools.cache
+def _insert_of(table: Table) -> Any:
+    """Built once a table: a direct statement is compiled once (bot.storage.direct)."""
+    return insert(table)
+
+
 def writes_so_far(session: AsyncSession) -> int:
     """How many times the step's session wrote (flushes with changes, INSERT/UPDATE/DELETE
     statements, rows deferred, changes not flushed yet): a block that wrote nothing leaves it
@@ -100,7 +107,7 @@ class StepSession(AsyncSession):
         no statement comes next (its commit, a savepoint)."""
         deferred: list[tuple[Table, dict[str, Any]]] = self.info.pop("deferred", [])
         for table, rows in _runs(deferred):
-            await self.execute(insert(table), rows)
+            await direct.execute(self, _insert_of(table), rows)
 
     async def commit_step(self) -> None:
         """Commit, if this copy still may act: with several copies on PostgreSQL, a step of a

@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from bot.storage import direct
 from models import Member, TeamChat
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ _MEMBERS = cast(Table, Member.__table__)
 _SEEN = select(
     _MEMBERS.c.full_name, _MEMBERS.c.username, _MEMBERS.c.updated_at, _MEMBERS.c.sector
 ).where(_MEMBERS.c.user_id == bindparam("user_id"))
+_ADD = insert(_MEMBERS)
+_CHANGE = update(_MEMBERS).where(_MEMBERS.c.user_id == bindparam("member_id"))  # SET: the params
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,17 @@ async def note_member(
         for column, value in _member_changes(held, person, now, chat_sector).items():
             setattr(held, column, value)
         return held.sector
-    seen = (await session.execute(_SEEN, {"user_id": person.user_id})).first()
+    seen = (await direct.execute(session, _SEEN, {"user_id": person.user_id})).first()
     changes = _member_changes(seen, person, now, chat_sector)
     if seen is None:
-        await session.execute(
-            insert(_MEMBERS),
+        await direct.execute(
+            session,
+            _ADD,
             {"user_id": person.user_id, "private_chat": False, "created_at": now, **changes},
         )
         return chat_sector
     if changes:
-        await session.execute(
-            update(_MEMBERS).where(_MEMBERS.c.user_id == person.user_id).values(**changes)
-        )
+        await direct.execute(session, _CHANGE, {"member_id": person.user_id, **changes})
     return cast(str | None, changes.get("sector", seen.sector))
 
 

@@ -7,14 +7,16 @@ same transaction as the state change it causes, so it is handled exactly once.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import dialect_insert
+from bot.storage import direct
+from bot.storage.db import insert_for
 from models import InboxUpdate
 from models.delivery import HANDLED, RECEIVED, SKIPPED
 
@@ -23,6 +25,9 @@ from models.delivery import HANDLED, RECEIVED, SKIPPED
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "chat_member"]
 
 __all__ = ["HANDLED", "RECEIVED", "SKIPPED"]
+
+_INBOX = cast(Table, InboxUpdate.__table__)
+_MARK = update(_INBOX).where(_INBOX.c.update_id == bindparam("marked_id"))  # SET: the params
 
 
 def kind_of(data: dict[str, Any]) -> str:
@@ -47,15 +52,21 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
         return set()
     # One row a statement: a multi-row VALUES is compiled anew every time (SQLAlchemy cannot
     # cache it), which cost more than the insert itself; a batch is mostly one update anyway.
-    stmt = (
-        dialect_insert(session, InboxUpdate)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(InboxUpdate.update_id)
-    )
+    stmt = _store(session.get_bind().dialect.name)
     new: set[int] = set()
     for row in rows:
-        new.update((await session.scalars(stmt, row)).all())
+        new.update(r[0] for r in (await direct.execute(session, stmt, row)).all())
     return new
+
+
+@functools.cache
+def _store(dialect: str) -> Any:
+    """Built once (bot.storage.direct compiles it once)."""
+    return (
+        insert_for(dialect)(_INBOX)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(_INBOX.c.update_id)
+    )
 
 
 async def waiting(session: AsyncSession) -> list[InboxUpdate]:
@@ -98,6 +109,9 @@ async def mark(
     """Mark an update handled or skipped; `only_waiting`: only if no one marked it yet;
     `holding`: only while this SQL condition holds (bot.storage.lease.holds: this copy still
     holds the lease). Whether a row was marked."""
+    if not only_waiting and holding is None:  # the usual case: one copy
+        values = {"marked_id": update_id, "status": status, "handled_at": now}
+        return bool((await direct.execute(session, _MARK, values)).rowcount)
     statement = update(InboxUpdate).where(InboxUpdate.update_id == update_id)
     if only_waiting:
         statement = statement.where(InboxUpdate.status == RECEIVED)
