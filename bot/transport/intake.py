@@ -50,6 +50,8 @@ class Intake:
     async def take(self, raw: list[dict[str, Any]]) -> None:
         """Store new updates (one transaction), then queue them for the handlers, in order."""
         fence = self.runtime.fence
+        for data in raw:
+            self._ask_membership_early(data)
         async with self.runtime.sessions() as session:
             new = await inbox.store(session, raw, self.runtime.clock.now())
             if fence.leased:
@@ -65,6 +67,24 @@ class Intake:
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
                 self._hand_over(data, fresh=True)
+
+    def _ask_membership_early(self, data: dict[str, Any]) -> None:
+        """A button pressed in a team chat or a private chat: its step asks whether the person
+        is a member (bot.team.membership), so the question goes out now, while the press is
+        stored and handed over; read from the raw update (nothing is parsed or trusted here:
+        the step decides)."""
+        query = data.get("callback_query")
+        if not isinstance(query, dict):
+            return
+        person, message = query.get("from"), query.get("message")
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if not isinstance(person, dict) or not isinstance(chat, dict):
+            return
+        user_id, chat_id = person.get("id"), chat.get("id")
+        if not isinstance(user_id, int) or not isinstance(chat_id, int):
+            return
+        if chat.get("type") == "private" or self.runtime.is_team_chat(chat_id):
+            self.runtime.membership.ask_early(self.app.bot, user_id, chat_id)
 
     async def replay(self) -> int:
         """Updates stored by an earlier run but never handled go first, oldest first."""
