@@ -362,6 +362,26 @@ def test_answer_is_a_complete_http_response_on_a_kept_connection(api: FakeBotAPI
             assert b'"ok": true' in body
 
 
+def test_a_request_whose_body_never_comes_runs_nothing(api: FakeBotAPI) -> None:
+    """A client that sent the head and stopped (a copy of the bot paused there, then refused
+    to send the body once it woke without its lease): Telegram runs nothing."""
+    host, port = api._server.server_address[:2]
+    body = b"callback_query_id=7&text=ok"  # a form, as python-telegram-bot posts it
+    head = (
+        f"POST /bot{TOKEN}/answerCallbackQuery HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    for sent in (b"", body[:20]):  # no body at all, or part of it
+        with socket.create_connection((str(host), int(port)), timeout=2) as sock:
+            sock.sendall(head.encode() + sent)
+    with socket.create_connection((str(host), int(port)), timeout=2) as sock:
+        sock.sendall(head.encode() + body)  # the whole request: it runs
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    assert [c.method for c in api.calls] == ["answerCallbackQuery"]
+    assert api.calls[0].params["callback_query_id"] == "7"
+
+
 def test_stopping_cuts_kept_connections() -> None:
     api = FakeBotAPI(TOKEN).start()
     host, port = api._server.server_address[:2]
