@@ -1,6 +1,6 @@
 """Benchmark (prints figures, asserts nothing): the SQL statements a vote costs.
 
-    .venv/bin/python -m tests.bench.bench_statements [--votes 300]
+    .venv/bin/python -m tests.bench.bench_statements [--votes 300] [--reports 200]
 
 Runs the real bot (`flexus-bot run`, SQLite) against the fake Bot API with an SQLAlchemy
 `before_cursor_execute` listener that counts every statement it sends to the database, by kind
@@ -68,7 +68,7 @@ def run_counting_bot() -> int:
     return main(["run"])
 
 
-def one_run(votes: int) -> dict[str, int]:
+def one_run(votes: int, reports: int = 0) -> dict[str, int]:
     api = FakeBotAPI(TOKEN).start()
     api.default_member_status = "member"
     workdir = Path(tempfile.mkdtemp())
@@ -87,6 +87,13 @@ def one_run(votes: int) -> dict[str, int]:
         ]
         burst(api, presses, "answerCallbackQuery", votes)
         api.wait_idle(quiet=1.0, timeout=120)
+        if reports:
+            said = [
+                command_update(GROUP_CAJA, user(50_000 + n, f"R{n}"), "/caido")
+                for n in range(reports)
+            ]
+            burst(api, said, "setMessageReaction", reports)
+            api.wait_idle(quiet=1.0, timeout=120)
     finally:
         bot.stop()
         api.stop()
@@ -97,6 +104,7 @@ def one_run(votes: int) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--votes", type=int, default=300)
+    parser.add_argument("--reports", type=int, default=200)
     parser.add_argument("--counting-bot", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.counting_bot:
@@ -108,6 +116,16 @@ def main() -> None:
         if abs(count) >= 0.005:
             print(f"  {count:6.2f}  {kind}")
     print(f"  {sum(per_vote.values()):6.2f}  in all")
+    if args.reports:
+        said = one_run(10, args.reports)
+        per_report = {k: (said.get(k, 0) - base.get(k, 0)) / args.reports for k in {*base, *said}}
+        print(
+            f"SQL statements per /caido ({args.reports} at once by people not seen, the incident open):"
+        )
+        for kind, count in sorted(per_report.items(), key=lambda kv: -kv[1]):
+            if abs(count) >= 0.005:
+                print(f"  {count:6.2f}  {kind}")
+        print(f"  {sum(per_report.values()):6.2f}  in all")
 
 
 if __name__ == "__main__":
