@@ -89,6 +89,28 @@ class _Compiled:
             make(v if p is None else p(v) for p, v in zip(results, r, strict=True)) for r in raw
         ]
 
+    def rows_reusing(self, raw: list[tuple[Any, ...]], kept: Kept) -> list[Any]:
+        """`rows`, with a row read exactly as last time (every column equal) given back as
+        the same object, not converted again; rows no longer read are forgotten."""
+        before, now, out = kept.rows, {}, []
+        for values in raw:
+            key = values[0]
+            found = before.get(key)
+            if found is None or found[0] != values:
+                found = (values, self.rows([values])[0])
+            now[key] = found
+            out.append(found[1])
+        kept.rows = now
+        return out
+
+
+class Kept:
+    """What a read that runs again and again (the worker's pending rows, after every message
+    it sends) kept of its last rows, by their first column (the id)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Any, tuple[tuple[Any, ...], Any]] = {}
+
 
 _cache: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
 
@@ -219,9 +241,12 @@ class DirectReads:
         path, options = file if file is not None else (None, None)
         return cls(engine.dialect, sessions, path, options, engine.sync_engine)
 
-    async def all(self, statement: Select[Any], **params: Any) -> list[Any]:
+    async def all(
+        self, statement: Select[Any], kept: Kept | None = None, **params: Any
+    ) -> list[Any]:
         """Every row of `statement` (built once, at module level) with `params` bound by
-        name; rows with the columns as attributes."""
+        name; rows with the columns as attributes. `kept`: rows unchanged since the last read
+        with it are the same objects (their first column must be a key)."""
         if self.path is None:
             async with self.sessions() as session:
                 return list((await session.execute(statement, params)).all())
@@ -235,7 +260,7 @@ class DirectReads:
             lambda: conn.execute(compiled.sql, arguments).fetchall(),
             time.monotonic() + BUSY_SECONDS,
         )
-        return compiled.rows(raw)
+        return compiled.rows(raw) if kept is None else compiled.rows_reusing(raw, kept)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

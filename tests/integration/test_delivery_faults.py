@@ -6,6 +6,7 @@ The worker against the suite's fake Bot API in process (see tests/support/delive
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any
@@ -273,3 +274,20 @@ def test_every_alert_arrives_through_any_faults_and_restarts(
     database_url: str, chat_of_row: list[int], script: list[str]
 ) -> None:
     asyncio.run(alerts_through_faults(database_url, chat_of_row, script))
+
+
+async def test_a_drill_message_tried_again_is_marked_once(h: Harness) -> None:
+    """The worker keeps the rows it read for its next read: the drill mark it adds to a text
+    it sends goes on a copy, never on the row kept."""
+    h.api.script(too_many(1), chat_id=GROUP_A)
+    [row_id] = await h.enqueue(send(GROUP_A, "🚨 Falla general"))
+    async with h.session() as session:
+        row = await session.get(OutboxMessage, row_id)
+        assert row is not None
+        row.payload = row.payload.replace("{", '{"drill": true, ', 1)
+        await session.commit()
+    async with h.running() as worker:
+        worker.words = dataclasses.replace(worker.words, drill=lambda text: "SIMULACRO " + text)
+        await h.settled([row_id])
+    assert h.api.texts(GROUP_A) == ["SIMULACRO 🚨 Falla general"]
+    assert len(h.api.calls_of("sendMessage", GROUP_A)) == 2  # refused once, then sent

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.storage.direct import DirectReads
+from bot.storage.direct import DirectReads, Kept
 from bot.transport import outbox
 from bot.transport.delivery import rows as outbox_rows
 from models import OutboxMessage
@@ -88,3 +88,30 @@ async def test_an_in_list_is_refused_rather_than_read_wrong(
     statement = select(table).where(table.c.chat_id.in_(bindparam("chats", expanding=True)))
     with pytest.raises(ValueError, match="IN lists"):
         await direct.all(statement, chats=[-100])
+
+
+async def test_a_row_read_again_unchanged_is_the_same_object_and_a_changed_one_is_new(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _two_messages(sessions)
+    direct = DirectReads.of(engine, sessions)
+    kept = Kept()
+    try:
+        first = await direct.all(outbox_rows._PENDING, kept)
+        again = await direct.all(outbox_rows._PENDING, kept)
+        if direct.path is None:  # PostgreSQL: read through a session, nothing kept
+            assert [tuple(r) for r in again] == [tuple(r) for r in first]
+            return
+        assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
+        table = OutboxMessage.__table__
+        async with sessions() as session:
+            await session.execute(update(table).where(table.c.id == first[1].id).values(attempts=1))
+            await session.execute(
+                update(table).where(table.c.id == first[0].id).values(status="sent")
+            )
+            await session.commit()
+        [changed] = await direct.all(outbox_rows._PENDING, kept)
+        assert changed is not again[1] and changed.attempts == 1
+        assert list(kept.rows) == [changed.id]  # the one sent is forgotten
+    finally:
+        direct.close()

@@ -11,6 +11,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.runtime import Runtime
+from bot.storage.direct import Kept
 from bot.transport.delivery.budget import Lane
 from models import OutboxMessage
 from models.delivery import FOLDED, PENDING
@@ -102,12 +103,13 @@ _PENDING = (
 )
 
 
-async def pending(runtime: Runtime) -> list[Any]:
+async def pending(runtime: Runtime, kept: Kept | None = None) -> list[Any]:
     """The first BATCH pending rows, most important first, each priority in written order:
     plain rows with the outbox's columns as attributes (read at every pass of the worker:
     straight from SQLite's driver, bot.storage.direct, and never as ORM objects, whose
-    identity-map bookkeeping cost more than the read)."""
-    return await runtime.direct.all(_PENDING)
+    identity-map bookkeeping cost more than the read). `kept`: a row read as last time is
+    the same object (a burst's 200 pending reactions were converted again at every pass)."""
+    return await runtime.direct.all(_PENDING, kept)
 
 
 def superseded_edits(stored: list[Any]) -> set[int]:

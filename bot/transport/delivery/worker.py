@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -32,6 +34,7 @@ from telegram.error import (
 
 from bot.core.fence import LeaseLost
 from bot.runtime import Runtime
+from bot.storage.direct import Kept
 from bot.team import chats
 from bot.transport.delivery import rows as outbox_rows
 from bot.transport.delivery.budget import LANES, Budget, Slot
@@ -95,9 +98,23 @@ class DeliveryWorker:
         # show the row pending: it must not be sent again from such a stale read.
         self._finished_at: dict[int, float] = {}
         self._edited_at: dict[str, float] = {}  # card -> when its last edit went
+        # The pending rows as last read, and each one's Row: a row read again unchanged is not
+        # converted or parsed again (bot.storage.direct.Kept).
+        self._kept = Kept()
+        self._rows: dict[int, tuple[Any, Row]] = {}
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _row_of(self, read: Any) -> Row:
+        """The Row of a pending row as read: the one made last time if the read gave back the
+        same object (nothing in the row changed)."""
+        found = self._rows.get(read.id)
+        if found is None or found[0] is not read:
+            found = self._rows[read.id] = (read, row_of(read))
+            if len(self._rows) > 4 * outbox_rows.BATCH:  # rows long gone: start again
+                self._rows = {read.id: found}
+        return found[1]
 
     @property
     def unreachable(self) -> frozenset[int]:
@@ -141,7 +158,7 @@ class DeliveryWorker:
         """Start every row that may go now; the seconds until one more may."""
         now_clock = self.clock.now()
         read_at = self.clock.monotonic()
-        stored = await outbox_rows.pending(self.runtime)
+        stored = await outbox_rows.pending(self.runtime, self._kept)
         # A card's older pending edits wait for its newest one (rendered when sent, it shows
         # everything they would) and are marked folded with its outcome (`Results.finish`),
         # not by a transaction of their own at every read; only a pile of them is folded now,
@@ -149,7 +166,7 @@ class DeliveryWorker:
         superseded = outbox_rows.superseded_edits(stored)
         if len(superseded) > FOLD_NOW and await outbox_rows.fold_pending_edits(self.runtime):
             read_at = self.clock.monotonic()
-            stored = await outbox_rows.pending(self.runtime)
+            stored = await outbox_rows.pending(self.runtime, self._kept)
             superseded = outbox_rows.superseded_edits(stored)
         self._finished_at = {i: t for i, t in self._finished_at.items() if read_at - t < 60}
         self._edited_at = {k: t for k, t in self._edited_at.items() if read_at - t < CARD_GAP}
@@ -162,7 +179,7 @@ class DeliveryWorker:
         }
         held = {r.chat_id for r in stored if r.id in unsettled}
         fresh = [r for r in stored if r.id not in unsettled and r.id not in superseded]
-        snapshot = [row_of(r) for r in fresh]
+        snapshot = [self._row_of(r) for r in fresh]
         not_yet = [r.next_attempt_at for r in fresh if r.next_attempt_at > now_clock]
         delay = 5.0
         if not_yet:
@@ -281,6 +298,8 @@ class DeliveryWorker:
     async def _deliver(self, row: Row) -> None:
         results = self.results
         if row.payload.get("drill"):
+            # On a copy: the Row is kept for the next read (see `_row_of`).
+            row = dataclasses.replace(row, payload=copy.deepcopy(row.payload))
             self._mark_drill(row.payload)
         # Not for chatter (a reply, a prompt): a second copy of it after a crash harms no one,
         # and the mark costs a transaction before every reply. A timeout still marks it (see
