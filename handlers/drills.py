@@ -15,6 +15,7 @@ from bot import texts
 from bot.protocol.drills import (
     ENDED_BY_A_REAL_REPORT,
     ENDED_BY_HAND,
+    drill_under_way,
     end_drill,
     next_drill_at,
     start_drill,
@@ -84,6 +85,9 @@ async def end_for_a_real_report(context: Context, user_id: int) -> bool:
     """A real report during a drill: the drill ends at once, and every team chat reads that
     this one is real (critical: it goes before the real alert, which the same step writes)."""
     rt = context.runtime
+    async with rt.session(refusable=False) as session:  # a read: no savepoint for every report
+        if await drill_under_way(session) is None:
+            return False
     async with rt.session() as session:
         ended = await end_drill(
             session, now=rt.clock.now(), actor=user_id, reason=ENDED_BY_A_REAL_REPORT

@@ -19,7 +19,7 @@ from bot.protocol.lifecycle import (
     get_incident,
     incident_status,
     member_name,
-    open_incident_id,
+    open_incident,
     refuses_before_writing,
     transition,
 )
@@ -93,11 +93,19 @@ async def open_or_join_incident(
     down) keeps that time for the incident and its timeline; the others get the usual time
     to answer from the moment the bot read it."""
     sector = await note_member(session, person=person, now=now, chat_sector=chat_sector)
-    # The open incident may close between our insert (which then opened nothing: the slot was
-    # taken) and our read (which then finds none): insert again. Nothing was written by the
-    # try that found nothing, so nothing is undone: the step keeps what it did before (a
-    # rollback here would throw that away, and break the step's savepoint).
+    # Joining is what nearly every report does: the open incident is read first. None open:
+    # insert one; the database decides who opened it (another report may have just done it:
+    # the insert then opens nothing, and the open one is read again). The open incident may
+    # also close between a read that found it gone and an insert that found the slot taken:
+    # try again. Nothing was written by a try that found nothing, so nothing is undone: the
+    # step keeps what it did before (a rollback here would throw that away, and break the
+    # step's savepoint).
+    opened_id: int | None = None
     for _ in range(OPEN_TRIES):
+        found = await open_incident(session)
+        if found is not None:
+            incident_id, status = found
+            break
         opened_id = await session.scalar(
             dialect_insert(session, Incident)
             .values(
@@ -115,8 +123,8 @@ async def open_or_join_incident(
             .on_conflict_do_nothing(index_elements=["open_slot"])
             .returning(Incident.id)
         )
-        incident_id = opened_id if opened_id is not None else await open_incident_id(session)
-        if incident_id is not None:
+        if opened_id is not None:
+            incident_id, status = opened_id, CONFIRMING
             break
     else:
         raise RuntimeError(f"no incident to open or join after {OPEN_TRIES} tries")
@@ -147,7 +155,8 @@ async def open_or_join_incident(
         add_event(session, incident_id, EventKind.JOINED, person.user_id, now, text or None)
     await session.flush()
     tally = await _tally(session, incident_id)  # read once: a promotion changes no vote
-    became_general = await _promote_if_general(
+    # Only an unclassified incident can become general (the UPDATE would change nothing).
+    became_general = status in UNCLASSIFIED and await _promote_if_general(
         session, incident_id, now, protocol, check_down=check_down, tally=tally
     )
     await session.flush()
@@ -239,7 +248,7 @@ async def votes_with_sectors(
 async def _tally(session: AsyncSession, incident_id: int) -> Tally:
     """The counts, counted by the database: one row, not a row per voter (a burst of 200
     reports read 20 000 vote rows one by one to count them)."""
-    row = (await session.execute(_TALLY, {"incident_id": incident_id})).one()
+    row = (await direct.execute(session, _TALLY, {"incident_id": incident_id})).first()
     return Tally(
         affected_people=int(row.affected_people or 0),
         affected_sectors=int(row.affected_sectors or 0),

@@ -36,6 +36,7 @@ _INCIDENTS = cast(Table, Incident.__table__)
 _STATUS = select(_INCIDENTS.c.status, _INCIDENTS.c.drill).where(
     _INCIDENTS.c.id == bindparam("incident_id")
 )
+_OPEN = select(_INCIDENTS.c.id, _INCIDENTS.c.status).where(_INCIDENTS.c.open_slot == 1)
 
 
 class Refused(Exception):
@@ -73,7 +74,13 @@ def add_event(
 
 
 async def open_incident_id(session: AsyncSession) -> int | None:
-    return await session.scalar(select(Incident.id).where(Incident.open_slot == 1))
+    return (await direct.execute(session, _OPEN)).scalar()
+
+
+async def open_incident(session: AsyncSession) -> tuple[int, str] | None:
+    """(id, status) of the open incident, if there is one."""
+    row = (await direct.execute(session, _OPEN)).first()
+    return None if row is None else (row.id, row.status)
 
 
 def mark_drill_step() -> None:
