@@ -15,7 +15,7 @@ from bot.core.clock import Clock
 from bot.core.config import Config, Protocol
 from bot.core.fence import Fence
 from bot.core.in_flight import InFlight
-from bot.storage.direct import DirectReads
+from bot.storage.direct import Direct
 from bot.storage.unit_of_work import StepSession, current_step
 from bot.support.hours import SupportStatus, support_status_at
 
@@ -78,7 +78,7 @@ class Runtime:
     fresh_updates: set[int] = field(default_factory=set)
     in_flight: InFlight = field(default_factory=InFlight)
     # Hot reads straight from SQLite's driver (bot.storage.direct); a read session elsewhere.
-    direct: DirectReads = field(init=False)
+    direct: Direct = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.chats:
@@ -94,7 +94,7 @@ class Runtime:
         self._read_sessions = async_sessionmaker(
             self.read_engine or self.engine, expire_on_commit=False
         )
-        self.direct = DirectReads.of(self.read_engine or self.engine, self.read_session)
+        self.direct = Direct.of(self.read_engine or self.engine, self.read_session)
 
     @asynccontextmanager
     async def session(self, *, refusable: bool = True) -> AsyncIterator[AsyncSession]:

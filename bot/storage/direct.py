@@ -9,7 +9,7 @@ in 10–30 µs; a whole read session (pool, BEGIN, COMMIT, close) some 400 µs. 
 - `execute(session, statement, params)`: inside a session's transaction, on its connection,
   after what the session would do before any statement (flush its pending objects, insert
   the step's deferred rows); a write counts as one (bot.storage.unit_of_work.writes_so_far);
-- `DirectReads.all(statement)`: a read with no session at all, on a connection of its own in
+- `Direct.all(statement)`: a read with no session at all, on a connection of its own in
   autocommit (the statement is its own snapshot of what is committed): the delivery worker
   reads the pending outbox rows after every step that writes one and every message it sends.
 
@@ -21,6 +21,7 @@ loop's thread) runs everything through the session as before.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 import time
@@ -34,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.base import Executable
 
 from bot.storage.db import sqlite_file
-from bot.storage.sqlite_loop import BUSY_SECONDS, LoopConnection, patiently
+from bot.storage.sqlite_loop import (
+    BUSY_SECONDS,
+    LoopConnection,
+    count_write,
+    patiently,
+    writer_lock,
+)
 
 Processor = Callable[[Any], Any] | None
 Params = dict[str, Any] | Sequence[dict[str, Any]] | None
@@ -218,9 +225,11 @@ def _runs_of_same_keys(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, An
     return runs
 
 
-class DirectReads:
-    """SELECTs on SQLite's own connection (`path`, opened with `options` like the engine's),
-    or through `sessions` where there is none (`path` None: PostgreSQL)."""
+class Direct:
+    """Statements outside any session on SQLite's own connections (`path`, opened with
+    `options` like the engine's): reads in autocommit, and short write transactions of their
+    own. Reads go through `sessions` where there is no file (`path` None: PostgreSQL); a
+    caller that writes checks `path` and keeps its session elsewhere."""
 
     def __init__(
         self,
@@ -233,9 +242,10 @@ class DirectReads:
         self.dialect, self.sessions, self.engine = dialect, sessions, engine
         self.path, self.options = path, options or {}
         self._conn: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
 
     @classmethod
-    def of(cls, engine: AsyncEngine, sessions: Callable[[], AsyncSession]) -> DirectReads:
+    def of(cls, engine: AsyncEngine, sessions: Callable[[], AsyncSession]) -> Direct:
         """Direct reads of `engine`'s SQLite file; through `sessions` where it has none."""
         file = sqlite_file(engine.url.render_as_string(hide_password=False))
         path, options = file if file is not None else (None, None)
@@ -262,18 +272,68 @@ class DirectReads:
         )
         return compiled.rows(raw) if kept is None else compiled.rows_reusing(raw, kept)
 
+    async def write_each(self, statement: Executable, rows: list[dict[str, Any]]) -> list[Any]:
+        """SQLite: `statement` once for each of `rows`, in one write transaction of its own,
+        committed (the rows each run returns, a list for each). Taken as every write of this
+        process takes it: the file's writer lock first (bot.storage.sqlite_loop), so no other
+        transaction of the bot's ever meets SQLite's lock held by this one."""
+        assert self.path is not None, "a direct write needs SQLite's file"
+        lock = writer_lock(self.path)
+        try:
+            async with asyncio.timeout(BUSY_SECONDS):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        try:
+            await asyncio.sleep(0)  # as every writer here: the loop goes round once first
+            conn = self._writer = self._writer or self._open()
+            deadline = time.monotonic() + BUSY_SECONDS
+            await patiently(functools.partial(conn.execute, "BEGIN IMMEDIATE"), deadline)
+            try:
+                out = []
+                for row in rows:
+                    compiled = _compiled(statement, self.dialect, tuple(row))
+                    arguments = compiled.arguments(row)
+                    _announce(self.engine, compiled.sql, arguments)
+                    out.append(compiled.rows(conn.execute(compiled.sql, arguments).fetchall()))
+                await patiently(functools.partial(conn.execute, "COMMIT"), deadline)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            lock.release()
+        count_write(self.path, self.options, asyncio.get_running_loop())
+        return out
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            assert self.path is not None
-            # As bot.storage.sqlite_loop opens the engine's: waiting is done by `patiently`.
-            options = {
-                k: v for k, v in self.options.items() if k not in ("timeout", "check_same_thread")
-            }
-            self._conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, **options)
-            self._conn.isolation_level = None  # autocommit: each SELECT its own snapshot
+            self._conn = self._open()
         return self._conn
 
+    def _open(self) -> sqlite3.Connection:
+        assert self.path is not None
+        # As bot.storage.sqlite_loop opens the engine's: waiting is done by `patiently`.
+        options = {
+            k: v for k, v in self.options.items() if k not in ("timeout", "check_same_thread")
+        }
+        conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, **options)
+        conn.isolation_level = None  # autocommit, or BEGIN and COMMIT said explicitly
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in (self._conn, self._writer):
+            if conn is not None:
+                conn.close()
+        self._conn = self._writer = None
+
+
+# As bot.storage.db sets them on the engine's connections on the loop's thread.
+_PRAGMAS = (
+    "PRAGMA busy_timeout=0",
+    "PRAGMA wal_autocheckpoint=0",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)

@@ -208,7 +208,7 @@ class LoopConnection:
         finally:
             self._release_if_done()
         if wrote:
-            _count_write(self._path, self._options, self._loop)
+            count_write(self._path, self._options, self._loop)
 
     async def rollback(self) -> None:
         try:
@@ -240,7 +240,7 @@ _writes_since_checkpoint: dict[str, int] = {}
 _checkpointing: set[str] = set()
 
 
-def _count_write(path: str, options: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+def count_write(path: str, options: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
     count = _writes_since_checkpoint.get(path, 0) + 1
     if count < CHECKPOINT_EVERY or path in _checkpointing:
         _writes_since_checkpoint[path] = count

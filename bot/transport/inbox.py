@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import direct
 from bot.storage.db import insert_for
+from bot.storage.direct import Direct
 from models import InboxUpdate
 from models.delivery import HANDLED, RECEIVED, SKIPPED
 
@@ -35,9 +36,8 @@ def kind_of(data: dict[str, Any]) -> str:
     return next((key for key in data if key != "update_id"), "empty")[:32]
 
 
-async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datetime) -> set[int]:
-    """Store the updates not stored yet; returns the ids that are new (the caller commits)."""
-    rows = [
+def _rows(updates: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "update_id": int(u["update_id"]),
             "kind": kind_of(u),
@@ -48,6 +48,11 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
         for u in updates
         if isinstance(u, dict) and isinstance(u.get("update_id"), int)
     ]
+
+
+async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datetime) -> set[int]:
+    """Store the updates not stored yet; returns the ids that are new (the caller commits)."""
+    rows = _rows(updates, now)
     if not rows:
         return set()
     # One row a statement: a multi-row VALUES is compiled anew every time (SQLAlchemy cannot
@@ -57,6 +62,17 @@ async def store(session: AsyncSession, updates: list[dict[str, Any]], now: datet
     for row in rows:
         new.update(r[0] for r in (await direct.execute(session, stmt, row)).all())
     return new
+
+
+async def store_now(direct: Direct, updates: list[dict[str, Any]], now: datetime) -> set[int]:
+    """`store`, committed in a write transaction of its own straight on SQLite's driver
+    (bot.storage.direct): a session, its pooled connection and SQLAlchemy's layers cost
+    several times the inserts, for every update the bot receives."""
+    rows = _rows(updates, now)
+    if not rows:
+        return set()
+    returned = await direct.write_each(_store(direct.dialect.name), rows)
+    return {row[0] for rows_of_one in returned for row in rows_of_one}
 
 
 @functools.cache

@@ -52,6 +52,10 @@ class Intake:
         fence = self.runtime.fence
         for data in raw:
             self._ask_membership_early(data)
+        if self.runtime.direct.path is not None and not fence.leased:  # SQLite: one copy
+            new = await inbox.store_now(self.runtime.direct, raw, self.runtime.clock.now())
+            self._hand_over_new(raw, new)
+            return
         async with self.runtime.sessions() as session:
             new = await inbox.store(session, raw, self.runtime.clock.now())
             if fence.leased:
@@ -64,6 +68,9 @@ class Intake:
                     raise LeaseLost("updates left to the active copy")
                 fence.check()
             await session.commit()
+        self._hand_over_new(raw, new)
+
+    def _hand_over_new(self, raw: list[dict[str, Any]], new: set[int]) -> None:
         for data in sorted(raw, key=lambda u: int(u.get("update_id", 0))):
             if data.get("update_id") in new:
                 self._hand_over(data, fresh=True)

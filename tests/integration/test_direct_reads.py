@@ -3,16 +3,18 @@ session returns; on SQLite straight from the driver, on PostgreSQL through a ses
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.storage.direct import DirectReads, Kept
-from bot.transport import outbox
+from bot.storage.direct import Direct, Kept
+from bot.transport import inbox, outbox
 from bot.transport.delivery import rows as outbox_rows
-from models import OutboxMessage
+from models import InboxUpdate, OutboxMessage
 from models.delivery import PENDING
 from models.vocab import Priority
 
@@ -42,7 +44,7 @@ async def test_a_direct_read_returns_what_a_session_returns(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await _two_messages(sessions)
-    direct = DirectReads.of(engine, sessions)
+    direct = Direct.of(engine, sessions)
     assert (direct.path is None) == (engine.dialect.name != "sqlite")
     try:
         got = await direct.all(outbox_rows._PENDING)
@@ -65,7 +67,7 @@ async def test_a_direct_read_returns_what_a_session_returns(
 async def test_a_direct_read_sees_what_is_committed_and_nothing_else(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    direct = DirectReads.of(engine, sessions)
+    direct = Direct.of(engine, sessions)
     try:
         assert await direct.all(outbox_rows._PENDING) == []
         async with sessions() as session:
@@ -81,7 +83,7 @@ async def test_a_direct_read_sees_what_is_committed_and_nothing_else(
 async def test_an_in_list_is_refused_rather_than_read_wrong(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    direct = DirectReads.of(engine, sessions)
+    direct = Direct.of(engine, sessions)
     if direct.path is None:
         pytest.skip("PostgreSQL reads through a session: IN lists work there")
     table = OutboxMessage.__table__
@@ -94,7 +96,7 @@ async def test_a_row_read_again_unchanged_is_the_same_object_and_a_changed_one_i
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await _two_messages(sessions)
-    direct = DirectReads.of(engine, sessions)
+    direct = Direct.of(engine, sessions)
     kept = Kept()
     try:
         first = await direct.all(outbox_rows._PENDING, kept)
@@ -113,5 +115,51 @@ async def test_a_row_read_again_unchanged_is_the_same_object_and_a_changed_one_i
         [changed] = await direct.all(outbox_rows._PENDING, kept)
         assert changed is not again[1] and changed.attempts == 1
         assert list(kept.rows) == [changed.id]  # the one sent is forgotten
+    finally:
+        direct.close()
+
+
+async def test_updates_stored_in_a_write_of_their_own_are_stored_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The intake's store on SQLite (`inbox.store_now`): committed at once, an update stored
+    twice is new once, and a write that fails leaves nothing (and the writer lock free)."""
+    direct = Direct.of(engine, sessions)
+    if direct.path is None:
+        pytest.skip("PostgreSQL stores through the intake's session")
+    updates = [{"update_id": 71, "message": {"text": "/caido ñ"}}, {"update_id": 72}]
+    try:
+        assert await inbox.store_now(direct, updates, NOW) == {71, 72}
+        assert await inbox.store_now(direct, [*updates, {"update_id": 73}], NOW) == {73}
+        async with sessions() as session:
+            stored = {u.update_id: u for u in (await session.scalars(select(InboxUpdate))).all()}
+            assert sorted(stored) == [71, 72, 73]
+            assert stored[71].received_at == NOW and stored[71].status == inbox.RECEIVED
+            assert json.loads(stored[71].data) == updates[0]
+        table = InboxUpdate.__table__
+        with pytest.raises(sqlite3.IntegrityError):  # the second row breaks a constraint
+            await direct.write_each(
+                insert(table),
+                [
+                    {
+                        "update_id": 80,
+                        "kind": "x",
+                        "data": "{}",
+                        "status": "received",
+                        "received_at": NOW,
+                    },
+                    {
+                        "update_id": 80,
+                        "kind": "x",
+                        "data": "{}",
+                        "status": "received",
+                        "received_at": NOW,
+                    },
+                ],
+            )
+        async with sessions() as session:  # the first row went with it, and writers go on
+            assert await session.get(InboxUpdate, 80) is None
+            await session.execute(update(table).where(table.c.update_id == 71).values(kind="y"))
+            await session.commit()
     finally:
         direct.close()
