@@ -8,9 +8,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime import Runtime
@@ -25,6 +25,8 @@ from models.vocab import OutboxMethod, OutboxStatus
 
 log = logging.getLogger(__name__)
 
+_TABLE = cast(Table, OutboxMessage.__table__)
+_OUTCOME = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))  # SET: the outcome
 MAX_TRIES = {CHATTER: 5}  # critical and news rows to a team chat are never given up
 # A critical or news row to a person (not a team chat) that still fails after this is dropped
 # with an error in the log: a person who blocked the bot is no sector left unwarned.
@@ -105,6 +107,18 @@ class Results:
         marked reachable again."""
         p = row.payload
         sent = result.status == SENT
+        direct = self.runtime.direct
+        alone = (  # nothing follows from it: no card, message id, pin or chat to record
+            row.card_key is None
+            and row.method != OutboxMethod.EDIT_CARD
+            and not (row.method == OutboxMethod.SEND and p.get("record"))
+            and not p.get("pin")
+            and row.chat_id not in self.state.unreachable
+        )
+        if alone and direct.path is not None and not self.runtime.fence.leased:
+            # A reply, a 👍: one UPDATE, committed straight on SQLite's driver.
+            await direct.write_each(_OUTCOME, [{"row_id": row.id, **outcome}])
+            return False
         async with self.runtime.sessions() as session:
             await set_row(session, row, **outcome)
             self.runtime.stats.folded += await fold_older_edits(session, row, now)
