@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.runtime import Runtime
+from bot.storage import direct
 from bot.storage.direct import Kept
 from bot.transport.delivery.budget import Lane
 from models import OutboxMessage
@@ -92,7 +93,7 @@ def row_of(r: Any) -> Row:
     )
 
 
-_TABLE = OutboxMessage.__table__
+_TABLE = cast(Table, OutboxMessage.__table__)
 
 
 _PENDING = (
@@ -125,17 +126,24 @@ async def fold_older_edits(session: Any, row: Row, now: datetime) -> int:
     """With a card edit's outcome: the same card's older pending edits are folded into it."""
     if row.card_key is None:
         return 0
-    result: Any = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.card_key == row.card_key,
-            OutboxMessage.status == PENDING,
-            OutboxMessage.id < row.id,
-        )
-        .values(status=FOLDED, done_at=now)
-        .execution_options(synchronize_session=False)
+    result: Any = await direct.execute(
+        session, _FOLD_OLDER, {"card": row.card_key, "newest": row.id, "done_at": now}
     )
     return int(result.rowcount or 0)
+
+
+# Core statements, built once: an ORM-enabled UPDATE (update(OutboxMessage)) takes
+# SQLAlchemy's bulk-update path, several times the cost of the statement itself.
+_FOLD_OLDER = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.card_key == bindparam("card"),
+        _TABLE.c.status == PENDING,
+        _TABLE.c.id < bindparam("newest"),
+    )
+    .values(status=FOLDED)
+)  # and done_at, from the parameters
+_SET_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))  # SET: the parameters
 
 
 async def fold_pending_edits(runtime: Runtime) -> int:
@@ -178,9 +186,4 @@ async def outcome(runtime: Runtime, row_id: int) -> tuple[str | None, int | None
 
 
 async def set_row(session: Any, row: Row, **values: Any) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    await direct.execute(session, _SET_ROW, {"row_id": row.id, **values})
