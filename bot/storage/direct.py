@@ -40,7 +40,7 @@ from bot.storage.sqlite_loop import (
     LoopConnection,
     count_write,
     patiently,
-    writer_lock,
+    take_writer_lock,
 )
 
 Processor = Callable[[Any], Any] | None
@@ -278,12 +278,7 @@ class Direct:
         process takes it: the file's writer lock first (bot.storage.sqlite_loop), so no other
         transaction of the bot's ever meets SQLite's lock held by this one."""
         assert self.path is not None, "a direct write needs SQLite's file"
-        lock = writer_lock(self.path)
-        try:
-            async with asyncio.timeout(BUSY_SECONDS):
-                await lock.acquire()
-        except TimeoutError:
-            raise sqlite3.OperationalError("database is locked") from None
+        lock = await take_writer_lock(self.path)
         try:
             await asyncio.sleep(0)  # as every writer here: the loop goes round once first
             conn = self._writer = self._writer or self._open()

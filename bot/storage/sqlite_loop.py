@@ -53,6 +53,19 @@ def writer_lock(path: str) -> asyncio.Lock:
     return lock
 
 
+async def take_writer_lock(path: str) -> asyncio.Lock:
+    """The file's writer lock, taken (first come, first served); "database is locked" after
+    BUSY_SECONDS, as SQLite's own busy timeout would say."""
+    lock = writer_lock(path)
+    try:
+        # asyncio.timeout, not wait_for: no task, and a cancellation is never swallowed.
+        async with asyncio.timeout(BUSY_SECONDS):
+            await lock.acquire()
+    except TimeoutError:
+        raise sqlite3.OperationalError("database is locked") from None
+    return lock
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text
@@ -176,14 +189,7 @@ class LoopConnection:
         deadline = time.monotonic() + BUSY_SECONDS
         begins_write = self._holding is None and _starts_write(sql)
         if begins_write:
-            lock = writer_lock(self._path)
-            try:
-                # asyncio.timeout, not wait_for: no task, and a cancellation is never swallowed.
-                async with asyncio.timeout(BUSY_SECONDS):
-                    await lock.acquire()
-            except TimeoutError:
-                raise sqlite3.OperationalError("database is locked") from None
-            self._holding = lock
+            self._holding = await take_writer_lock(self._path)
         try:
             if begins_write:
                 # Hand the loop round once before writing. Statements here never wait, so
