@@ -93,16 +93,19 @@ async def open_or_join_incident(
     down) keeps that time for the incident and its timeline; the others get the usual time
     to answer from the moment the bot read it."""
     sector = await note_member(session, person=person, now=now, chat_sector=chat_sector)
-    # Joining is what nearly every report does: the open incident is read first. None open:
-    # insert one; the database decides who opened it (another report may have just done it:
-    # the insert then opens nothing, and the open one is read again). The open incident may
-    # also close between a read that found it gone and an insert that found the slot taken:
-    # try again. Nothing was written by a try that found nothing, so nothing is undone: the
-    # step keeps what it did before (a rollback here would throw that away, and break the
-    # step's savepoint).
+    # The database decides who opens the incident: an INSERT into the one open slot. On SQLite
+    # (one writer at a time: nothing closes the incident before this step commits) the open
+    # incident is read first, so joining it, what nearly every report does, needs no INSERT.
+    # On PostgreSQL the INSERT goes first: it waits for a close under way to commit, then
+    # opens a fresh incident, where a first read would still see the closing one open. The
+    # open incident may close between an insert that found the slot taken and the read that
+    # then finds none: try again. Nothing was written by a try that found nothing, so nothing
+    # is undone: the step keeps what it did before (a rollback here would throw that away,
+    # and break the step's savepoint).
+    read_first = session.get_bind().dialect.name == "sqlite"
     opened_id: int | None = None
     for _ in range(OPEN_TRIES):
-        found = await open_incident(session)
+        found = await open_incident(session) if read_first else None
         if found is not None:
             incident_id, status = found
             break
@@ -125,6 +128,10 @@ async def open_or_join_incident(
         )
         if opened_id is not None:
             incident_id, status = opened_id, CONFIRMING
+            break
+        found = await open_incident(session)
+        if found is not None:
+            incident_id, status = found
             break
     else:
         raise RuntimeError(f"no incident to open or join after {OPEN_TRIES} tries")

@@ -22,15 +22,17 @@ loop's thread) runs everything through the session as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import time
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.base import Executable
 
@@ -163,11 +165,19 @@ async def execute(session: AsyncSession, statement: Executable, params: Params =
     if bind is None or bind.dialect.name != "sqlite":
         return await session.execute(statement, params)
     many = params if isinstance(params, list | tuple) else None
-    first = (many[0] if many else None) if many is not None else (params or {})
-    keys = tuple(first) if first is not None and getattr(statement, "is_dml", False) else ()
-    compiled = _compiled(statement, bind.dialect, keys)
-    if not compiled.direct:
-        return await session.execute(statement, params)
+    dml = bool(getattr(statement, "is_dml", False))
+    if many is not None:
+        runs = [
+            (_compiled(statement, bind.dialect, _keys(same[0]) if dml else ()), same)
+            for same in _runs_of_same_keys(many)
+        ]
+        if not all(compiled.direct for compiled, _ in runs):  # each run checked, not the first
+            return await session.execute(statement, params)
+    else:
+        keys = _keys(params or {}) if dml else ()
+        compiled = _compiled(statement, bind.dialect, keys)
+        if not compiled.direct:
+            return await session.execute(statement, params)
     sync = session.sync_session
     # What the session does before any statement: its pending objects (autoflush), then the
     # step's deferred rows (bot.storage.unit_of_work).
@@ -181,19 +191,19 @@ async def execute(session: AsyncSession, statement: Executable, params: Params =
         return await session.execute(statement, params)
     sqlite = driver.sqlite
     sync_connection = connection.sync_connection
-    if getattr(statement, "is_dml", False):
+    if dml:
         sync.info["writes"] = sync.info.get("writes", 0) + 1
     deadline = time.monotonic() + BUSY_SECONDS
     if many is not None:
         total = 0
-        for same in _runs_of_same_keys(many):
-            run_compiled = _compiled(statement, bind.dialect, tuple(same[0]))
+        for run_compiled, same in runs:
             arguments = [run_compiled.arguments(row) for row in same]
             sql = run_compiled.sql
             _announce(sync_connection, sql, arguments, many=True)
-            cursor = await patiently(
-                functools.partial(sqlite.executemany, sql, arguments), deadline
-            )
+            with _as_sqlalchemy_error(sql, arguments, bind.dialect):
+                cursor = await patiently(
+                    functools.partial(sqlite.executemany, sql, arguments), deadline
+                )
             total += max(cursor.rowcount, 0)
         return DirectResult([], total)
     arguments = compiled.arguments(cast(dict[str, Any], params or {}))
@@ -203,8 +213,19 @@ async def execute(session: AsyncSession, statement: Executable, params: Params =
         cursor = sqlite.execute(compiled.sql, arguments)
         return cursor.fetchall(), cursor.rowcount
 
-    raw, rowcount = await patiently(once, deadline)
+    with _as_sqlalchemy_error(compiled.sql, arguments, bind.dialect):
+        raw, rowcount = await patiently(once, deadline)
     return DirectResult(compiled.rows(raw), rowcount)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_error(sql: str, arguments: Any, dialect: Dialect) -> Iterator[None]:
+    """A driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, ... all
+    DBAPIError): what the step's retries and the worker's refusals catch."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, arguments, exc, sqlite3.Error, dialect=dialect) from exc
 
 
 def _announce(connection: Any, sql: str, arguments: Any, *, many: bool = False) -> None:
@@ -213,6 +234,10 @@ def _announce(connection: Any, sql: str, arguments: Any, *, many: bool = False) 
     listeners = connection.dispatch.before_cursor_execute if connection is not None else None
     if listeners:
         listeners(connection, None, sql, arguments, None, many)
+
+
+def _keys(row: Any) -> tuple[str, ...]:
+    return tuple(cast(dict[str, Any], row))
 
 
 def _runs_of_same_keys(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -288,9 +313,15 @@ class Direct:
                 out = []
                 for row in rows:
                     compiled = _compiled(statement, self.dialect, tuple(row))
+                    if not compiled.direct:
+                        raise ValueError(
+                            "a direct write cannot fill in defaults computed in Python"
+                        )
                     arguments = compiled.arguments(row)
                     _announce(self.engine, compiled.sql, arguments)
-                    out.append(compiled.rows(conn.execute(compiled.sql, arguments).fetchall()))
+                    with _as_sqlalchemy_error(compiled.sql, arguments, self.dialect):
+                        found = conn.execute(compiled.sql, arguments).fetchall()
+                    out.append(compiled.rows(found))
                 await patiently(functools.partial(conn.execute, "COMMIT"), deadline)
             except BaseException:
                 if conn.in_transaction:

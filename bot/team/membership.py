@@ -89,7 +89,9 @@ class Membership:
         """`where`: the chat the person acted in, asked first (a team chat, usually yes)."""
         early = self._early.pop((user_id, where), None)
         if early is not None and time.monotonic() - early[1] <= EARLY_KEPT_SECONDS:
-            return await early[0]
+            # Its answers are in what is known now, unless an update said otherwise since:
+            # the step decides on what is known (asking only what is still not).
+            await early[0]
         return await self._ask(bot, user_id, where)
 
     def _to_ask(self, user_id: int, where: int | None, now: float) -> tuple[bool, list[int]]:
@@ -116,6 +118,7 @@ class Membership:
         if known_member:
             return True
         for chat_id in stale:
+            asked_at = time.monotonic()
             try:
                 member = await bot.get_chat_member(chat_id, user_id)
             except TelegramError as exc:
@@ -126,7 +129,11 @@ class Membership:
                     return True
                 continue
             present = in_chat(member.status, getattr(member, "is_member", None))
-            self._known[(user_id, chat_id)] = (present, time.monotonic())
+            noted = self._known.get((user_id, chat_id))
+            if noted is not None and noted[1] > asked_at:
+                present = noted[0]  # an update said otherwise while the question was out
+            else:
+                self._known[(user_id, chat_id)] = (present, time.monotonic())
             if present:
                 return True
         return False

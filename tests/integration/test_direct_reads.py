@@ -4,17 +4,18 @@ session returns; on SQLite straight from the driver, on PostgreSQL through a ses
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.storage import direct
 from bot.storage.direct import Direct, Kept
 from bot.transport import inbox, outbox
 from bot.transport.delivery import rows as outbox_rows
-from models import InboxUpdate, OutboxMessage
+from models import InboxUpdate, Member, OutboxMessage
 from models.delivery import PENDING
 from models.vocab import Priority
 
@@ -137,7 +138,9 @@ async def test_updates_stored_in_a_write_of_their_own_are_stored_once(
             assert stored[71].received_at == NOW and stored[71].status == inbox.RECEIVED
             assert json.loads(stored[71].data) == updates[0]
         table = InboxUpdate.__table__
-        with pytest.raises(sqlite3.IntegrityError):  # the second row breaks a constraint
+        with pytest.raises(
+            IntegrityError
+        ):  # the second row breaks a constraint (as SQLAlchemy says it)
             await direct.write_each(
                 insert(table),
                 [
@@ -163,3 +166,40 @@ async def test_updates_stored_in_a_write_of_their_own_are_stored_once(
             await session.commit()
     finally:
         direct.close()
+
+
+async def test_a_direct_statement_fails_as_sqlalchemy_says_and_defaults_are_never_skipped(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A driver's error is SQLAlchemy's (a step's retries and refusals catch DBAPIError); rows
+    given without a column that has a default computed in Python go through SQLAlchemy, which
+    fills it in."""
+    table = OutboxMessage.__table__
+    full = {
+        "priority": Priority.NEWS,
+        "method": "send",
+        "chat_id": -100,
+        "payload": "{}",
+        "card_key": None,
+        "status": "pending",
+        "attempts": 0,
+        "uncertain": False,
+        "duplicate_risk": False,
+        "last_error": None,
+        "created_at": NOW,
+        "next_attempt_at": NOW,
+    }
+    lacking = {k: v for k, v in full.items() if k not in ("status", "attempts")}
+    async with sessions() as session:
+        await direct.execute(session, insert(table), [full, full])
+        await direct.execute(session, insert(table), [lacking, lacking])
+        await session.commit()
+    async with sessions() as session:
+        rows = (await session.execute(select(table.c.status, table.c.attempts))).all()
+        assert [tuple(r) for r in rows] == [("pending", 0)] * 4
+        member = insert(Member.__table__)
+        person = {"user_id": 9, "full_name": "Ana", "private_chat": False}
+        person |= {"created_at": NOW, "updated_at": NOW}
+        await direct.execute(session, member, person)
+        with pytest.raises(IntegrityError):
+            await direct.execute(session, member, person)

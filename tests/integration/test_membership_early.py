@@ -104,3 +104,14 @@ async def test_the_intake_asks_about_a_pressers_membership_as_it_stores_the_pres
         assert (505, GROUP_A) in h.runtime.membership._early
     finally:
         await intake.stop()
+
+
+async def test_someone_removed_while_the_question_was_out_is_no_member(h: Harness) -> None:
+    """An update that shows the person left (or was removed) while Telegram was being asked
+    wins over the answer that comes back after it."""
+    membership, bot = h.runtime.membership, h.telegram
+    h.api.chat_member_status[(GROUP_A, 507)] = "member"
+    membership.ask_early(bot, 507, GROUP_A)
+    await asyncio.sleep(0)  # the question is out
+    membership.note(507, GROUP_A, False)  # a chat_member update: removed
+    assert not await membership.is_member(bot, 507, GROUP_A)

@@ -297,9 +297,10 @@ class DeliveryWorker:
 
     async def _deliver(self, row: Row) -> None:
         results = self.results
-        if row.payload.get("drill"):
-            # On a copy: the Row is kept for the next read (see `_row_of`).
+        if row.payload.get("drill") or row.method == OutboxMethod.EDIT_CARD:
+            # Marked or rendered on a copy: the Row is kept for the next read (`_row_of`).
             row = dataclasses.replace(row, payload=copy.deepcopy(row.payload))
+        if row.payload.get("drill"):
             self._mark_drill(row.payload)
         # Not for chatter (a reply, a prompt): a second copy of it after a crash harms no one,
         # and the mark costs a transaction before every reply. A timeout still marks it (see
