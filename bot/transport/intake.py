@@ -163,6 +163,7 @@ class Poller:
         self.runtime = intake.runtime
         self.on_conflict = on_conflict  # the admins are told (the wiring writes the words)
         self._down_since: float | None = None
+        self._store_failures = 0
         self._failures = 0
         self._conflict_logged = 0.0
 
@@ -199,6 +200,12 @@ class Poller:
                     await self.intake.take(list(raw))
                 except LeaseLost:
                     break  # another copy took over: it gets these updates from Telegram
+                except Exception as exc:
+                    # Not stored (the database is away, or full): the offset stays where it
+                    # is, so Telegram keeps them and the next getUpdates brings them again.
+                    await self._not_stored(exc)
+                    continue
+                self._stored_again()
                 offset = max(int(u.get("update_id", 0)) for u in raw) + 1
 
     async def _conflict(self) -> None:
@@ -245,6 +252,22 @@ class Poller:
         else:
             log.debug("getUpdates failed again: %s", _cause(exc))
         await asyncio.sleep(delay)
+
+    async def _not_stored(self, exc: BaseException) -> None:
+        self._store_failures += 1
+        if self._store_failures == 1:
+            log.error(
+                "cannot store the updates Telegram sent (%s): they stay with Telegram; "
+                "trying again every %.0f s at most",
+                _cause(exc),
+                MAX_BACKOFF,
+            )
+        await asyncio.sleep(min(MAX_BACKOFF, 0.25 * 2**self._store_failures))
+
+    def _stored_again(self) -> None:
+        if self._store_failures:
+            log.warning("updates are stored again after %d failed tries", self._store_failures)
+            self._store_failures = 0
 
     def _recovered(self) -> None:
         stats = self.runtime.stats

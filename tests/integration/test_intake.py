@@ -1,14 +1,19 @@
-"""Membership asked ahead (bot.team.membership.Membership.ask_early): a press by someone whose
-membership is not known is asked to Telegram while the press is stored, and its step takes
-that answer; nothing is decided ahead, and nothing is asked that the step would not ask."""
+"""The intake, in process: a press's membership asked ahead as the press is stored
+(bot.team.membership.Membership.ask_early; the step takes that answer, nothing is decided
+ahead, nothing asked that the step would not ask), and a batch the database refuses left with
+Telegram while polling goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from bot.team.membership import EARLY_AT_ONCE, EARLY_KEPT_SECONDS, GROUP_ANONYMOUS_BOT
-from bot.transport.intake import Intake
+from bot.transport import inbox
+from bot.transport.intake import Intake, Poller
 from tests.support.delivery import ADMINS, GROUP_A, GROUP_B, Harness
 from tests.support.fakebotapi import command_update, press_update, user
 
@@ -115,3 +120,50 @@ async def test_someone_removed_while_the_question_was_out_is_no_member(h: Harnes
     await asyncio.sleep(0)  # the question is out
     membership.note(507, GROUP_A, False)  # a chat_member update: removed
     assert not await membership.is_member(bot, 507, GROUP_A)
+
+
+class _Telegram:
+    """getUpdates as Telegram answers it: these batches, in turn, then nothing new."""
+
+    def __init__(self, *batches: list[dict[str, object]]) -> None:
+        self.batches, self.offsets = list(batches), []
+
+    async def do_api_request(self, method: str, api_kwargs: dict, read_timeout: float) -> object:
+        self.offsets.append(api_kwargs.get("offset"))
+        if self.batches:
+            return self.batches.pop(0)
+        await asyncio.sleep(3600)
+        return []
+
+
+async def test_updates_that_could_not_be_stored_stay_with_telegram_and_polling_goes_on(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses the batch (away, full): the offset does not move, so Telegram
+    sends it again, and the poller goes on instead of ending."""
+    press = {"update_id": 9101, **press_update(GROUP_A, 10, user(508, "Ana"), "v:1:w")}
+    telegram = _Telegram([press], [press])
+    intake = Intake(_Application(telegram), h.runtime)
+    real, tries = Intake.take, []
+
+    async def refused_once(self: Intake, raw: list[dict[str, object]]) -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        await real(self, raw)
+
+    monkeypatch.setattr(Intake, "take", refused_once)
+    monkeypatch.setattr(h.runtime.membership, "ask_early", lambda *a: None)
+    poller = Poller(intake)
+    polling = asyncio.create_task(poller.run())
+    try:
+        for _ in range(100):
+            async with h.runtime.read_session() as session:
+                if await inbox.status_of(session, 9101) is not None:
+                    break
+            await asyncio.sleep(0.05)
+        assert len(tries) == 2 and not polling.done()
+        assert telegram.offsets[:2] == [None, None]  # the offset stayed: sent again
+    finally:
+        polling.cancel()
+        await intake.stop()
