@@ -4,6 +4,7 @@ session returns; on SQLite straight from the driver, on PostgreSQL through a ses
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,14 @@ _BY_CHAT = (
 )
 
 
+@pytest.fixture
+def reads(engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> Iterator[Direct]:
+    """Direct reads and writes of the test's database (through a session on PostgreSQL)."""
+    made = Direct.of(engine, sessions)
+    yield made
+    made.close()
+
+
 async def _two_messages(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         outbox.send(session, -100, "hola <b>equipo</b>", priority=Priority.CRITICAL, now=NOW)
@@ -42,130 +51,111 @@ async def _two_messages(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def test_a_direct_read_returns_what_a_session_returns(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], reads: Direct
 ) -> None:
     await _two_messages(sessions)
-    direct = Direct.of(engine, sessions)
-    assert (direct.path is None) == (engine.dialect.name != "sqlite")
-    try:
-        got = await direct.all(outbox_rows._PENDING)
-        async with sessions() as session:
-            expected = (await session.execute(outbox_rows._PENDING)).all()
-        assert [tuple(r) for r in got] == [tuple(r) for r in expected]
-        assert len(got) == 2
-        first = got[0]
-        assert first.status == PENDING and first.chat_id == -100
-        assert first.created_at == NOW and first.created_at.tzinfo is not None
-        assert first.priority == Priority.CRITICAL
-        # A parameter bound by name, the same statement again (compiled once).
-        assert [r.chat_id for r in await direct.all(_BY_CHAT, chat=-200)] == [-200]
-        assert [r.chat_id for r in await direct.all(_BY_CHAT, chat=-100)] == [-100]
-        assert await direct.all(_BY_CHAT, chat=-300) == []
-    finally:
-        direct.close()
+    assert (reads.path is None) == (engine.dialect.name != "sqlite")
+    got = await reads.all(outbox_rows._PENDING)
+    async with sessions() as session:
+        expected = (await session.execute(outbox_rows._PENDING)).all()
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+    assert len(got) == 2
+    first = got[0]
+    assert first.status == PENDING and first.chat_id == -100
+    assert first.created_at == NOW and first.created_at.tzinfo is not None
+    assert first.priority == Priority.CRITICAL
+    # A parameter bound by name, the same statement again (compiled once).
+    assert [r.chat_id for r in await reads.all(_BY_CHAT, chat=-200)] == [-200]
+    assert [r.chat_id for r in await reads.all(_BY_CHAT, chat=-100)] == [-100]
+    assert await reads.all(_BY_CHAT, chat=-300) == []
 
 
 async def test_a_direct_read_sees_what_is_committed_and_nothing_else(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], reads: Direct
 ) -> None:
-    direct = Direct.of(engine, sessions)
-    try:
-        assert await direct.all(outbox_rows._PENDING) == []
-        async with sessions() as session:
-            outbox.send(session, -100, "uno", priority=Priority.NEWS, now=NOW)
-            await session.flush()
-            assert await direct.all(outbox_rows._PENDING) == []  # not committed yet
-            await session.commit()
-        assert len(await direct.all(outbox_rows._PENDING)) == 1
-    finally:
-        direct.close()
+    assert await reads.all(outbox_rows._PENDING) == []
+    async with sessions() as session:
+        outbox.send(session, -100, "uno", priority=Priority.NEWS, now=NOW)
+        await session.flush()
+        assert await reads.all(outbox_rows._PENDING) == []  # not committed yet
+        await session.commit()
+    assert len(await reads.all(outbox_rows._PENDING)) == 1
 
 
 async def test_an_in_list_is_refused_rather_than_read_wrong(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], reads: Direct
 ) -> None:
-    direct = Direct.of(engine, sessions)
-    if direct.path is None:
+    if reads.path is None:
         pytest.skip("PostgreSQL reads through a session: IN lists work there")
     table = OutboxMessage.__table__
     statement = select(table).where(table.c.chat_id.in_(bindparam("chats", expanding=True)))
     with pytest.raises(ValueError, match="IN lists"):
-        await direct.all(statement, chats=[-100])
+        await reads.all(statement, chats=[-100])
 
 
 async def test_a_row_read_again_unchanged_is_the_same_object_and_a_changed_one_is_new(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], reads: Direct
 ) -> None:
     await _two_messages(sessions)
-    direct = Direct.of(engine, sessions)
     kept = Kept()
-    try:
-        first = await direct.all(outbox_rows._PENDING, kept)
-        again = await direct.all(outbox_rows._PENDING, kept)
-        if direct.path is None:  # PostgreSQL: read through a session, nothing kept
-            assert [tuple(r) for r in again] == [tuple(r) for r in first]
-            return
-        assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
-        table = OutboxMessage.__table__
-        async with sessions() as session:
-            await session.execute(update(table).where(table.c.id == first[1].id).values(attempts=1))
-            await session.execute(
-                update(table).where(table.c.id == first[0].id).values(status="sent")
-            )
-            await session.commit()
-        [changed] = await direct.all(outbox_rows._PENDING, kept)
-        assert changed is not again[1] and changed.attempts == 1
-        assert list(kept.rows) == [changed.id]  # the one sent is forgotten
-    finally:
-        direct.close()
+    first = await reads.all(outbox_rows._PENDING, kept)
+    again = await reads.all(outbox_rows._PENDING, kept)
+    if reads.path is None:  # PostgreSQL: read through a session, nothing kept
+        assert [tuple(r) for r in again] == [tuple(r) for r in first]
+        return
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
+    table = OutboxMessage.__table__
+    async with sessions() as session:
+        await session.execute(update(table).where(table.c.id == first[1].id).values(attempts=1))
+        await session.execute(update(table).where(table.c.id == first[0].id).values(status="sent"))
+        await session.commit()
+    [changed] = await reads.all(outbox_rows._PENDING, kept)
+    assert changed is not again[1] and changed.attempts == 1
+    assert list(kept.rows) == [changed.id]  # the one sent is forgotten
 
 
 async def test_updates_stored_in_a_write_of_their_own_are_stored_once(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], reads: Direct
 ) -> None:
     """The intake's store on SQLite (`inbox.store_now`): committed at once, an update stored
     twice is new once, and a write that fails leaves nothing (and the writer lock free)."""
-    direct = Direct.of(engine, sessions)
-    if direct.path is None:
+    if reads.path is None:
         pytest.skip("PostgreSQL stores through the intake's session")
     updates = [{"update_id": 71, "message": {"text": "/caido ñ"}}, {"update_id": 72}]
-    try:
-        assert await inbox.store_now(direct, updates, NOW) == {71, 72}
-        assert await inbox.store_now(direct, [*updates, {"update_id": 73}], NOW) == {73}
-        async with sessions() as session:
-            stored = {u.update_id: u for u in (await session.scalars(select(InboxUpdate))).all()}
-            assert sorted(stored) == [71, 72, 73]
-            assert stored[71].received_at == NOW and stored[71].status == inbox.RECEIVED
-            assert json.loads(stored[71].data) == updates[0]
-        table = InboxUpdate.__table__
-        with pytest.raises(
-            IntegrityError
-        ):  # the second row breaks a constraint (as SQLAlchemy says it)
-            await direct.write_each(
-                insert(table),
-                [
-                    {
-                        "update_id": 80,
-                        "kind": "x",
-                        "data": "{}",
-                        "status": "received",
-                        "received_at": NOW,
-                    },
-                    {
-                        "update_id": 80,
-                        "kind": "x",
-                        "data": "{}",
-                        "status": "received",
-                        "received_at": NOW,
-                    },
-                ],
-            )
-        async with sessions() as session:  # the first row went with it, and writers go on
-            assert await session.get(InboxUpdate, 80) is None
-            await session.execute(update(table).where(table.c.update_id == 71).values(kind="y"))
-            await session.commit()
-    finally:
-        direct.close()
+    assert await inbox.store_now(reads, updates, NOW) == {71, 72}
+    assert await inbox.store_now(reads, [*updates, {"update_id": 73}], NOW) == {73}
+    async with sessions() as session:
+        stored = {u.update_id: u for u in (await session.scalars(select(InboxUpdate))).all()}
+        assert sorted(stored) == [71, 72, 73]
+        assert stored[71].received_at == NOW and stored[71].status == inbox.RECEIVED
+        assert json.loads(stored[71].data) == updates[0]
+    table = InboxUpdate.__table__
+    with pytest.raises(
+        IntegrityError
+    ):  # the second row breaks a constraint (as SQLAlchemy says it)
+        await reads.write_each(
+            insert(table),
+            [
+                {
+                    "update_id": 80,
+                    "kind": "x",
+                    "data": "{}",
+                    "status": "received",
+                    "received_at": NOW,
+                },
+                {
+                    "update_id": 80,
+                    "kind": "x",
+                    "data": "{}",
+                    "status": "received",
+                    "received_at": NOW,
+                },
+            ],
+        )
+    async with sessions() as session:  # the first row went with it, and writers go on
+        assert await session.get(InboxUpdate, 80) is None
+        await session.execute(update(table).where(table.c.update_id == 71).values(kind="y"))
+        await session.commit()
 
 
 async def test_a_direct_statement_fails_as_sqlalchemy_says_and_defaults_are_never_skipped(
