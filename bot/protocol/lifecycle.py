@@ -74,7 +74,8 @@ def add_event(
 
 
 async def open_incident_id(session: AsyncSession) -> int | None:
-    return (await direct.execute(session, _OPEN)).scalar()
+    found = await open_incident(session)
+    return None if found is None else found[0]
 
 
 async def open_incident(session: AsyncSession) -> tuple[int, str] | None:

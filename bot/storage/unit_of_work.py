@@ -56,7 +56,7 @@ def _before_statement(state: Any) -> None:
         if session.new:
             session.flush()
         for table, rows in _runs(deferred):
-            session.execute(insert(table), rows)
+            session.execute(_insert_of(table), rows)
     if state.is_insert or state.is_update or state.is_delete:
         session.info["writes"] = session.info.get("writes", 0) + 1
 

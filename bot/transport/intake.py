@@ -241,7 +241,7 @@ class Poller:
                 else exc.retry_after.total_seconds()
             )
         else:
-            delay = min(MAX_BACKOFF, 0.25 * 2**self._failures)
+            delay = _backoff(self._failures)
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning(
@@ -262,7 +262,7 @@ class Poller:
                 _cause(exc),
                 MAX_BACKOFF,
             )
-        await asyncio.sleep(min(MAX_BACKOFF, 0.25 * 2**self._store_failures))
+        await asyncio.sleep(_backoff(self._store_failures))
 
     def _stored_again(self) -> None:
         if self._store_failures:
@@ -285,6 +285,11 @@ class Poller:
                 self._failures,
             )
         self._down_since, self._failures = None, 0
+
+
+def _backoff(failures: int) -> float:
+    """Seconds before the next try after `failures` in a row: 0.5, 1, 2, 4, then MAX_BACKOFF."""
+    return min(MAX_BACKOFF, 0.25 * 2**failures)
 
 
 def _cause(exc: BaseException) -> str:

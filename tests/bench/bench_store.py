@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from bot.storage.db import make_engine, make_session_factory, upgrade_database
 from bot.storage.direct import Direct
 from bot.transport import inbox, outbox
-from bot.transport.delivery import results
+from bot.transport.delivery import rows
 from models import OutboxMessage
 from models.delivery import PENDING, SENT
 
@@ -81,7 +81,7 @@ async def measure(url: str, updates: int, rounds: int) -> None:
             through_session = (time.process_time() - started) / updates
             started = time.process_time()
             for row_id in ids[updates:]:
-                await direct.write_each(results._OUTCOME, [{"row_id": row_id, **sent}])
+                await direct.write_each(rows.SET_ROW, [{"row_id": row_id, **sent}])
             straight = (time.process_time() - started) / updates
             print(
                 f"round {round_ + 1}, a reply marked sent: through a session "

@@ -8,15 +8,15 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime import Runtime
 from bot.team import chats
 from bot.transport import outbox
-from bot.transport.delivery.rows import SENDS, Row, fold_older_edits, set_row
+from bot.transport.delivery.rows import SENDS, SET_ROW, Row, fold_older_edits, set_row
 from bot.transport.delivery.state import ChatState
 from bot.transport.delivery.words import Words
 from models import IncidentMessage, OutboxMessage
@@ -25,8 +25,6 @@ from models.vocab import OutboxMethod, OutboxStatus
 
 log = logging.getLogger(__name__)
 
-_TABLE = cast(Table, OutboxMessage.__table__)
-_OUTCOME = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))  # SET: the outcome
 MAX_TRIES = {CHATTER: 5}  # critical and news rows to a team chat are never given up
 # A critical or news row to a person (not a team chat) that still fails after this is dropped
 # with an error in the log: a person who blocked the bot is no sector left unwarned.
@@ -117,7 +115,7 @@ class Results:
         )
         if alone and direct.path is not None and not self.runtime.fence.leased:
             # A reply, a 👍: one UPDATE, committed straight on SQLite's driver.
-            await direct.write_each(_OUTCOME, [{"row_id": row.id, **outcome}])
+            await direct.write_each(SET_ROW, [{"row_id": row.id, **outcome}])
             return False
         async with self.runtime.sessions() as session:
             await set_row(session, row, **outcome)

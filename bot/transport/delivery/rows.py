@@ -143,7 +143,9 @@ _FOLD_OLDER = (
     )
     .values(status=FOLDED)
 )  # and done_at, from the parameters
-_SET_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))  # SET: the parameters
+# One row's new values (SET: the parameters besides `row_id`): set_row, and an outcome
+# written on its own straight on the driver (bot.transport.delivery.results).
+SET_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
 
 
 async def fold_pending_edits(runtime: Runtime) -> int:
@@ -186,4 +188,4 @@ async def outcome(runtime: Runtime, row_id: int) -> tuple[str | None, int | None
 
 
 async def set_row(session: Any, row: Row, **values: Any) -> None:
-    await direct.execute(session, _SET_ROW, {"row_id": row.id, **values})
+    await direct.execute(session, SET_ROW, {"row_id": row.id, **values})
